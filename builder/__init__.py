@@ -1,0 +1,4 @@
+"""plansite builder: the plan as code, progress rules and the generated site.
+
+See ARCHITECTURE.md for the module map.
+"""
