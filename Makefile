@@ -1,0 +1,41 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test setup browser lint validate build clean
+
+run: setup                      ## set up, then serve site + forms + review queue on 127.0.0.1:8000
+	$(BIN)/plansite serve --root . --instance instance --port $${PORT:-8000}
+
+test: setup browser             ## the whole test suite, browser tests included
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# Browser tests use Debian's Chromium, never a browser downloaded at test time.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium (needs root or sudo)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei; }
+
+lint: setup
+	$(BIN)/ruff check .
+
+validate: setup
+	$(BIN)/plansite validate --root .
+
+build: setup
+	$(BIN)/plansite build --root . --site-dir site --strict
+
+clean:
+	rm -rf site build *.egg-info .pytest_cache .ruff_cache
