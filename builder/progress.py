@@ -1,0 +1,539 @@
+"""The progress rules: one value and one status per unit x indicator, and their roll-ups.
+
+Pure functions of (content, approved reports, as-of date). Every view of progress (pages,
+tables, charts, exports, the form service's portal) reads it from here so that a unit is
+never "met" on one page and "behind" on another.
+
+The rules are documented for plan editors in `content/README.md`; in short:
+
+* only reports submitted on or before the as-of date count, and for each
+  (unit, form, period) the latest submission replaces the earlier ones (a correction);
+* `sum`, `latest`, `yes_no` and `ratio` combine those reports over the form's periods;
+* the status is decided in this order: not applicable -> met -> overdue -> not reported
+  -> behind (below the pace towards a minimum target) -> on track.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from types import MappingProxyType
+from typing import Literal
+
+from builder.model import (
+    Content,
+    FieldRef,
+    Form,
+    Indicator,
+    Operand,
+    Period,
+    Report,
+    Status,
+    Task,
+    Unit,
+)
+
+ReportKey = tuple[str, str, str]  # (unit, form, period), as Report.key
+Value = float | bool | None
+State = Literal["reported", "late", "missing", "open"]
+
+# Roll-ups show the worst status of what they cover; first = worst.
+SEVERITY: tuple[Status, ...] = (
+    Status.OVERDUE,
+    Status.NOT_REPORTED,
+    Status.BEHIND,
+    Status.ON_TRACK,
+    Status.MET,
+)
+APPLICABLE_STATUSES: tuple[Status, ...] = tuple(s for s in Status if s is not Status.NOT_APPLICABLE)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class IndicatorResult:
+    unit: str
+    task: str
+    indicator: str
+    value: Value  # ratios as fractions (1.0 = 100%)
+    status: Status
+    reports: tuple[str, ...]  # ids of the reports that fed the value
+    expected: float | None = None  # value expected by now (pace), when a min target applies
+
+
+@dataclass(frozen=True)
+class Rollup:
+    counts: Mapping[Status, int]  # applicable statuses only, every one present (0 when none)
+    met: int
+    applicable: int
+    share: float | None  # met / applicable, None when nothing applies
+    status: Status  # the worst applicable status; NOT_APPLICABLE when nothing applies
+    not_applicable: int = 0  # results left out of `applicable`
+
+
+@dataclass(frozen=True)
+class ReportingState:
+    """One unit x form x period, for the report history and the portal."""
+
+    unit: str
+    form: str
+    period: str
+    due: date
+    report: Report | None  # the effective one
+    state: State  # reported | late | missing (due passed, none) | open (not yet due)
+
+
+def rollup(results: Iterable[IndicatorResult]) -> Rollup:
+    """Counts, share met and worst status over any set of results."""
+    counts = dict.fromkeys(Status, 0)
+    for result in results:
+        counts[result.status] += 1
+    return _rollup_from_counts(counts)
+
+
+def _rollup_from_counts(counts: Mapping[Status, int]) -> Rollup:
+    applicable = sum(counts[s] for s in APPLICABLE_STATUSES)
+    met = counts[Status.MET]
+    worst = next((s for s in SEVERITY if counts[s]), Status.NOT_APPLICABLE)
+    return Rollup(
+        counts=MappingProxyType({s: counts[s] for s in APPLICABLE_STATUSES}),
+        met=met,
+        applicable=applicable,
+        share=met / applicable if applicable else None,
+        status=worst,
+        not_applicable=counts[Status.NOT_APPLICABLE],
+    )
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def _instant(moment: datetime) -> datetime:
+    """A comparable instant. Reports carry an offset; a naive time is read as UTC so that
+    mixing the two cannot raise in the middle of a build."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _order(report: Report) -> tuple[datetime, str]:
+    return (_instant(report.submitted_at), report.id)
+
+
+def effective_reports(reports: Iterable[Report], as_of: date) -> dict[ReportKey, Report]:
+    """The report that counts for each (unit, form, period) as of a date.
+
+    Reports submitted after `as_of` do not exist yet. A correction replaces the earlier
+    report: the latest `submitted_at` wins, and on a tie the larger id (ids start with the
+    submission time, so the larger one is the later submission).
+    """
+    best: dict[ReportKey, Report] = {}
+    best_order: dict[ReportKey, tuple[datetime, str]] = {}
+    for report in reports:
+        if report.submitted_at.date() > as_of:
+            continue
+        key = report.key
+        order = _order(report)
+        if key not in best or order > best_order[key]:
+            best[key] = report
+            best_order[key] = order
+    return best
+
+
+def _first_submissions(reports: Iterable[Report], as_of: date) -> dict[ReportKey, date]:
+    """When each (unit, form, period) was first reported: a late correction of a report
+    that came in on time does not make the unit late."""
+    first: dict[ReportKey, tuple[datetime, date]] = {}
+    for report in reports:
+        if report.submitted_at.date() > as_of:
+            continue
+        instant = _instant(report.submitted_at)
+        known = first.get(report.key)
+        if known is None or instant < known[0]:
+            first[report.key] = (instant, report.submitted_at.date())
+    return {key: day for key, (_, day) in first.items()}
+
+
+# --------------------------------------------------------------------------- applicability
+
+
+def _feeding_forms(task: Task, indicator: Indicator) -> tuple[str, ...]:
+    """The forms whose reports an indicator reads; the task's forms when it names no field."""
+    forms = tuple(dict.fromkeys(ref.form for ref in indicator.fields))
+    return forms or task.forms
+
+
+def _applies(task: Task, indicator: Indicator, unit: Unit, forms: Mapping[str, Form]) -> bool:
+    if not task.applies_to.matches(unit) or not indicator.applies_to.matches(unit):
+        return False
+    feeding = _feeding_forms(task, indicator)
+    # A unit that is never asked for the form can never report the indicator.
+    return bool(feeding) and all(
+        form_id in forms and forms[form_id].applies_to.matches(unit) for form_id in feeding
+    )
+
+
+def applies(content: Content, task: Task, indicator: Indicator, unit: Unit) -> bool:
+    """Whether the indicator is measured for the unit at all."""
+    return _applies(task, indicator, unit, {f.id: f for f in content.forms})
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _number(value: object) -> float | None:
+    """A numeric report value; anything else (text, a missing value, NaN) is no value."""
+    if isinstance(value, int | float) and not (isinstance(value, float) and math.isnan(value)):
+        return value
+    return None
+
+
+# One unit's effective reports of one form, oldest period first (period end, then
+# submission time): sum reads all of them, latest reads from the end.
+UnitForm = list[Report]
+
+
+def _sum(reports: UnitForm, name: str) -> tuple[Value, tuple[str, ...]]:
+    total: float = 0
+    fed: list[str] = []
+    for report in reports:
+        number = _number(report.values.get(name))
+        if number is not None:
+            total += number
+            fed.append(report.id)
+    return (total, tuple(fed)) if fed else (None, ())
+
+
+def _latest(reports: UnitForm, name: str, booleans: bool) -> tuple[Value, tuple[str, ...]]:
+    for report in reversed(reports):
+        raw = report.values.get(name)
+        value = (raw if isinstance(raw, bool) else None) if booleans else _number(raw)
+        if value is not None:
+            return value, (report.id,)
+    return None, ()
+
+
+def _field(
+    by_form: Mapping[str, UnitForm], ref: FieldRef, combine: str, booleans: bool = False
+) -> tuple[Value, tuple[str, ...]]:
+    reports = by_form.get(ref.form, [])
+    if combine == "sum":
+        return _sum(reports, ref.field)
+    return _latest(reports, ref.field, booleans)
+
+
+def _operand(
+    operand: Operand | None, unit: Unit, by_form: Mapping[str, UnitForm]
+) -> tuple[float | None, tuple[str, ...]]:
+    if operand is None:
+        return None, ()
+    if operand.unit_attribute is not None:
+        return _number(unit.attributes.get(operand.unit_attribute)), ()
+    if operand.field is None:
+        return None, ()
+    value, fed = _field(by_form, operand.field, operand.combine)
+    return (None if isinstance(value, bool) else value), fed
+
+
+@dataclass(frozen=True)
+class _Measured:
+    value: Value
+    fed: tuple[str, ...]  # ids of the reports the value came from
+    nothing_to_measure: bool = False  # a ratio over a denominator of 0
+
+
+def _value(indicator: Indicator, unit: Unit, by_form: Mapping[str, UnitForm]) -> _Measured:
+    if indicator.rule == "ratio":
+        denominator, fed_d = _operand(indicator.denominator, unit, by_form)
+        if denominator == 0:
+            return _Measured(None, fed_d, nothing_to_measure=True)
+        numerator, fed_n = _operand(indicator.numerator, unit, by_form)
+        fed = tuple(dict.fromkeys(fed_n + fed_d))
+        if numerator is None or denominator is None:
+            return _Measured(None, fed)
+        return _Measured(numerator / denominator, fed)
+    if indicator.field is None:
+        return _Measured(None, ())
+    if indicator.rule == "sum":
+        return _Measured(*_field(by_form, indicator.field, "sum"))
+    booleans = indicator.rule == "yes_no"
+    return _Measured(*_field(by_form, indicator.field, "latest", booleans=booleans))
+
+
+# --------------------------------------------------------------------------- status
+
+
+@dataclass(frozen=True)
+class _Pace:
+    """What depends on the indicator and the as-of date only, computed once per indicator."""
+
+    overdue: bool
+    expected: float | None  # minimum x elapsed share of the time to the due date
+
+
+def _pace(indicator: Indicator, plan_start: date, as_of: date) -> _Pace:
+    expected = None
+    target = indicator.target
+    if target is not None and target.minimum is not None:
+        span = (indicator.due - plan_start).days
+        if span > 0:
+            elapsed = min(max((as_of - plan_start).days / span, 0.0), 1.0)
+        else:  # due on the first day: all of it is expected from then on
+            elapsed = 1.0 if as_of >= indicator.due else 0.0
+        expected = target.minimum * elapsed
+    return _Pace(overdue=as_of > indicator.due, expected=expected)
+
+
+def _status(indicator: Indicator, value: Value, pace: _Pace) -> Status:
+    """Decide in the documented order; NOT_APPLICABLE is decided before this is called."""
+    target = indicator.target
+    # A value exists only when some report (or, for a ratio, a unit attribute) gave one.
+    reported = value is not None
+    if target is None:
+        if reported:
+            return Status.MET
+    elif target.is_met(value):
+        return Status.MET
+    if pace.overdue:
+        return Status.OVERDUE
+    if not reported:
+        return Status.NOT_REPORTED
+    if (
+        pace.expected is not None
+        and not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and value < pace.expected
+    ):
+        return Status.BEHIND
+    return Status.ON_TRACK
+
+
+# --------------------------------------------------------------------------- progress
+
+
+@dataclass(frozen=True, eq=False)
+class Progress:
+    """Every result and roll-up as of one date. Built by `evaluate`; lookups are dict reads."""
+
+    as_of: date
+    effective: Mapping[ReportKey, Report]  # the reports that count, by (unit, form, period)
+    _results: Mapping[tuple[str, str], IndicatorResult] = field(repr=False)
+    _by_unit: Mapping[str, tuple[IndicatorResult, ...]] = field(repr=False)
+    _by_indicator: Mapping[str, tuple[IndicatorResult, ...]] = field(repr=False)
+    _unit_rollups: Mapping[str, Rollup] = field(repr=False)
+    _task_rollups: Mapping[str, Rollup] = field(repr=False)
+    _category_rollups: Mapping[str, Rollup] = field(repr=False)
+    _plan_rollup: Rollup = field(repr=False)
+    _overdue: tuple[IndicatorResult, ...] = field(repr=False)
+    _reporting: Mapping[str, tuple[ReportingState, ...]] = field(repr=False)
+
+    def result(self, unit_id: str, indicator_id: str) -> IndicatorResult:
+        return self._results[(unit_id, indicator_id)]
+
+    def for_unit(self, unit_id: str) -> list[IndicatorResult]:
+        """Every indicator for the unit (not applicable ones included), in plan order."""
+        return list(self._by_unit[unit_id])
+
+    def for_indicator(self, indicator_id: str) -> list[IndicatorResult]:
+        """Every unit on the indicator (not applicable ones included), in registry order."""
+        return list(self._by_indicator[indicator_id])
+
+    def unit_rollup(self, unit_id: str) -> Rollup:
+        return self._unit_rollups[unit_id]
+
+    def task_rollup(self, task_id: str) -> Rollup:
+        return self._task_rollups[task_id]
+
+    def unit_task_rollup(self, unit_id: str, task_id: str) -> Rollup:
+        """One cell of the units x tasks matrix: a handful of results, summed on demand."""
+        if task_id not in self._task_rollups:
+            raise KeyError(task_id)
+        return rollup(r for r in self._by_unit[unit_id] if r.task == task_id)
+
+    def category_rollup(self, category_id: str) -> Rollup:
+        return self._category_rollups[category_id]
+
+    def plan_rollup(self) -> Rollup:
+        return self._plan_rollup
+
+    def overdue(self) -> list[IndicatorResult]:
+        """Overdue results, unit by unit in registry order, indicators in plan order."""
+        return list(self._overdue)
+
+    def reporting(self, unit_id: str) -> list[ReportingState]:
+        """The forms that apply to the unit x their periods, in form then period order."""
+        return list(self._reporting[unit_id])
+
+
+def _group_by_unit_form(
+    effective: Mapping[ReportKey, Report],
+    forms: Mapping[str, Form],
+    period_ends: Mapping[str, date],
+) -> dict[str, dict[str, UnitForm]]:
+    """Index the reports by unit once, so evaluating a unit reads only its own reports."""
+    grouped: dict[str, dict[str, UnitForm]] = {}
+    form_periods = {form_id: set(form.periods) for form_id, form in forms.items()}
+    for (unit_id, form_id, period_id), report in effective.items():
+        if period_id not in form_periods.get(form_id, ()) or period_id not in period_ends:
+            continue  # a report for a period its form does not ask for feeds nothing
+        grouped.setdefault(unit_id, {}).setdefault(form_id, []).append(report)
+    for by_form in grouped.values():
+        for reports in by_form.values():
+            reports.sort(key=lambda r: (period_ends[r.period], *_order(r)))
+    return grouped
+
+
+def _reporting_states(
+    content: Content,
+    unit: Unit,
+    effective: Mapping[ReportKey, Report],
+    first: Mapping[ReportKey, date],
+    periods: Mapping[str, Period],
+    as_of: date,
+) -> tuple[ReportingState, ...]:
+    states: list[ReportingState] = []
+    for form in content.forms:
+        if not form.applies_to.matches(unit):
+            continue
+        for period_id in form.periods:
+            period = periods.get(period_id)
+            if period is None:
+                continue
+            key = (unit.id, form.id, period_id)
+            report = effective.get(key)
+            state: State
+            if report is not None:
+                state = "late" if first[key] > period.due else "reported"
+            else:
+                state = "missing" if as_of > period.due else "open"
+            states.append(ReportingState(unit.id, form.id, period_id, period.due, report, state))
+    return tuple(states)
+
+
+def evaluate(content: Content, reports: Iterable[Report], as_of: date) -> Progress:
+    """Compute every unit x indicator result, the roll-ups and reporting states as of a date."""
+    reports = tuple(reports)
+    effective = effective_reports(reports, as_of)
+    first = _first_submissions(reports, as_of)
+    forms = {f.id: f for f in content.forms}
+    periods = {p.id: p for p in content.periods}
+    grouped = _group_by_unit_form(effective, forms, {p.id: p.end for p in periods.values()})
+
+    indicators = [(task, ind) for task in content.tasks for ind in task.indicators]
+    paces = {ind.id: _pace(ind, content.plan.start, as_of) for _, ind in indicators}
+    category_of = {task.id: task.category for task in content.tasks}
+
+    zero = dict.fromkeys(Status, 0)
+    unit_counts = {unit.id: dict(zero) for unit in content.units}
+    task_counts = {task.id: dict(zero) for task in content.tasks}
+    category_counts = {c.id: dict(zero) for c in content.plan.categories}
+    plan_counts = dict(zero)
+
+    results: dict[tuple[str, str], IndicatorResult] = {}
+    by_unit: dict[str, tuple[IndicatorResult, ...]] = {}
+    by_indicator: dict[str, list[IndicatorResult]] = {ind.id: [] for _, ind in indicators}
+    overdue: list[IndicatorResult] = []
+    empty: dict[str, UnitForm] = {}
+
+    for unit in content.units:
+        by_form = grouped.get(unit.id, empty)
+        unit_results: list[IndicatorResult] = []
+        for task, indicator in indicators:
+            pace = paces[indicator.id]
+            if not _applies(task, indicator, unit, forms):
+                result = IndicatorResult(
+                    unit.id, task.id, indicator.id, None, Status.NOT_APPLICABLE, ()
+                )
+            else:
+                measured = _value(indicator, unit, by_form)
+                if measured.nothing_to_measure:
+                    result = IndicatorResult(
+                        unit.id, task.id, indicator.id, None, Status.NOT_APPLICABLE, measured.fed
+                    )
+                else:
+                    result = IndicatorResult(
+                        unit.id,
+                        task.id,
+                        indicator.id,
+                        measured.value,
+                        _status(indicator, measured.value, pace),
+                        measured.fed,
+                        pace.expected,
+                    )
+            results[(unit.id, indicator.id)] = result
+            unit_results.append(result)
+            by_indicator[indicator.id].append(result)
+            status = result.status
+            unit_counts[unit.id][status] += 1
+            task_counts[task.id][status] += 1
+            plan_counts[status] += 1
+            category = category_of[task.id]
+            if category in category_counts:
+                category_counts[category][status] += 1
+            if status is Status.OVERDUE:
+                overdue.append(result)
+        by_unit[unit.id] = tuple(unit_results)
+
+    return Progress(
+        as_of=as_of,
+        effective=MappingProxyType(effective),
+        _results=MappingProxyType(results),
+        _by_unit=MappingProxyType(by_unit),
+        _by_indicator=MappingProxyType({k: tuple(v) for k, v in by_indicator.items()}),
+        _unit_rollups=MappingProxyType({k: _rollup_from_counts(v) for k, v in unit_counts.items()}),
+        _task_rollups=MappingProxyType({k: _rollup_from_counts(v) for k, v in task_counts.items()}),
+        _category_rollups=MappingProxyType(
+            {k: _rollup_from_counts(v) for k, v in category_counts.items()}
+        ),
+        _plan_rollup=_rollup_from_counts(plan_counts),
+        _overdue=tuple(overdue),
+        _reporting=MappingProxyType(
+            {
+                unit.id: _reporting_states(content, unit, effective, first, periods, as_of)
+                for unit in content.units
+            }
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- calendar
+
+
+def next_due(content: Content, as_of: date) -> Period | None:
+    """The reporting period whose due date comes next, on or after `as_of`.
+
+    Only periods some form asks reports for count; a calendar entry no form uses is not
+    a deadline for anyone.
+    """
+    used = {period_id for form in content.forms for period_id in form.periods}
+    upcoming = [
+        (period.due, period.end, index, period)
+        for index, period in enumerate(content.periods)
+        if period.id in used and period.due >= as_of
+    ]
+    return min(upcoming, key=lambda item: item[:3])[3] if upcoming else None
+
+
+# --------------------------------------------------------------------------- display
+
+
+def _plain_number(number: float, decimals: int) -> str:
+    text = f"{number:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def format_value(indicator: Indicator, value: Value) -> str:
+    """The value as shown to users: "85%", "3 次", "是"/"否", "—" when there is none."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if indicator.rule == "ratio":
+        return f"{_plain_number(value * 100, 1)}%"
+    text = _plain_number(value, 2)
+    return f"{text} {indicator.measure}" if indicator.measure else text

@@ -1,0 +1,877 @@
+"""The progress rules: how approved reports become a value and a status per unit x indicator.
+
+Every test builds its own small plan in code (not the repository's content) so that the
+rules are specified independently of any particular plan.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from builder.model import (
+    ALL_UNITS,
+    AppliesTo,
+    Category,
+    Content,
+    FieldRef,
+    Form,
+    FormField,
+    Indicator,
+    Operand,
+    Period,
+    Plan,
+    Report,
+    Status,
+    Target,
+    Task,
+    Unit,
+    UnitType,
+)
+from builder.progress import (
+    IndicatorResult,
+    applies,
+    effective_reports,
+    evaluate,
+    format_value,
+    next_due,
+    rollup,
+)
+
+CST = timezone(timedelta(hours=8))
+FORM = "qp"
+
+# ------------------------------------------------------------------ building a plan in code
+
+
+def period(pid: str, start: str, end: str, due: str) -> Period:
+    return Period(
+        pid, pid, date.fromisoformat(start), date.fromisoformat(end), date.fromisoformat(due)
+    )
+
+
+QUARTERS = (
+    period("Q1", "2022-01-01", "2022-03-31", "2022-04-10"),
+    period("Q2", "2022-04-01", "2022-06-30", "2022-07-10"),
+    period("Q3", "2022-07-01", "2022-09-30", "2022-10-10"),
+    period("Q4", "2022-10-01", "2022-12-31", "2023-01-10"),
+)
+ANNUAL = period("Y", "2022-01-01", "2022-12-31", "2023-01-15")
+
+
+def field(name: str, kind: str = "integer") -> FormField:
+    return FormField(name=name, type=kind, title=name)
+
+
+def form(
+    fid: str = FORM,
+    periods: tuple[str, ...] = ("Q1", "Q2", "Q3", "Q4"),
+    applies_to: AppliesTo = ALL_UNITS,
+) -> Form:
+    fields = (field("count"), field("total"), field("flag", "boolean"), field("level", "number"))
+    return Form(fid, fid, "", f"schemas/forms/{fid}.json", fields, periods, applies_to)
+
+
+def ref(name: str, fid: str = FORM) -> FieldRef:
+    return FieldRef(fid, name)
+
+
+def indicator(
+    iid: str,
+    rule: str = "sum",
+    *,
+    task: str = "t1",
+    field_name: str | None = "count",
+    due: str = "2022-12-31",
+    target: Target | None = None,
+    numerator: Operand | None = None,
+    denominator: Operand | None = None,
+    applies_to: AppliesTo = ALL_UNITS,
+    measure: str = "",
+    fid: str = FORM,
+) -> Indicator:
+    return Indicator(
+        id=iid,
+        task_id=task,
+        title=iid,
+        rule=rule,  # type: ignore[arg-type]
+        due=date.fromisoformat(due),
+        field=ref(field_name, fid) if field_name and rule != "ratio" else None,
+        numerator=numerator,
+        denominator=denominator,
+        target=target,
+        measure=measure,
+        applies_to=applies_to,
+    )
+
+
+def task(
+    tid: str,
+    *indicators: Indicator,
+    category: str | None = "c1",
+    applies_to: AppliesTo = ALL_UNITS,
+    forms: tuple[str, ...] = (FORM,),
+) -> Task:
+    return Task(
+        id=tid,
+        number=int("".join(ch for ch in tid if ch.isdigit()) or 0),
+        title=tid,
+        body="",
+        kind="task" if category else "guarantee",
+        category=category,
+        applies_to=applies_to,
+        forms=forms,
+        indicators=tuple(replace(i, task_id=tid) for i in indicators),
+    )
+
+
+def unit(
+    uid: str,
+    kind: str = "organ",
+    flags: dict[str, bool] | None = None,
+    attributes: dict[str, int] | None = None,
+) -> Unit:
+    return Unit(uid, uid, kind, flags or {}, attributes or {})
+
+
+def content(
+    tasks: tuple[Task, ...],
+    units: tuple[Unit, ...] = (),
+    forms: tuple[Form, ...] | None = None,
+    periods: tuple[Period, ...] = (*QUARTERS, ANNUAL),
+) -> Content:
+    plan = Plan(
+        id="plan",
+        title="plan",
+        short_title="plan",
+        year=2022,
+        issuer="",
+        start=date(2022, 1, 1),
+        end=date(2022, 12, 31),
+        preamble="",
+        guiding_ideology="",
+        principles=(),
+        unit_types=(UnitType("organ", "机关"), UnitType("soe", "国有企业")),
+        categories=(
+            Category("c1", "一", "c1"),
+            Category("c2", "二", "c2"),
+            Category("c3", "三", "c3"),
+        ),
+    )
+    return Content(plan, tasks, units or (unit("u1"),), periods, forms or (form(),))
+
+
+_ids = iter(range(10**9))
+
+
+def report(
+    uid: str,
+    pid: str,
+    values: dict[str, object],
+    submitted: str = "2022-04-05T10:00:00",
+    *,
+    rid: str | None = None,
+    fid: str = FORM,
+) -> Report:
+    moment = datetime.fromisoformat(submitted).replace(tzinfo=CST)
+    return Report(
+        id=rid or f"{moment:%Y%m%d%H%M%S}-{next(_ids):08x}",
+        form=fid,
+        period=pid,
+        unit=uid,
+        submitted_at=moment,
+        submitted_by={"account": uid, "name": uid},
+        values=values,
+    )
+
+
+def one(
+    c: Content, reports: list[Report], as_of: str, iid: str = "i1", uid: str = "u1"
+) -> IndicatorResult:
+    return evaluate(c, reports, date.fromisoformat(as_of)).result(uid, iid)
+
+
+# ------------------------------------------------------------------ effective reports
+
+
+def test_reports_submitted_after_the_as_of_date_do_not_exist_yet() -> None:
+    early = report("u1", "Q1", {"count": 1}, "2022-04-05T10:00:00")
+    late = report("u1", "Q2", {"count": 1}, "2022-07-05T10:00:00")
+    assert list(effective_reports([early, late], date(2022, 7, 4)).values()) == [early]
+    assert len(effective_reports([early, late], date(2022, 7, 5))) == 2
+
+
+def test_the_as_of_day_is_the_report_s_own_calendar_day() -> None:
+    # 23:30 in China on 4 July is 15:30 UTC on 4 July, and still 4 July for the unit.
+    r = report("u1", "Q1", {"count": 1}, "2022-07-04T23:30:00")
+    assert effective_reports([r], date(2022, 7, 4)) == {("u1", FORM, "Q1"): r}
+
+
+def test_a_correction_replaces_the_earlier_report_whatever_the_input_order() -> None:
+    first = report("u1", "Q1", {"count": 1}, "2022-04-05T10:00:00")
+    correction = report("u1", "Q1", {"count": 5}, "2022-04-08T09:00:00")
+    for order in ([first, correction], [correction, first]):
+        assert effective_reports(order, date(2022, 12, 31)) == {("u1", FORM, "Q1"): correction}
+
+
+def test_a_correction_submitted_after_as_of_does_not_replace_yet() -> None:
+    first = report("u1", "Q1", {"count": 1}, "2022-04-05T10:00:00")
+    correction = report("u1", "Q1", {"count": 5}, "2022-04-08T09:00:00")
+    assert effective_reports([first, correction], date(2022, 4, 7)) == {("u1", FORM, "Q1"): first}
+
+
+def test_corrections_at_the_same_instant_break_the_tie_by_the_larger_id() -> None:
+    a = report("u1", "Q1", {"count": 1}, "2022-04-05T10:00:00", rid="20220405100000-aaaa")
+    b = report("u1", "Q1", {"count": 2}, "2022-04-05T10:00:00", rid="20220405100000-bbbb")
+    assert effective_reports([b, a], date(2022, 12, 31))[("u1", FORM, "Q1")] is b
+    assert effective_reports([a, b], date(2022, 12, 31))[("u1", FORM, "Q1")] is b
+
+
+def test_submission_times_compare_as_instants_across_offsets() -> None:
+    china = report("u1", "Q1", {"count": 1}, "2022-04-05T10:00:00")  # 02:00 UTC
+    utc = replace(
+        report("u1", "Q1", {"count": 2}),
+        id="00000000000000-0000",
+        submitted_at=datetime(2022, 4, 5, 3, 0, tzinfo=UTC),
+    )
+    assert effective_reports([utc, china], date(2022, 12, 31))[("u1", FORM, "Q1")] is utc
+
+
+def test_separate_units_forms_and_periods_never_replace_each_other() -> None:
+    reports = [
+        report("u1", "Q1", {}),
+        report("u2", "Q1", {}),
+        report("u1", "Q2", {}),
+        report("u1", "Q1", {}, fid="other"),
+    ]
+    assert len(effective_reports(reports, date(2022, 12, 31))) == 4
+
+
+# ------------------------------------------------------------------ values
+
+
+def test_without_reports_there_is_no_value_and_nothing_is_reported() -> None:
+    c = content((task("t1", indicator("i1", target=Target(minimum=2))),))
+    before = one(c, [], "2022-06-30")
+    assert (before.value, before.status, before.reports) == (None, Status.NOT_REPORTED, ())
+    after = one(c, [], "2023-01-01")
+    assert (after.value, after.status) == (None, Status.OVERDUE)
+
+
+def test_sum_adds_the_field_over_every_period_of_the_form() -> None:
+    c = content((task("t1", indicator("i1", target=Target(minimum=10))),))
+    reports = [
+        report("u1", "Q1", {"count": 2}, "2022-04-05T10:00:00"),
+        report("u1", "Q2", {"count": None}, "2022-07-05T10:00:00"),  # left blank: skipped
+        report("u1", "Q3", {"count": 3}, "2022-10-05T10:00:00"),
+        report("u2", "Q3", {"count": 100}, "2022-10-05T10:00:00"),  # another unit
+    ]
+    r = one(c, reports, "2022-11-01")
+    assert r.value == 5
+    assert r.reports == (reports[0].id, reports[2].id)
+
+
+def test_sum_counts_only_the_corrected_report_of_a_period() -> None:
+    c = content((task("t1", indicator("i1")),))
+    reports = [
+        report("u1", "Q1", {"count": 2}, "2022-04-05T10:00:00"),
+        report("u1", "Q1", {"count": 4}, "2022-04-06T10:00:00"),
+        report("u1", "Q2", {"count": 1}, "2022-07-05T10:00:00"),
+    ]
+    assert one(c, reports, "2022-12-31").value == 5
+    assert one(c, reports, "2022-04-05").value == 2
+
+
+def test_sum_ignores_reports_for_periods_the_form_does_not_ask_for() -> None:
+    c = content((task("t1", indicator("i1")),), forms=(form(periods=("Q1", "Q2")),))
+    reports = [report("u1", "Q1", {"count": 2}), report("u1", "Q3", {"count": 7})]
+    assert one(c, reports, "2022-12-31").value == 2
+
+
+def test_sum_with_only_blank_values_is_not_reported() -> None:
+    c = content((task("t1", indicator("i1", target=Target(minimum=1))),))
+    r = one(c, [report("u1", "Q1", {"count": None})], "2022-05-01")
+    assert (r.value, r.status, r.reports) == (None, Status.NOT_REPORTED, ())
+
+
+def test_latest_takes_the_report_with_the_latest_period_end() -> None:
+    c = content((task("t1", indicator("i1", "latest", field_name="level")),))
+    q2 = report("u1", "Q2", {"level": 0.4}, "2022-10-20T10:00:00")  # submitted last, older period
+    q3 = report("u1", "Q3", {"level": 0.7}, "2022-10-05T10:00:00")
+    r = one(c, [q3, q2], "2022-11-01")
+    assert (r.value, r.reports) == (0.7, (q3.id,))
+
+
+def test_latest_skips_a_later_report_that_left_the_field_blank() -> None:
+    c = content((task("t1", indicator("i1", "latest", field_name="level")),))
+    q1 = report("u1", "Q1", {"level": 0.3}, "2022-04-05T10:00:00")
+    q2 = report("u1", "Q2", {"level": None}, "2022-07-05T10:00:00")
+    q3 = report("u1", "Q3", {}, "2022-10-05T10:00:00")
+    r = one(c, [q1, q2, q3], "2022-11-01")
+    assert (r.value, r.reports) == (0.3, (q1.id,))
+
+
+@pytest.mark.parametrize("annual_last", [True, False])
+def test_latest_between_an_annual_period_and_q4_ending_the_same_day(annual_last: bool) -> None:
+    periods = ("Q1", "Q2", "Q3", "Q4", "Y")
+    c = content(
+        (task("t1", indicator("i1", "latest", field_name="level")),),
+        forms=(form(periods=periods),),
+    )
+    q4 = report(
+        "u1", "Q4", {"level": 0.8}, "2023-01-05T10:00:00" if annual_last else "2023-01-12T10:00:00"
+    )
+    year = report("u1", "Y", {"level": 0.9}, "2023-01-08T10:00:00")
+    winner = year if annual_last else q4
+    r = one(c, [q4, year], "2023-01-31")
+    assert (r.value, r.reports) == (winner.values["level"], (winner.id,))
+
+
+def test_yes_no_is_the_latest_boolean() -> None:
+    c = content(
+        (
+            task(
+                "t1",
+                indicator(
+                    "i1", "yes_no", field_name="flag", target=Target(equals=True), due="2022-06-30"
+                ),
+            ),
+        )
+    )
+    yes = report("u1", "Q1", {"flag": True}, "2022-04-05T10:00:00")
+    no = report("u1", "Q2", {"flag": False}, "2022-07-05T10:00:00")
+    assert one(c, [yes], "2022-05-01").status is Status.MET
+    later = one(c, [yes, no], "2022-07-06")
+    assert (later.value, later.status) == (False, Status.OVERDUE)
+    assert one(c, [no], "2022-07-06").value is False
+
+
+def test_ratio_over_a_unit_attribute() -> None:
+    i = indicator(
+        "i1",
+        "ratio",
+        target=Target(minimum=1.0),
+        numerator=Operand(ref("count"), "sum"),
+        denominator=Operand(unit_attribute="n"),
+    )
+    c = content((task("t1", i),), units=(unit("u1", attributes={"n": 4}),))
+    reports = [
+        report("u1", "Q1", {"count": 1}),
+        report("u1", "Q2", {"count": 2}, "2022-07-02T10:00:00"),
+    ]
+    r = one(c, reports, "2022-08-01")
+    assert r.value == pytest.approx(0.75)
+    assert r.reports == (reports[0].id, reports[1].id)
+
+
+def test_ratio_with_a_form_field_denominator() -> None:
+    i = indicator(
+        "i1",
+        "ratio",
+        target=Target(minimum=0.9),
+        numerator=Operand(ref("count"), "sum"),
+        denominator=Operand(ref("total"), "latest"),
+    )
+    c = content((task("t1", i),))
+    q1 = report("u1", "Q1", {"count": 3, "total": 10}, "2022-04-05T10:00:00")
+    q2 = report("u1", "Q2", {"count": 6, "total": 10}, "2022-07-05T10:00:00")
+    partial = one(c, [q1], "2022-05-01")
+    assert partial.value == pytest.approx(0.3)
+    full = one(c, [q1, q2], "2022-08-01")
+    assert (full.value, full.status) == (pytest.approx(0.9), Status.MET)
+    assert set(full.reports) == {q1.id, q2.id}
+
+
+def test_ratio_with_a_missing_numerator_has_no_value() -> None:
+    i = indicator(
+        "i1",
+        "ratio",
+        target=Target(minimum=1.0),
+        numerator=Operand(ref("count"), "sum"),
+        denominator=Operand(unit_attribute="n"),
+    )
+    c = content((task("t1", i),), units=(unit("u1", attributes={"n": 4}),))
+    r = one(c, [report("u1", "Q1", {"total": 3})], "2022-05-01")
+    assert (r.value, r.status) == (None, Status.NOT_REPORTED)
+
+
+@pytest.mark.parametrize(
+    "denominator, values",
+    [
+        (Operand(unit_attribute="n"), {"count": 0}),
+        (Operand(ref("total"), "sum"), {"count": 0, "total": 0}),
+    ],
+)
+def test_a_zero_denominator_means_there_is_nothing_to_measure(
+    denominator: Operand, values: dict[str, int]
+) -> None:
+    i = indicator(
+        "i1",
+        "ratio",
+        target=Target(minimum=1.0),
+        numerator=Operand(ref("count"), "sum"),
+        denominator=denominator,
+    )
+    c = content((task("t1", i),), units=(unit("u1", attributes={"n": 0}),))
+    p = evaluate(c, [report("u1", "Q1", values)], date(2023, 6, 1))  # past due, not overdue
+    r = p.result("u1", "i1")
+    assert (r.value, r.status, r.expected) == (None, Status.NOT_APPLICABLE, None)
+    assert p.unit_rollup("u1").applicable == 0
+
+
+# ------------------------------------------------------------------ applicability
+
+
+def test_a_task_for_other_unit_types_does_not_apply() -> None:
+    t = task("t1", indicator("i1"), applies_to=AppliesTo(unit_types=("soe",)))
+    c = content((t,), units=(unit("u1", "organ"), unit("u2", "soe")))
+    p = evaluate(c, [], date(2022, 6, 1))
+    assert p.result("u1", "i1").status is Status.NOT_APPLICABLE
+    assert p.result("u2", "i1").status is Status.NOT_REPORTED
+    assert not applies(c, t, t.indicators[0], c.units[0])
+    assert applies(c, t, t.indicators[0], c.units[1])
+
+
+def test_a_task_behind_a_flag_applies_only_to_flagged_units() -> None:
+    t = task("t1", indicator("i1"), applies_to=AppliesTo(flags=("retirees",)))
+    c = content(
+        (t,),
+        units=(
+            unit("u1", flags={"retirees": True}),
+            unit("u2"),
+            unit("u3", flags={"retirees": False}),
+        ),
+    )
+    p = evaluate(c, [], date(2022, 6, 1))
+    assert [r.status for r in p.for_indicator("i1")] == [
+        Status.NOT_REPORTED,
+        Status.NOT_APPLICABLE,
+        Status.NOT_APPLICABLE,
+    ]
+
+
+def test_an_indicator_narrows_its_task() -> None:
+    t = task(
+        "t1",
+        indicator("i1", target=Target(minimum=2)),
+        indicator("i2", applies_to=AppliesTo(unit_types=("soe",))),
+    )
+    c = content((t,), units=(unit("u1", "organ"),))
+    p = evaluate(c, [report("u1", "Q1", {"count": 1})], date(2022, 6, 1))
+    assert p.result("u1", "i1").status is Status.ON_TRACK
+    assert p.result("u1", "i2").status is Status.NOT_APPLICABLE
+    assert p.result("u1", "i2").value is None
+
+
+def test_an_indicator_fed_by_a_form_the_unit_is_not_asked_for_does_not_apply() -> None:
+    t = task("t1", indicator("i1", fid="soe-form"), forms=("soe-form",))
+    c = content(
+        (t,),
+        units=(unit("u1", "organ"), unit("u2", "soe")),
+        forms=(form("soe-form", applies_to=AppliesTo(unit_types=("soe",))),),
+    )
+    p = evaluate(c, [], date(2022, 6, 1))
+    assert p.result("u1", "i1").status is Status.NOT_APPLICABLE
+    assert p.result("u2", "i1").status is Status.NOT_REPORTED
+
+
+def test_a_report_of_a_unit_the_task_does_not_apply_to_changes_nothing() -> None:
+    t = task(
+        "t1", indicator("i1", target=Target(minimum=1)), applies_to=AppliesTo(unit_types=("soe",))
+    )
+    c = content((t,), units=(unit("u1", "organ"),))
+    r = one(c, [report("u1", "Q1", {"count": 5})], "2022-06-01")
+    assert (r.status, r.value, r.expected) == (Status.NOT_APPLICABLE, None, None)
+
+
+# ------------------------------------------------------------------ status
+
+
+def test_a_report_submitted_after_the_due_date_counts_once_as_of_has_passed_it() -> None:
+    c = content((task("t1", indicator("i1", target=Target(minimum=1), due="2022-06-30")),))
+    late = report("u1", "Q2", {"count": 1}, "2022-07-05T10:00:00")
+    before = one(c, [late], "2022-07-01")
+    assert (before.status, before.value, before.reports) == (Status.OVERDUE, None, ())
+    after = one(c, [late], "2022-07-10")
+    assert (after.status, after.value) == (Status.MET, 1)
+
+
+def test_met_before_the_due_date_stays_met_after_it() -> None:
+    c = content((task("t1", indicator("i1", target=Target(minimum=2), due="2022-06-30")),))
+    r = [report("u1", "Q1", {"count": 2})]
+    assert one(c, r, "2022-05-01").status is Status.MET
+    assert one(c, r, "2023-05-01").status is Status.MET
+
+
+def test_not_met_after_the_due_date_is_overdue_even_when_reported() -> None:
+    c = content((task("t1", indicator("i1", target=Target(minimum=5), due="2022-06-30")),))
+    assert one(c, [report("u1", "Q1", {"count": 2})], "2022-07-01").status is Status.OVERDUE
+
+
+@pytest.mark.parametrize(
+    "value, status",
+    [(1, Status.ON_TRACK), (2, Status.MET), (3, Status.MET), (4, Status.MET), (5, Status.ON_TRACK)],
+)
+def test_range_targets_are_met_only_within_both_bounds(value: int, status: Status) -> None:
+    # Before the due date, a value outside the range is not yet a failure.
+    c = content((task("t1", indicator("i1", target=Target(minimum=2, maximum=4))),))
+    assert one(c, [report("u1", "Q1", {"count": value})], "2022-04-20").status is status
+
+
+def test_range_target_outside_the_bounds_after_the_due_date_is_overdue() -> None:
+    c = content((task("t1", indicator("i1", target=Target(minimum=2, maximum=4))),))
+    assert one(c, [report("u1", "Q1", {"count": 5})], "2023-01-02").status is Status.OVERDUE
+
+
+def test_an_indicator_without_target_is_met_once_reported() -> None:
+    c = content((task("t1", indicator("i1", "latest", field_name="level")),))
+    assert one(c, [], "2022-05-01").status is Status.NOT_REPORTED
+    assert one(c, [], "2023-01-05").status is Status.OVERDUE
+    r = one(c, [report("u1", "Q1", {"level": 0})], "2022-05-01")
+    assert (r.status, r.value, r.expected) == (Status.MET, 0, None)
+
+
+def test_pace_separates_behind_from_on_track() -> None:
+    # Min 4 by the end of the year; on 2022-07-02 half the year (182/364 days) has elapsed.
+    c = content((task("t1", indicator("i1", target=Target(minimum=4), due="2022-12-31")),))
+    one_done = one(c, [report("u1", "Q1", {"count": 1})], "2022-07-02")
+    two_done = one(c, [report("u1", "Q1", {"count": 2})], "2022-07-02")
+    assert one_done.expected == pytest.approx(4 * 182 / 364)
+    assert one_done.status is Status.BEHIND
+    assert two_done.status is Status.ON_TRACK
+    # Early in the year one is ahead of the pace.
+    early = report("u1", "Q1", {"count": 1}, "2022-01-20T10:00:00")
+    assert one(c, [early], "2022-02-01").status is Status.ON_TRACK
+
+
+def test_pace_is_clamped_before_the_plan_starts() -> None:
+    c = content((task("t1", indicator("i1", target=Target(minimum=4))),))
+    r = one(c, [report("u1", "Q1", {"count": 0}, "2021-12-20T10:00:00")], "2021-12-25")
+    assert (r.expected, r.status) == (0, Status.ON_TRACK)
+
+
+def test_ratios_are_paced_as_fractions() -> None:
+    i = indicator(
+        "i1",
+        "ratio",
+        target=Target(minimum=1.0),
+        due="2022-12-31",
+        numerator=Operand(ref("count"), "sum"),
+        denominator=Operand(unit_attribute="n"),
+    )
+    c = content((task("t1", i),), units=(unit("u1", attributes={"n": 10}),))
+    assert one(c, [report("u1", "Q1", {"count": 3})], "2022-07-02").status is Status.BEHIND
+    assert one(c, [report("u1", "Q1", {"count": 6})], "2022-07-02").status is Status.ON_TRACK
+
+
+# ------------------------------------------------------------------ roll-ups
+
+
+def rollup_plan() -> tuple[Content, list[Report]]:
+    """Two units, two categories; u1 meets t1, is overdue on t2's first indicator."""
+    t1 = task("t1", indicator("i1", target=Target(minimum=1)), category="c1")
+    t2 = task(
+        "t2",
+        indicator("i2", target=Target(minimum=1), due="2022-03-31"),
+        indicator("i3", applies_to=AppliesTo(unit_types=("soe",))),
+        category="c2",
+    )
+    t3 = task("t3", indicator("i4", applies_to=AppliesTo(flags=("nobody",))), category="c3")
+    c = content((t1, t2, t3), units=(unit("u1"), unit("u2", "soe")))
+    reports = [
+        report("u1", "Q1", {"count": 1}, "2022-04-05T10:00:00"),
+        report("u2", "Q1", {"count": 0}, "2022-04-05T10:00:00"),
+    ]
+    return c, reports
+
+
+def test_unit_rollup_counts_applicable_results_and_takes_the_worst() -> None:
+    c, reports = rollup_plan()
+    p = evaluate(c, reports, date(2022, 5, 1))
+    # u1: i1 met; i2 was due 03-31 and reported late on 04-05, but met beats overdue;
+    # i3 (SOEs only) and i4 (a flag nobody has) do not apply.
+    u1 = p.unit_rollup("u1")
+    assert (u1.met, u1.applicable, u1.not_applicable, u1.status) == (2, 2, 2, Status.MET)
+    assert u1.share == 1.0
+    # u2 (soe): i1 reported 0, below the pace -> behind; i2 overdue; i3 has no target and
+    # was reported -> met.
+    u2 = p.unit_rollup("u2")
+    assert dict(u2.counts) == {
+        Status.MET: 1,
+        Status.ON_TRACK: 0,
+        Status.BEHIND: 1,
+        Status.NOT_REPORTED: 0,
+        Status.OVERDUE: 1,
+    }
+    assert (u2.met, u2.applicable, u2.status) == (1, 3, Status.OVERDUE)
+    assert u2.share == pytest.approx(1 / 3)
+
+
+def test_task_category_and_plan_rollups_cover_their_results() -> None:
+    c, reports = rollup_plan()
+    p = evaluate(c, reports, date(2022, 5, 1))
+    assert (p.task_rollup("t1").met, p.task_rollup("t1").applicable) == (1, 2)
+    assert p.task_rollup("t1").status is Status.BEHIND
+    assert (p.task_rollup("t2").met, p.task_rollup("t2").applicable) == (2, 3)
+    assert p.category_rollup("c2") == p.task_rollup("t2")
+    plan = p.plan_rollup()
+    assert (plan.met, plan.applicable, plan.not_applicable) == (3, 5, 3)
+    assert plan.status is Status.OVERDUE
+
+
+def test_a_matrix_cell_is_one_unit_on_one_task() -> None:
+    c, reports = rollup_plan()
+    p = evaluate(c, reports, date(2022, 5, 1))
+    cell = p.unit_task_rollup("u2", "t2")
+    assert (cell.met, cell.applicable, cell.status) == (1, 2, Status.OVERDUE)
+    empty = p.unit_task_rollup("u1", "t3")
+    assert (empty.applicable, empty.share, empty.status) == (0, None, Status.NOT_APPLICABLE)
+
+
+def test_when_nothing_applies_the_rollup_is_not_applicable() -> None:
+    c, reports = rollup_plan()
+    p = evaluate(c, reports, date(2022, 5, 1))
+    for r in (p.task_rollup("t3"), p.category_rollup("c3")):
+        assert (r.met, r.applicable, r.share, r.status) == (0, 0, None, Status.NOT_APPLICABLE)
+        assert r.not_applicable == 2
+        assert sum(r.counts.values()) == 0
+
+
+def test_a_category_without_tasks_has_an_empty_rollup() -> None:
+    c = content((task("t1", indicator("i1"), category="c1"),))
+    r = evaluate(c, [], date(2022, 5, 1)).category_rollup("c2")
+    assert (r.applicable, r.not_applicable, r.status) == (0, 0, Status.NOT_APPLICABLE)
+
+
+@pytest.mark.parametrize(
+    "statuses, worst",
+    [
+        ([Status.MET, Status.ON_TRACK], Status.ON_TRACK),
+        ([Status.MET, Status.BEHIND, Status.ON_TRACK], Status.BEHIND),
+        ([Status.BEHIND, Status.NOT_REPORTED], Status.NOT_REPORTED),
+        ([Status.NOT_REPORTED, Status.OVERDUE, Status.MET], Status.OVERDUE),
+        ([Status.MET, Status.NOT_APPLICABLE], Status.MET),
+        ([Status.NOT_APPLICABLE], Status.NOT_APPLICABLE),
+        ([], Status.NOT_APPLICABLE),
+    ],
+)
+def test_the_worst_status_wins_a_rollup(statuses: list[Status], worst: Status) -> None:
+    results = [IndicatorResult("u", "t", f"i{n}", None, s, ()) for n, s in enumerate(statuses)]
+    assert rollup(results).status is worst
+
+
+def test_overdue_lists_every_overdue_result_unit_by_unit() -> None:
+    c, reports = rollup_plan()
+    p = evaluate(c, reports, date(2023, 1, 2))
+    assert [(r.unit, r.indicator) for r in p.overdue()] == [("u2", "i1"), ("u2", "i2")]
+
+
+def test_lookups_list_every_indicator_and_unit_in_order() -> None:
+    c, reports = rollup_plan()
+    p = evaluate(c, reports, date(2022, 5, 1))
+    assert [r.indicator for r in p.for_unit("u1")] == ["i1", "i2", "i3", "i4"]
+    assert [r.unit for r in p.for_indicator("i3")] == ["u1", "u2"]
+    assert p.result("u2", "i3").task == "t2"
+    with pytest.raises(KeyError):
+        p.result("u9", "i1")
+    with pytest.raises(KeyError):
+        p.unit_task_rollup("u1", "t9")
+
+
+# ------------------------------------------------------------------ reporting states
+
+
+def test_reporting_states_per_form_period() -> None:
+    c = content(
+        (task("t1", indicator("i1")),),
+        forms=(form(), form("annual", periods=("Y",), applies_to=AppliesTo(unit_types=("soe",)))),
+    )
+    on_time = report("u1", "Q1", {"count": 1}, "2022-04-09T10:00:00")
+    late = report("u1", "Q2", {"count": 1}, "2022-07-11T10:00:00")
+    states = evaluate(c, [on_time, late], date(2022, 10, 12)).reporting("u1")
+    # The annual form is for SOEs only, so u1 sees only the quarterly periods.
+    assert [(s.form, s.period, s.state) for s in states] == [
+        (FORM, "Q1", "reported"),
+        (FORM, "Q2", "late"),
+        (FORM, "Q3", "missing"),
+        (FORM, "Q4", "open"),
+    ]
+    assert states[0].report is on_time and states[2].report is None
+    assert states[3].due == date(2023, 1, 10)
+
+
+def test_a_late_correction_of_an_on_time_report_is_not_late() -> None:
+    c = content((task("t1", indicator("i1")),))
+    on_time = report("u1", "Q1", {"count": 1}, "2022-04-09T10:00:00")
+    correction = report("u1", "Q1", {"count": 2}, "2022-05-01T10:00:00")
+    state = evaluate(c, [on_time, correction], date(2022, 6, 1)).reporting("u1")[0]
+    assert (state.state, state.report) == ("reported", correction)
+
+
+def test_the_due_date_itself_is_still_on_time_and_still_open() -> None:
+    c = content((task("t1", indicator("i1")),))
+    on_due = report("u1", "Q1", {"count": 1}, "2022-04-10T23:00:00")
+    assert evaluate(c, [on_due], date(2022, 4, 10)).reporting("u1")[0].state == "reported"
+    assert evaluate(c, [], date(2022, 4, 10)).reporting("u1")[0].state == "open"
+    assert evaluate(c, [], date(2022, 4, 11)).reporting("u1")[0].state == "missing"
+
+
+# ------------------------------------------------------------------ calendar
+
+
+def test_next_due_is_the_first_due_date_on_or_after_as_of() -> None:
+    c = content((task("t1", indicator("i1")),))
+    assert next_due(c, date(2022, 1, 1)).id == "Q1"
+    assert next_due(c, date(2022, 4, 10)).id == "Q1"
+    assert next_due(c, date(2022, 4, 11)).id == "Q2"
+    # The annual period is in the calendar but no form asks for it.
+    assert next_due(c, date(2023, 1, 11)) is None
+
+
+def test_next_due_includes_every_form_s_periods() -> None:
+    c = content((task("t1", indicator("i1")),), forms=(form(), form("annual", periods=("Y",))))
+    assert next_due(c, date(2023, 1, 11)).id == "Y"
+
+
+# ------------------------------------------------------------------ display
+
+
+@pytest.mark.parametrize(
+    "ind, value, shown",
+    [
+        (indicator("i", "ratio"), 0.85, "85%"),
+        (indicator("i", "ratio"), 1.0, "100%"),
+        (indicator("i", "ratio"), 2 / 3, "66.7%"),
+        (indicator("i", "ratio"), 0.0, "0%"),
+        (indicator("i", measure="次"), 3, "3 次"),
+        (indicator("i", measure="次"), 3.0, "3 次"),
+        (indicator("i", "latest", measure="人"), 2.5, "2.5 人"),
+        (indicator("i", "latest"), 12, "12"),
+        (indicator("i", "yes_no"), True, "是"),
+        (indicator("i", "yes_no"), False, "否"),
+        (indicator("i", measure="次"), None, "—"),
+        (indicator("i", "ratio"), None, "—"),
+    ],
+)
+def test_format_value_shows_values_the_chinese_way(
+    ind: Indicator, value: object, shown: str
+) -> None:
+    assert format_value(ind, value) == shown  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ properties
+
+PERIOD_IDS = [p.id for p in QUARTERS]
+
+
+def random_plan() -> Content:
+    return content(
+        (
+            task(
+                "t1",
+                indicator("i1", target=Target(minimum=3)),
+                indicator(
+                    "i2", "yes_no", field_name="flag", target=Target(equals=True), due="2022-06-30"
+                ),
+            ),
+            task(
+                "t2",
+                indicator(
+                    "i3",
+                    "ratio",
+                    target=Target(minimum=0.8),
+                    numerator=Operand(ref("count"), "sum"),
+                    denominator=Operand(unit_attribute="n"),
+                ),
+                indicator("i4", "latest", field_name="level", target=Target(0.2, 0.6)),
+                category="c2",
+                applies_to=AppliesTo(unit_types=("soe",)),
+            ),
+        ),
+        units=(
+            unit("u1", attributes={"n": 0}),
+            unit("u2", "soe", attributes={"n": 5}),
+            unit("u3", "soe", attributes={"n": 3}),
+        ),
+    )
+
+
+report_strategy = st.builds(
+    lambda u, p, count, flag, level, day, minute, tag: report(
+        u,
+        p,
+        {"count": count, "flag": flag, "level": level},
+        (datetime(2022, 1, 1) + timedelta(days=day, minutes=minute)).isoformat(),
+        rid=f"{tag:04d}",
+    ),
+    st.sampled_from(["u1", "u2", "u3"]),
+    st.sampled_from(PERIOD_IDS),
+    st.one_of(st.none(), st.integers(0, 6)),
+    st.one_of(st.none(), st.booleans()),
+    st.one_of(st.none(), st.floats(0, 1)),
+    st.integers(0, 400),
+    st.sampled_from([0, 30]),  # few distinct minutes -> many ties
+    st.integers(0, 9999),
+)
+# Submission ids are unique in a repository; two reports never share one.
+reports_strategy = st.lists(report_strategy, max_size=25, unique_by=lambda r: r.id)
+as_of_strategy = st.dates(date(2021, 12, 1), date(2023, 3, 1))
+
+
+@settings(max_examples=150, deadline=None)
+@given(reports_strategy, as_of_strategy)
+def test_rollups_are_consistent(reports: list[Report], as_of: date) -> None:
+    c = random_plan()
+    p = evaluate(c, reports, as_of)
+    for r in [
+        p.plan_rollup(),
+        *(p.unit_rollup(u.id) for u in c.units),
+        *(p.task_rollup(t.id) for t in c.tasks),
+    ]:
+        assert 0 <= r.met <= r.applicable
+        assert sum(r.counts.values()) == r.applicable
+        assert r.share is None if r.applicable == 0 else 0.0 <= r.share <= 1.0
+    plan = p.plan_rollup()
+    assert plan.applicable == sum(p.unit_rollup(u.id).applicable for u in c.units)
+    assert plan.met == sum(p.task_rollup(t.id).met for t in c.tasks)
+    assert plan.applicable + plan.not_applicable == len(c.units) * len(c.indicators)
+
+
+@settings(max_examples=150, deadline=None)
+@given(reports_strategy, as_of_strategy, st.randoms())
+def test_the_order_reports_arrive_in_changes_nothing(
+    reports: list[Report], as_of: date, rnd: random.Random
+) -> None:
+    c = random_plan()
+    shuffled = list(reports)
+    rnd.shuffle(shuffled)
+    assert effective_reports(shuffled, as_of) == effective_reports(reports, as_of)
+    a, b = evaluate(c, reports, as_of), evaluate(c, shuffled, as_of)
+    for u in c.units:
+        assert a.for_unit(u.id) == b.for_unit(u.id)
+        assert a.reporting(u.id) == b.reporting(u.id)
+
+
+@settings(max_examples=100, deadline=None)
+@given(reports_strategy, as_of_strategy)
+def test_values_only_come_from_effective_reports_and_statuses_follow_the_order(
+    reports: list[Report], as_of: date
+) -> None:
+    c = random_plan()
+    p = evaluate(c, reports, as_of)
+    effective_ids = {r.id for r in effective_reports(reports, as_of).values()}
+    for u in c.units:
+        for r in p.for_unit(u.id):
+            assert set(r.reports) <= effective_ids
+            ind = next(i for i in c.indicators if i.id == r.indicator)
+            if r.status is Status.MET:
+                assert ind.target is None or ind.target.is_met(r.value)
+            if r.status is Status.OVERDUE:
+                assert as_of > ind.due
+            if r.status in (Status.BEHIND, Status.ON_TRACK):
+                assert r.value is not None and as_of <= ind.due
