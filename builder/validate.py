@@ -1,0 +1,51 @@
+"""`plansite validate`: every problem in the plan's files and in the approved reports.
+
+Loading (builder.content) already checks the structure of every file and the references
+between them; this adds what is too slow for every build or needs the file system: each
+report's values read against its form's schema, and the evidence files a report lists.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from builder.content import read_content, read_reports, sort_problems
+from builder.model import Content, Problem, Report, evidence_dir
+from builder.records import read_record, record_errors_to_problems
+
+
+def report_problems(root: Path, content: Content, reports: list[Report]) -> list[Problem]:
+    """Values of every report against its form's schema; evidence files that are missing."""
+    forms = {form.id: form for form in content.forms}
+    problems: list[Problem] = []
+    for report in reports:
+        form = forms.get(report.form)
+        if form is not None:
+            _, errors = read_record(form, report.values)
+            problems.extend(record_errors_to_problems(report.path, errors))
+        folder = Path(root) / evidence_dir(report.form, report.period, report.unit, report.id)
+        for index, evidence in enumerate(report.evidence):
+            if not (folder / evidence.file).is_file():
+                problems.append(
+                    Problem(
+                        report.path,
+                        f"evidence[{index}].file",
+                        f"佐证材料文件 {evidence.file} 不存在",
+                    )
+                )
+    return problems
+
+
+def validate_repository(root: Path) -> list[Problem]:
+    """Every problem in the repository at `root`, sorted and deduplicated; [] when valid.
+
+    While the plan itself has problems, reports are checked for structure only: checking
+    them against a partly loaded plan would bury the real problem under follow-on ones.
+    """
+    content, problems = read_content(Path(root))
+    reference = content if not problems else None
+    reports, found = read_reports(Path(root), reference)
+    problems.extend(found)
+    if reference is not None:
+        problems.extend(report_problems(Path(root), reference, reports))
+    return sort_problems(problems)
