@@ -88,23 +88,29 @@ class ReportingState:
 
 def rollup(results: Iterable[IndicatorResult]) -> Rollup:
     """Counts, share met and worst status over any set of results."""
-    counts = dict.fromkeys(Status, 0)
+    counts = _zero_counts()
     for result in results:
-        counts[result.status] += 1
+        counts[result.status.value] += 1
     return _rollup_from_counts(counts)
 
 
-def _rollup_from_counts(counts: Mapping[Status, int]) -> Rollup:
-    applicable = sum(counts[s] for s in APPLICABLE_STATUSES)
-    met = counts[Status.MET]
-    worst = next((s for s in SEVERITY if counts[s]), Status.NOT_APPLICABLE)
+# Counting is keyed by the status' string value: an Enum member hashes in Python code, a
+# str in C, and evaluate() counts every one of (units x indicators) results four times.
+def _zero_counts() -> dict[str, int]:
+    return dict.fromkeys((s.value for s in Status), 0)
+
+
+def _rollup_from_counts(counts: Mapping[str, int]) -> Rollup:
+    applicable = sum(counts[s.value] for s in APPLICABLE_STATUSES)
+    met = counts[Status.MET.value]
+    worst = next((s for s in SEVERITY if counts[s.value]), Status.NOT_APPLICABLE)
     return Rollup(
-        counts=MappingProxyType({s: counts[s] for s in APPLICABLE_STATUSES}),
+        counts=MappingProxyType({s: counts[s.value] for s in APPLICABLE_STATUSES}),
         met=met,
         applicable=applicable,
         share=met / applicable if applicable else None,
         status=worst,
-        not_applicable=counts[Status.NOT_APPLICABLE],
+        not_applicable=counts[Status.NOT_APPLICABLE.value],
     )
 
 
@@ -423,14 +429,19 @@ def evaluate(content: Content, reports: Iterable[Report], as_of: date) -> Progre
     grouped = _group_by_unit_form(effective, forms, {p.id: p.end for p in periods.values()})
 
     indicators = [(task, ind) for task in content.tasks for ind in task.indicators]
-    paces = {ind.id: _pace(ind, content.plan.start, as_of) for _, ind in indicators}
-    category_of = {task.id: task.category for task in content.tasks}
+    paces = [_pace(ind, content.plan.start, as_of) for _, ind in indicators]
+    # Applicability depends on the unit's type and flags only (AppliesTo.matches), and
+    # thousands of units share a handful of those: decide once per combination.
+    applicability: dict[tuple[str, frozenset[str]], tuple[bool, ...]] = {}
 
-    zero = dict.fromkeys(Status, 0)
-    unit_counts = {unit.id: dict(zero) for unit in content.units}
-    task_counts = {task.id: dict(zero) for task in content.tasks}
-    category_counts = {c.id: dict(zero) for c in content.plan.categories}
-    plan_counts = dict(zero)
+    unit_counts = {unit.id: _zero_counts() for unit in content.units}
+    task_counts = {task.id: _zero_counts() for task in content.tasks}
+    category_counts = {c.id: _zero_counts() for c in content.plan.categories}
+    plan_counts = _zero_counts()
+    no_category = _zero_counts()  # guarantees, and tasks of an unknown category
+    category_of = {
+        task.id: category_counts.get(task.category or "", no_category) for task in content.tasks
+    }
 
     results: dict[tuple[str, str], IndicatorResult] = {}
     by_unit: dict[str, tuple[IndicatorResult, ...]] = {}
@@ -440,10 +451,15 @@ def evaluate(content: Content, reports: Iterable[Report], as_of: date) -> Progre
 
     for unit in content.units:
         by_form = grouped.get(unit.id, empty)
+        profile = (unit.type, frozenset(flag for flag, on in unit.flags.items() if on))
+        if profile not in applicability:
+            applicability[profile] = tuple(_applies(t, i, unit, forms) for t, i in indicators)
         unit_results: list[IndicatorResult] = []
-        for task, indicator in indicators:
-            pace = paces[indicator.id]
-            if not _applies(task, indicator, unit, forms):
+        counts = unit_counts[unit.id]
+        for (task, indicator), pace, applicable in zip(
+            indicators, paces, applicability[profile], strict=True
+        ):
+            if not applicable:
                 result = IndicatorResult(
                     unit.id, task.id, indicator.id, None, Status.NOT_APPLICABLE, ()
                 )
@@ -467,12 +483,11 @@ def evaluate(content: Content, reports: Iterable[Report], as_of: date) -> Progre
             unit_results.append(result)
             by_indicator[indicator.id].append(result)
             status = result.status
-            unit_counts[unit.id][status] += 1
-            task_counts[task.id][status] += 1
-            plan_counts[status] += 1
-            category = category_of[task.id]
-            if category in category_counts:
-                category_counts[category][status] += 1
+            key = status.value
+            counts[key] += 1
+            task_counts[task.id][key] += 1
+            plan_counts[key] += 1
+            category_of[task.id][key] += 1
             if status is Status.OVERDUE:
                 overdue.append(result)
         by_unit[unit.id] = tuple(unit_results)
