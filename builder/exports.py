@@ -359,6 +359,8 @@ def sheet_title(wanted: str, taken: set[str]) -> str:
 
 
 def _xlsx_cell(sheet: Any, value: Any, number_format: str | None = None) -> Any:
+    """A value to append to a write-only sheet: plain values are fastest; text that a
+    spreadsheet would evaluate, and formatted numbers, need a cell object."""
     if isinstance(value, datetime | time) and value.tzinfo is not None:
         # Excel has no time zones; keep the exact instant as ISO 8601 text.
         value = value.isoformat()
@@ -367,16 +369,19 @@ def _xlsx_cell(sheet: Any, value: Any, number_format: str | None = None) -> Any:
     if isinstance(value, str):
         # Control characters other than TAB/LF/CR are not allowed in XML; drop them.
         value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    cell = WriteOnlyCell(sheet, value=value)
-    if isinstance(value, str):
-        # openpyxl turns any text starting with "=" into a formula; force a string cell and
-        # set Excel's quote prefix so that editing the cell keeps it text.
-        cell.data_type = "s"
         if is_formula_like(value):
+            # openpyxl turns text starting with "=" into a formula: force a string cell, and
+            # set Excel's quote prefix so that editing the cell keeps it text.
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.data_type = "s"
             cell.quotePrefix = True
-    elif number_format and isinstance(value, int | float) and not isinstance(value, bool):
+            return cell
+        return value
+    if number_format and isinstance(value, int | float) and not isinstance(value, bool):
+        cell = WriteOnlyCell(sheet, value=value)
         cell.number_format = number_format
-    return cell
+        return cell
+    return value
 
 
 def _write_sheet(workbook: Workbook, table: Table, title: str,
@@ -387,7 +392,9 @@ def _write_sheet(workbook: Workbook, table: Table, title: str,
         sheet.column_dimensions[get_column_letter(index)].width = max(10, 2 * len(column.title) + 4)
     header = []
     for column in table.columns:
-        cell = _xlsx_cell(sheet, column.title)
+        cell = WriteOnlyCell(sheet, value=column.title)
+        cell.data_type = "s"  # a schema title is text too, whatever it starts with
+        cell.quotePrefix = is_formula_like(column.title)
         cell.font = HEADER_FONT
         header.append(cell)
     sheet.append(header)
