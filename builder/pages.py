@@ -1,0 +1,490 @@
+"""The generated site's pages as Markdown: home, plan text, tasks, units, matrix, data.
+
+`render_pages` is pure: content, reports and progress in, a list of `GeneratedPage` out.
+The MkDocs plugin adds them as virtual files; `plansite build --pages-only` writes them.
+
+Everything a user or a plan editor typed is escaped by the templates (autoescape, plus
+the `md` filter in Markdown context); only the plan's own text (task bodies, preamble)
+is passed through as Markdown, because it *is* the plan's formatted text, reviewed in
+pull requests like code.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from builder.charts import Bar, percent, share_bars, status_stack
+from builder.model import (
+    AppliesTo,
+    ChecklistItem,
+    Content,
+    Form,
+    Indicator,
+    Report,
+    Status,
+    Task,
+    Unit,
+    is_identifier,
+)
+from builder.progress import (
+    SEVERITY,
+    IndicatorResult,
+    Progress,
+    ReportingState,
+    Rollup,
+    applies,
+    format_value,
+    next_due,
+    rollup,
+)
+from builder.templating import environment
+
+
+@dataclass(frozen=True)
+class SiteOptions:
+    as_of: date | None = None  # None: the progress's own as-of date
+    forms_url: str = "/forms/"  # where the form service is mounted (absolute or relative)
+    directory_urls: bool = True  # MkDocs `use_directory_urls`: decides relative links
+    flag_labels: Mapping[str, str] = field(default_factory=dict)  # unit flag -> Chinese label
+    overdue_limit: int = 100  # rows of the home page's overdue table; the rest is counted
+
+
+@dataclass(frozen=True)
+class GeneratedPage:
+    path: str  # relative to docs_dir, e.g. "units/fgw.md"
+    title: str  # plain text
+    markdown: str
+    in_nav: bool = True
+
+
+# Labels of a unit's reporting state for one form x period.
+REPORTING_LABELS: dict[str, str] = {
+    "reported": "已报送",
+    "late": "逾期报送",
+    "missing": "未报送",
+    "open": "待报送",
+}
+
+# Short cell text of the units x tasks matrix; the full label is in the cell's <abbr>.
+SHORT_LABELS: dict[Status, str] = {
+    Status.MET: "完成",
+    Status.ON_TRACK: "正常",
+    Status.BEHIND: "滞后",
+    Status.NOT_REPORTED: "未报",
+    Status.OVERDUE: "逾期",
+    Status.NOT_APPLICABLE: "—",
+}
+
+# Sort key of a status in sortable tables: worst first when sorted ascending.
+STATUS_SORT: dict[Status, int] = {
+    **{status: index for index, status in enumerate(SEVERITY)},
+    Status.NOT_APPLICABLE: len(SEVERITY),
+}
+
+
+# --------------------------------------------------------------------------- links
+
+
+def page_url(path: str, directory_urls: bool = True) -> str:
+    """The URL (relative to the site root) MkDocs gives a docs file."""
+    if not path.endswith(".md"):
+        return path  # a static file keeps its path
+    stem = path.removesuffix(".md")
+    if not directory_urls:
+        return stem + ".html"
+    if stem == "index":
+        return ""
+    if stem.endswith("/index"):
+        return stem.removesuffix("index")
+    return stem + "/"
+
+
+def relative_url(from_path: str, to_path: str, directory_urls: bool = True) -> str:
+    """A link from one docs file to another (or to a static file), relative, as MkDocs would."""
+    here = page_url(from_path, directory_urls)
+    base = here if here == "" or here.endswith("/") else posixpath.dirname(here)
+    target = page_url(to_path, directory_urls)
+    rel = posixpath.relpath(target or ".", base.rstrip("/") or ".")
+    if target == "" or target.endswith("/"):
+        return "./" if rel == "." else rel + "/"
+    return rel
+
+
+def form_link(forms_url: str, unit: str, form: str, period: str) -> str | None:
+    """The form service's page for one unit x form x period; None for a non-identifier."""
+    if not all(is_identifier(v) for v in (unit, form, period)):
+        return None
+    base = forms_url if forms_url.endswith("/") else forms_url + "/"
+    return f"{base}units/{unit}/{form}/{period}/"
+
+
+# --------------------------------------------------------------------------- display
+
+
+def target_text(indicator: Indicator) -> str:
+    """The indicator's target in words: "≥ 100%", "1–2 次", "是", "仅跟踪"."""
+    target = indicator.target
+    if target is None:
+        return "仅跟踪"
+    if target.equals is not None:
+        return format_value(indicator, target.equals)
+    low = format_value(indicator, target.minimum) if target.minimum is not None else None
+    high = format_value(indicator, target.maximum) if target.maximum is not None else None
+    if low and high:
+        return f"{low} 至 {high}"
+    if low:
+        return f"≥ {low}"
+    return f"≤ {high}" if high else "仅跟踪"
+
+
+def share_text(item: Rollup) -> str:
+    return percent(item.share)
+
+
+def applies_text(content: Content, applies_to: AppliesTo, flag_labels: Mapping[str, str]) -> str:
+    if applies_to.is_all:
+        return "全部单位"
+    parts = [content.plan.unit_type_label(t) for t in applies_to.unit_types]
+    parts += [flag_labels.get(flag, flag) for flag in applies_to.flags]
+    return "、".join(parts)
+
+
+def cell_value(form_field_type: str, value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float) and value.is_integer() and form_field_type == "integer":
+        return str(int(value))
+    return str(value)
+
+
+def size_text(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+def task_label(task: Task, guarantees_title: str) -> str:
+    """How a task is numbered for readers: "任务5" or "组织保障1"."""
+    return f"任务{task.number}" if task.kind == "task" else f"{guarantees_title}{task.number}"
+
+
+# --------------------------------------------------------------------------- the site
+
+
+class _Site:
+    """Lookups shared by every page, built once per render (no per-page scans)."""
+
+    def __init__(self, content: Content, reports: Sequence[Report], progress: Progress,
+                 options: SiteOptions):
+        self.content = content
+        self.reports = reports
+        self.progress = progress
+        self.options = options
+        self.as_of = options.as_of or progress.as_of
+        self.plan = content.plan
+        self.tasks = {t.id: t for t in content.tasks}
+        self.units = {u.id: u for u in content.units}
+        self.forms = {f.id: f for f in content.forms}
+        self.periods = {p.id: p for p in content.periods}
+        self.categories = {c.id: c for c in content.plan.categories}
+        self.indicators = {i.id: (t, i) for t in content.tasks for i in t.indicators}
+        self.main_tasks = [t for t in content.tasks if t.kind == "task"]
+        self.guarantees = [t for t in content.tasks if t.kind == "guarantee"]
+        self.env = environment()
+
+    def render(self, template: str, path: str, title: str, in_nav: bool = True,
+               **context: Any) -> GeneratedPage:
+        directory_urls = self.options.directory_urls
+
+        def link(to: str) -> str:
+            return relative_url(path, to, directory_urls)
+
+        markdown = self.env.get_template(template).render(
+            site=self,
+            plan=self.plan,
+            as_of=self.as_of,
+            title=title,
+            link=link,
+            badge_class=_badge_class,
+            status_sort=STATUS_SORT,
+            short_labels=SHORT_LABELS,
+            percent=percent,
+            **context,
+        )
+        return GeneratedPage(path=path, title=title, markdown=markdown, in_nav=in_nav)
+
+    def task_applies(self, task: Task, unit: Unit) -> bool:
+        if not task.applies_to.matches(unit):
+            return False
+        if not task.indicators:
+            return True
+        return any(applies(self.content, task, ind, unit) for ind in task.indicators)
+
+    def label(self, task: Task) -> str:
+        return task_label(task, self.plan.guarantees_title)
+
+
+def _badge_class(status: Status) -> str:
+    return f"ps-status ps-status--{status.value}"
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def _home(site: _Site) -> GeneratedPage:
+    progress = site.progress
+    plan_rollup = progress.plan_rollup()
+    category_bars = []
+    for category in site.plan.categories:
+        item = progress.category_rollup(category.id)
+        category_bars.append(
+            Bar(f"（{category.number}）{category.title}", item.share,
+                f"{item.met}/{item.applicable}", item.status)
+        )
+    guarantee_rollup = rollup(r for t in site.guarantees for i in t.indicators
+                              for r in progress.for_indicator(i.id))
+    if site.guarantees:
+        category_bars.append(
+            Bar(site.plan.guarantees_title, guarantee_rollup.share,
+                f"{guarantee_rollup.met}/{guarantee_rollup.applicable}", guarantee_rollup.status)
+        )
+    type_bars = []
+    for unit_type in site.plan.unit_types:
+        units = [u for u in site.content.units if u.type == unit_type.id]
+        if not units:
+            continue
+        item = rollup(r for u in units for r in progress.for_unit(u.id))
+        type_bars.append(Bar(f"{unit_type.label}（{len(units)}个）", item.share,
+                             f"{item.met}/{item.applicable}", item.status))
+    overdue = progress.overdue()
+    shown = sorted(overdue, key=lambda r: (site.indicators[r.indicator][1].due,
+                                           site.tasks[r.task].number))
+    overdue_rows = [_indicator_row(site, r) for r in shown[: site.options.overdue_limit]]
+    return site.render(
+        "home.md",
+        "index.md",
+        "首页",
+        plan_rollup=plan_rollup,
+        unit_count=len(site.content.units),
+        indicator_count=len(site.content.indicators),
+        next_period=next_due(site.content, site.as_of),
+        category_chart=share_bars("各类别指标完成率", category_bars,
+                                  chart_id="ps-chart-categories"),
+        type_chart=share_bars("各类型单位指标完成率", type_bars, chart_id="ps-chart-unit-types"),
+        status_chart=status_stack("全部指标状态分布", plan_rollup.counts,
+                                  chart_id="ps-chart-status"),
+        overdue_total=len(overdue),
+        overdue_rows=overdue_rows,
+    )
+
+
+def _indicator_row(site: _Site, result: IndicatorResult) -> dict[str, Any]:
+    task, indicator = site.indicators[result.indicator]
+    return {
+        "unit": site.units[result.unit],
+        "task": task,
+        "task_label": site.label(task),
+        "indicator": indicator,
+        "target": target_text(indicator),
+        "value": format_value(indicator, result.value),
+        "result": result,
+    }
+
+
+def _plan(site: _Site) -> GeneratedPage:
+    by_category: dict[str, list[Task]] = {c.id: [] for c in site.plan.categories}
+    for task in site.main_tasks:
+        by_category.setdefault(task.category or "", []).append(task)
+    return site.render(
+        "plan.md",
+        "plan.md",
+        "方案全文",
+        by_category=by_category,
+        trusted=_trusted_markdown,
+    )
+
+
+def _trusted_markdown(text: str) -> Markup:
+    """The plan's own text is Markdown written by plan editors and reviewed in pull
+    requests, so it is rendered as Markdown; nothing a unit submits ever goes here."""
+    return Markup(text.strip())
+
+
+def _tasks_index(site: _Site) -> GeneratedPage:
+    return site.render(
+        "tasks_index.md",
+        "tasks/index.md",
+        "任务总览",
+        groups=[("主要任务", site.main_tasks), (site.plan.guarantees_title, site.guarantees)],
+        applicable_count={t.id: sum(1 for u in site.content.units if site.task_applies(t, u))
+                          for t in site.content.tasks},
+    )
+
+
+def _task_page(site: _Site, task: Task) -> GeneratedPage:
+    units = [u for u in site.content.units if site.task_applies(task, u)]
+    progress = site.progress
+    rows = []
+    for unit in units:
+        cells = [progress.result(unit.id, ind.id) for ind in task.indicators]
+        rows.append({
+            "unit": unit,
+            "type": site.plan.unit_type_label(unit.type),
+            "cells": [(ind, r, format_value(ind, r.value)) for ind, r in zip(
+                task.indicators, cells, strict=True)],
+            "rollup": progress.unit_task_rollup(unit.id, task.id) if task.indicators else None,
+        })
+    indicators = [
+        {
+            "indicator": ind,
+            "target": target_text(ind),
+            "applies": applies_text(site.content, ind.applies_to, site.options.flag_labels),
+            "rollup": rollup(progress.for_indicator(ind.id)),
+        }
+        for ind in task.indicators
+    ]
+    return site.render(
+        "task.md",
+        f"tasks/{task.id}.md",
+        f"{site.label(task)} {task.title}",
+        task=task,
+        label=site.label(task),
+        category=site.categories.get(task.category or ""),
+        applies=applies_text(site.content, task.applies_to, site.options.flag_labels),
+        forms=[site.forms[f] for f in task.forms if f in site.forms],
+        indicators=indicators,
+        task_rollup=progress.task_rollup(task.id),
+        rows=rows,
+        trusted=_trusted_markdown,
+    )
+
+
+def _units_index(site: _Site) -> GeneratedPage:
+    rows = [
+        {
+            "unit": unit,
+            "type": site.plan.unit_type_label(unit.type),
+            "rollup": site.progress.unit_rollup(unit.id),
+        }
+        for unit in site.content.units
+    ]
+    return site.render("units_index.md", "units/index.md", "单位总览", rows=rows,
+                       statuses=SEVERITY[::-1])
+
+
+def _checked(states: Sequence[ReportingState], item: ChecklistItem) -> bool | None:
+    """Whether the unit's latest report ticks a checklist item; None when nothing says."""
+    if item.field is None:
+        return None
+    for state in reversed(states):  # periods in calendar order: latest last
+        if state.form != item.field.form or state.report is None:
+            continue
+        value = state.report.values.get(item.field.field)
+        if isinstance(value, bool):
+            return value
+    return None
+
+
+def _report_details(site: _Site, form: Form, report: Report) -> list[tuple[str, str]]:
+    return [
+        (f.title or f.name, cell_value(f.type, report.values.get(f.name)))
+        for f in form.fields
+        if f.name in report.values
+    ]
+
+
+def _unit_page(site: _Site, unit: Unit) -> GeneratedPage:
+    progress = site.progress
+    results = [r for r in progress.for_unit(unit.id) if r.status is not Status.NOT_APPLICABLE]
+    indicator_rows = [_indicator_row(site, r) for r in results]
+    states = progress.reporting(unit.id)
+    ordered = sorted(states, key=lambda s: (site.periods[s.period].end, s.period))
+    tasks = [t for t in site.content.tasks if site.task_applies(t, unit)]
+    checklists = [
+        (task, [(item, _checked(ordered, item)) for item in task.checklist])
+        for task in tasks
+        if task.checklist
+    ]
+    history = [
+        {
+            "state": state,
+            "label": REPORTING_LABELS.get(state.state, state.state),
+            "form": site.forms[state.form],
+            "period": site.periods[state.period],
+            "link": form_link(site.options.forms_url, unit.id, state.form, state.period),
+            "details": _report_details(site, site.forms[state.form], state.report)
+            if state.report else [],
+        }
+        for state in states
+        if state.form in site.forms and state.period in site.periods
+    ]
+    return site.render(
+        "unit.md",
+        f"units/{unit.id}.md",
+        unit.name,
+        in_nav=False,
+        unit=unit,
+        type_label=site.plan.unit_type_label(unit.type),
+        unit_rollup=progress.unit_rollup(unit.id),
+        tasks=tasks,
+        indicator_rows=indicator_rows,
+        checklists=checklists,
+        history=history,
+        size_text=size_text,
+    )
+
+
+def _matrix(site: _Site) -> GeneratedPage:
+    tasks = [t for t in site.content.tasks if t.indicators]
+    rows = [
+        (unit, [(task, site.progress.unit_task_rollup(unit.id, task.id)) for task in tasks])
+        for unit in site.content.units
+    ]
+    return site.render("matrix.md", "matrix.md", "进度矩阵", tasks=tasks, rows=rows,
+                       legend=list(SHORT_LABELS.items()))
+
+
+def _data(site: _Site) -> GeneratedPage:
+    return site.render("data.md", "data.md", "数据下载", forms=site.content.forms)
+
+
+def render_pages(content: Content, reports: Iterable[Report], progress: Progress,
+                 options: SiteOptions | None = None) -> list[GeneratedPage]:
+    """Every page of the site, in navigation order; unit pages last and not in nav."""
+    site = _Site(content, tuple(reports), progress, options or SiteOptions())
+    pages = [_home(site), _plan(site), _tasks_index(site)]
+    pages += [_task_page(site, task) for task in content.tasks]
+    pages += [_units_index(site), _matrix(site), _data(site)]
+    pages += [_unit_page(site, unit) for unit in content.units]
+    return pages
+
+
+def nav(pages: Sequence[GeneratedPage]) -> list[Any]:
+    """The MkDocs `nav` for the pages: tasks grouped, unit pages left out."""
+    entries: list[Any] = []
+    tasks: list[dict[str, str]] = []
+    for page in pages:
+        if not page.in_nav:
+            continue
+        if page.path.startswith("tasks/"):
+            if not tasks:
+                entries.append({"任务": tasks})
+            tasks.append({_nav_title(page.title): page.path})
+        else:
+            entries.append({_nav_title(page.title): page.path})
+    return entries
+
+
+def _nav_title(title: str) -> str:
+    # The theme prints nav titles as HTML without escaping them.
+    return str(escape(title))

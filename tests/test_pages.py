@@ -1,0 +1,413 @@
+"""The generated pages: what each page shows, how pages link, and that nothing typed by a
+user or a plan editor can inject markup. Pure: hand-made content, no MkDocs."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+
+import markdown
+import pytest
+
+from builder.model import (
+    AppliesTo,
+    Category,
+    ChecklistItem,
+    Content,
+    Evidence,
+    FieldRef,
+    Form,
+    FormField,
+    Indicator,
+    Operand,
+    Period,
+    Plan,
+    Principle,
+    Report,
+    Status,
+    Target,
+    Task,
+    Unit,
+    UnitType,
+)
+from builder.pages import (
+    GeneratedPage,
+    SiteOptions,
+    nav,
+    relative_url,
+    render_pages,
+    target_text,
+)
+from builder.progress import evaluate
+
+CST = timezone(timedelta(hours=8))
+AS_OF = date(2022, 10, 20)
+HOSTILE_NAME = '<script>alert("x")</script>[点我](javascript:alert(1)) *粗* | 管道'
+HOSTILE_NOTE = '<img src=x onerror=alert(2)> [链接](javascript:alert(3))'
+
+
+def _content(*, demo: bool = True, unit_name: str = "市甲局") -> Content:
+    plan = Plan(
+        id="safety-2025",
+        title="2025年校园安全工作计划",
+        short_title="校园安全计划",
+        year=2025,
+        issuer="某区教育局",
+        start=date(2022, 1, 1),
+        end=date(2022, 12, 31),
+        preamble="为做好校园安全工作，制定本计划。",
+        guiding_ideology="以预防为主。",
+        principles=(Principle("安全第一", "把安全放在首位。"),),
+        unit_types=(UnitType("school", "学校"), UnitType("office", "机关")),
+        categories=(Category("drills", "一", "应急演练", "定期开展演练。"),
+                    Category("facilities", "二", "设施检查")),
+        guarantees_title="保障措施",
+        demo=demo,
+    )
+    quarterly = Form(
+        id="quarterly",
+        title="季度进展表",
+        description="每季度报送",
+        schema_path="schemas/forms/quarterly.json",
+        fields=(
+            FormField("drills", "integer", "演练次数"),
+            FormField("checked", "integer", "已检查设施数"),
+            FormField("plan_filed", "boolean", "已报送方案"),
+            FormField("notes", "string", "备注"),
+        ),
+        periods=("2022-Q1", "2022-Q2", "2022-Q3", "2022-Q4"),
+    )
+    periods = tuple(
+        Period(f"2022-Q{q}", f"2022年第{q}季度", date(2022, 3 * q - 2, 1),
+               date(2022, 3 * q, 28), date(2022, 3 * q, 28) + timedelta(days=10))
+        for q in range(1, 5)
+    )
+    drills = Indicator(
+        id="drill-count", task_id="t-drills", title="开展演练", rule="sum",
+        due=date(2022, 12, 31), field=FieldRef("quarterly", "drills"),
+        target=Target(minimum=4), measure="次",
+    )
+    checked = Indicator(
+        id="facility-ratio", task_id="t-check", title="设施检查率", rule="ratio",
+        due=date(2022, 6, 30),
+        numerator=Operand(field=FieldRef("quarterly", "checked"), combine="sum"),
+        denominator=Operand(unit_attribute="facilities"), target=Target(minimum=1.0),
+    )
+    filed = Indicator(
+        id="plan-filed", task_id="g-plan", title="报送实施方案", rule="yes_no",
+        due=date(2022, 3, 31), field=FieldRef("quarterly", "plan_filed"),
+        target=Target(equals=True),
+    )
+    tasks = (
+        Task(id="t-drills", number=1, title="开展应急演练", body="每季度**至少**一次演练。",
+             category="drills", forms=("quarterly",), indicators=(drills,),
+             checklist=(ChecklistItem("制定演练脚本"),
+                        ChecklistItem("报送方案", FieldRef("quarterly", "plan_filed")))),
+        Task(id="t-check", number=2, title="检查校园设施", body="全面检查设施。",
+             category="facilities", applies_to=AppliesTo(unit_types=("school",)),
+             forms=("quarterly",), indicators=(checked,)),
+        Task(id="g-plan", number=1, title="制定实施方案", body="各单位制定方案。",
+             kind="guarantee", forms=("quarterly",), indicators=(filed,)),
+    )
+    units = (
+        Unit("a", unit_name, "school", attributes={"facilities": 10}),
+        Unit("b", "市乙局", "office", attributes={"facilities": 0}),
+        Unit("c", "市丙中学", "school", attributes={"facilities": 4}),
+    )
+    return Content(plan=plan, tasks=tasks, units=units, periods=periods, forms=(quarterly,))
+
+
+def _report(unit: str, period: str, day: date, values: dict, rid: str = "",
+            evidence: tuple[Evidence, ...] = ()) -> Report:
+    at = datetime(day.year, day.month, day.day, 9, 30, tzinfo=CST)
+    return Report(
+        id=rid or f"{at:%Y%m%d%H%M%S}-{unit:0>8}", form="quarterly", period=period, unit=unit,
+        submitted_at=at, submitted_by={"account": unit, "name": "张三"}, values=values,
+        evidence=evidence,
+    )
+
+
+def _reports(note: str = "一切正常") -> list[Report]:
+    return [
+        _report("a", "2022-Q1", date(2022, 4, 2),
+                {"drills": 2, "checked": 10, "plan_filed": True, "notes": note},
+                evidence=(Evidence("1-x.pdf", "演练照片.pdf", "application/pdf", 2048, "0" * 64),)),
+        _report("a", "2022-Q2", date(2022, 7, 20), {"drills": 1, "checked": 0}),  # late
+        _report("c", "2022-Q1", date(2022, 4, 5), {"drills": 0, "checked": 1}),
+    ]
+
+
+def _render(content: Content | None = None, reports: list[Report] | None = None,
+            **options: object) -> dict[str, GeneratedPage]:
+    content = content or _content()
+    reports = _reports() if reports is None else reports
+    progress = evaluate(content, reports, AS_OF)
+    pages = render_pages(content, reports, progress, SiteOptions(**options))  # type: ignore[arg-type]
+    return {p.path: p for p in pages}
+
+
+def _html(page: GeneratedPage) -> str:
+    """The page as MkDocs renders its body (same extensions as mkdocs.yml)."""
+    return markdown.markdown(page.markdown, extensions=["tables", "attr_list", "md_in_html",
+                                                        "admonition", "toc"])
+
+
+# --------------------------------------------------------------------------- page set
+
+
+def test_every_page_is_generated_once() -> None:
+    pages = _render()
+    assert sorted(pages) == sorted([
+        "index.md", "plan.md", "tasks/index.md", "tasks/t-drills.md", "tasks/t-check.md",
+        "tasks/g-plan.md", "units/index.md", "units/a.md", "units/b.md", "units/c.md",
+        "matrix.md", "data.md",
+    ])
+
+
+def test_unit_pages_are_built_but_not_in_the_navigation() -> None:
+    pages = _render()
+    assert [p.in_nav for p in pages.values() if p.path.startswith("units/")
+            and p.path != "units/index.md"] == [False, False, False]
+    listed = str(nav(list(pages.values())))
+    assert "units/index.md" in listed
+    assert "units/a.md" not in listed
+    assert "tasks/t-drills.md" in listed
+
+
+def test_navigation_groups_tasks_under_one_entry_in_plan_order() -> None:
+    entries = nav(list(_render().values()))
+    titles = [next(iter(e)) for e in entries]
+    assert titles == ["首页", "方案全文", "任务", "单位总览", "进度矩阵", "数据下载"]
+    tasks = entries[2]["任务"]
+    assert [next(iter(t.values())) for t in tasks] == [
+        "tasks/index.md", "tasks/t-drills.md", "tasks/t-check.md", "tasks/g-plan.md"]
+
+
+# --------------------------------------------------------------------------- links
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "directory_urls", "expected"),
+    [
+        ("index.md", "units/a.md", True, "units/a/"),
+        ("units/a.md", "tasks/t-1.md", True, "../../tasks/t-1/"),
+        ("units/a.md", "index.md", True, "../../"),
+        ("units/index.md", "units/a.md", True, "a/"),
+        ("tasks/t-1.md", "tasks/index.md", True, "../"),
+        ("data.md", "data/progress.xlsx", True, "progress.xlsx"),
+        ("units/a.md", "tasks/t-1.md", False, "../tasks/t-1.html"),
+        ("index.md", "units/index.md", False, "units/index.html"),
+        ("data.md", "data/progress.xlsx", False, "data/progress.xlsx"),
+        ("matrix.md", "matrix.md", True, "./"),
+    ],
+)
+def test_relative_links_follow_mkdocs_urls(source: str, target: str, directory_urls: bool,
+                                           expected: str) -> None:
+    assert relative_url(source, target, directory_urls) == expected
+
+
+def _hrefs(page: GeneratedPage) -> list[str]:
+    return re.findall(r'href="([^"]+)"', _html(page))
+
+
+@pytest.mark.parametrize("directory_urls", [True, False])
+def test_every_internal_link_points_at_a_generated_page(directory_urls: bool) -> None:
+    pages = _render(directory_urls=directory_urls)
+    urls = {_url(p, directory_urls) for p in pages}
+    import posixpath
+    for page in pages.values():
+        here = _url(page.path, directory_urls)
+        base = here if here == "" or here.endswith("/") else posixpath.dirname(here)
+        for href in _hrefs(page):
+            if href.startswith(("/forms/", "#")) or "data/" in posixpath.join(base, href):
+                continue
+            if href.endswith(".md") or ".md#" in href:  # Markdown link: MkDocs resolves it
+                target = posixpath.normpath(posixpath.join(posixpath.dirname(page.path),
+                                                           href.split("#")[0]))
+                assert target in pages, (page.path, href)
+                continue
+            resolved = posixpath.normpath(posixpath.join(base, href.split("#")[0]))
+            resolved = "" if resolved == "." else resolved
+            if directory_urls and resolved:
+                resolved += "/"
+            assert resolved in urls, (page.path, href, resolved)
+
+
+def _url(path: str, directory_urls: bool) -> str:
+    from builder.pages import page_url
+    return page_url(path, directory_urls)
+
+
+def test_pages_link_units_tasks_and_forms() -> None:
+    pages = _render()
+    assert 'href="units/c/"' in _html(pages["index.md"])  # c is overdue on the ratio
+    assert _hrefs(pages["units/index.md"])[-3:] == ["a/", "b/", "c/"]
+    task = _html(pages["tasks/t-drills.md"])
+    assert 'href="../../units/a/"' in task and 'href="../../units/c/"' in task
+    unit = _html(pages["units/a.md"])
+    assert 'href="../../tasks/t-drills/"' in unit
+    assert 'href="/forms/units/a/quarterly/2022-Q3/"' in unit
+    custom = _html(_render(forms_url="https://forms.example.org/p/")["units/a.md"])
+    assert 'href="https://forms.example.org/p/units/a/quarterly/2022-Q1/"' in custom
+
+
+def test_data_page_links_every_download() -> None:
+    html = _html(_render()["data.md"])
+    for name in ("progress.xlsx", "progress.csv", "reports-quarterly.csv", "datapackage.json"):
+        assert f'href="{name}"' in html
+
+
+# --------------------------------------------------------------------------- contents
+
+
+def test_home_shows_overall_share_charts_overdue_and_next_due() -> None:
+    content = _content()
+    progress = evaluate(content, _reports(), AS_OF)
+    plan = progress.plan_rollup()
+    html = _html(_render()["index.md"])
+    assert f"{plan.share * 100:.0f}%" in html
+    assert html.count('role="img"') == 3 and "<title" in html
+    overdue = progress.overdue()
+    assert overdue, "the fixture has an overdue ratio (due 2022-06-30)"
+    assert f'data-ps="overdue-count">{len(overdue)}<' in html
+    for result in overdue:
+        assert f'data-unit="{result.unit}" data-indicator="{result.indicator}"' in html
+    assert 'data-ps="next-due">2022-10-08<' not in html  # Q3 due date has passed
+    assert 'data-ps="next-due">2023-01-07<' in html  # Q4: 2022-12-28 + 10 days
+
+
+def test_demo_banner_only_for_a_demo_plan_and_then_on_every_page() -> None:
+    assert all("演示数据" in p.markdown for p in _render().values())
+    assert not any("ps-demo-banner" in p.markdown
+                   for p in _render(_content(demo=False)).values())
+
+
+def test_plan_page_keeps_the_plan_structure_and_links_each_task() -> None:
+    html = _html(_render()["plan.md"])
+    order = ["为做好校园安全工作", "一、总体要求", "（一）指导思想", "（二）基本原则", "安全第一",
+             "二、主要任务", "（一）应急演练", "开展应急演练", "（二）设施检查", "检查校园设施",
+             "三、保障措施", "制定实施方案"]
+    positions = [html.index(text) for text in order]
+    assert positions == sorted(positions)
+    assert "<strong>至少</strong>" in html  # task text is the plan's Markdown
+    assert 'href="../tasks/t-drills/"' in html or 'href="tasks/t-drills.md"' in html
+
+
+def test_task_page_lists_every_applicable_unit_with_value_and_status_text() -> None:
+    pages = _render()
+    html = _html(pages["tasks/t-check.md"])
+    # t-check applies to schools only: a and c, not the office b
+    assert 'data-unit="a"' in html and 'data-unit="c"' in html and 'data-unit="b"' not in html
+    assert "≥ 100%" in html and "2022-06-30" in html
+    # unit a checked 10 of 10 -> met; c 1 of 4 after the due date -> overdue
+    assert re.search(r'data-indicator="facility-ratio"[^>]*><span class="ps-value">100%</span> '
+                     r'<span class="ps-status ps-status--met" data-status="met">已完成</span>',
+                     html)
+    assert re.search(r'<span class="ps-value">25%</span> <span class="ps-status '
+                     r'ps-status--overdue" data-status="overdue">已逾期</span>', html)
+    drills = _html(pages["tasks/t-drills.md"])
+    assert "制定演练脚本" in drills and "季度进展表" in drills
+
+
+def test_unit_page_shows_indicators_history_and_report_contents() -> None:
+    html = _html(_render()["units/a.md"])
+    assert "开展演练" in html and "3 次" in html and "≥ 4 次" in html
+    states = dict(re.findall(r'data-period="([^"]+)" data-reporting="(\w+)"', html))
+    assert states == {"2022-Q1": "reported", "2022-Q2": "late", "2022-Q3": "missing",
+                      "2022-Q4": "open"}
+    assert "逾期报送" in html and "待报送" in html
+    assert "演练照片.pdf（2 KB）" in html and "2022-04-02 09:30" in html and "张三" in html
+    assert "一切正常" in html  # the report's free text, under its field title
+    assert "已落实" in html  # checklist item ticked by plan_filed = true
+
+
+def test_unit_page_leaves_out_what_does_not_apply() -> None:
+    html = _html(_render()["units/b.md"])  # an office: no facility check
+    assert "设施检查率" not in html
+    assert "开展演练" in html
+
+
+def test_zero_denominator_counts_as_not_applicable_not_as_failure() -> None:
+    # unit b is an office: t-check does not apply; give a school 0 facilities instead
+    content = _content()
+    units = (content.units[0], content.units[1],
+             Unit("c", "市丙中学", "school", attributes={"facilities": 0}))
+    content = Content(content.plan, content.tasks, units, content.periods, content.forms)
+    html = _html(_render(content)["matrix.md"])
+    cell = re.search(r'<td class="ps-cell ps-cell--(\w+)" data-task="t-check" '
+                     r'data-status="\w+" data-sort="\d"><abbr title="([^"]*)">([^<]*)</abbr>',
+                     html.split('data-unit="c"')[-1])
+    assert cell and cell.group(1) == "not_applicable" and cell.group(3) == "—"
+
+
+def test_matrix_has_a_cell_per_unit_and_task_with_text() -> None:
+    html = _html(_render()["matrix.md"])
+    cells = re.findall(r'<td class="ps-cell ps-cell--(\w+)" data-task="([\w-]+)"', html)
+    assert len(cells) == 3 * 3
+    texts = re.findall(r'<abbr title="([^"]+)">([^<]+)</abbr></td>', html)
+    assert all(text for _, text in texts)
+    assert {title.split("（")[0] for title, _ in texts} <= {s.label for s in Status}
+
+
+def test_statuses_are_text_not_colour_alone() -> None:
+    for page in _render().values():
+        for status, text in re.findall(
+                r'class="ps-status ps-status--(\w+)" data-status="\w+">([^<]*)<', page.markdown):
+            assert text == Status(status).label
+
+
+def test_units_index_has_every_unit_with_share_and_counts() -> None:
+    html = _html(_render()["units/index.md"])
+    assert len(re.findall(r'<tr data-unit="', html)) == 3
+    assert "学校" in html and "机关" in html
+
+
+@pytest.mark.parametrize(
+    ("indicator", "expected"),
+    [
+        (Indicator("i", "t", "x", "ratio", date(2022, 1, 1), target=Target(minimum=1.0)), "≥ 100%"),
+        (Indicator("i", "t", "x", "sum", date(2022, 1, 1), target=Target(minimum=1, maximum=2),
+                   measure="个"), "1 个 至 2 个"),
+        (Indicator("i", "t", "x", "yes_no", date(2022, 1, 1), target=Target(equals=True)), "是"),
+        (Indicator("i", "t", "x", "sum", date(2022, 1, 1), target=Target(maximum=3)), "≤ 3"),
+        (Indicator("i", "t", "x", "sum", date(2022, 1, 1)), "仅跟踪"),
+    ],
+)
+def test_targets_read_as_words(indicator: Indicator, expected: str) -> None:
+    assert target_text(indicator) == expected
+
+
+# --------------------------------------------------------------------------- escaping
+
+
+def _hostile_pages() -> dict[str, GeneratedPage]:
+    return _render(_content(unit_name=HOSTILE_NAME), _reports(note=HOSTILE_NOTE))
+
+
+@pytest.mark.parametrize("path", ["units/a.md", "units/index.md", "matrix.md",
+                                  "tasks/t-drills.md", "index.md"])
+def test_hostile_unit_names_render_as_text(path: str) -> None:
+    page = _hostile_pages()[path]
+    html = _html(page)
+    assert "<script" not in html
+    assert "javascript:" not in re.sub(r">[^<]*<", "><", html)  # only in text, never an attribute
+    assert 'href="javascript' not in html
+    if path in ("units/a.md", "units/index.md", "matrix.md", "tasks/t-drills.md"):
+        assert "&lt;script&gt;" in html
+        assert "点我" in html
+
+
+def test_hostile_report_notes_render_as_text() -> None:
+    html = _html(_hostile_pages()["units/a.md"])
+    assert "<img" not in html
+    assert "&lt;img src=x onerror=alert(2)&gt;" in html
+    assert "[链接](javascript:alert(3))" in html  # literal text, not a link
+    assert 'href="javascript' not in html
+
+
+def test_hostile_unit_name_in_the_heading_is_literal_markdown() -> None:
+    html = _html(_hostile_pages()["units/a.md"])
+    heading = re.search(r"<h1[^>]*>(.*?)</h1>", html, re.S)
+    assert heading is not None
+    assert "<a " not in heading.group(1) and "<em>" not in heading.group(1)
+    assert "[点我](javascript:alert(1)) *粗* | 管道" in heading.group(1)
