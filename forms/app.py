@@ -1,0 +1,159 @@
+"""The application factory of the form service."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from forms.accounts import ROLE_LABELS, AccountStore
+from forms.auth import Throttle, current_account
+from forms.config import instance_secret_key, load_config
+from forms.drafts import DraftStore
+from forms.security import install_security
+from forms.services import EXTENSION, Services
+
+log = logging.getLogger(__name__)
+
+# The Chinese page for each refusal; the description of an abort() overrides the message.
+ERROR_PAGES: dict[int, tuple[str, str]] = {
+    400: ("请求无效", "请求无效，请返回上一页重试。"),
+    401: ("需要登录", "请先登录。"),
+    403: ("无权访问", "您的账号无权执行此操作。"),
+    404: ("页面不存在", "您访问的页面不存在，请检查地址是否正确。"),
+    405: ("请求方式不允许", "此页面不支持该请求方式。"),
+    413: ("文件过大", "上传的内容过大：每个文件不能超过 10 MB，每份填报最多 5 个文件。"),
+    429: ("请求过于频繁", "请求过于频繁，请稍后再试。"),
+    500: ("系统错误", "系统出现错误，请稍后再试。如问题持续，请联系管理员。"),
+    503: ("服务暂不可用", "服务暂时不可用，请稍后再试。"),
+}
+
+
+def _error_page(error: HTTPException) -> Any:
+    code = error.code or 500
+    title, message = ERROR_PAGES.get(code, ("出错了", "请求未能完成。"))
+    description = error.description
+    # Werkzeug's default descriptions are English; only messages we wrote ourselves are shown.
+    if description and description != type(error).description:
+        message = description
+    if code == 413:
+        limit = _app_limit_mb()
+        message = (
+            f"上传的内容过大：每个文件不能超过 {limit} MB，每份填报最多 {_app_max_files()} 个文件。"
+        )
+    return render_template("error.html", title=title, message=message), code
+
+
+def _app_limit_mb() -> int:
+    from flask import current_app
+
+    return int(current_app.config["EVIDENCE_MAX_BYTES"]) // (1024 * 1024)
+
+
+def _app_max_files() -> int:
+    from flask import current_app
+
+    return int(current_app.config["EVIDENCE_MAX_FILES"])
+
+
+def _csrf_error(error: CSRFError) -> Any:
+    message = "页面已过期或请求来源无法验证，请刷新页面后重试。"
+    return render_template("error.html", title="请求无效", message=message), 400
+
+
+def _internal_error(error: Exception) -> Any:
+    log.exception("unhandled error", exc_info=error)
+    title, message = ERROR_PAGES[500]
+    return render_template("error.html", title=title, message=message), 500
+
+
+def _as_of(value: Any) -> date | None:
+    if value in (None, ""):
+        return None
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build one application. Services live on app.extensions["plansite"].
+
+    Tests and `plansite serve` may pass ready objects: SUBMISSIONS (a SubmissionService),
+    REBUILDER (a SiteRebuilder), CONTENT (a loaded Content), THROTTLE_CLOCK (a clock).
+    """
+    settings = load_config(config)
+    instance = Path(settings["INSTANCE_PATH"])
+    instance.mkdir(parents=True, exist_ok=True)
+    app = Flask(
+        __name__,
+        instance_path=str(instance),
+        static_folder="static",
+        static_url_path="/forms/static",
+    )
+    app.config.update(settings)
+    app.config.setdefault("SITES_DIR", str(instance / "sites"))
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(instance)
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
+        seconds=int(settings["PERMANENT_SESSION_LIFETIME"])
+    )
+
+    root = Path(settings["ROOT"])
+    content = settings.get("CONTENT")
+    if content is None:
+        from builder.content import load_content
+
+        content = load_content(root)
+    submissions = settings.get("SUBMISSIONS")
+    if submissions is None:
+        from forms.submissions import SubmissionService
+
+        submissions = SubmissionService.open_default(instance, root)
+    throttle_clock = settings.get("THROTTLE_CLOCK")
+    database = instance / "accounts.sqlite"
+    app.extensions[EXTENSION] = Services(
+        root=root,
+        instance=instance,
+        content=content,
+        accounts=AccountStore(database),
+        throttle=Throttle(database, throttle_clock) if throttle_clock else Throttle(database),
+        drafts=DraftStore(instance / "drafts.sqlite"),
+        submissions=submissions,
+        rebuilder=settings.get("REBUILDER"),
+        as_of=_as_of(settings.get("AS_OF")),
+    )
+
+    csrf = install_security(app)
+    from forms import auth, fill, hooks, portal, review, site
+
+    app.register_blueprint(auth.bp, url_prefix="/forms")
+    app.register_blueprint(portal.bp, url_prefix="/forms")
+    app.register_blueprint(fill.bp, url_prefix="/forms")
+    app.register_blueprint(review.bp, url_prefix="/forms")
+    app.register_blueprint(hooks.bp, url_prefix="/forms")
+    app.register_blueprint(site.bp)
+    csrf.exempt(hooks.bp)
+
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _error_page)
+    app.register_error_handler(Exception, _internal_error)
+
+    @app.after_request
+    def private_pages(response: Any) -> Any:
+        # Forms pages hold a unit's unpublished data: never cached by browsers or proxies.
+        if request.path.startswith("/forms/") and not request.path.startswith("/forms/static/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.context_processor
+    def page_context() -> dict[str, Any]:
+        return {
+            "account": current_account(),
+            "plan": content.plan,
+            "role_labels": ROLE_LABELS,
+        }
+
+    return app

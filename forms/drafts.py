@@ -1,0 +1,149 @@
+"""Drafts per (unit, form, period) in the instance database: saved, resumed, cleared on submit.
+
+A draft holds the raw strings the user typed (so a form with errors comes back exactly as
+typed) and the evidence files already accepted, until the final submit.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from forms.accounts import connect
+
+
+@dataclass(frozen=True)
+class DraftFile:
+    number: int
+    name: str  # sanitised display name
+    media_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Draft:
+    unit: str
+    form: str
+    period: str
+    values: dict[str, str]
+    account: str
+    updated_at: datetime
+    files: tuple[DraftFile, ...] = ()
+
+
+class DraftStore:
+    def __init__(self, path: Path):
+        self.path = path
+        with connect(path) as db:
+            db.execute(
+                """CREATE TABLE IF NOT EXISTS drafts (
+                    unit TEXT NOT NULL, form TEXT NOT NULL, period TEXT NOT NULL,
+                    values_json TEXT NOT NULL, account TEXT NOT NULL, updated_at TEXT NOT NULL,
+                    PRIMARY KEY (unit, form, period))"""
+            )
+            db.execute(
+                """CREATE TABLE IF NOT EXISTS draft_files (
+                    unit TEXT NOT NULL, form TEXT NOT NULL, period TEXT NOT NULL,
+                    number INTEGER NOT NULL, name TEXT NOT NULL, media_type TEXT NOT NULL,
+                    data BLOB NOT NULL,
+                    PRIMARY KEY (unit, form, period, number))"""
+            )
+
+    def save(self, unit: str, form: str, period: str, values: dict[str, str], account: str) -> None:
+        with connect(self.path) as db:
+            db.execute(
+                "INSERT OR REPLACE INTO drafts VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    unit,
+                    form,
+                    period,
+                    json.dumps(values, ensure_ascii=False),
+                    account,
+                    datetime.now(UTC).isoformat(),
+                ),
+            )
+
+    def load(self, unit: str, form: str, period: str) -> Draft | None:
+        key = (unit, form, period)
+        with connect(self.path) as db:
+            row = db.execute(
+                "SELECT values_json, account, updated_at FROM drafts "
+                "WHERE unit = ? AND form = ? AND period = ?",
+                key,
+            ).fetchone()
+            files = db.execute(
+                "SELECT number, name, media_type, length(data) FROM draft_files "
+                "WHERE unit = ? AND form = ? AND period = ? ORDER BY number",
+                key,
+            ).fetchall()
+        if row is None and not files:
+            return None
+        values, account, updated = row or ("{}", "", datetime.now(UTC).isoformat())
+        return Draft(
+            unit,
+            form,
+            period,
+            json.loads(values),
+            account,
+            datetime.fromisoformat(updated),
+            tuple(DraftFile(*file) for file in files),
+        )
+
+    def exists(self, unit: str, form: str, period: str) -> bool:
+        return self.load(unit, form, period) is not None
+
+    def add_file(
+        self,
+        unit: str,
+        form: str,
+        period: str,
+        name: str,
+        media_type: str,
+        data: bytes,
+        max_files: int,
+    ) -> DraftFile | None:
+        """Attach a file; None when the draft already holds max_files."""
+        with connect(self.path) as db:
+            numbers = [
+                row[0]
+                for row in db.execute(
+                    "SELECT number FROM draft_files WHERE unit = ? AND form = ? AND period = ?",
+                    (unit, form, period),
+                )
+            ]
+            if len(numbers) >= max_files:
+                return None
+            number = max(numbers, default=0) + 1
+            try:
+                db.execute(
+                    "INSERT INTO draft_files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (unit, form, period, number, name, media_type, sqlite3.Binary(data)),
+                )
+            except sqlite3.IntegrityError:
+                return None
+        return DraftFile(number, name, media_type, len(data))
+
+    def remove_file(self, unit: str, form: str, period: str, number: int) -> None:
+        with connect(self.path) as db:
+            db.execute(
+                "DELETE FROM draft_files WHERE unit = ? AND form = ? AND period = ? AND number = ?",
+                (unit, form, period, number),
+            )
+
+    def file_data(self, unit: str, form: str, period: str, number: int) -> bytes | None:
+        with connect(self.path) as db:
+            row = db.execute(
+                "SELECT data FROM draft_files "
+                "WHERE unit = ? AND form = ? AND period = ? AND number = ?",
+                (unit, form, period, number),
+            ).fetchone()
+        return bytes(row[0]) if row else None
+
+    def delete(self, unit: str, form: str, period: str) -> None:
+        key = (unit, form, period)
+        with connect(self.path) as db:
+            db.execute("DELETE FROM drafts WHERE unit = ? AND form = ? AND period = ?", key)
+            db.execute("DELETE FROM draft_files WHERE unit = ? AND form = ? AND period = ?", key)

@@ -1,0 +1,127 @@
+"""Evidence files: type checked by their content, names sanitised, zip bombs refused.
+
+Pure functions on bytes; the caller decides where the bytes go.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+
+ALLOWED_TYPES: dict[str, str] = {
+    "pdf": "application/pdf",
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+EXTENSION_ALIASES = {"jpeg": "jpg"}
+ALLOWED_LABEL = "PDF、JPG、PNG、DOCX、XLSX"
+
+MAX_NAME_LENGTH = 80  # characters of the sanitised name, extension included
+# Office files are zip archives; these bound what unpacking one could cost a reader.
+MAX_UNCOMPRESSED = 100 * 1024 * 1024
+MAX_RATIO = 100
+MAX_ZIP_ENTRIES = 5000
+
+
+class EvidenceError(ValueError):
+    """The file is refused; the message is Chinese and names the file."""
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    name: str  # sanitised display name with its canonical extension
+    media_type: str
+    extension: str
+
+
+def sniff(data: bytes) -> str | None:
+    """The extension the content really is, from magic bytes; None when not an allowed type."""
+    if data.startswith(b"%PDF-"):
+        return "pdf"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"PK\x03\x04"):
+        return _office_kind(data)
+    return None
+
+
+def _office_kind(data: bytes) -> str | None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return None
+    names = {entry.filename for entry in entries}
+    if "[Content_Types].xml" not in names:
+        return None
+    if any(name.startswith("word/") for name in names):
+        return "docx"
+    if any(name.startswith("xl/") for name in names):
+        return "xlsx"
+    return None
+
+
+def check_zip_bomb(data: bytes) -> None:
+    """Refuse archives that would unpack to far more than they weigh (sizes from the directory)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        entries = archive.infolist()
+    if len(entries) > MAX_ZIP_ENTRIES:
+        raise EvidenceError("压缩包内文件过多")
+    total = sum(entry.file_size for entry in entries)
+    if total > MAX_UNCOMPRESSED or total > MAX_RATIO * max(len(data), 1):
+        raise EvidenceError("文件解压后体积异常，可能是恶意文件")
+
+
+def sanitise_name(name: str) -> str:
+    """A display and storage name: no path, no control characters, bounded length.
+
+    Letters of any script (Chinese included), digits, '-', '_', '.', '(' and ')' are kept;
+    everything else becomes '_'. Never empty, never starts with a dot.
+    """
+    name = unicodedata.normalize("NFC", name)
+    name = re.split(r"[/\\]", name)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = re.sub(r"[^\w.()（）-]", "_", name)
+    name = re.sub(r"_+", "_", name).strip("._ ")
+    stem, dot, extension = name.rpartition(".")
+    if not dot:
+        stem, extension = name, ""
+    extension = extension[:10]
+    room = MAX_NAME_LENGTH - (len(extension) + 1 if extension else 0)
+    stem = stem[:room].rstrip("._") or "file"
+    return f"{stem}.{extension}" if extension else stem
+
+
+def check_upload(filename: str, data: bytes, max_bytes: int) -> CheckedFile:
+    """Accept the file when its content is an allowed type matching its extension."""
+    shown = sanitise_name(filename)
+    if not data:
+        raise EvidenceError(f"文件“{shown}”是空文件")
+    if len(data) > max_bytes:
+        raise EvidenceError(f"文件“{shown}”超过 {max_bytes // (1024 * 1024)} MB 的大小限制")
+    kind = sniff(data)
+    if kind is None:
+        raise EvidenceError(f"文件“{shown}”的类型不受支持，只能上传 {ALLOWED_LABEL} 文件")
+    extension = shown.rpartition(".")[2].lower() if "." in shown else ""
+    extension = EXTENSION_ALIASES.get(extension, extension)
+    if extension != kind:
+        raise EvidenceError(f"文件“{shown}”的扩展名与实际内容不符")
+    if kind in ("docx", "xlsx"):
+        try:
+            check_zip_bomb(data)
+        except EvidenceError as error:
+            raise EvidenceError(f"文件“{shown}”被拒绝：{error}") from error
+    stem = shown.rpartition(".")[0]
+    return CheckedFile(name=f"{stem}.{kind}", media_type=ALLOWED_TYPES[kind], extension=kind)
+
+
+def stored_name(number: int, name: str) -> str:
+    """The file name in the repository: `<n>-<sanitised name>`."""
+    return f"{number}-{sanitise_name(name)}"

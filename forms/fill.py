@@ -1,0 +1,339 @@
+"""Filling a form: the fill page (draft save and resume, evidence), the check-your-answers
+page with the final submit, the confirmation page and evidence downloads."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+
+from builder.model import Form, FormField, Period, Unit
+from builder.records import json_values, read_record
+from forms.accounts import Account
+from forms.auth import current_account, login_required
+from forms.evidence import EvidenceError, check_upload, stored_name
+from forms.formgen import build_form, display_value, posted_values, widget_kind
+from forms.permissions import (
+    require_identifier,
+    require_submit,
+    require_view_unit,
+    resolve_form,
+    resolve_unit,
+)
+from forms.portal import STATE_LABELS
+from forms.repository import RepositoryError
+from forms.services import services
+from forms.submissions import EvidenceFile, InvalidState
+
+bp = Blueprint("fill", __name__)
+log = logging.getLogger(__name__)
+
+STORAGE_ERROR = (
+    "系统暂时无法保存您的填报（服务器存储空间不足或不可写）。"
+    "您填写的内容已作为草稿保留，请稍后再试或联系管理员。"
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    unit: Unit
+    form: Form
+    period: Period
+    account: Account
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.unit.id, self.form.id, self.period.id)
+
+
+def _target(unit_id: str, form_id: str, period_id: str) -> Target:
+    content = services().content
+    account = current_account()
+    assert account is not None
+    unit = resolve_unit(content, unit_id)
+    form, period = resolve_form(content, unit, form_id, period_id)
+    require_submit(account, unit.id)
+    return Target(unit, form, period, account)
+
+
+def field_anchor(field: FormField) -> str:
+    """The element an error summary link jumps to (the first radio of a yes/no group)."""
+    return f"{field.name}-0" if widget_kind(field) == "radio" else field.name
+
+
+def error_summary(form: Form, errors: dict[str, str]) -> list[tuple[str | None, str, str]]:
+    """(anchor, title, message) in the form's field order; unknown names last, unlinked."""
+    summary: list[tuple[str | None, str, str]] = []
+    for field in form.fields:
+        if field.name in errors:
+            summary.append((field_anchor(field), field.title or field.name, errors[field.name]))
+    for name, message in errors.items():
+        if form.field_named(name) is None:
+            summary.append((None, name, message))
+    return summary
+
+
+def _render_fill(
+    target: Target,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    file_errors: list[str] | None = None,
+    status: int = 200,
+) -> Any:
+    store = services()
+    draft = store.drafts.load(*target.key)
+    errors = errors or {}
+    file_errors = file_errors or []
+    summary = error_summary(target.form, errors)
+    summary += [("evidence", "佐证材料", message) for message in file_errors]
+    return (
+        render_template(
+            "fill.html",
+            unit=target.unit,
+            form=target.form,
+            period=target.period,
+            wtform=build_form(target.form, values),
+            fields=[(field, widget_kind(field)) for field in target.form.fields],
+            errors=errors,
+            summary=summary,
+            file_errors=file_errors,
+            files=draft.files if draft else (),
+            saved_at=draft.updated_at if draft and draft.account else None,
+            max_files=current_app.config["EVIDENCE_MAX_FILES"],
+            max_mb=current_app.config["EVIDENCE_MAX_BYTES"] // (1024 * 1024),
+        ),
+        status,
+    )
+
+
+def _accept_files(target: Target) -> list[str]:
+    """Check and attach the uploaded files; Chinese messages for the refused ones."""
+    store = services()
+    config = current_app.config
+    messages: list[str] = []
+    for upload in request.files.getlist("evidence"):
+        if not upload.filename:
+            continue
+        data = upload.read(config["EVIDENCE_MAX_BYTES"] + 1)
+        try:
+            checked = check_upload(upload.filename, data, config["EVIDENCE_MAX_BYTES"])
+        except EvidenceError as error:
+            messages.append(str(error))
+            continue
+        added = store.drafts.add_file(
+            *target.key, checked.name, checked.media_type, data, config["EVIDENCE_MAX_FILES"]
+        )
+        if added is None:
+            limit = config["EVIDENCE_MAX_FILES"]
+            messages.append(f"文件“{checked.name}”未能添加：每份填报最多上传 {limit} 个文件")
+    return messages
+
+
+@bp.route("/units/<unit_id>/<form_id>/<period_id>/", methods=["GET", "POST"])
+@login_required
+def edit(unit_id: str, form_id: str, period_id: str) -> Any:
+    target = _target(unit_id, form_id, period_id)
+    store = services()
+    if request.method == "GET":
+        draft = store.drafts.load(*target.key)
+        return _render_fill(target, draft.values if draft else {})
+
+    action = request.form.get("action")
+    if action not in ("save", "continue"):
+        abort(400)
+    posted = posted_values(target.form, request.form)
+    known = {name: value for name, value in posted.items() if target.form.field_named(name)}
+    for number in request.form.getlist("remove_file"):
+        if number.isdigit():
+            store.drafts.remove_file(*target.key, int(number))
+    # The draft is saved whatever the outcome, so nothing typed is ever lost.
+    store.drafts.save(*target.key, known, target.account.name)
+    file_errors = _accept_files(target)
+
+    if action == "save":
+        if file_errors:
+            return _render_fill(target, known, file_errors=file_errors, status=422)
+        flash("草稿已保存。您可以稍后回到此页继续填写。", "success")
+        return redirect(url_for("fill.edit", unit_id=unit_id, form_id=form_id, period_id=period_id))
+
+    _, errors = read_record(target.form, posted)
+    if errors or file_errors:
+        return _render_fill(target, posted, errors, file_errors, status=422)
+    return redirect(url_for("fill.check", unit_id=unit_id, form_id=form_id, period_id=period_id))
+
+
+def new_submission_id(now: datetime) -> str:
+    """UTC timestamp + random suffix: sortable, unique across workers without coordination."""
+    return f"{now.astimezone(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(4)}"
+
+
+def _local_now() -> datetime:
+    zone = current_app.config.get("TIMEZONE")
+    return datetime.now(ZoneInfo(zone)) if zone else datetime.now().astimezone()
+
+
+def build_report(
+    target: Target, values: dict[str, Any], evidence: list[dict[str, Any]], now: datetime
+) -> dict[str, Any]:
+    return {
+        "id": new_submission_id(now),
+        "form": target.form.id,
+        "period": target.period.id,
+        "unit": target.unit.id,
+        "submitted_at": now.isoformat(timespec="seconds"),
+        "submitted_by": {"account": target.account.name, "name": target.account.display_name},
+        "values": json_values(values),
+        "evidence": evidence,
+    }
+
+
+@bp.route("/units/<unit_id>/<form_id>/<period_id>/check", methods=["GET", "POST"])
+@login_required
+def check(unit_id: str, form_id: str, period_id: str) -> Any:
+    target = _target(unit_id, form_id, period_id)
+    store = services()
+    edit_url = url_for("fill.edit", unit_id=unit_id, form_id=form_id, period_id=period_id)
+    draft = store.drafts.load(*target.key)
+    if draft is None:
+        flash("没有待提交的草稿，请先填写表单。", "info")
+        return redirect(edit_url)
+    values, errors = read_record(target.form, draft.values)
+    if errors:
+        flash("表单中还有需要修改的内容，请检查后再继续。", "error")
+        return redirect(edit_url)
+    rows = [
+        (field, display_value(field, values.get(field.name)), field_anchor(field))
+        for field in target.form.fields
+    ]
+    if request.method == "GET":
+        return render_template(
+            "check.html",
+            unit=target.unit,
+            form=target.form,
+            period=target.period,
+            rows=rows,
+            files=draft.files,
+            edit_url=edit_url,
+        )
+
+    evidence_files: list[EvidenceFile] = []
+    listed: list[dict[str, Any]] = []
+    for position, held in enumerate(draft.files, start=1):
+        data = store.drafts.file_data(*target.key, held.number)
+        if data is None:
+            continue
+        file = stored_name(position, held.name)
+        evidence_files.append(EvidenceFile(file, held.name, held.media_type, data))
+        listed.append(
+            {
+                "file": file,
+                "name": held.name,
+                "media_type": held.media_type,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+        )
+    report = build_report(target, values, listed, _local_now())
+    domain = current_app.config["EMAIL_DOMAIN"]
+    try:
+        record = store.submissions.submit(
+            report,
+            evidence_files,
+            target.account.display_name,
+            f"{target.account.name}@{domain}",
+        )
+    except (OSError, RepositoryError):
+        log.exception("submission %s could not be stored", report["id"])
+        return render_template("error.html", title="暂时无法提交", message=STORAGE_ERROR), 503
+    # Only now, with the commit and its branch on disk, is the submission acknowledged.
+    store.drafts.delete(*target.key)
+    flash("填报已提交，请记下您的填报编号。", "success")
+    return redirect(url_for("fill.submission", submission_id=record.id))
+
+
+def _record(submission_id: str) -> Any:
+    require_identifier(submission_id)
+    record = services().submissions.get(submission_id)
+    if record is None:
+        abort(404)
+    account = current_account()
+    assert account is not None
+    require_view_unit(account, record.unit)
+    return record
+
+
+def state_label(record: Any) -> str:
+    return STATE_LABELS.get(record.state, record.state)
+
+
+@bp.route("/submissions/<submission_id>")
+@login_required
+def submission(submission_id: str) -> Any:
+    record = _record(submission_id)
+    store = services()
+    content = store.content
+    report = store.submissions.read_report(record.id)
+    unit = next((u for u in content.units if u.id == record.unit), None)
+    form = next((f for f in content.forms if f.id == record.form), None)
+    period = next((p for p in content.periods if p.id == record.period), None)
+    rows = report_rows(form, report.get("values") or {}) if form else []
+    return render_template(
+        "submission.html",
+        record=record,
+        report=report,
+        unit=unit,
+        form=form,
+        period=period,
+        rows=rows,
+        state=state_label(record),
+    )
+
+
+def report_rows(form: Form, values: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field title, value as text) in the form's order; values of unknown fields last."""
+    rows = [
+        (field.title or field.name, display_value(field, values.get(field.name)))
+        for field in form.fields
+    ]
+    known = {field.name for field in form.fields}
+    rows += [(name, str(value)) for name, value in values.items() if name not in known]
+    return rows
+
+
+@bp.route("/submissions/<submission_id>/evidence/<path:file>")
+@login_required
+def evidence(submission_id: str, file: str) -> Any:
+    record = _record(submission_id)
+    store = services()
+    report = store.submissions.read_report(record.id)
+    # Only names listed in the report reach the git layer: never a path chosen by the URL.
+    listed = next((e for e in report.get("evidence") or () if e.get("file") == file), None)
+    if listed is None:
+        abort(404)
+    try:
+        data = store.submissions.read_evidence(record.id, listed["file"])
+    except (InvalidState, FileNotFoundError, KeyError):
+        abort(404)
+    return send_file(
+        io.BytesIO(data),
+        mimetype=listed.get("media_type") or "application/octet-stream",
+        as_attachment=True,
+        download_name=listed.get("name") or listed["file"],
+    )

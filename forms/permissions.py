@@ -1,0 +1,80 @@
+"""Who may do what: the one place every view asks. Refusals are 403 with a Chinese message.
+
+Identifiers from URLs are resolved here too: anything that is not an identifier or not in
+the content is a 404, before any permission check can leak whether it exists.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from flask import abort
+
+from builder.model import Content, Form, Period, Unit, is_identifier
+from forms.accounts import Account
+
+REPORTER, REVIEWER, ADMIN = "reporter", "reviewer", "admin"
+
+
+def can_view_unit(account: Account, unit_id: str) -> bool:
+    if account.role in (REVIEWER, ADMIN):
+        return True
+    return account.role == REPORTER and account.unit == unit_id
+
+
+def can_submit(account: Account, unit_id: str) -> bool:
+    # Reviewers read every unit but do not report for one; admins may fill in for a unit.
+    if account.role == ADMIN:
+        return True
+    return account.role == REPORTER and account.unit == unit_id
+
+
+def can_review(account: Account) -> bool:
+    return account.role in (REVIEWER, ADMIN)
+
+
+def refuse(message: str) -> NoReturn:
+    abort(403, description=message)
+
+
+def require_view_unit(account: Account, unit_id: str) -> None:
+    if not can_view_unit(account, unit_id):
+        refuse("您的账号无权查看该单位的填报信息。")
+
+
+def require_submit(account: Account, unit_id: str) -> None:
+    if not can_submit(account, unit_id):
+        refuse("您的账号无权为该单位填报。")
+
+
+def require_review(account: Account) -> None:
+    if not can_review(account):
+        refuse("只有审核人或管理员可以审核填报。")
+
+
+def resolve_unit(content: Content, unit_id: str) -> Unit:
+    if not is_identifier(unit_id):
+        abort(404)
+    unit = next((u for u in content.units if u.id == unit_id), None)
+    if unit is None:
+        abort(404)
+    return unit
+
+
+def resolve_form(content: Content, unit: Unit, form_id: str, period_id: str) -> tuple[Form, Period]:
+    """The form and period, when the form applies to the unit and the period is one of its own."""
+    if not (is_identifier(form_id) and is_identifier(period_id)):
+        abort(404)
+    form = next((f for f in content.forms if f.id == form_id), None)
+    if form is None or not form.applies_to.matches(unit) or period_id not in form.periods:
+        abort(404)
+    period = next((p for p in content.periods if p.id == period_id), None)
+    if period is None:
+        abort(404)
+    return form, period
+
+
+def require_identifier(value: str) -> str:
+    if not is_identifier(value):
+        abort(404)
+    return value

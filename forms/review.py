@@ -1,0 +1,158 @@
+"""Review: the queue of submissions and one submission as a readable table, its raw diff,
+and approve / reject (a reason is required)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+
+from forms.auth import current_account, login_required
+from forms.fill import report_rows, state_label
+from forms.forges.base import ForgeError
+from forms.permissions import require_identifier, require_review
+from forms.repository import RepositoryError
+from forms.services import services
+from forms.submissions import InvalidState
+
+bp = Blueprint("review", __name__)
+log = logging.getLogger(__name__)
+
+OPEN_STATES = ("queued", "in_review")
+MAX_REASON = 500
+
+
+def _reviewer() -> Any:
+    account = current_account()
+    assert account is not None
+    require_review(account)
+    return account
+
+
+def _titles() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    content = services().content
+    return (
+        {u.id: u.name for u in content.units},
+        {f.id: f.title for f in content.forms},
+        {p.id: p.title for p in content.periods},
+    )
+
+
+@bp.route("/review/")
+@login_required
+def queue() -> Any:
+    _reviewer()
+    records = services().submissions.list()
+    waiting = sorted((r for r in records if r.state in OPEN_STATES), key=lambda r: r.submitted_at)
+    decided = sorted(
+        (r for r in records if r.state not in OPEN_STATES),
+        key=lambda r: r.submitted_at,
+        reverse=True,
+    )[:50]
+    units, forms, periods = _titles()
+    return render_template(
+        "review_queue.html",
+        waiting=waiting,
+        decided=decided,
+        units=units,
+        forms=forms,
+        periods=periods,
+        state_label=state_label,
+    )
+
+
+def _detail(
+    submission_id: str, reason_error: str | None = None, reason: str = "", status: int = 200
+) -> Any:
+    store = services()
+    record = store.submissions.get(submission_id)
+    if record is None:
+        abort(404)
+    report = store.submissions.read_report(record.id)
+    form = next((f for f in store.content.forms if f.id == record.form), None)
+    rows = (
+        report_rows(form, report.get("values") or {})
+        if form
+        else [(name, str(value)) for name, value in (report.get("values") or {}).items()]
+    )
+    units, forms, periods = _titles()
+    return (
+        render_template(
+            "review_detail.html",
+            record=record,
+            report=report,
+            rows=rows,
+            diff=store.submissions.diff(record.id),
+            unit_name=units.get(record.unit, record.unit),
+            form_title=forms.get(record.form, record.form),
+            period_title=periods.get(record.period, record.period),
+            state=state_label(record),
+            can_decide=record.state in OPEN_STATES,
+            reason_error=reason_error,
+            reason=reason,
+        ),
+        status,
+    )
+
+
+@bp.route("/review/<submission_id>")
+@login_required
+def detail(submission_id: str) -> Any:
+    _reviewer()
+    return _detail(require_identifier(submission_id))
+
+
+@bp.route("/review/<submission_id>/approve", methods=["POST"])
+@login_required
+def approve(submission_id: str) -> Any:
+    account = _reviewer()
+    store = services()
+    record = store.submissions.get(require_identifier(submission_id))
+    if record is None:
+        abort(404)
+    if record.state not in OPEN_STATES:
+        flash("该填报已审核过，无需重复操作。", "info")
+        return redirect(url_for("review.detail", submission_id=record.id))
+    email = f"{account.name}@{current_app.config['EMAIL_DOMAIN']}"
+    try:
+        store.submissions.approve(record.id, account.display_name, email)
+    except InvalidState as error:
+        flash(error.user_message, "error")
+        return redirect(url_for("review.detail", submission_id=record.id))
+    except (OSError, RepositoryError, ForgeError):
+        log.exception("approving %s failed", record.id)
+        flash("审核通过操作未能完成，请稍后重试。", "error")
+        return redirect(url_for("review.detail", submission_id=record.id))
+    flash(f"已通过填报 {record.id}。网站将在重新生成后显示新数据。", "success")
+    return redirect(url_for("review.queue"))
+
+
+@bp.route("/review/<submission_id>/reject", methods=["POST"])
+@login_required
+def reject(submission_id: str) -> Any:
+    account = _reviewer()
+    store = services()
+    require_identifier(submission_id)
+    record = store.submissions.get(submission_id)
+    if record is None:
+        abort(404)
+    reason = request.form.get("reason", "").strip()
+    if not reason:
+        return _detail(record.id, "请填写退回原因", reason, status=422)
+    if len(reason) > MAX_REASON:
+        return _detail(record.id, f"退回原因不能超过 {MAX_REASON} 个字", reason, status=422)
+    if record.state not in OPEN_STATES:
+        flash("该填报已审核过，无需重复操作。", "info")
+        return redirect(url_for("review.detail", submission_id=record.id))
+    try:
+        store.submissions.reject(record.id, account.display_name, reason)
+    except InvalidState as error:
+        flash(error.user_message, "error")
+        return redirect(url_for("review.detail", submission_id=record.id))
+    except (OSError, RepositoryError, ForgeError):
+        log.exception("rejecting %s failed", record.id)
+        flash("退回操作未能完成，请稍后重试。", "error")
+        return redirect(url_for("review.detail", submission_id=record.id))
+    flash(f"已退回填报 {record.id}。", "success")
+    return redirect(url_for("review.queue"))

@@ -1,0 +1,131 @@
+"""Shared setup for the form service tests: a real git repository holding a small plan
+(the school-safety fixture, unrelated to the seed plan), the real git layer, a real app."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from forms.app import create_app
+from forms.services import Services
+from forms.submissions import SubmissionService
+
+FIXTURE = Path(__file__).parent / "fixtures" / "school-safety-2025"
+PASSWORD = "correct horse battery"
+
+# Accounts every test app has: two reporters of different units, a reviewer, an admin.
+ACCOUNTS = {
+    "dongfeng": ("reporter", "dongfeng-ps", "王老师"),
+    "shiyan": ("reporter", "shiyan-ms", "李老师"),
+    "checker": ("reviewer", None, "赵审核"),
+    "boss": ("admin", None, "钱管理"),
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    )
+    return result.stdout
+
+
+def make_repository(path: Path, fixture: Path = FIXTURE) -> Path:
+    """A git working tree with the plan committed on main."""
+    path.mkdir(parents=True)
+    for folder in ("content", "schemas", "data"):
+        if (fixture / folder).is_dir():
+            shutil.copytree(fixture / folder, path / folder)
+    git(path, "init", "--quiet", "--initial-branch=main")
+    git(path, "config", "user.name", "Plan Editor")
+    git(path, "config", "user.email", "editor@example.invalid")
+    git(path, "add", "-A")
+    git(path, "commit", "--quiet", "-m", "Add the plan")
+    return path
+
+
+@dataclass
+class Setup:
+    app: Flask
+    repo: Path
+    instance: Path
+    submissions: SubmissionService
+
+    @property
+    def services(self) -> Services:
+        return self.app.extensions["plansite"]
+
+    def client(self) -> FlaskClient:
+        return self.app.test_client()
+
+
+def make_setup(tmp_path: Path, **config: Any) -> Setup:
+    repo = make_repository(tmp_path / "repo")
+    instance = tmp_path / "instance"
+    submissions = SubmissionService.open_default(instance, repo)
+    settings: dict[str, Any] = {
+        "ROOT": str(repo),
+        "INSTANCE_PATH": str(instance),
+        "SECRET_KEY": "test-secret",
+        "SUBMISSIONS": submissions,
+        "AS_OF": "2025-08-01",
+        "TIMEZONE": "Asia/Shanghai",
+    }
+    settings.update(config)
+    app = create_app(settings)
+    store: Services = app.extensions["plansite"]
+    for name, (role, unit, display) in ACCOUNTS.items():
+        store.accounts.add(name, role, PASSWORD, unit=unit, display_name=display)
+    return Setup(app, repo, instance, submissions)
+
+
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient) -> str:
+    """A valid token for the client's current session (any page with a form carries one)."""
+    page = client.get("/forms/login").get_data(as_text=True)
+    match = CSRF_INPUT.search(page)
+    assert match, "no CSRF token on the login page"
+    return match.group(1)
+
+
+def login(client: FlaskClient, name: str, password: str = PASSWORD) -> Any:
+    token = csrf_token(client)
+    return client.post(
+        "/forms/login", data={"name": name, "password": password, "csrf_token": token}
+    )
+
+
+def logged_in(setup: Setup, name: str) -> FlaskClient:
+    client = setup.client()
+    response = login(client, name)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+def post(client: FlaskClient, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """POST with the session's CSRF token added."""
+    payload = dict(data or {})
+    payload["csrf_token"] = csrf_token(client)
+    return client.post(url, data=payload, **kwargs)
+
+
+INSPECTION_OK = {
+    "inspected_on": "2025-07-05",
+    "extinguishers_checked": "60",
+    "hazards_found": "3",
+    "hazards_fixed": "2",
+    "exits_clear": "true",
+    "night_patrol": "false",
+    "responsibility_signed": "true",
+    "rating": "基本合格",
+    "notes": "北楼消防通道已清理。",
+}
+FILL_URL = "/forms/units/dongfeng-ps/inspection/2025-T2/"
