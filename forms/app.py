@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from builder.model import Content
 from forms.accounts import ROLE_LABELS, AccountStore
 from forms.auth import Throttle, current_account
 from forms.config import instance_secret_key, load_config
@@ -78,6 +80,27 @@ def _as_of(value: Any) -> date | None:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
+def report_labels(content: Content) -> Callable[[Mapping[str, Any]], Any]:
+    """The human names of a report's identifiers, for pull request titles and bodies."""
+    from forms.forges.base import ReportLabels
+
+    units = {unit.id: unit.name for unit in content.units}
+    forms = {form.id: form for form in content.forms}
+    periods = {period.id: period.title for period in content.periods}
+
+    def labels(report: Mapping[str, Any]) -> ReportLabels:
+        unit, form, period = (str(report.get(key, "")) for key in ("unit", "form", "period"))
+        known = forms.get(form)
+        return ReportLabels(
+            unit_name=units.get(unit, unit),
+            form_title=known.title if known else form,
+            period_title=periods.get(period, period),
+            field_titles={f.name: f.title for f in known.fields} if known else {},
+        )
+
+    return labels
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build one application. Services live on app.extensions["plansite"].
 
@@ -111,7 +134,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if submissions is None:
         from forms.submissions import SubmissionService
 
-        submissions = SubmissionService.open_default(instance, root)
+        submissions = SubmissionService.open_default(instance, root, labels=report_labels(content))
     throttle_clock = settings.get("THROTTLE_CLOCK")
     database = instance / "accounts.sqlite"
     app.extensions[EXTENSION] = Services(

@@ -1,0 +1,222 @@
+"""`plansite serve` and `plansite users ...`, registered in builder.cli by add_commands."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from forms.accounts import AccountError, AccountStore
+
+log = logging.getLogger(__name__)
+
+DEMO_UNITS = 3  # demo reporter accounts created on first run
+
+
+def _instance_default() -> Path:
+    return Path(os.environ.get("PLANSITE_INSTANCE", "instance"))
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    add_serve_command(subparsers)
+    add_users_command(subparsers)
+
+
+def add_serve_command(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "serve", help="serve the site at / and the form service at /forms/ (waitress)"
+    )
+    parser.add_argument("--root", type=Path, default=Path("."), help="repository root")
+    parser.add_argument("--instance", type=Path, default=None, help="instance folder")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.set_defaults(handler=run_serve)
+
+
+def add_users_command(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("users", help="manage the form service's accounts")
+    parser.add_argument("--instance", type=Path, default=None, help="instance folder")
+    parser.add_argument("--root", type=Path, default=Path("."), help="repository root")
+    commands = parser.add_subparsers(dest="users_command", required=True)
+
+    add = commands.add_parser("add", help="add an account")
+    add.add_argument("name")
+    add.add_argument("--role", choices=("reporter", "reviewer", "admin"), required=True)
+    add.add_argument("--unit", help="the unit a reporter reports for")
+    add.add_argument("--display-name", default="", help="the person's name, shown in the UI")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(handler=run_users_add)
+
+    listing = commands.add_parser("list", help="list accounts")
+    listing.set_defaults(handler=run_users_list)
+
+    disable = commands.add_parser("disable", help="disable an account")
+    disable.add_argument("name")
+    disable.set_defaults(handler=run_users_disable)
+
+    passwd = commands.add_parser("passwd", help="set an account's password")
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true")
+    passwd.set_defaults(handler=run_users_passwd)
+
+
+def _store(args: argparse.Namespace) -> AccountStore:
+    instance: Path = args.instance or _instance_default()
+    return AccountStore(instance / "accounts.sqlite")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("密码：")
+    if first != getpass.getpass("再次输入密码："):
+        raise AccountError("两次输入的密码不一致")
+    return first
+
+
+def _known_units(root: Path) -> set[str] | None:
+    """The unit ids of the plan, or None when there is no plan to check against."""
+    if not (root / "content").is_dir():
+        return None
+    from builder.content import load_content
+
+    return {unit.id for unit in load_content(root).units}
+
+
+def run_users_add(args: argparse.Namespace) -> int:
+    try:
+        if args.role == "reporter" and args.unit:
+            units = _known_units(args.root)
+            if units is not None and args.unit not in units:
+                raise AccountError(f"单位不存在：{args.unit}")
+        password = _read_password(args.password_stdin)
+        account = _store(args).add(
+            args.name, args.role, password, unit=args.unit, display_name=args.display_name
+        )
+    except AccountError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"已添加账号 {account.name}（{account.role_label}）")
+    return 0
+
+
+def run_users_list(args: argparse.Namespace) -> int:
+    for account in _store(args).list():
+        state = "已停用" if account.disabled else "正常"
+        columns = (account.name, account.role, account.unit or "-", account.display_name, state)
+        print("\t".join(columns))
+    return 0
+
+
+def run_users_disable(args: argparse.Namespace) -> int:
+    try:
+        _store(args).disable(args.name)
+    except AccountError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"已停用账号 {args.name}")
+    return 0
+
+
+def run_users_passwd(args: argparse.Namespace) -> int:
+    try:
+        _store(args).set_password(args.name, _read_password(args.password_stdin))
+    except AccountError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"已更新账号 {args.name} 的密码")
+    return 0
+
+
+def create_demo_accounts(store: AccountStore, unit_ids: list[str]) -> dict[str, str]:
+    """On first run: reporters for the first few units, a reviewer and an admin.
+
+    Passwords are random, printed once, stored only hashed. Names are the unit ids (they
+    are identifiers already), so nothing plan-specific is written here.
+    """
+    if store.count():
+        return {}
+    created: dict[str, str] = {}
+    for unit_id in unit_ids[:DEMO_UNITS]:
+        created[unit_id] = secrets.token_urlsafe(9)
+        store.add(unit_id, "reporter", created[unit_id], unit=unit_id, display_name=unit_id)
+    for name, role, display in (("reviewer", "reviewer", "审核人"), ("admin", "admin", "管理员")):
+        created[name] = secrets.token_urlsafe(9)
+        store.add(name, role, created[name], display_name=display)
+    return created
+
+
+def embedded_services(
+    root: Path, instance: Path, content: Any, build: Callable[[Path, Path], None] | None = None
+) -> tuple[Any, Any]:
+    """The embedded default: the git layer on instance/remote.git, the rebuild worker
+    building main into instance/sites, and merges triggering rebuilds."""
+    from forms.app import report_labels
+    from forms.rebuild import SiteRebuilder
+    from forms.submissions import SubmissionService
+
+    submissions = SubmissionService.open_default(instance, root, labels=report_labels(content))
+    rebuilder = SiteRebuilder(
+        Path(submissions.config.remote),
+        instance / "sites",
+        build,
+        branch=submissions.config.main_branch,
+    )
+    submissions.on_merged(rebuilder.trigger)
+    return submissions, rebuilder
+
+
+def run_serve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from builder.content import load_content
+    from builder.model import ContentError
+    from forms.app import create_app
+    from forms.site import current_site
+
+    root: Path = args.root.resolve()
+    instance: Path = (args.instance or _instance_default()).resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+    try:
+        content = load_content(root)
+    except ContentError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        print("方案内容有错误，无法启动填报服务", file=sys.stderr)
+        return 1
+    submissions, rebuilder = embedded_services(root, instance, content)
+    if current_site(instance / "sites") is None:
+        log.info("no built site yet: building it in the background")
+        rebuilder.trigger()
+    accounts = AccountStore(instance / "accounts.sqlite")
+    created = create_demo_accounts(accounts, [unit.id for unit in content.units])
+    if created:
+        print("已创建演示账号（密码只显示这一次，请妥善保存）：")
+        for name, password in created.items():
+            account = accounts.get(name)
+            role = account.role_label if account else ""
+            print(f"  {name:<24} {role:<6} {password}")
+    interval = int(os.environ.get("PLANSITE_SYNC_INTERVAL", "30"))
+    submissions.start_background_sync(interval)
+    app = create_app(
+        {
+            "ROOT": str(root),
+            "INSTANCE_PATH": str(instance),
+            "CONTENT": content,
+            "SUBMISSIONS": submissions,
+            "REBUILDER": rebuilder,
+        }
+    )
+    from waitress import serve
+
+    print(f"网站：http://{args.host}:{args.port}/  填报系统：http://{args.host}:{args.port}/forms/")
+    serve(app, host=args.host, port=args.port, threads=args.threads)
+    return 0
