@@ -113,10 +113,20 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[An
     return loader.construct_mapping(node, deep=True)
 
 
+def _construct_timestamp(loader: _StrictLoader, node: yaml.ScalarNode) -> Any:
+    # PyYAML raises a bare ValueError on 2025-13-40; keep the text so that the date
+    # check names the field instead.
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
 _StrictLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
     _construct_mapping,  # type: ignore[arg-type]
 )
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)  # type: ignore[arg-type]
 
 
 def _yaml_problem(file: str, error: yaml.YAMLError, line_offset: int = 0) -> Problem:
@@ -355,6 +365,7 @@ def _read_plan(root: Path, problems: list[Problem], known: _Known) -> Plan | Non
             )
 
     unit_types = []
+    types_before = len(problems)
     for index, item in enumerate(doc.items(plan_data, "unit_types", required=True)):
         path = f"unit_types[{index}]"
         entry = doc.mapping(item, path, "单位类型")
@@ -368,7 +379,9 @@ def _read_plan(root: Path, problems: list[Problem], known: _Known) -> Plan | Non
     for repeated in sorted(_duplicates([t.id for t in unit_types])):
         doc.problem("unit_types", f"单位类型标识“{repeated}”重复")
 
+    types_ok = len(problems) == types_before
     categories = []
+    categories_before = len(problems)
     for index, item in enumerate(doc.items(plan_data, "categories", required=True)):
         path = f"categories[{index}]"
         entry = doc.mapping(item, path, "类别")
@@ -384,10 +397,12 @@ def _read_plan(root: Path, problems: list[Problem], known: _Known) -> Plan | Non
     for repeated in sorted(_duplicates([c.id for c in categories])):
         doc.problem("categories", f"类别标识“{repeated}”重复")
 
+    categories_ok = len(problems) == categories_before
     guarantees_title = doc.text(plan_data, "guarantees_title", required=False)
     demo = doc.boolean(plan_data, "demo")
-    known.categories = {c.id for c in categories}
-    known.unit_types = {t.id for t in unit_types}
+    # A broken list is reported once; references into it are then not checked.
+    known.categories = {c.id for c in categories} if categories_ok else None
+    known.unit_types = {t.id for t in unit_types} if types_ok else None
     if len(problems) > before:
         return None
     assert plan_id and title and short_title and year is not None and start and end
@@ -544,6 +559,7 @@ def _read_units(root: Path, problems: list[Problem], known: _Known) -> list[Unit
                     )
                 )
                 row_ok = False
+                value = None  # Frictionless returns the value even when it fails a constraint
             values[field_.name] = value
         for name in unique_columns:
             value = values.get(name)
@@ -1271,9 +1287,12 @@ def _evidence(doc: _Doc, value: Any) -> list[Evidence]:
 
 
 def parse_report(
-    rel: str, data: Any, content: Content | None, problems: list[Problem]
+    rel: str, data: Any, index: ReportIndex | None, problems: list[Problem]
 ) -> Report | None:
-    """Check one report's structure (and, with content, its references) and build it."""
+    """Check one report's structure (and, given an index, its references) and build it.
+
+    `rel` is the report's path relative to the repository, `data` its parsed JSON.
+    """
     doc = _Doc(rel, problems)
     entry = doc.mapping(data, "", "报告内容")
     if entry is None:
@@ -1309,8 +1328,8 @@ def parse_report(
         expected = report_path(ids["form"], ids["period"], ids["unit"], ids["id"])
         if rel != expected:
             doc.problem("", f"文件位置与内容不符，应为 {expected}")
-        if content is not None:
-            _check_report_references(doc, content, ids)
+        if index is not None:
+            _check_report_references(doc, index, ids)
     if len(problems) > before:
         return None
     return Report(
@@ -1326,14 +1345,31 @@ def parse_report(
     )
 
 
-def _check_report_references(doc: _Doc, content: Content, ids: dict[str, str]) -> None:
-    form = next((f for f in content.forms if f.id == ids["form"]), None)
-    unit = _unit_index(content).get(ids["unit"])
+@dataclass(frozen=True)
+class ReportIndex:
+    """The content's forms, units and periods by id, built once for a run of report checks."""
+
+    forms: dict[str, Form]
+    units: dict[str, Unit]
+    periods: frozenset[str]
+
+    @classmethod
+    def of(cls, content: Content) -> ReportIndex:
+        return cls(
+            forms={f.id: f for f in content.forms},
+            units={u.id: u for u in content.units},
+            periods=frozenset(p.id for p in content.periods),
+        )
+
+
+def _check_report_references(doc: _Doc, index: ReportIndex, ids: dict[str, str]) -> None:
+    form = index.forms.get(ids["form"])
+    unit = index.units.get(ids["unit"])
     if form is None:
         doc.problem("form", f"表单“{ids['form']}”不存在")
     if unit is None:
         doc.problem("unit", f"单位“{ids['unit']}”不存在")
-    if ids["period"] not in _period_ids(content):
+    if ids["period"] not in index.periods:
         doc.problem("period", f"报送周期“{ids['period']}”不存在")
     elif form is not None and ids["period"] not in form.periods:
         doc.problem("period", f"表单 {form.id} 没有报送周期“{ids['period']}”")
@@ -1341,31 +1377,11 @@ def _check_report_references(doc: _Doc, content: Content, ids: dict[str, str]) -
         doc.problem("unit", f"表单 {form.id} 不适用于单位 {unit.id}")
 
 
-# Report checks look units and periods up per report; index them once per Content.
-_indexes: dict[int, tuple[Content, dict[str, Unit], set[str]]] = {}
-
-
-def _content_index(content: Content) -> tuple[dict[str, Unit], set[str]]:
-    entry = _indexes.get(id(content))
-    if entry is None or entry[0] is not content:
-        _indexes.clear()
-        entry = (content, {u.id: u for u in content.units}, {p.id for p in content.periods})
-        _indexes[id(content)] = entry
-    return entry[1], entry[2]
-
-
-def _unit_index(content: Content) -> dict[str, Unit]:
-    return _content_index(content)[0]
-
-
-def _period_ids(content: Content) -> set[str]:
-    return _content_index(content)[1]
-
-
 def read_reports(root: Path, content: Content | None) -> tuple[list[Report], list[Problem]]:
     """Every report under data/reports/ and every problem; references checked given content."""
     problems: list[Problem] = []
     reports: list[Report] = []
+    index = ReportIndex.of(content) if content is not None else None
     for rel, path in _report_files(Path(root), problems):
         try:
             with open(path, "rb") as handle:
@@ -1376,7 +1392,7 @@ def read_reports(root: Path, content: Content | None) -> tuple[list[Report], lis
         except UnicodeDecodeError:
             problems.append(Problem(rel, "", "文件不是 UTF-8 编码"))
             continue
-        report = parse_report(rel, data, content, problems)
+        report = parse_report(rel, data, index, problems)
         if report is not None:
             reports.append(report)
     return reports, problems
