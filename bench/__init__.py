@@ -1,0 +1,1 @@
+"""Benchmarks of plansite: scripts run as `python -m bench.<name>`, see bench/README.md."""

@@ -1,0 +1,79 @@
+"""Every benchmark script still runs: one small run of each (--small), as CI would.
+
+These check that the scripts work and report what they promise (figures saved as JSON,
+ratios against their own baselines), never how fast anything is: speed is measured by
+running the scripts themselves, see bench/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.workload import make_workload
+from builder.content import load_content, load_reports
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_bench(name: str, *args: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{name}", "--small", *args],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    saved = REPO / "bench" / "out" / f"{name}-small.json"
+    assert f"saved {saved}" in done.stdout
+    document = json.loads(saved.read_text(encoding="utf-8"))
+    assert document["small"] is True
+    assert document["machine"]["nproc"]
+    return document["figures"]
+
+
+def test_workload_is_a_valid_plan_repository_with_the_requested_units(tmp_path: Path) -> None:
+    workload = make_workload(tmp_path / "repo", 12, seed=3, git=True)
+    content = load_content(workload.root)
+    reports = load_reports(workload.root, content)
+    assert len(content.units) == 12
+    assert len(reports) == workload.reports > 0
+    assert {r.period for r in reports} == set(workload.periods)
+    assert len(workload.periods) == 3
+    status = subprocess.run(["git", "-C", str(workload.root), "status", "--porcelain"],
+                            capture_output=True, text=True, check=True)
+    assert status.stdout == ""  # everything committed
+
+
+def test_workload_is_deterministic_for_a_seed(tmp_path: Path) -> None:
+    def snapshot(root: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes()
+                for p in sorted(root.rglob("*")) if p.is_file()}
+
+    first = make_workload(tmp_path / "a", 8, seed=5)
+    second = make_workload(tmp_path / "b", 8, seed=5)
+    other = make_workload(tmp_path / "c", 8, seed=6)
+    assert snapshot(first.root) == snapshot(second.root)
+    assert snapshot(first.root) != snapshot(other.root)
+
+
+def test_workload_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(FileExistsError):
+        make_workload(tmp_path, 5)
+
+
+def test_validation_benchmark_compares_read_record_with_a_resource_per_record() -> None:
+    figures = run_bench("validation")
+    assert figures["read_record_us"] > 0 and figures["naive_us"] > 0
+    assert figures["ratio"] == pytest.approx(figures["naive_us"] / figures["read_record_us"])
+
+
+def test_exports_benchmark_measures_time_and_peak_memory_of_both_exports() -> None:
+    figures = run_bench("exports")
+    for key in ("data_package", "workbook"):
+        assert figures[f"{key}_s"] > 0
+        assert figures[f"{key}_peak_vs_baseline"] > 0
+    assert figures["baseline_peak_mb"] > 10  # a real child process was measured
