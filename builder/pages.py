@@ -249,14 +249,14 @@ def _home(site: _Site) -> GeneratedPage:
         item = progress.category_rollup(category.id)
         category_bars.append(
             Bar(f"（{category.number}）{category.title}", item.share,
-                f"{item.met}/{item.applicable}", item.status)
+                f"{item.met}/{item.applicable}")
         )
     guarantee_rollup = rollup(r for t in site.guarantees for i in t.indicators
                               for r in progress.for_indicator(i.id))
     if site.guarantees:
         category_bars.append(
             Bar(site.plan.guarantees_title, guarantee_rollup.share,
-                f"{guarantee_rollup.met}/{guarantee_rollup.applicable}", guarantee_rollup.status)
+                f"{guarantee_rollup.met}/{guarantee_rollup.applicable}")
         )
     type_bars = []
     for unit_type in site.plan.unit_types:
@@ -265,7 +265,7 @@ def _home(site: _Site) -> GeneratedPage:
             continue
         item = rollup(r for u in units for r in progress.for_unit(u.id))
         type_bars.append(Bar(f"{unit_type.label}（{len(units)}个）", item.share,
-                             f"{item.met}/{item.applicable}", item.status))
+                             f"{item.met}/{item.applicable}"))
     overdue = progress.overdue()
     shown = sorted(overdue, key=lambda r: (site.indicators[r.indicator][1].due,
                                            site.tasks[r.task].number))

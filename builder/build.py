@@ -1,0 +1,135 @@
+"""Building the site: one MkDocs build, or the generated Markdown for a plain MkDocs.
+
+`build_site` is what `plansite build` and the form service's rebuild worker call.
+`write_pages` writes a self-contained MkDocs project (mkdocs.yml + docs/) whose plain
+`mkdocs build`, with no plansite plugin, gives the same pages: a way out of this tool,
+and a way to look at exactly the Markdown the plugin feeds MkDocs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+from mkdocs.commands.build import build
+from mkdocs.config import load_config
+from mkdocs.exceptions import MkDocsException
+
+from builder.pages import GeneratedPage, nav
+from builder.plugin import PLUGIN_NAME, SiteData, parse_as_of, write_exports
+
+CONFIG_FILE = "mkdocs.yml"
+
+
+def build_site(root: Path, site_dir: Path, *, as_of: date | None = None,
+               strict: bool = False) -> None:
+    """Build the site of the repository at `root` into `site_dir` (created or replaced).
+
+    Raises mkdocs' exceptions (PluginError with every content problem, Abort on warnings
+    in strict mode); the caller decides whether the old site stays.
+    """
+    root = Path(root).resolve()
+    config = load_config(str(root / CONFIG_FILE), site_dir=str(Path(site_dir).resolve()),
+                         strict=strict)
+    plugin = config.plugins.get(PLUGIN_NAME)
+    if plugin is None:
+        raise MkDocsException(f"{root / CONFIG_FILE} 没有启用 {PLUGIN_NAME} 插件")
+    plugin.config.root = str(root)
+    if as_of is not None:
+        plugin.config.as_of = as_of
+    config.plugins.on_startup(command="build", dirty=False)
+    try:
+        build(config)
+    finally:
+        config.plugins.on_shutdown()
+
+
+def not_in_nav(pages: list[GeneratedPage]) -> str:
+    """gitignore-style patterns for MkDocs' `not_in_nav`: one per folder, not per page,
+    so that matching stays linear in the number of units."""
+    folders = sorted({p.path.rpartition("/")[0] for p in pages if not p.in_nav})
+    lines = [f"/{folder}/*.md" if folder else "/*.md" for folder in folders]
+    for page in pages:
+        if page.in_nav and page.path.rpartition("/")[0] in folders:
+            lines.append(f"!/{page.path}")
+    return "\n".join(lines) + "\n"
+
+
+def _plain_config(root: Path, pages: list[GeneratedPage]) -> dict[str, Any]:
+    config = yaml.safe_load((root / CONFIG_FILE).read_text(encoding="utf-8")) or {}
+    plugins = config.get("plugins") or []
+    config["plugins"] = [p for p in plugins
+                         if p != PLUGIN_NAME and not (isinstance(p, dict) and PLUGIN_NAME in p)]
+    config["docs_dir"] = "docs"
+    config["nav"] = nav(pages)
+    config["not_in_nav"] = not_in_nav(pages)
+    return config
+
+
+def _options(root: Path) -> tuple[dict[str, Any], bool]:
+    """The plugin's options and use_directory_urls as the repository's mkdocs.yml sets them."""
+    config = yaml.safe_load((root / CONFIG_FILE).read_text(encoding="utf-8")) or {}
+    options: dict[str, Any] = {}
+    for plugin in config.get("plugins") or []:
+        if isinstance(plugin, dict) and isinstance(plugin.get(PLUGIN_NAME), dict):
+            options = plugin[PLUGIN_NAME]
+    return options, bool(config.get("use_directory_urls", True))
+
+
+def write_pages(root: Path, out_dir: Path, as_of: date | None = None) -> list[GeneratedPage]:
+    """Write out_dir/mkdocs.yml and out_dir/docs/ (assets, generated pages, data/)."""
+    root = Path(root).resolve()
+    out_dir = Path(out_dir)
+    options, directory_urls = _options(root)
+    data = SiteData(root, parse_as_of(as_of or options.get("as_of")),
+                    options.get("forms_url", "/forms/"), directory_urls)
+    docs = out_dir / "docs"
+    if (root / "docs").is_dir():
+        shutil.copytree(root / "docs", docs, dirs_exist_ok=True)
+    if (root / "overrides").is_dir():
+        shutil.copytree(root / "overrides", out_dir / "overrides", dirs_exist_ok=True)
+    for page in data.pages:
+        path = docs / page.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(page.markdown, encoding="utf-8")
+    write_exports(data, docs / "data")
+    config = _plain_config(root, data.pages)
+    (out_dir / CONFIG_FILE).write_text(
+        yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
+    return data.pages
+
+
+# --------------------------------------------------------------------------- command
+
+
+def add_build_command(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("build", help="build the static site (MkDocs Material)")
+    parser.add_argument("--root", type=Path, default=Path("."), help="repository root")
+    parser.add_argument("--site-dir", type=Path, default=Path("site"), help="output folder")
+    parser.add_argument("--as-of", type=date.fromisoformat, default=None,
+                        help="progress as of this date (YYYY-MM-DD); default: mkdocs.yml or today")
+    parser.add_argument("--strict", action="store_true", help="fail on any MkDocs warning")
+    parser.add_argument("--pages-only", type=Path, metavar="DIR", default=None,
+                        help="write mkdocs.yml + docs/ for a plain `mkdocs build` instead")
+    parser.set_defaults(handler=run_build)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    try:
+        if args.pages_only is not None:
+            pages = write_pages(args.root, args.pages_only, args.as_of)
+            print(f"已写出 {len(pages)} 个页面到 {args.pages_only}（mkdocs build -f "
+                  f"{args.pages_only / CONFIG_FILE}）")
+        else:
+            build_site(args.root, args.site_dir, as_of=args.as_of, strict=args.strict)
+            print(f"网站已生成：{args.site_dir}")
+    except MkDocsException as error:
+        print(f"生成失败：{error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,166 @@
+"""The MkDocs plugin: the plan's pages as virtual files of a Material site.
+
+A thin wrapper: it loads the content and reports (`builder.content`), evaluates progress
+(`builder.progress`), renders the pages (`builder.pages`) and hands them to MkDocs. A
+plan with problems never builds: every problem is listed in the error.
+
+    plugins:
+      - search: {lang: zh}
+      - plansite: {as_of: 2022-10-20, forms_url: /forms/}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config import config_options as c
+from mkdocs.config.base import Config
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.livereload import LiveReloadServer
+from mkdocs.plugins import BasePlugin
+from mkdocs.structure.files import File, Files, InclusionLevel
+from mkdocs.structure.pages import Page
+from tqdm import tqdm
+
+from builder import search
+from builder.content import load_content, load_reports
+from builder.model import Content, ContentError, Report
+from builder.pages import GeneratedPage, SiteOptions, nav, render_pages
+from builder.progress import Progress, evaluate
+
+log = logging.getLogger("mkdocs.plugins.plansite")
+
+PLUGIN_NAME = "plansite"  # the entry point name in pyproject.toml
+
+# Folders of the repository whose changes change the site (`mkdocs serve` reloads).
+WATCHED = ("content", "schemas", "data")
+
+
+class PlansiteConfig(Config):
+    root = c.Optional(c.Type(str))  # repository root; default: the folder of mkdocs.yml
+    as_of = c.Optional(c.Type((date, str)))  # progress as of this date; default: today
+    forms_url = c.Type(str, default="/forms/")
+    progress_bar = c.Optional(c.Type(bool))  # tqdm on stderr; default: when stderr is a TTY
+    exports = c.Type(bool, default=True)  # write data/ (CSV, data package, xlsx) after the build
+
+
+def parse_as_of(value: date | str | None) -> date:
+    if value is None:
+        return date.today()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise PluginError(f"plansite: as_of 不是有效日期（应为 YYYY-MM-DD）：{value!r}") from error
+
+
+def flag_labels(root: Path) -> dict[str, str]:
+    """Chinese labels of the unit flags, from the titles in the units schema."""
+    path = root / "schemas" / "units.schema.json"
+    try:
+        descriptor = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # the loader has already reported a broken schema
+    return {
+        f["name"]: f.get("title") or f["name"]
+        for f in descriptor.get("fields", [])
+        if isinstance(f, dict) and f.get("type") == "boolean" and "name" in f
+    }
+
+
+class SiteData:
+    """Everything one build reads: loaded once, used by every event."""
+
+    def __init__(self, root: Path, as_of: date, forms_url: str, directory_urls: bool):
+        try:
+            self.content: Content = load_content(root)
+            self.reports: list[Report] = load_reports(root, self.content)
+        except ContentError as error:
+            listed = "\n".join(f"  {problem}" for problem in error.problems)
+            raise PluginError(
+                f"方案内容有 {len(error.problems)} 个问题，网站未生成：\n{listed}"
+            ) from error
+        self.progress: Progress = evaluate(self.content, self.reports, as_of)
+        options = SiteOptions(as_of=as_of, forms_url=forms_url, directory_urls=directory_urls,
+                              flag_labels=flag_labels(root))
+        self.pages: list[GeneratedPage] = render_pages(
+            self.content, self.reports, self.progress, options
+        )
+
+
+class PlansitePlugin(BasePlugin[PlansiteConfig]):
+    def __init__(self) -> None:
+        self.plan: SiteData | None = None
+        self.root = Path(".")
+        self.bar: tqdm[Any] | None = None
+
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
+        config_dir = Path(config.config_file_path or ".").resolve().parent
+        self.root = Path(self.config.root).resolve() if self.config.root else config_dir
+        self.plan = SiteData(
+            self.root,
+            parse_as_of(self.config.as_of),
+            self.config.forms_url,
+            config.use_directory_urls,
+        )
+        search.add_words(search.search_words(self.plan.content))
+        config.nav = nav(self.plan.pages)
+        return config
+
+    def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
+        assert self.plan is not None
+        for page in self.plan.pages:
+            existing = files.get_file_from_path(page.path)
+            if existing is not None:  # a generated page replaces a hand-written one
+                files.remove(existing)
+            inclusion = InclusionLevel.UNDEFINED if page.in_nav else InclusionLevel.NOT_IN_NAV
+            files.append(
+                File.generated(config, page.path, content=page.markdown, inclusion=inclusion)
+            )
+        show = self.config.progress_bar
+        if show is None:
+            show = sys.stderr.isatty()
+        if show:
+            self.bar = tqdm(total=len(self.plan.pages), desc="生成页面", unit="页",
+                            file=sys.stderr, leave=False)
+        return files
+
+    def on_page_markdown(self, markdown: str, *, page: Page, config: MkDocsConfig,
+                         files: Files) -> str:
+        if self.bar is not None:
+            self.bar.update()
+        return markdown
+
+    def on_post_build(self, *, config: MkDocsConfig) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        if self.plan is not None and self.config.exports:
+            write_exports(self.plan, Path(config.site_dir) / "data")
+
+    def on_build_error(self, *, error: Exception) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def on_serve(self, server: LiveReloadServer, *, config: MkDocsConfig,
+                 builder: Any) -> LiveReloadServer:
+        for name in WATCHED:
+            if (self.root / name).is_dir():
+                server.watch(str(self.root / name))
+        return server
+
+
+def write_exports(plan: SiteData, out_dir: Path) -> None:
+    """The downloads of the data page: CSV + data package and the workbook."""
+    from builder.exports import write_data_package, write_workbook
+
+    write_data_package(plan.content, plan.reports, plan.progress, out_dir)
+    write_workbook(plan.content, plan.reports, plan.progress, out_dir / "progress.xlsx")
