@@ -22,6 +22,7 @@ from pathlib import Path
 # To add a subcommand, add one line here.
 COMMANDS: list[str] = [
     "builder.cli:add_validate_command",
+    "builder.build:add_build_command",
     "forms.cli:add_commands",  # serve, users
 ]
 
