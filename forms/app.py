@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,26 @@ def _internal_error(error: Exception) -> Any:
     log.exception("unhandled error", exc_info=error)
     title, message = ERROR_PAGES[500]
     return render_template("error.html", title=title, message=message), 500
+
+
+def filesize(size: int) -> str:
+    """A file size as people read it: 15 字节, 12.3 KB, 4.5 MB."""
+    if size < 1024:
+        return f"{size} 字节"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def moment(value: Any) -> str:
+    """An ISO 8601 time (or datetime) as 2022-10-08 09:30（UTC+08:00）."""
+    try:
+        when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    text = when.strftime("%Y-%m-%d %H:%M")
+    offset = when.strftime("%z")
+    return f"{text}（UTC{offset[:3]}:{offset[3:]}）" if offset else text
 
 
 def _as_of(value: Any) -> date | None:
@@ -170,6 +190,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if request.path.startswith("/forms/") and not request.path.startswith("/forms/static/"):
             response.headers["Cache-Control"] = "no-store"
         return response
+
+    app.add_template_filter(filesize)
+    app.add_template_filter(moment)
 
     @app.context_processor
     def page_context() -> dict[str, Any]:

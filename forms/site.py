@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file
+from werkzeug.exceptions import HTTPException
 from werkzeug.security import safe_join
 
 from forms.security import site_csp
@@ -70,10 +71,22 @@ def _send(path: Path, status: int = 200) -> Any:
 @bp.route("/<path:path>")
 def serve(path: str) -> Any:
     if path == "forms" or path.startswith("forms/"):
-        abort(404)  # the form service's own address space: never a site file
+        # The form service's own address space, never a site file. This catch-all rule
+        # shadows "method not allowed" for form routes (GET /forms/logout): restore it.
+        adapter = current_app.url_map.bind("localhost")
+        for method in ("POST", "GET"):
+            try:
+                endpoint, _ = adapter.match(f"/{path}", method=method)
+            except HTTPException:
+                continue
+            if endpoint != request.endpoint:
+                abort(405)
+        abort(404)
     sites_dir = Path(current_app.config["SITES_DIR"])
     root = current_site(sites_dir)
     if root is None:
+        if path:
+            abort(404)  # assets of a site that is not built yet: nothing to wait for
         return render_template("site_missing.html"), 503
     joined = safe_join(str(root), path) if path else str(root)
     if joined is None:
