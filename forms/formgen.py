@@ -22,12 +22,13 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.fields.core import Field
 
 from builder.model import Form as ReportForm
 from builder.model import FormField
 
-BOOLEAN_CHOICES = [("true", "是"), ("false", "否")]
+BOOLEAN_CHOICES = [SelectChoice("true", "是"), SelectChoice("false", "否")]
 SHORT_TEXT_LIMIT = 100  # strings allowed longer than this get a text area
 # Posted names that are part of the page, not of the report.
 CONTROL_NAMES = frozenset({"csrf_token", "action", "remove_file", "evidence"})
@@ -81,7 +82,8 @@ def _make_field(field: FormField) -> Field:
     }
     kind = widget_kind(field)
     if kind == "select":
-        choices = [("", "请选择")] + [(str(value), str(value)) for value in field.enum or ()]
+        choices = [SelectChoice("", "请选择")]
+        choices += [SelectChoice(str(value), str(value)) for value in field.enum or ()]
         return SelectField(choices=choices, validate_choice=False, **options)
     if kind == "radio":
         options["render_kw"].pop("required", None)  # set per radio in the template

@@ -1,0 +1,240 @@
+"""Filling a form: generated fields, errors, drafts, the check page and the final submit."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pygit2
+import pytest
+
+from builder.model import report_path
+from forms.formgen import build_form, render_attributes, widget_kind
+from tests.app_fixtures import (
+    FILL_URL,
+    INSPECTION_OK,
+    git,
+    logged_in,
+    make_setup,
+    post,
+)
+
+
+@pytest.fixture
+def setup(tmp_path: Path):
+    return make_setup(tmp_path)
+
+
+@pytest.fixture
+def reporter(setup):
+    return logged_in(setup, "dongfeng")
+
+
+def inspection(setup):
+    return next(f for f in setup.services.content.forms if f.id == "inspection")
+
+
+def test_fields_are_generated_from_the_schema(setup) -> None:
+    form = inspection(setup)
+    kinds = {field.name: widget_kind(field) for field in form.fields}
+    assert kinds == {
+        "inspected_on": "date",
+        "extinguishers_checked": "number",
+        "hazards_found": "number",
+        "hazards_fixed": "number",
+        "exits_clear": "radio",
+        "night_patrol": "radio",
+        "responsibility_signed": "radio",
+        "rating": "select",
+        "notes": "textarea",
+    }
+    checked = form.field_named("extinguishers_checked")
+    assert render_attributes(checked) == {
+        "required": True,
+        "aria-required": "true",
+        "min": "0",
+        "max": "5000",
+        "step": "1",
+        "inputmode": "numeric",
+    }
+    html = str(build_form(form, {})["rating"]())
+    assert "请选择" in html and "基本合格" in html
+    radios = str(build_form(form, {})["exits_clear"]())
+    assert re.search(r'value="true"> <label for="exits_clear-0">是</label>', radios)
+    assert re.search(r'value="false"> <label for="exits_clear-1">否</label>', radios)
+
+
+def test_fill_page_shows_titles_help_required_marks_and_constraints(reporter) -> None:
+    page = reporter.get(FILL_URL).get_data(as_text=True)
+    assert "校园安全检查报表" in page
+    assert '<label for="extinguishers_checked">已检查灭火器数量' in page
+    assert "截至报送时累计。" in page  # the field's description as help
+    assert 'min="0"' in page and 'max="5000"' in page and "required" in page
+    assert 'maxlength="500"' in page
+    assert "（必填）" in page and "（选填）" in page
+    assert 'name="csrf_token"' in page
+    # Unit and period come from the address, never from a form field.
+    assert 'name="unit"' not in page and 'name="period"' not in page
+
+
+def test_errors_are_summarised_in_chinese_and_input_is_kept(reporter) -> None:
+    data = {
+        **INSPECTION_OK,
+        "extinguishers_checked": "-5",
+        "hazards_found": "2.5",
+        "rating": "",
+        "notes": "<script>alert(1)</script>",
+        "action": "continue",
+    }
+    response = post(reporter, FILL_URL, data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    summary = re.search(r'<div class="error-summary" role="alert".*?</div>', page, re.S).group(0)
+    assert '<a href="#extinguishers_checked">已检查灭火器数量：不能小于 0</a>' in summary
+    assert '<a href="#hazards_found">本期发现隐患（处）：请输入整数</a>' in summary
+    assert '<a href="#rating">自查结论：此项为必填项</a>' in summary
+    assert 'id="extinguishers_checked-error"' in page
+    assert 'aria-invalid="true"' in page
+    assert 'value="-5"' in page and 'value="2.5"' in page  # kept as typed
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # escaped
+    assert "<script>alert(1)" not in page
+
+
+def test_unknown_fields_are_rejected(reporter) -> None:
+    data = {**INSPECTION_OK, "unit": "shiyan-ms", "action": "continue"}
+    response = post(reporter, FILL_URL, data)
+    assert response.status_code == 422
+    assert "unit：表单中没有此字段" in response.get_data(as_text=True)
+
+
+def test_a_draft_is_saved_and_resumed_even_when_incomplete(setup, reporter) -> None:
+    response = post(reporter, FILL_URL, {"hazards_found": "4", "notes": "未完", "action": "save"})
+    assert response.status_code == 302
+    page = reporter.get(FILL_URL).get_data(as_text=True)
+    assert "草稿已保存" in page
+    assert 'value="4"' in page and "未完" in page
+    portal = reporter.get("/forms/units/dongfeng-ps/").get_data(as_text=True)
+    assert "草稿" in portal and "继续填写" in portal
+    # Another session of the same reporter resumes the same draft.
+    other = logged_in(setup, "dongfeng")
+    assert 'value="4"' in other.get(FILL_URL).get_data(as_text=True)
+
+
+def test_continue_leads_to_the_check_page_with_readable_values(reporter) -> None:
+    response = post(reporter, FILL_URL, {**INSPECTION_OK, "action": "continue"})
+    assert response.headers["Location"] == FILL_URL + "check"
+    page = reporter.get(FILL_URL + "check").get_data(as_text=True)
+    assert "提交前请核对填报内容" in page
+    assert "<dt>疏散通道和安全出口畅通</dt>\n    <dd>是</dd>" in page
+    assert "<dt>已建立宿舍夜间巡查制度</dt>\n    <dd>否</dd>" in page
+    assert "基本合格" in page and "2025-07-05" in page
+
+
+def test_check_page_without_a_valid_draft_goes_back_to_the_form(reporter) -> None:
+    assert reporter.get(FILL_URL + "check").headers["Location"] == FILL_URL
+    post(reporter, FILL_URL, {"hazards_found": "x", "action": "save"})
+    assert reporter.get(FILL_URL + "check").headers["Location"] == FILL_URL
+    assert post(reporter, FILL_URL + "check").headers["Location"] == FILL_URL
+
+
+def submit(client, values=None) -> str:
+    post(client, FILL_URL, {**(values or INSPECTION_OK), "action": "continue"})
+    response = post(client, FILL_URL + "check")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response.headers["Location"].rsplit("/", 1)[1]
+
+
+def test_submit_commits_the_report_on_its_own_branch(setup, reporter) -> None:
+    submission_id = submit(reporter)
+    assert re.fullmatch(r"\d{14}-[0-9a-f]{8}", submission_id)
+    service = pygit2.Repository(str(setup.instance / "service.git"))
+    branch = service.branches.local[f"submit/dongfeng-ps/{submission_id}"]
+    commit = branch.peel(pygit2.Commit)
+    path = report_path("inspection", "2025-T2", "dongfeng-ps", submission_id)
+    report = json.loads(commit.tree[path].data)
+    assert report["id"] == submission_id
+    assert (report["unit"], report["form"], report["period"]) == (
+        "dongfeng-ps",
+        "inspection",
+        "2025-T2",
+    )
+    assert report["submitted_by"] == {"account": "dongfeng", "name": "王老师"}
+    assert report["submitted_at"].endswith("+08:00")
+    assert report["values"] == {
+        "inspected_on": "2025-07-05",
+        "extinguishers_checked": 60,
+        "hazards_found": 3,
+        "hazards_fixed": 2,
+        "exits_clear": True,
+        "night_patrol": False,
+        "responsibility_signed": True,
+        "rating": "基本合格",
+        "notes": "北楼消防通道已清理。",
+    }
+    assert commit.author.name == "王老师"
+    assert commit.author.email == "dongfeng@plansite.invalid"
+    # The main line of the plan is untouched until a reviewer approves.
+    assert "data/reports/inspection/2025-T2" not in git(setup.repo, "ls-tree", "-r", "HEAD")
+
+
+def test_confirmation_shows_the_reference_and_the_draft_is_cleared(setup, reporter) -> None:
+    submission_id = submit(reporter)
+    page = reporter.get(f"/forms/submissions/{submission_id}").get_data(as_text=True)
+    assert submission_id in page and "填报编号" in page
+    assert "已提交/等待同步" in page
+    assert setup.services.drafts.load("dongfeng-ps", "inspection", "2025-T2") is None
+    portal = reporter.get("/forms/units/dongfeng-ps/").get_data(as_text=True)
+    assert "已提交/等待同步" in portal and "更正" in portal
+
+
+def test_a_correction_is_a_new_submission_for_the_same_period(setup, reporter) -> None:
+    first = submit(reporter)
+    second = submit(reporter, {**INSPECTION_OK, "hazards_found": "5"})
+    assert first != second
+    records = setup.submissions.list(unit="dongfeng-ps")
+    assert {r.id for r in records} == {first, second}
+    assert {(r.form, r.period) for r in records} == {("inspection", "2025-T2")}
+
+
+class FullDisk:
+    """The real service, with a disk that is full: every submit fails with ENOSPC."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def submit(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_a_storage_failure_is_explained_and_the_draft_is_kept(setup, reporter) -> None:
+    post(reporter, FILL_URL, {**INSPECTION_OK, "action": "continue"})
+    setup.services.submissions = FullDisk(setup.submissions)
+    response = post(reporter, FILL_URL + "check")
+    assert response.status_code == 503
+    assert "您填写的内容已作为草稿保留" in response.get_data(as_text=True)
+    assert setup.services.drafts.load("dongfeng-ps", "inspection", "2025-T2") is not None
+    assert setup.submissions.list() == []
+
+
+def test_a_rejected_submission_shows_the_reason_on_the_portal(setup, reporter) -> None:
+    submission_id = submit(reporter)
+    setup.submissions.reject(submission_id, "赵审核", "隐患数量与附件不符")
+    portal = reporter.get("/forms/units/dongfeng-ps/").get_data(as_text=True)
+    assert "已退回" in portal and "退回原因：隐患数量与附件不符" in portal
+    page = reporter.get(f"/forms/submissions/{submission_id}").get_data(as_text=True)
+    assert "隐患数量与附件不符" in page
+
+
+def test_the_portal_lists_only_forms_that_apply_to_the_unit(setup) -> None:
+    # drill applies to primary and secondary schools; every fixture unit is one, so look
+    # at the periods instead: inspection has three, drill two.
+    client = logged_in(setup, "dongfeng")
+    page = client.get("/forms/units/dongfeng-ps/").get_data(as_text=True)
+    assert page.count("/forms/units/dongfeng-ps/inspection/") == 3
+    assert page.count("/forms/units/dongfeng-ps/drill/") == 2
+    assert "已过截止日期" in page  # drill 2025-T1 was due 2025-07-20, as of 2025-08-01
+    assert "项指标已完成" in page
