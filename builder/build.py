@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from mkdocs.commands.build import build
 from mkdocs.config import load_config
-from mkdocs.exceptions import MkDocsException
+from mkdocs.exceptions import Abort, MkDocsException
 
 from builder.pages import GeneratedPage, nav
 from builder.plugin import PLUGIN_NAME, SiteData, parse_as_of, write_exports
@@ -45,6 +45,10 @@ def build_site(root: Path, site_dir: Path, *, as_of: date | None = None,
     config.plugins.on_startup(command="build", dirty=False)
     try:
         build(config)
+    except Abort:
+        if plugin.error is not None:
+            raise plugin.error from None
+        raise
     finally:
         config.plugins.on_shutdown()
 

@@ -100,16 +100,24 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
         self.plan: SiteData | None = None
         self.root = Path(".")
         self.bar: tqdm[Any] | None = None
+        # MkDocs logs a PluginError and raises a bare Abort; build_site re-raises this one
+        # so that callers (the CLI, the rebuild worker) get the list of problems.
+        self.error: PluginError | None = None
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         config_dir = Path(config.config_file_path or ".").resolve().parent
         self.root = Path(self.config.root).resolve() if self.config.root else config_dir
-        self.plan = SiteData(
-            self.root,
-            parse_as_of(self.config.as_of),
-            self.config.forms_url,
-            config.use_directory_urls,
-        )
+        self.error = None
+        try:
+            self.plan = SiteData(
+                self.root,
+                parse_as_of(self.config.as_of),
+                self.config.forms_url,
+                config.use_directory_urls,
+            )
+        except PluginError as error:
+            self.error = error
+            raise
         search.add_words(search.search_words(self.plan.content))
         config.nav = nav(self.plan.pages)
         return config
