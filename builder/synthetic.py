@@ -5,9 +5,10 @@ type and constraints, and how indicators read the fields (their rule, target, du
 and ratio denominators). Nothing here knows any particular plan, so the same generator
 fills the demo of any plan.
 
-Every random draw comes from a generator keyed by (seed, unit, form, period, field), so
-the output does not depend on iteration order and adding a unit or a period leaves the
-other units' reports unchanged. Units get a *diligence profile* (diligent, average,
+Every random draw comes from a generator keyed by the seed and what it is for (a unit's
+profile, a unit x field, one report), so the output does not depend on iteration order:
+adding a unit leaves the other units' reports unchanged, and a later period never
+changes an earlier one. Units get a *diligence profile* (diligent, average,
 behind, silent) that decides how early they report and how far towards each target they
 get, which gives the demo a realistic mix of met / on track / behind / not reported /
 overdue.
@@ -302,6 +303,43 @@ class _UnitState:
 
 
 @dataclass(frozen=True)
+class _Draws:
+    """Draws for one unit and field that hold for every period (how well it does there)."""
+
+    level: float  # share of the target reached by the due date
+    base: float  # a yearly total for counts no target bounds
+    switch: float  # when a yes/no item turns, as a share of the way to its due date
+    pick: float  # which enum answer the unit gives
+
+
+@dataclass
+class _UnitRun:
+    """Everything the value draws of one unit need; draws are cached per field."""
+
+    seed: int | str
+    content: Content
+    unit: Unit
+    profile: Profile
+    roles: Mapping[FieldRef, _Role]
+    state: _UnitState
+    cache: dict[FieldRef, _Draws]
+
+    def draws(self, ref: FieldRef, form: Form) -> _Draws:
+        found = self.cache.get(ref)
+        if found is None:
+            rng = _rng(self.seed, "field", self.unit.id, ref)
+            found = _Draws(
+                level=rng.uniform(*self.profile.level),
+                # A few per period, so a quarterly form totals more than a yearly one.
+                base=rng.uniform(1, 6) * max(1, len(form.periods)),
+                switch=rng.uniform(*self.profile.switch_share),
+                pick=rng.random(),
+            )
+            self.cache[ref] = found
+        return found
+
+
+@dataclass(frozen=True)
 class _Submission:
     form: Form
     period: Period
@@ -338,6 +376,7 @@ def generate_reports(
         profile = unit_profile(unit.id, seed, profile_mix)
         reporter = _reporter_name(seed, unit.id)
         state = _UnitState({}, {})
+        run = _UnitRun(seed, content, unit, profile, roles, state, {})
         for period in chosen:
             submissions = [
                 s
@@ -346,15 +385,17 @@ def generate_reports(
                 if (s := _submission(seed, unit, form, period, profile, as_of, tz))
             ]
             drawn: list[dict[str, Any]] = [{} for _ in submissions]
+            # One generator per report, drawn in field order: cheap and order-independent.
+            rngs = [_rng(seed, "values", unit.id, s.form.id, period.id) for s in submissions]
             # Denominator fields first and recorded at once, so that numerators drawn
             # next (in any form of the period) are capped by them.
             for first_stage in (True, False):
-                for sub, values in zip(submissions, drawn, strict=True):
+                for sub, values, rng in zip(submissions, drawn, rngs, strict=True):
                     stage_values = {}
                     for f in sub.form.fields:
                         if (FieldRef(sub.form.id, f.name) in denominators) != first_stage:
                             continue
-                        value = _value(seed, content, unit, sub, f, profile, roles, state)
+                        value = _value(run, sub, f, rng)
                         if value is not _OMIT:
                             stage_values[f.name] = value
                     values.update(stage_values)
@@ -498,80 +539,55 @@ def _elapsed(content: Content, indicator: Indicator, period: Period) -> float:
     return min(1.0, max(0.0, (period.end - content.plan.start).days / span))
 
 
-def _value(
-    seed: int | str,
-    content: Content,
-    unit: Unit,
-    sub: _Submission,
-    field: FormField,
-    profile: Profile,
-    roles: Mapping[FieldRef, _Role],
-    state: _UnitState,
-) -> Any:
+def _value(run: _UnitRun, sub: _Submission, field: FormField, rng: random.Random) -> Any:
     ref = FieldRef(sub.form.id, field.name)
-    role = roles.get(ref)
+    role = run.roles.get(ref)
     period = sub.period
-    rng = _rng(seed, "value", unit.id, ref, period.id)
-    # Per unit and field (not per period): how well this unit does on this item.
-    level = _rng(seed, "level", unit.id, ref).uniform(*profile.level)
-    # A count no target bounds: a few per period, so a yearly total over a quarterly form
-    # is larger than over a yearly one.
-    base = _rng(seed, "base", unit.id, ref).uniform(1, 6) * max(1, len(sub.form.periods))
+    draws = run.draws(ref, sub.form)
 
     if field.type == "boolean":
         if role is not None:
-            return _switched(seed, content.plan.start, unit, ref, role, profile, period)
-        return rng.random() < profile.free_true
+            return _switched(run.content.plan.start, role, draws, period)
+        return rng.random() < run.profile.free_true
     if field.type in ("integer", "number") and role is not None:
-        return _count(content, unit, field, ref, role, profile, (level, base), period, rng, state)
+        return _count(run, field, ref, role, draws, period, rng)
     if not field.required and rng.random() < (0.5 if field.type == "string" else 0.3):
         return _OMIT
     if field.type in ("integer", "number"):
-        return _free_number(field, profile, rng)
+        return _free_number(field, run.profile, rng)
     if field.type == "date":
         days = max(0, (period.end - period.start).days)
         return (period.start + timedelta(days=rng.randint(0, days))).isoformat()
     if field.enum:
         # An answer such as a category is stable for a unit across periods.
-        return _rng(seed, "enum", unit.id, ref).choice(list(field.enum))
+        return field.enum[min(len(field.enum) - 1, int(draws.pick * len(field.enum)))]
     if field.type == "string":
         text = rng.choice(_NOTES)
         return text[: field.max_length] if field.max_length else text
     return _OMIT  # a type the generator does not know: leave the field out
 
 
-def _switched(
-    seed: int | str,
-    start: date,
-    unit: Unit,
-    ref: FieldRef,
-    role: _Role,
-    profile: Profile,
-    period: Period,
-) -> bool:
+def _switched(start: date, role: _Role, draws: _Draws, period: Period) -> bool:
     """A yes/no item turns to its target once, before or (for laggards) after its due date."""
     target = role.indicator.target
     achieved = target.equals if target and isinstance(target.equals, bool) else True
-    share = _rng(seed, "switch", unit.id, ref).uniform(*profile.switch_share)
     span = max(1, (role.indicator.due - start).days)
-    switch = start + timedelta(days=round(span * share))
+    switch = start + timedelta(days=round(span * draws.switch))
     return achieved if period.end >= switch else not achieved
 
 
 def _count(
-    content: Content,
-    unit: Unit,
+    run: _UnitRun,
     field: FormField,
     ref: FieldRef,
     role: _Role,
-    profile: Profile,
-    draws: tuple[float, float],
+    draws: _Draws,
     period: Period,
     rng: random.Random,
-    state: _UnitState,
 ) -> int | float:
     """A count on the unit's path towards the target, consistent with what it reported."""
-    level, base = draws
+    content, unit, profile, state = run.content, run.unit, run.profile, run.state
+    level, base = draws.level, draws.base
     indicator = role.indicator
     progress = _elapsed(content, indicator, period) ** profile.pace
     target = indicator.target
