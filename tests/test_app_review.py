@@ -1,0 +1,90 @@
+"""Review: the queue, a readable submission with its diff, approve and reject."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pygit2
+import pytest
+
+from builder.model import report_path
+from tests.app_fixtures import FILL_URL, INSPECTION_OK, logged_in, make_setup, post
+
+
+@pytest.fixture
+def setup(tmp_path: Path):
+    return make_setup(tmp_path)
+
+
+def submit(setup, values=None) -> str:
+    client = logged_in(setup, "dongfeng")
+    post(client, FILL_URL, {**(values or INSPECTION_OK), "action": "continue"})
+    return post(client, FILL_URL + "check").headers["Location"].rsplit("/", 1)[1]
+
+
+def test_the_queue_lists_waiting_submissions_with_names(setup) -> None:
+    sid = submit(setup)
+    page = logged_in(setup, "checker").get("/forms/review/").get_data(as_text=True)
+    assert "待审核（1）" in page
+    assert sid in page and "东风路小学" in page and "校园安全检查报表" in page
+    assert "2025年秋季学期" in page
+
+
+def test_a_submission_reads_as_a_table_with_the_raw_diff(setup) -> None:
+    sid = submit(setup, {**INSPECTION_OK, "notes": "<b>粗体</b> | 管道"})
+    page = logged_in(setup, "checker").get(f"/forms/review/{sid}").get_data(as_text=True)
+    assert '<th scope="row">疏散通道和安全出口畅通</th><td class="value">是</td>' in page
+    assert '<th scope="row">自查结论</th><td class="value">基本合格</td>' in page
+    assert "&lt;b&gt;粗体&lt;/b&gt;" in page and "<b>粗体</b>" not in page
+    assert "diff --git" in page
+    assert report_path("inspection", "2025-T2", "dongfeng-ps", sid) in page
+    assert "审核通过" in page and "退回原因" in page
+
+
+def test_approve_merges_into_main_of_the_remote(setup) -> None:
+    sid = submit(setup)
+    reviewer = logged_in(setup, "checker")
+    response = post(reviewer, f"/forms/review/{sid}/approve")
+    assert response.status_code == 302
+    assert setup.submissions.get(sid).state == "approved"
+    remote = pygit2.Repository(str(setup.instance / "remote.git"))
+    main = remote.branches.local["main"].peel(pygit2.Commit)
+    path = report_path("inspection", "2025-T2", "dongfeng-ps", sid)
+    assert json.loads(main.tree[path].data)["id"] == sid
+    assert "Reviewed-by: 赵审核" in main.message
+    # The reporter sees it approved, and the approved report counts in the portal.
+    reporter = logged_in(setup, "dongfeng")
+    assert "已通过" in reporter.get(f"/forms/submissions/{sid}").get_data(as_text=True)
+    # Deciding twice is explained, not an error.
+    again = post(reviewer, f"/forms/review/{sid}/approve", follow_redirects=True)
+    assert "该填报已审核过" in again.get_data(as_text=True)
+
+
+def test_reject_requires_a_reason(setup) -> None:
+    sid = submit(setup)
+    reviewer = logged_in(setup, "checker")
+    response = post(reviewer, f"/forms/review/{sid}/reject", {"reason": "   "})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "请填写退回原因" in page and 'role="alert"' in page
+    assert setup.submissions.get(sid).state == "queued"
+    response = post(reviewer, f"/forms/review/{sid}/reject", {"reason": "请补充整改照片"})
+    assert response.status_code == 302
+    record = setup.submissions.get(sid)
+    assert (record.state, record.reason, record.reviewer) == (
+        "rejected",
+        "请补充整改照片",
+        "赵审核",
+    )
+    page = logged_in(setup, "checker").get(f"/forms/review/{sid}").get_data(as_text=True)
+    assert "请补充整改照片" in page and "审核通过</button>" not in page
+
+
+def test_approve_triggers_the_rebuild_callback(setup) -> None:
+    merged: list[str] = []
+    setup.submissions.on_merged(merged.append)
+    sid = submit(setup)
+    post(logged_in(setup, "checker"), f"/forms/review/{sid}/approve")
+    remote = pygit2.Repository(str(setup.instance / "remote.git"))
+    assert merged == [str(remote.branches.local["main"].target)]
