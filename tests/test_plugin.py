@@ -233,3 +233,16 @@ def test_cli_build_reports_problems_and_exit_code(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=600, check=False)
     assert broken.returncode == 1
     assert "content/units.csv" in broken.stderr and "生成失败" in broken.stderr
+
+
+def test_progress_bar_only_when_asked_for(tmp_path: Path) -> None:
+    root = _second_plan(tmp_path)
+    quiet = _mkdocs_build(root / "mkdocs.yml", tmp_path / "quiet")  # stderr is a pipe
+    assert quiet.returncode == 0 and "生成页面" not in quiet.stderr
+    config = yaml.safe_load((root / "mkdocs.yml").read_text(encoding="utf-8"))
+    for plugin in config["plugins"]:
+        if isinstance(plugin, dict) and "plansite" in plugin:
+            plugin["plansite"]["progress_bar"] = True
+    (root / "mkdocs.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    forced = _mkdocs_build(root / "mkdocs.yml", tmp_path / "forced")
+    assert forced.returncode == 0 and "生成页面" in forced.stderr
