@@ -1,4 +1,5 @@
-"""Load the plan from `content/` and `schemas/`, and the approved reports from `data/reports/`.
+"""Load the plan from `content/` and `schemas/` (and, re-exported from builder.reports, the
+approved reports from `data/reports/`).
 
 The format is specified in content/README.md. Loading never stops at the first problem:
 every problem is collected with its file, field and a Chinese message for the plan editor,
@@ -11,28 +12,30 @@ against dangling ids.
 from __future__ import annotations
 
 import csv
-import json
-import os
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, cast
 
 import frictionless
-import yaml
 
+from builder.documents import (
+    IDENTIFIER_MESSAGE,
+    Document,
+    duplicates,
+    parse_yaml,
+    read_json,
+    read_text,
+    sort_problems,
+    split_front_matter,
+)
 from builder.model import (
     ALL_UNITS,
     FIELD_NAME,
-    IDENTIFIER,
     AppliesTo,
     Category,
     ChecklistItem,
     Content,
     ContentError,
-    Evidence,
     FieldRef,
     Form,
     FormField,
@@ -42,15 +45,17 @@ from builder.model import (
     Plan,
     Principle,
     Problem,
-    Report,
     Target,
     Task,
     Unit,
     UnitType,
     is_identifier,
-    report_path,
 )
 from builder.records import cell_error_message
+from builder.reports import load_reports, read_reports
+
+# load_reports/read_reports live in builder.reports; they are part of this module's API.
+__all__ = ["load_content", "load_reports", "read_content", "read_reports", "sort_problems"]
 
 PLAN_FILE = "content/plan.yml"
 TASKS_DIR = "content/tasks"
@@ -60,7 +65,6 @@ UNITS_SCHEMA_FILE = "schemas/units.schema.json"
 CALENDAR_FILE = "content/calendar.yml"
 FORMS_FILE = "content/forms.yml"
 FORM_SCHEMAS_DIR = "schemas/forms"
-REPORTS_DIR = "data/reports"
 
 # The unit columns every plan has; every other boolean column is a flag, every other
 # integer column an attribute.
@@ -81,223 +85,6 @@ INDICATOR_KEYS = {
 }  # fmt: skip
 PERIOD_KEYS = {"id", "title", "start", "end", "due"}
 FORM_KEYS = {"id", "periods", "applies_to"}
-EVIDENCE_NAME = re.compile(r"^[0-9]+-[^/\\\x00-\x1f]{1,200}$")
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-IDENTIFIER_MESSAGE = (
-    "不是有效的标识符（只能使用字母、数字、- 和 _，以字母或数字开头和结尾，最长 64 个字符）"
-)
-
-
-# --------------------------------------------------------------------------- YAML
-
-
-class _DuplicateKeyError(yaml.MarkedYAMLError):
-    pass
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys: PyYAML would silently keep the last one."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
-        try:
-            duplicate = key in seen
-            seen.add(key)
-        except TypeError:  # an unhashable key; construct_mapping reports it
-            continue
-        if duplicate:
-            raise _DuplicateKeyError(None, None, f"键“{key}”重复出现", key_node.start_mark)
-    return loader.construct_mapping(node, deep=True)
-
-
-def _construct_timestamp(loader: _StrictLoader, node: yaml.ScalarNode) -> Any:
-    # PyYAML raises a bare ValueError on 2025-13-40; keep the text so that the date
-    # check names the field instead.
-    try:
-        return loader.construct_yaml_timestamp(node)
-    except ValueError:
-        return loader.construct_scalar(node)
-
-
-_StrictLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,  # type: ignore[arg-type]
-)
-_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)  # type: ignore[arg-type]
-
-
-def _yaml_problem(file: str, error: yaml.YAMLError, line_offset: int = 0) -> Problem:
-    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-    detail = getattr(error, "problem", None) or str(error)
-    # Our own duplicate-key message is Chinese; PyYAML's are English, kept as a detail.
-    message = str(detail) if isinstance(error, _DuplicateKeyError) else f"无法解析（{detail}）"
-    if mark is None:
-        return Problem(file, "", f"YAML 语法错误：{message}")
-    line = mark.line + 1 + line_offset
-    return Problem(
-        file, f"line {line}", f"YAML 语法错误（第 {line} 行第 {mark.column + 1} 列）：{message}"
-    )
-
-
-def parse_yaml(file: str, text: str, problems: list[Problem], line_offset: int = 0) -> Any:
-    """Parse YAML text; a syntax error becomes a problem with its line number (None returned)."""
-    try:
-        return yaml.load(text, Loader=_StrictLoader)
-    except yaml.YAMLError as error:
-        problems.append(_yaml_problem(file, error, line_offset))
-        return None
-
-
-def split_front_matter(text: str) -> tuple[str, str] | None:
-    """(YAML front matter, Markdown body) of a `---` delimited file, None without front matter."""
-    lines = text.splitlines(keepends=True)
-    if not lines or lines[0].rstrip() != "---":
-        return None
-    for index in range(1, len(lines)):
-        if lines[index].rstrip() == "---":
-            return "".join(lines[1:index]), "".join(lines[index + 1 :])
-    return None
-
-
-def _read_text(root: Path, file: str, problems: list[Problem]) -> str | None:
-    path = root / file
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        problems.append(Problem(file, "", "文件不存在"))
-    except UnicodeDecodeError:
-        problems.append(Problem(file, "", "文件不是 UTF-8 编码"))
-    except OSError as error:
-        problems.append(Problem(file, "", f"无法读取文件（{error.strerror}）"))
-    return None
-
-
-# ------------------------------------------------------------------ field readers
-
-
-@dataclass
-class _Doc:
-    """One file being read: where problems go and how they are located."""
-
-    file: str
-    problems: list[Problem]
-
-    def problem(self, path: str, message: str) -> None:
-        self.problems.append(Problem(self.file, path, message))
-
-    def keys(self, data: dict[str, Any], allowed: set[str], path: str) -> None:
-        for key in data:
-            if key not in allowed:
-                self.problem(_join(path, str(key)), f"未知的键“{key}”")
-
-    def mapping(self, value: Any, path: str, what: str) -> dict[str, Any] | None:
-        if isinstance(value, dict):
-            return value
-        self.problem(path, f"{what}应为映射（键: 值）")
-        return None
-
-    def items(
-        self, data: dict[str, Any], key: str, path: str = "", *, required: bool = False
-    ) -> list[Any]:
-        value = data.get(key)
-        if value is None:
-            if required:
-                self.problem(_join(path, key), f"缺少 {key}")
-            return []
-        if not isinstance(value, list):
-            self.problem(_join(path, key), "应为列表")
-            return []
-        return value
-
-    def text(
-        self, data: dict[str, Any], key: str, path: str = "", *, required: bool = True
-    ) -> str | None:
-        value = data.get(key)
-        if value is None or value == "":
-            if required:
-                self.problem(_join(path, key), f"缺少 {key}")
-                return None
-            return ""
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            self.problem(_join(path, key), "应为文字")
-            return None
-        return str(value).strip()
-
-    def identifier(self, data: dict[str, Any], key: str, path: str = "") -> str | None:
-        value = data.get(key)
-        where = _join(path, key)
-        if value is None or value == "":
-            self.problem(where, f"缺少 {key}")
-            return None
-        return self.identifier_value(value, where)
-
-    def identifier_value(self, value: Any, where: str) -> str | None:
-        # An unquoted year in YAML (id: 2022) is an integer; it is still a fine identifier.
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        if not is_identifier(value):
-            self.problem(where, f"“{value}”{IDENTIFIER_MESSAGE}")
-            return None
-        return cast(str, value)
-
-    def integer(self, data: dict[str, Any], key: str, path: str = "") -> int | None:
-        value = data.get(key)
-        if value is None:
-            self.problem(_join(path, key), f"缺少 {key}")
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.problem(_join(path, key), "应为整数")
-            return None
-        return value
-
-    def number(self, value: Any, where: str) -> float | None:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.problem(where, "应为数字")
-            return None
-        return float(value)
-
-    def date(self, data: dict[str, Any], key: str, path: str = "") -> date | None:
-        value = data.get(key)
-        where = _join(path, key)
-        if value is None or value == "":
-            self.problem(where, f"缺少 {key}")
-            return None
-        if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
-        if isinstance(value, str):
-            try:
-                return date.fromisoformat(value.strip())
-            except ValueError:
-                pass
-        self.problem(where, f"日期“{value}”无效，应写成 YYYY-MM-DD")
-        return None
-
-    def boolean(
-        self, data: dict[str, Any], key: str, path: str = "", default: bool = False
-    ) -> bool:
-        value = data.get(key, default)
-        if not isinstance(value, bool):
-            self.problem(_join(path, key), "应为 true 或 false")
-            return default
-        return value
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _duplicates(values: list[str]) -> set[str]:
-    seen: set[str] = set()
-    repeated: set[str] = set()
-    for value in values:
-        (repeated if value in seen else seen).add(value)
-    return repeated
 
 
 # ------------------------------------------------------------------ what is known
@@ -326,14 +113,14 @@ class _Known:
 
 
 def _read_plan(root: Path, problems: list[Problem], known: _Known) -> Plan | None:
-    text = _read_text(root, PLAN_FILE, problems)
+    text = read_text(root, PLAN_FILE, problems)
     if text is None:
         return None
     before = len(problems)
     data = parse_yaml(PLAN_FILE, text, problems)
     if len(problems) > before:
         return None
-    doc = _Doc(PLAN_FILE, problems)
+    doc = Document(PLAN_FILE, problems)
     plan_data = doc.mapping(data, "", "plan.yml 的内容")
     if plan_data is None:
         return None
@@ -377,7 +164,7 @@ def _read_plan(root: Path, problems: list[Problem], known: _Known) -> Plan | Non
         label = doc.text(entry, "label", path)
         if type_id and label:
             unit_types.append(UnitType(type_id, label))
-    for repeated in sorted(_duplicates([t.id for t in unit_types])):
+    for repeated in sorted(duplicates([t.id for t in unit_types])):
         doc.problem("unit_types", f"单位类型标识“{repeated}”重复")
 
     types_ok = len(problems) == types_before
@@ -395,7 +182,7 @@ def _read_plan(root: Path, problems: list[Problem], known: _Known) -> Plan | Non
         text_value = doc.text(entry, "text", path, required=False) or ""
         if category_id and number and category_title:
             categories.append(Category(category_id, number, category_title, text_value))
-    for repeated in sorted(_duplicates([c.id for c in categories])):
+    for repeated in sorted(duplicates([c.id for c in categories])):
         doc.problem("categories", f"类别标识“{repeated}”重复")
 
     categories_ok = len(problems) == categories_before
@@ -429,14 +216,14 @@ def _read_plan(root: Path, problems: list[Problem], known: _Known) -> Plan | Non
 
 
 def _read_calendar(root: Path, problems: list[Problem], known: _Known) -> list[Period]:
-    text = _read_text(root, CALENDAR_FILE, problems)
+    text = read_text(root, CALENDAR_FILE, problems)
     if text is None:
         return []
     before = len(problems)
     data = parse_yaml(CALENDAR_FILE, text, problems)
     if len(problems) > before:
         return []
-    doc = _Doc(CALENDAR_FILE, problems)
+    doc = Document(CALENDAR_FILE, problems)
     calendar = doc.mapping(data, "", "calendar.yml 的内容")
     if calendar is None:
         return []
@@ -459,7 +246,7 @@ def _read_calendar(root: Path, problems: list[Problem], known: _Known) -> list[P
             doc.problem(f"{path}.due", "报送截止日期早于周期开始日期")
         if period_id and title and start and end and due:
             periods.append(Period(period_id, title, start, end, due))
-    for repeated in sorted(_duplicates([p.id for p in periods])):
+    for repeated in sorted(duplicates([p.id for p in periods])):
         doc.problem("periods", f"报送周期标识“{repeated}”重复")
     if len(problems) == before:
         known.periods = {p.id for p in periods}
@@ -470,7 +257,7 @@ def _read_calendar(root: Path, problems: list[Problem], known: _Known) -> list[P
 
 
 def _read_units_schema(root: Path, problems: list[Problem]) -> frictionless.Schema | None:
-    descriptor = _read_json(root, UNITS_SCHEMA_FILE, problems)
+    descriptor = read_json(root, UNITS_SCHEMA_FILE, problems)
     if descriptor is None:
         return None
     schema = _frictionless_schema(UNITS_SCHEMA_FILE, descriptor, problems)
@@ -510,7 +297,7 @@ def _read_units(root: Path, problems: list[Problem], known: _Known) -> list[Unit
     ]
     known.flags = set(flag_columns)
     known.attributes = set(attribute_columns)
-    text = _read_text(root, UNITS_FILE, problems)
+    text = read_text(root, UNITS_FILE, problems)
     if text is None:
         return []
     before = len(problems)
@@ -520,7 +307,7 @@ def _read_units(root: Path, problems: list[Problem], known: _Known) -> list[Unit
         problems.append(Problem(UNITS_FILE, "", "文件为空，缺少表头"))
         return []
     header = [name.strip() for name in header]
-    for repeated in sorted(_duplicates(header)):
+    for repeated in sorted(duplicates(header)):
         problems.append(Problem(UNITS_FILE, "row 1", f"列“{repeated}”重复"))
     for name in header:
         if name not in schema.field_names:
@@ -617,25 +404,6 @@ def _read_units(root: Path, problems: list[Problem], known: _Known) -> list[Unit
 # ------------------------------------------------------------------ forms
 
 
-def _read_json(root: Path, file: str, problems: list[Problem]) -> Any:
-    text = _read_text(root, file, problems)
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        problems.append(_json_problem(file, error))
-        return None
-
-
-def _json_problem(file: str, error: json.JSONDecodeError) -> Problem:
-    return Problem(
-        file,
-        f"line {error.lineno}",
-        f"JSON 格式错误（第 {error.lineno} 行第 {error.colno} 列）：{error.msg}",
-    )
-
-
 def _frictionless_schema(
     file: str, descriptor: Any, problems: list[Problem]
 ) -> frictionless.Schema | None:
@@ -653,7 +421,7 @@ def _frictionless_schema(
 def _form_fields(
     file: str, schema: frictionless.Schema, problems: list[Problem]
 ) -> list[FormField]:
-    doc = _Doc(file, problems)
+    doc = Document(file, problems)
     fields = []
     for index, field_ in enumerate(schema.fields):
         path = f"fields[{index}]"
@@ -719,7 +487,7 @@ def _form_fields(
                 enum=tuple(enum) if enum else None,
             )
         )
-    for repeated in sorted(_duplicates([f.name for f in fields])):
+    for repeated in sorted(duplicates([f.name for f in fields])):
         doc.problem(f"fields.{repeated}", f"字段名“{repeated}”重复")
     return fields
 
@@ -729,7 +497,7 @@ def _read_form_schema(
 ) -> tuple[str, dict[str, Any], list[FormField]] | None:
     file = f"{FORM_SCHEMAS_DIR}/{form_id}.json"
     before = len(problems)
-    descriptor = _read_json(root, file, problems)
+    descriptor = read_json(root, file, problems)
     if descriptor is None:
         return None
     schema = _frictionless_schema(file, descriptor, problems)
@@ -745,7 +513,7 @@ def _read_form_schema(
     return file, descriptor, fields
 
 
-def _applies_to(doc: _Doc, value: Any, path: str, known: _Known) -> AppliesTo:
+def _applies_to(doc: Document, value: Any, path: str, known: _Known) -> AppliesTo:
     if value is None or value == "all":
         return ALL_UNITS
     entry = doc.mapping(value, path, "applies_to（all 或 unit_types/flags）")
@@ -774,14 +542,14 @@ def _applies_to(doc: _Doc, value: Any, path: str, known: _Known) -> AppliesTo:
 
 
 def _read_forms(root: Path, problems: list[Problem], known: _Known) -> list[Form]:
-    text = _read_text(root, FORMS_FILE, problems)
+    text = read_text(root, FORMS_FILE, problems)
     if text is None:
         return []
     before = len(problems)
     data = parse_yaml(FORMS_FILE, text, problems)
     if len(problems) > before:
         return []
-    doc = _Doc(FORMS_FILE, problems)
+    doc = Document(FORMS_FILE, problems)
     forms_data = doc.mapping(data, "", "forms.yml 的内容")
     if forms_data is None:
         return []
@@ -807,7 +575,7 @@ def _read_forms(root: Path, problems: list[Problem], known: _Known) -> list[Form
             if known.periods is not None and period_id not in known.periods:
                 doc.problem(where, f"报送周期“{period_id}”未在 {CALENDAR_FILE} 中定义")
             periods.append(period_id)
-        for repeated in sorted(_duplicates(periods)):
+        for repeated in sorted(duplicates(periods)):
             doc.problem(f"{path}.periods", f"报送周期“{repeated}”重复")
         applies_to = _applies_to(doc, entry.get("applies_to"), f"{path}.applies_to", known)
         loaded = _read_form_schema(root, form_id, problems)
@@ -827,7 +595,7 @@ def _read_forms(root: Path, problems: list[Problem], known: _Known) -> list[Form
         )
         forms.append(form)
         known.forms[form_id] = form
-    for repeated in sorted(_duplicates(ids)):
+    for repeated in sorted(duplicates(ids)):
         doc.problem("forms", f"表单标识“{repeated}”重复")
     known.forms_loaded = len(problems) == before
     return forms
@@ -838,7 +606,7 @@ def _read_forms(root: Path, problems: list[Problem], known: _Known) -> list[Form
 
 @dataclass
 class _TaskContext:
-    doc: _Doc
+    doc: Document
     known: _Known
     task_forms: tuple[str, ...]
     kind: Literal["task", "guarantee"]
@@ -1057,7 +825,7 @@ def _read_task(
     problems: list[Problem],
     known: _Known,
 ) -> Task | None:
-    text = _read_text(root, file, problems)
+    text = read_text(root, file, problems)
     if text is None:
         return None
     parts = split_front_matter(text)
@@ -1072,7 +840,7 @@ def _read_task(
     data = parse_yaml(file, front, problems, line_offset=1)
     if len(problems) > before:
         return None
-    doc = _Doc(file, problems)
+    doc = Document(file, problems)
     entry = doc.mapping(data, "", "头信息")
     if entry is None:
         return None
@@ -1105,7 +873,7 @@ def _read_task(
         indicator = _indicator(ctx, task_id or "", applies_to, item, f"indicators[{index}]")
         if indicator is not None:
             indicators.append(indicator)
-    for repeated in sorted(_duplicates([i.id for i in indicators])):
+    for repeated in sorted(duplicates([i.id for i in indicators])):
         doc.problem("indicators", f"指标标识“{repeated}”在本任务中重复")
     checklist = _checklist(ctx, doc.items(entry, "checklist"), "checklist")
     if not body.strip():
@@ -1204,243 +972,3 @@ def load_content(root: Path) -> Content:
     if problems or content is None:
         raise ContentError(sort_problems(problems))
     return content
-
-
-# ------------------------------------------------------------------ reports
-
-
-def _report_files(root: Path, problems: list[Problem]) -> Iterator[tuple[str, str]]:
-    """(relative path, absolute path) of every report: `<form>/<period>/<unit>/<id>.json`.
-
-    Deeper files are evidence, not reports. os.scandir rather than glob/rglob: with
-    100k reports the directory walk is a noticeable part of the load time.
-    """
-    base = os.path.join(root, REPORTS_DIR)
-    if not os.path.isdir(base):
-        return
-
-    def entries(path: str) -> list[os.DirEntry[str]]:
-        # Unsorted: read_reports sorts once at the end, cheaper than 40k small sorts.
-        with os.scandir(path) as scan:
-            return list(scan)
-
-    def misplaced(entry: os.DirEntry[str], rel: str) -> None:
-        if entry.is_file() and entry.name.endswith(".json"):
-            problems.append(
-                Problem(
-                    rel,
-                    "",
-                    "报告文件位置不正确，应为 data/reports/<表单>/<周期>/<单位>/<编号>.json",
-                )
-            )
-
-    for form in entries(base):
-        form_rel = f"{REPORTS_DIR}/{form.name}"
-        if not form.is_dir():
-            misplaced(form, form_rel)
-            continue
-        for period in entries(form.path):
-            period_rel = f"{form_rel}/{period.name}"
-            if not period.is_dir():
-                misplaced(period, period_rel)
-                continue
-            for unit in entries(period.path):
-                unit_rel = f"{period_rel}/{unit.name}"
-                if not unit.is_dir():
-                    misplaced(unit, unit_rel)
-                    continue
-                for report in entries(unit.path):
-                    if report.name.endswith(".json") and report.is_file():
-                        yield f"{unit_rel}/{report.name}", report.path
-
-
-def _evidence(doc: _Doc, value: Any) -> list[Evidence]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        doc.problem("evidence", "应为列表")
-        return []
-    evidence = []
-    for index, item in enumerate(value):
-        where = f"evidence[{index}]"
-        entry = doc.mapping(item, where, "佐证材料")
-        if entry is None:
-            continue
-        file = entry.get("file")
-        ok = True
-        if not isinstance(file, str) or not EVIDENCE_NAME.fullmatch(file) or ".." in file:
-            doc.problem(f"{where}.file", f"文件名“{file}”无效，应为 <序号>-<文件名>，且不含路径")
-            ok = False
-        for key in ("name", "media_type"):
-            if not isinstance(entry.get(key), str) or not entry[key]:
-                doc.problem(f"{where}.{key}", f"缺少 {key}")
-                ok = False
-        size = entry.get("size")
-        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            doc.problem(f"{where}.size", "应为非负整数（字节数）")
-            ok = False
-        sha256 = entry.get("sha256")
-        if not isinstance(sha256, str) or not SHA256.fullmatch(sha256):
-            doc.problem(f"{where}.sha256", "应为 64 位十六进制 SHA-256 摘要")
-            ok = False
-        if ok:
-            evidence.append(Evidence(file, entry["name"], entry["media_type"], size, sha256))  # type: ignore[arg-type]
-    return evidence
-
-
-def _text_mapping(value: Any) -> bool:
-    if type(value) is not dict:
-        return False
-    return all(type(key) is str and type(text) is str for key, text in value.items())
-
-
-def parse_report(
-    rel: str, data: Any, index: ReportIndex | None, problems: list[Problem]
-) -> Report | None:
-    """Check one report's structure (and, given an index, its references) and build it.
-
-    `rel` is the report's path relative to the repository, `data` its parsed JSON.
-    """
-    doc = _Doc(rel, problems)
-    entry = doc.mapping(data, "", "报告内容")
-    if entry is None:
-        return None
-    before = len(problems)
-    ids: dict[str, str] = {}
-    for key in ("id", "form", "period", "unit"):
-        value = entry.get(key)
-        # The common case first: this runs four times for each of 100k reports.
-        if type(value) is str and IDENTIFIER.fullmatch(value):
-            ids[key] = value
-        elif (checked := doc.identifier(entry, key)) is not None:
-            ids[key] = checked
-    submitted_at = None
-    raw_time = entry.get("submitted_at")
-    if not isinstance(raw_time, str):
-        doc.problem("submitted_at", "缺少 submitted_at（提交时间）")
-    else:
-        try:
-            submitted_at = datetime.fromisoformat(raw_time)
-        except ValueError:
-            doc.problem("submitted_at", f"提交时间“{raw_time}”无效，应为 ISO 8601 格式")
-        else:
-            if submitted_at.tzinfo is None:
-                doc.problem("submitted_at", "提交时间应包含时区（例如 +08:00）")
-    submitted_by = entry.get("submitted_by")
-    if not _text_mapping(submitted_by):
-        doc.problem("submitted_by", "应为映射（account、name 等文字）")
-    values = entry.get("values")
-    if not isinstance(values, dict):
-        doc.problem("values", "缺少 values（填报内容）")
-    evidence = _evidence(doc, entry.get("evidence"))
-    if len(ids) == 4:
-        # rel is <REPORTS_DIR>/<form>/<period>/<unit>/<file> (see _report_files); comparing
-        # parts is cheaper than building report_path() for each of 100k reports.
-        parts = rel.rsplit("/", 4)
-        if parts[1:] != [ids["form"], ids["period"], ids["unit"], f"{ids['id']}.json"]:
-            expected = report_path(ids["form"], ids["period"], ids["unit"], ids["id"])
-            doc.problem("", f"文件位置与内容不符，应为 {expected}")
-        if index is not None:
-            _check_report_references(doc, index, ids)
-    if len(problems) > before:
-        return None
-    return Report(
-        id=ids["id"],
-        form=ids["form"],
-        period=ids["period"],
-        unit=ids["unit"],
-        submitted_at=cast(datetime, submitted_at),
-        submitted_by=cast(dict[str, str], submitted_by),
-        values=cast(dict[str, Any], values),
-        evidence=tuple(evidence),
-        path=rel,
-    )
-
-
-@dataclass(frozen=True)
-class ReportIndex:
-    """The content's forms, units and periods by id, built once for a run of report checks."""
-
-    forms: dict[str, Form]
-    units: dict[str, Unit]
-    periods: frozenset[str]
-    # (form, unit) -> the form applies; each pair recurs once per period.
-    applies: dict[tuple[str, str], bool] = field(default_factory=dict)
-
-    def form_applies(self, form: Form, unit: Unit) -> bool:
-        key = (form.id, unit.id)
-        result = self.applies.get(key)
-        if result is None:
-            result = self.applies[key] = form.applies_to.matches(unit)
-        return result
-
-    @classmethod
-    def of(cls, content: Content) -> ReportIndex:
-        return cls(
-            forms={f.id: f for f in content.forms},
-            units={u.id: u for u in content.units},
-            periods=frozenset(p.id for p in content.periods),
-        )
-
-
-def _check_report_references(doc: _Doc, index: ReportIndex, ids: dict[str, str]) -> None:
-    form = index.forms.get(ids["form"])
-    unit = index.units.get(ids["unit"])
-    if form is None:
-        doc.problem("form", f"表单“{ids['form']}”不存在")
-    if unit is None:
-        doc.problem("unit", f"单位“{ids['unit']}”不存在")
-    if ids["period"] not in index.periods:
-        doc.problem("period", f"报送周期“{ids['period']}”不存在")
-    elif form is not None and ids["period"] not in form.periods:
-        doc.problem("period", f"表单 {form.id} 没有报送周期“{ids['period']}”")
-    if form is not None and unit is not None and not index.form_applies(form, unit):
-        doc.problem("unit", f"表单 {form.id} 不适用于单位 {unit.id}")
-
-
-def read_reports(root: Path, content: Content | None) -> tuple[list[Report], list[Problem]]:
-    """Every report under data/reports/ and every problem; references checked given content."""
-    problems: list[Problem] = []
-    reports: list[Report] = []
-    index = ReportIndex.of(content) if content is not None else None
-    for rel, path in _report_files(Path(root), problems):
-        try:
-            with open(path, "rb") as handle:
-                # Decoding first spares json its per-call encoding detection.
-                data = json.loads(handle.read().decode("utf-8"))
-        except json.JSONDecodeError as error:
-            problems.append(_json_problem(rel, error))
-            continue
-        except UnicodeDecodeError:
-            problems.append(Problem(rel, "", "文件不是 UTF-8 编码"))
-            continue
-        report = parse_report(rel, data, index, problems)
-        if report is not None:
-            reports.append(report)
-    reports.sort(key=lambda report: report.path)
-    return reports, problems
-
-
-def load_reports(root: Path, content: Content) -> list[Report]:
-    """The approved reports in `root`/data/reports, by path; raises ContentError with every problem.
-
-    Only structure and references are checked here (fast); the values against their
-    form's schema are checked by `plansite validate` (builder.validate).
-    """
-    reports, problems = read_reports(root, content)
-    if problems:
-        raise ContentError(sort_problems(problems))
-    return reports
-
-
-# ------------------------------------------------------------------ problems
-
-
-def _natural(text: str) -> tuple[Any, ...]:
-    # indicators[10] after indicators[2], row 14 after row 9.
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
-
-
-def sort_problems(problems: list[Problem]) -> list[Problem]:
-    """Problems deduplicated, by file, then field (numbers in natural order), then message."""
-    return sorted(set(problems), key=lambda p: (_natural(p.file), _natural(p.field), p.message))

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from builder.content import read_content, read_reports, sort_problems
+from builder.content import read_content
+from builder.documents import sort_problems
 from builder.model import Content, Problem, Report, evidence_dir
 from builder.records import read_record, record_errors_to_problems
+from builder.reports import read_reports
 
 
 def report_problems(root: Path, content: Content, reports: list[Report]) -> list[Problem]:

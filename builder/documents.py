@@ -1,0 +1,269 @@
+"""Reading the plan's files: YAML (front matter too) and JSON, every problem located.
+
+The helpers here never raise on bad input: a syntax error, a missing key or a value of
+the wrong type becomes a `Problem` (file, field, Chinese message) and reading goes on, so
+that `plansite validate` can name every problem at once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+
+from builder.model import Problem, is_identifier
+
+IDENTIFIER_MESSAGE = (
+    "不是有效的标识符（只能使用字母、数字、- 和 _，以字母或数字开头和结尾，最长 64 个字符）"
+)
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+class _DuplicateKeyError(yaml.MarkedYAMLError):
+    pass
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys: PyYAML would silently keep the last one."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+        try:
+            duplicate = key in seen
+            seen.add(key)
+        except TypeError:  # an unhashable key; construct_mapping reports it
+            continue
+        if duplicate:
+            raise _DuplicateKeyError(None, None, f"键“{key}”重复出现", key_node.start_mark)
+    return loader.construct_mapping(node, deep=True)
+
+
+def _construct_timestamp(loader: _StrictLoader, node: yaml.ScalarNode) -> Any:
+    # PyYAML raises a bare ValueError on 2025-13-40; keep the text so that the date
+    # check names the field instead.
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,  # type: ignore[arg-type]
+)
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)  # type: ignore[arg-type]
+
+
+def _yaml_problem(file: str, error: yaml.YAMLError, line_offset: int = 0) -> Problem:
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    detail = getattr(error, "problem", None) or str(error)
+    # Our own duplicate-key message is Chinese; PyYAML's are English, kept as a detail.
+    message = str(detail) if isinstance(error, _DuplicateKeyError) else f"无法解析（{detail}）"
+    if mark is None:
+        return Problem(file, "", f"YAML 语法错误：{message}")
+    line = mark.line + 1 + line_offset
+    return Problem(
+        file, f"line {line}", f"YAML 语法错误（第 {line} 行第 {mark.column + 1} 列）：{message}"
+    )
+
+
+def parse_yaml(file: str, text: str, problems: list[Problem], line_offset: int = 0) -> Any:
+    """Parse YAML text; a syntax error becomes a problem with its line number (None returned)."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as error:
+        problems.append(_yaml_problem(file, error, line_offset))
+        return None
+
+
+def split_front_matter(text: str) -> tuple[str, str] | None:
+    """(YAML front matter, Markdown body) of a `---` delimited file, None without front matter."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].rstrip() != "---":
+        return None
+    for index in range(1, len(lines)):
+        if lines[index].rstrip() == "---":
+            return "".join(lines[1:index]), "".join(lines[index + 1 :])
+    return None
+
+
+def read_text(root: Path, file: str, problems: list[Problem]) -> str | None:
+    path = root / file
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        problems.append(Problem(file, "", "文件不存在"))
+    except UnicodeDecodeError:
+        problems.append(Problem(file, "", "文件不是 UTF-8 编码"))
+    except OSError as error:
+        problems.append(Problem(file, "", f"无法读取文件（{error.strerror}）"))
+    return None
+
+
+# ------------------------------------------------------------------ field readers
+
+
+@dataclass
+class Document:
+    """One file being read: where problems go and how they are located."""
+
+    file: str
+    problems: list[Problem]
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(Problem(self.file, path, message))
+
+    def keys(self, data: dict[str, Any], allowed: set[str], path: str) -> None:
+        for key in data:
+            if key not in allowed:
+                self.problem(join_path(path, str(key)), f"未知的键“{key}”")
+
+    def mapping(self, value: Any, path: str, what: str) -> dict[str, Any] | None:
+        if isinstance(value, dict):
+            return value
+        self.problem(path, f"{what}应为映射（键: 值）")
+        return None
+
+    def items(
+        self, data: dict[str, Any], key: str, path: str = "", *, required: bool = False
+    ) -> list[Any]:
+        value = data.get(key)
+        if value is None:
+            if required:
+                self.problem(join_path(path, key), f"缺少 {key}")
+            return []
+        if not isinstance(value, list):
+            self.problem(join_path(path, key), "应为列表")
+            return []
+        return value
+
+    def text(
+        self, data: dict[str, Any], key: str, path: str = "", *, required: bool = True
+    ) -> str | None:
+        value = data.get(key)
+        if value is None or value == "":
+            if required:
+                self.problem(join_path(path, key), f"缺少 {key}")
+                return None
+            return ""
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.problem(join_path(path, key), "应为文字")
+            return None
+        return str(value).strip()
+
+    def identifier(self, data: dict[str, Any], key: str, path: str = "") -> str | None:
+        value = data.get(key)
+        where = join_path(path, key)
+        if value is None or value == "":
+            self.problem(where, f"缺少 {key}")
+            return None
+        return self.identifier_value(value, where)
+
+    def identifier_value(self, value: Any, where: str) -> str | None:
+        # An unquoted year in YAML (id: 2022) is an integer; it is still a fine identifier.
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not is_identifier(value):
+            self.problem(where, f"“{value}”{IDENTIFIER_MESSAGE}")
+            return None
+        return cast(str, value)
+
+    def integer(self, data: dict[str, Any], key: str, path: str = "") -> int | None:
+        value = data.get(key)
+        if value is None:
+            self.problem(join_path(path, key), f"缺少 {key}")
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(join_path(path, key), "应为整数")
+            return None
+        return value
+
+    def number(self, value: Any, where: str) -> float | None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.problem(where, "应为数字")
+            return None
+        return float(value)
+
+    def date(self, data: dict[str, Any], key: str, path: str = "") -> date | None:
+        value = data.get(key)
+        where = join_path(path, key)
+        if value is None or value == "":
+            self.problem(where, f"缺少 {key}")
+            return None
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                pass
+        self.problem(where, f"日期“{value}”无效，应写成 YYYY-MM-DD")
+        return None
+
+    def boolean(
+        self, data: dict[str, Any], key: str, path: str = "", default: bool = False
+    ) -> bool:
+        value = data.get(key, default)
+        if not isinstance(value, bool):
+            self.problem(join_path(path, key), "应为 true 或 false")
+            return default
+        return value
+
+
+def join_path(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def duplicates(values: list[str]) -> set[str]:
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for value in values:
+        (repeated if value in seen else seen).add(value)
+    return repeated
+
+
+# ------------------------------------------------------------------ JSON
+
+
+def read_json(root: Path, file: str, problems: list[Problem]) -> Any:
+    text = read_text(root, file, problems)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        problems.append(json_problem(file, error))
+        return None
+
+
+def json_problem(file: str, error: json.JSONDecodeError) -> Problem:
+    return Problem(
+        file,
+        f"line {error.lineno}",
+        f"JSON 格式错误（第 {error.lineno} 行第 {error.colno} 列）：{error.msg}",
+    )
+
+
+# ------------------------------------------------------------------ problems
+
+
+def _natural(text: str) -> tuple[Any, ...]:
+    # indicators[10] after indicators[2], row 14 after row 9.
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
+
+
+def sort_problems(problems: list[Problem]) -> list[Problem]:
+    """Problems deduplicated, by file, then field (numbers in natural order), then message."""
+    return sorted(set(problems), key=lambda p: (_natural(p.file), _natural(p.field), p.message))

@@ -1,0 +1,258 @@
+"""Read the approved reports in `data/reports/<form>/<period>/<unit>/<id>.json`.
+
+Structure and references are checked here, for every build, so this is the hot path with
+100k reports: one json.loads per file and plain checks, no Frictionless per report. The
+values against their form's schema are checked by builder.validate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+from builder.documents import Document, json_problem, sort_problems
+from builder.model import (
+    IDENTIFIER,
+    Content,
+    ContentError,
+    Evidence,
+    Form,
+    Problem,
+    Report,
+    Unit,
+    report_path,
+)
+
+REPORTS_DIR = "data/reports"
+EVIDENCE_NAME = re.compile(r"^[0-9]+-[^/\\\x00-\x1f]{1,200}$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _report_files(root: Path, problems: list[Problem]) -> Iterator[tuple[str, str]]:
+    """(relative path, absolute path) of every report: `<form>/<period>/<unit>/<id>.json`.
+
+    Deeper files are evidence, not reports. os.scandir rather than glob/rglob: with
+    100k reports the directory walk is a noticeable part of the load time.
+    """
+    base = os.path.join(root, REPORTS_DIR)
+    if not os.path.isdir(base):
+        return
+
+    def entries(path: str) -> list[os.DirEntry[str]]:
+        # Unsorted: read_reports sorts once at the end, cheaper than 40k small sorts.
+        with os.scandir(path) as scan:
+            return list(scan)
+
+    def misplaced(entry: os.DirEntry[str], rel: str) -> None:
+        if entry.is_file() and entry.name.endswith(".json"):
+            problems.append(
+                Problem(
+                    rel,
+                    "",
+                    "报告文件位置不正确，应为 data/reports/<表单>/<周期>/<单位>/<编号>.json",
+                )
+            )
+
+    for form in entries(base):
+        form_rel = f"{REPORTS_DIR}/{form.name}"
+        if not form.is_dir():
+            misplaced(form, form_rel)
+            continue
+        for period in entries(form.path):
+            period_rel = f"{form_rel}/{period.name}"
+            if not period.is_dir():
+                misplaced(period, period_rel)
+                continue
+            for unit in entries(period.path):
+                unit_rel = f"{period_rel}/{unit.name}"
+                if not unit.is_dir():
+                    misplaced(unit, unit_rel)
+                    continue
+                for report in entries(unit.path):
+                    if report.name.endswith(".json") and report.is_file():
+                        yield f"{unit_rel}/{report.name}", report.path
+
+
+def _evidence(doc: Document, value: Any) -> list[Evidence]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        doc.problem("evidence", "应为列表")
+        return []
+    evidence = []
+    for index, item in enumerate(value):
+        where = f"evidence[{index}]"
+        entry = doc.mapping(item, where, "佐证材料")
+        if entry is None:
+            continue
+        file = entry.get("file")
+        ok = True
+        if not isinstance(file, str) or not EVIDENCE_NAME.fullmatch(file) or ".." in file:
+            doc.problem(f"{where}.file", f"文件名“{file}”无效，应为 <序号>-<文件名>，且不含路径")
+            ok = False
+        for key in ("name", "media_type"):
+            if not isinstance(entry.get(key), str) or not entry[key]:
+                doc.problem(f"{where}.{key}", f"缺少 {key}")
+                ok = False
+        size = entry.get("size")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            doc.problem(f"{where}.size", "应为非负整数（字节数）")
+            ok = False
+        sha256 = entry.get("sha256")
+        if not isinstance(sha256, str) or not SHA256.fullmatch(sha256):
+            doc.problem(f"{where}.sha256", "应为 64 位十六进制 SHA-256 摘要")
+            ok = False
+        if ok:
+            evidence.append(Evidence(file, entry["name"], entry["media_type"], size, sha256))  # type: ignore[arg-type]
+    return evidence
+
+
+def _text_mapping(value: Any) -> bool:
+    if type(value) is not dict:
+        return False
+    return all(type(key) is str and type(text) is str for key, text in value.items())
+
+
+def parse_report(
+    rel: str, data: Any, index: ReportIndex | None, problems: list[Problem]
+) -> Report | None:
+    """Check one report's structure (and, given an index, its references) and build it.
+
+    `rel` is the report's path relative to the repository, `data` its parsed JSON.
+    """
+    doc = Document(rel, problems)
+    entry = doc.mapping(data, "", "报告内容")
+    if entry is None:
+        return None
+    before = len(problems)
+    ids: dict[str, str] = {}
+    for key in ("id", "form", "period", "unit"):
+        value = entry.get(key)
+        # The common case first: this runs four times for each of 100k reports.
+        if type(value) is str and IDENTIFIER.fullmatch(value):
+            ids[key] = value
+        elif (checked := doc.identifier(entry, key)) is not None:
+            ids[key] = checked
+    submitted_at = None
+    raw_time = entry.get("submitted_at")
+    if not isinstance(raw_time, str):
+        doc.problem("submitted_at", "缺少 submitted_at（提交时间）")
+    else:
+        try:
+            submitted_at = datetime.fromisoformat(raw_time)
+        except ValueError:
+            doc.problem("submitted_at", f"提交时间“{raw_time}”无效，应为 ISO 8601 格式")
+        else:
+            if submitted_at.tzinfo is None:
+                doc.problem("submitted_at", "提交时间应包含时区（例如 +08:00）")
+    submitted_by = entry.get("submitted_by")
+    if not _text_mapping(submitted_by):
+        doc.problem("submitted_by", "应为映射（account、name 等文字）")
+    values = entry.get("values")
+    if not isinstance(values, dict):
+        doc.problem("values", "缺少 values（填报内容）")
+    evidence = _evidence(doc, entry.get("evidence"))
+    if len(ids) == 4:
+        # rel is <REPORTS_DIR>/<form>/<period>/<unit>/<file> (see _report_files); comparing
+        # parts is cheaper than building report_path() for each of 100k reports.
+        parts = rel.rsplit("/", 4)
+        if parts[1:] != [ids["form"], ids["period"], ids["unit"], f"{ids['id']}.json"]:
+            expected = report_path(ids["form"], ids["period"], ids["unit"], ids["id"])
+            doc.problem("", f"文件位置与内容不符，应为 {expected}")
+        if index is not None:
+            _check_report_references(doc, index, ids)
+    if len(problems) > before:
+        return None
+    return Report(
+        id=ids["id"],
+        form=ids["form"],
+        period=ids["period"],
+        unit=ids["unit"],
+        submitted_at=cast(datetime, submitted_at),
+        submitted_by=cast(dict[str, str], submitted_by),
+        values=cast(dict[str, Any], values),
+        evidence=tuple(evidence),
+        path=rel,
+    )
+
+
+@dataclass(frozen=True)
+class ReportIndex:
+    """The content's forms, units and periods by id, built once for a run of report checks."""
+
+    forms: dict[str, Form]
+    units: dict[str, Unit]
+    periods: frozenset[str]
+    # (form, unit) -> the form applies; each pair recurs once per period.
+    applies: dict[tuple[str, str], bool] = field(default_factory=dict)
+
+    def form_applies(self, form: Form, unit: Unit) -> bool:
+        key = (form.id, unit.id)
+        result = self.applies.get(key)
+        if result is None:
+            result = self.applies[key] = form.applies_to.matches(unit)
+        return result
+
+    @classmethod
+    def of(cls, content: Content) -> ReportIndex:
+        return cls(
+            forms={f.id: f for f in content.forms},
+            units={u.id: u for u in content.units},
+            periods=frozenset(p.id for p in content.periods),
+        )
+
+
+def _check_report_references(doc: Document, index: ReportIndex, ids: dict[str, str]) -> None:
+    form = index.forms.get(ids["form"])
+    unit = index.units.get(ids["unit"])
+    if form is None:
+        doc.problem("form", f"表单“{ids['form']}”不存在")
+    if unit is None:
+        doc.problem("unit", f"单位“{ids['unit']}”不存在")
+    if ids["period"] not in index.periods:
+        doc.problem("period", f"报送周期“{ids['period']}”不存在")
+    elif form is not None and ids["period"] not in form.periods:
+        doc.problem("period", f"表单 {form.id} 没有报送周期“{ids['period']}”")
+    if form is not None and unit is not None and not index.form_applies(form, unit):
+        doc.problem("unit", f"表单 {form.id} 不适用于单位 {unit.id}")
+
+
+def read_reports(root: Path, content: Content | None) -> tuple[list[Report], list[Problem]]:
+    """Every report under data/reports/ and every problem; references checked given content."""
+    problems: list[Problem] = []
+    reports: list[Report] = []
+    index = ReportIndex.of(content) if content is not None else None
+    for rel, path in _report_files(Path(root), problems):
+        try:
+            with open(path, "rb") as handle:
+                # Decoding first spares json its per-call encoding detection.
+                data = json.loads(handle.read().decode("utf-8"))
+        except json.JSONDecodeError as error:
+            problems.append(json_problem(rel, error))
+            continue
+        except UnicodeDecodeError:
+            problems.append(Problem(rel, "", "文件不是 UTF-8 编码"))
+            continue
+        report = parse_report(rel, data, index, problems)
+        if report is not None:
+            reports.append(report)
+    reports.sort(key=lambda report: report.path)
+    return reports, problems
+
+
+def load_reports(root: Path, content: Content) -> list[Report]:
+    """The approved reports in `root`/data/reports, by path; raises ContentError with every problem.
+
+    Only structure and references are checked here (fast); the values against their
+    form's schema are checked by `plansite validate` (builder.validate).
+    """
+    reports, problems = read_reports(root, content)
+    if problems:
+        raise ContentError(sort_problems(problems))
+    return reports
