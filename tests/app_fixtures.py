@@ -38,10 +38,7 @@ def git(repo: Path, *args: str) -> str:
 
 def make_repository(path: Path, fixture: Path = FIXTURE) -> Path:
     """A git working tree with the plan committed on main."""
-    path.mkdir(parents=True)
-    for folder in ("content", "schemas", "data"):
-        if (fixture / folder).is_dir():
-            shutil.copytree(fixture / folder, path / folder)
+    shutil.copytree(fixture, path)
     git(path, "init", "--quiet", "--initial-branch=main")
     git(path, "config", "user.name", "Plan Editor")
     git(path, "config", "user.email", "editor@example.invalid")
