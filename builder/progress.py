@@ -182,6 +182,19 @@ def _applies(task: Task, indicator: Indicator, unit: Unit, forms: Mapping[str, F
     )
 
 
+def _first_report_due(content: Content, task: Task, indicator: Indicator) -> date | None:
+    """The earliest due date of any period of a form that feeds the indicator."""
+    periods = {p.id: p for p in content.periods}
+    dues = [
+        periods[period_id].due
+        for form in content.forms
+        if form.id in _feeding_forms(task, indicator)
+        for period_id in form.periods
+        if period_id in periods
+    ]
+    return min(dues, default=None)
+
+
 def applies(content: Content, task: Task, indicator: Indicator, unit: Unit) -> bool:
     """Whether the indicator is measured for the unit at all."""
     return _applies(task, indicator, unit, {f.id: f for f in content.forms})
@@ -278,9 +291,14 @@ class _Pace:
 
     overdue: bool
     expected: float | None  # minimum x elapsed share of the time to the due date
+    # Whether a report feeding the indicator was due by now. Until then a missing report
+    # is not a shortfall: an indicator fed only by the year-end form is on track in October.
+    report_due: bool = True
 
 
-def _pace(indicator: Indicator, plan_start: date, as_of: date) -> _Pace:
+def _pace(
+    indicator: Indicator, plan_start: date, as_of: date, first_report_due: date | None = None
+) -> _Pace:
     expected = None
     target = indicator.target
     if target is not None and target.minimum is not None:
@@ -290,7 +308,8 @@ def _pace(indicator: Indicator, plan_start: date, as_of: date) -> _Pace:
         else:  # due on the first day: all of it is expected from then on
             elapsed = 1.0 if as_of >= indicator.due else 0.0
         expected = target.minimum * elapsed
-    return _Pace(overdue=as_of > indicator.due, expected=expected)
+    report_due = first_report_due is None or as_of > first_report_due
+    return _Pace(overdue=as_of > indicator.due, expected=expected, report_due=report_due)
 
 
 def _status(indicator: Indicator, value: Value, pace: _Pace) -> Status:
@@ -306,7 +325,7 @@ def _status(indicator: Indicator, value: Value, pace: _Pace) -> Status:
     if pace.overdue:
         return Status.OVERDUE
     if not reported:
-        return Status.NOT_REPORTED
+        return Status.NOT_REPORTED if pace.report_due else Status.ON_TRACK
     if (
         pace.expected is not None
         and not isinstance(value, bool)
@@ -429,7 +448,10 @@ def evaluate(content: Content, reports: Iterable[Report], as_of: date) -> Progre
     grouped = _group_by_unit_form(effective, forms, {p.id: p.end for p in periods.values()})
 
     indicators = [(task, ind) for task in content.tasks for ind in task.indicators]
-    paces = [_pace(ind, content.plan.start, as_of) for _, ind in indicators]
+    paces = [
+        _pace(ind, content.plan.start, as_of, _first_report_due(content, task, ind))
+        for task, ind in indicators
+    ]
     # Applicability depends on the unit's type and flags only (AppliesTo.matches), and
     # thousands of units share a handful of those: decide once per combination.
     applicability: dict[tuple[str, frozenset[str]], tuple[bool, ...]] = {}

@@ -263,6 +263,23 @@ def test_without_reports_there_is_no_value_and_nothing_is_reported() -> None:
     assert (after.value, after.status) == (None, Status.OVERDUE)
 
 
+def test_no_report_before_any_feeding_report_is_due_is_on_track_not_missing() -> None:
+    # Fed only by the year-end form: in October nothing was due yet, so nothing is missing.
+    c = content(
+        (task("t1", indicator("i1", target=Target(minimum=2))),),
+        forms=(form(periods=("Y",)),),
+    )
+    assert one(c, [], "2022-10-20").status is Status.ON_TRACK
+    assert one(c, [], "2022-12-31").status is Status.ON_TRACK
+    assert one(c, [], "2023-01-16").status is Status.OVERDUE  # the indicator was due 12-31
+
+
+def test_no_report_once_the_first_feeding_report_was_due_is_not_reported() -> None:
+    c = content((task("t1", indicator("i1", target=Target(minimum=2))),))
+    assert one(c, [], "2022-04-10").status is Status.ON_TRACK  # Q1 due that day
+    assert one(c, [], "2022-04-11").status is Status.NOT_REPORTED
+
+
 def test_sum_adds_the_field_over_every_period_of_the_form() -> None:
     c = content((task("t1", indicator("i1", target=Target(minimum=10))),))
     reports = [
@@ -873,5 +890,13 @@ def test_values_only_come_from_effective_reports_and_statuses_follow_the_order(
                 assert ind.target is None or ind.target.is_met(r.value)
             if r.status is Status.OVERDUE:
                 assert as_of > ind.due
-            if r.status in (Status.BEHIND, Status.ON_TRACK):
+            if r.status is Status.BEHIND:
                 assert r.value is not None and as_of <= ind.due
+            if r.status is Status.ON_TRACK:
+                assert as_of <= ind.due
+                # Without a value it is on track only while no feeding report was due yet.
+                first_due = min(
+                    c.period(pid).due for f in c.forms if f.id in {x.form for x in ind.fields}
+                    for pid in f.periods
+                )
+                assert r.value is not None or as_of <= first_due
