@@ -1,0 +1,217 @@
+"""The forge interface, the pull request text and webhook signature checks they share."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from forms.outbox import SubmissionRecord
+    from forms.repository import Identity
+
+OPEN = "open"
+MERGED = "merged"
+CLOSED = "closed"  # closed without merging: rejected on the forge
+
+TITLE_LIMIT = 250  # GitHub refuses titles over 256 characters
+
+
+class ForgeError(Exception):
+    """The forge refused a request (wrong token, unknown repository, not mergeable...)."""
+
+    user_message = "代码托管平台拒绝了该操作，请联系管理员"
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class ForgeUnavailable(ForgeError):
+    """The forge could not be reached or had a server error; the request may be retried."""
+
+    user_message = "代码托管平台暂时无法连接，请稍后重试"
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A verified webhook delivery, reduced to what the service acts on."""
+
+    kind: str  # "pull_request", "push", "ping" or the forge's other event name
+    action: str = ""
+    number: int | None = None  # pull request number
+    branch: str = ""  # pull request head branch
+    merged: bool = False
+    ref: str = ""  # push: the updated ref
+    commit: str = ""  # push: the new tip; pull request: the merge commit
+    actor: str = ""  # who merged / closed / pushed
+
+
+class Forge(Protocol):
+    """Where a submission's pull request is opened, watched, merged or closed."""
+
+    kind: str
+
+    def open_pull_request(
+        self, record: SubmissionRecord, title: str, body: str
+    ) -> tuple[int, str]:
+        """Open (or find the already open) pull request of the record's branch: (number, url)."""
+        ...
+
+    def pull_request_state(self, number: int) -> str:
+        """OPEN, MERGED or CLOSED."""
+        ...
+
+    def merge_pull_request(
+        self, record: SubmissionRecord, number: int, title: str, message: str, reviewer: Identity
+    ) -> None:
+        """Merge into main (idempotent: an already merged request is left alone)."""
+        ...
+
+    def close_pull_request(self, record: SubmissionRecord, number: int, comment: str) -> None:
+        """Close without merging, leaving `comment` (the reason) on it."""
+        ...
+
+    def verify_webhook(
+        self, headers: Mapping[str, str], body: bytes
+    ) -> WebhookEvent | None:
+        """The event if the signature is valid, None otherwise (missing, wrong, no secret)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ReportLabels:
+    """The human names of a report's identifiers, supplied by whoever knows the content."""
+
+    unit_name: str
+    form_title: str
+    period_title: str
+    field_titles: Mapping[str, str] = field(default_factory=dict)  # field name -> title
+
+
+@dataclass(frozen=True)
+class PullRequestText:
+    title: str
+    body: str
+
+
+def identifier_labels(report: Mapping[str, Any]) -> ReportLabels:
+    """Fallback when no content is at hand: the identifiers stand for themselves."""
+    return ReportLabels(
+        unit_name=str(report.get("unit", "")),
+        form_title=str(report.get("form", "")),
+        period_title=str(report.get("period", "")),
+    )
+
+
+def pull_request_text(report: Mapping[str, Any], labels: ReportLabels) -> PullRequestText:
+    """Title "【填报】<unit> <form> <period>" and a Markdown table of field title / value."""
+    title = one_line(f"【填报】{labels.unit_name} {labels.form_title} {labels.period_title}")
+    values = report.get("values") or {}
+    who = report.get("submitted_by") or {}
+    lines = [
+        f"**填报单位**：{markdown_text(labels.unit_name)}  ",
+        f"**报表**：{markdown_text(labels.form_title)}  ",
+        f"**报送期**：{markdown_text(labels.period_title)}  ",
+        f"**填报人**：{markdown_text(str(who.get('name', '')))}"
+        f"（{markdown_text(str(who.get('account', '')))}）  ",
+        f"**提交时间**：{markdown_text(str(report.get('submitted_at', '')))}  ",
+        f"**编号**：`{markdown_text(str(report.get('id', '')))}`",
+        "",
+        "| 项目 | 填报内容 |",
+        "| --- | --- |",
+    ]
+    for name, value in values.items():
+        label = labels.field_titles.get(name, name)
+        lines.append(f"| {table_cell(label)} | {table_cell(display_value(value))} |")
+    evidence = report.get("evidence") or []
+    if evidence:
+        lines += ["", "**佐证材料**：", ""]
+        lines += [f"- {markdown_text(str(e.get('name', e.get('file', ''))))}" for e in evidence]
+    lines += ["", "审核通过请合并本请求；如需退回，请关闭本请求并在评论中说明原因。", ""]
+    return PullRequestText(title=title, body="\n".join(lines))
+
+
+def display_value(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return "、".join(display_value(v) for v in value)
+    return str(value)
+
+
+def one_line(text: str, limit: int = TITLE_LIMIT) -> str:
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def markdown_text(text: str) -> str:
+    """User text as literal Markdown: no links, images, HTML or emphasis it did not intend."""
+    text = "".join(c for c in text if c.isprintable() or c in "\n")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def table_cell(text: str) -> str:
+    """A table cell: escaped, newlines as <br> so the row stays one line."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "<br>".join(markdown_text(line) for line in lines)
+
+
+def header(headers: Mapping[str, str], name: str) -> str:
+    """A header by case-insensitive name (a plain dict is not case-insensitive)."""
+    wanted = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == wanted), "")
+
+
+def hmac_sha256(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signature_matches(secret: str, body: bytes, given: str) -> bool:
+    """Constant-time comparison; an empty secret never verifies anything."""
+    if not secret or not given:
+        return False
+    return hmac.compare_digest(hmac_sha256(secret, body), given.strip().lower())
+
+
+def event_from_payload(kind: str, payload: Any) -> WebhookEvent:
+    """Gitea, Forgejo and GitHub share the shape of pull_request and push payloads."""
+    if not isinstance(payload, dict):
+        return WebhookEvent(kind=kind)
+    actor = _text(payload.get("sender"), "login")
+    if kind == "pull_request":
+        pull = payload.get("pull_request") if isinstance(payload.get("pull_request"), dict) else {}
+        number = pull.get("number", payload.get("number"))
+        return WebhookEvent(
+            kind=kind,
+            action=str(payload.get("action", "")),
+            number=number if isinstance(number, int) and not isinstance(number, bool) else None,
+            branch=_text(pull.get("head"), "ref"),
+            merged=pull.get("merged") is True,
+            commit=str(pull.get("merge_commit_sha") or ""),
+            actor=_text(pull.get("merged_by"), "login") or actor,
+        )
+    if kind == "push":
+        return WebhookEvent(
+            kind=kind,
+            ref=str(payload.get("ref", "")),
+            commit=str(payload.get("after", "")),
+            actor=actor,
+        )
+    return WebhookEvent(kind=kind, action=str(payload.get("action", "")), actor=actor)
+
+
+def _text(value: Any, key: str) -> str:
+    return str(value.get(key) or "") if isinstance(value, dict) else ""

@@ -1,0 +1,60 @@
+"""The local forge: review happens in the form service itself, approval merges directly
+into the main branch of a repository on this machine (the embedded default)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pygit2
+
+from forms import repository
+from forms.forges.base import OPEN, WebhookEvent
+
+if TYPE_CHECKING:
+    from forms.outbox import SubmissionRecord
+
+
+class LocalForge:
+    kind = "local"
+
+    def __init__(self, remote: Path, committer: repository.Identity, *, main_branch: str = "main"):
+        self.remote = remote
+        self.committer = committer
+        self.main_branch = main_branch
+
+    def open_pull_request(
+        self, record: SubmissionRecord, title: str, body: str
+    ) -> tuple[int, str]:
+        # No pull request object: the pushed branch is what the reviewer decides on.
+        return 0, ""
+
+    def pull_request_state(self, number: int) -> str:
+        # Decisions are only ever taken through the service, which records them itself.
+        return OPEN
+
+    def merge_pull_request(
+        self,
+        record: SubmissionRecord,
+        number: int,
+        title: str,
+        message: str,
+        reviewer: repository.Identity,
+    ) -> None:
+        repo = pygit2.Repository(str(self.remote))
+        repository.merge_into(
+            repo,
+            self.main_branch,
+            record.branch,
+            f"{title}\n\n{message}".rstrip() + "\n",
+            reviewer.signature(),
+            self.committer.signature(),
+        )
+
+    def close_pull_request(self, record: SubmissionRecord, number: int, comment: str) -> None:
+        # The branch stays as the record of what was submitted; the outbox holds the reason.
+        return None
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent | None:
+        return None  # nothing calls in: every webhook for a local forge is refused

@@ -1,0 +1,275 @@
+"""The durable outbox: what the service knows about each submission beyond its git ref.
+
+The refs in the service repository are the truth (a submission exists iff its branch
+does); this sqlite file records what happened to it afterwards: pushed to the remote?
+pull request opened (number, url)? approved or rejected, by whom, why? and when to
+retry after a failure. It lives in the instance folder and is shared by every worker
+process: WAL mode, one short-lived connection per call, every write in one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+QUEUED = "queued"  # committed in the service repository, not yet on the remote / in review
+IN_REVIEW = "in_review"
+APPROVED = "approved"
+REJECTED = "rejected"
+STATES = (QUEUED, IN_REVIEW, APPROVED, REJECTED)
+
+STATE_LABELS = {
+    QUEUED: "等待同步",
+    IN_REVIEW: "审核中",
+    APPROVED: "已通过",
+    REJECTED: "已退回",
+}
+
+
+@dataclass(frozen=True)
+class SubmissionRecord:
+    id: str
+    unit: str
+    form: str
+    period: str
+    branch: str
+    commit: str
+    state: str  # "queued" | "in_review" | "approved" | "rejected"
+    reason: str  # why it was rejected (the reviewer's words), "" otherwise
+    submitted_at: datetime
+    submitted_by: str  # the reporter's account
+    review_url: str  # the pull request on a remote forge, "" with the local forge
+    reviewer: str
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS[self.state]
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A record plus the delivery bookkeeping only the sync loop needs."""
+
+    record: SubmissionRecord
+    pushed: bool
+    pr_number: int | None
+    attempts: int
+    next_attempt: float
+    last_error: str
+
+
+def retry_delay(attempts: int, base: float, cap: float) -> float:
+    """Seconds to wait after the `attempts`-th consecutive failure: doubling, capped."""
+    if attempts <= 0:
+        return 0.0
+    return min(cap, base * 2 ** min(attempts - 1, 30))
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS submissions (
+    id TEXT PRIMARY KEY,
+    unit TEXT NOT NULL,
+    form TEXT NOT NULL,
+    period TEXT NOT NULL,
+    branch TEXT NOT NULL UNIQUE,
+    commit_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    submitted_at TEXT NOT NULL,
+    submitted_utc TEXT NOT NULL,  -- for ordering: offsets differ between writers
+    submitted_by TEXT NOT NULL,
+    review_url TEXT NOT NULL DEFAULT '',
+    reviewer TEXT NOT NULL DEFAULT '',
+    pushed INTEGER NOT NULL DEFAULT 0,
+    pr_number INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS submissions_unit ON submissions (unit, submitted_utc);
+CREATE INDEX IF NOT EXISTS submissions_state ON submissions (state, next_attempt);
+"""
+
+_COLUMNS = (
+    "id, unit, form, period, branch, commit_id, state, reason, submitted_at, submitted_by, "
+    "review_url, reviewer, pushed, pr_number, attempts, next_attempt, last_error"
+)
+
+
+class Outbox:
+    """The submissions table in `path` (created on first use)."""
+
+    def __init__(self, path: Path, *, busy_timeout: float = 30.0):
+        self.path = path
+        self._busy_timeout = busy_timeout
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        # One connection per call: safe across fork (gunicorn) and threads, and WAL lets
+        # readers proceed while one worker writes.
+        with closing(sqlite3.connect(self.path, timeout=self._busy_timeout)) as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            with db:
+                yield db
+
+    def add(self, record: SubmissionRecord) -> None:
+        """Insert a new record; an existing id is left as it is (recovery may race)."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO submissions (id, unit, form, period, branch, commit_id, "
+                "state, reason, submitted_at, submitted_utc, submitted_by, review_url, reviewer) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.id, record.unit, record.form, record.period, record.branch,
+                    record.commit, record.state, record.reason,
+                    record.submitted_at.isoformat(),
+                    record.submitted_at.astimezone(UTC).isoformat(),
+                    record.submitted_by,
+                    record.review_url, record.reviewer,
+                ),
+            )
+
+    def entry(self, submission_id: str) -> OutboxEntry | None:
+        with self._connect() as db:
+            row = db.execute(
+                f"SELECT {_COLUMNS} FROM submissions WHERE id = ?", (submission_id,)
+            ).fetchone()
+        return _entry(row) if row else None
+
+    def entry_for_branch(self, branch: str) -> OutboxEntry | None:
+        with self._connect() as db:
+            row = db.execute(
+                f"SELECT {_COLUMNS} FROM submissions WHERE branch = ?", (branch,)
+            ).fetchone()
+        return _entry(row) if row else None
+
+    def entry_for_pull_request(self, number: int) -> OutboxEntry | None:
+        with self._connect() as db:
+            row = db.execute(
+                f"SELECT {_COLUMNS} FROM submissions WHERE pr_number = ?", (number,)
+            ).fetchone()
+        return _entry(row) if row else None
+
+    def records(
+        self, *, unit: str | None = None, state: str | None = None
+    ) -> list[SubmissionRecord]:
+        """Newest first."""
+        clauses, params = [], []
+        if unit is not None:
+            clauses.append("unit = ?")
+            params.append(unit)
+        if state is not None:
+            clauses.append("state = ?")
+            params.append(state)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM submissions {where} "
+                "ORDER BY submitted_utc DESC, id DESC",
+                params,
+            ).fetchall()
+        return [_entry(row).record for row in rows]
+
+    def ids(self) -> set[str]:
+        with self._connect() as db:
+            return {row[0] for row in db.execute("SELECT id FROM submissions")}
+
+    def due(self, state: str, now: float) -> list[OutboxEntry]:
+        """Entries in `state` whose next attempt is due, oldest first."""
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM submissions WHERE state = ? AND next_attempt <= ? "
+                "ORDER BY submitted_utc, id",
+                (state, now),
+            ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def mark_pushed(self, ids: Sequence[str]) -> None:
+        with self._connect() as db:
+            db.executemany(
+                "UPDATE submissions SET pushed = 1 WHERE id = ?", [(i,) for i in ids]
+            )
+
+    def mark_in_review(self, submission_id: str, pr_number: int | None, url: str) -> bool:
+        """Delivered: on the remote and (with a remote forge) a pull request is open.
+        False if the entry is no longer queued (decided meanwhile)."""
+        with self._connect() as db:
+            cursor = db.execute(
+                "UPDATE submissions SET state = ?, pr_number = ?, review_url = ?, attempts = 0, "
+                "next_attempt = 0, last_error = '' WHERE id = ? AND state = ?",
+                (IN_REVIEW, pr_number, url, submission_id, QUEUED),
+            )
+            return cursor.rowcount == 1
+
+    def mark_failed(
+        self, ids: Sequence[str], error: str, now: float, base: float, cap: float
+    ) -> None:
+        """Count a failed attempt and schedule the next one with exponential backoff."""
+        with self._connect() as db:
+            for submission_id in ids:
+                row = db.execute(
+                    "SELECT attempts FROM submissions WHERE id = ?", (submission_id,)
+                ).fetchone()
+                if row is None:
+                    continue
+                attempts = row[0] + 1
+                db.execute(
+                    "UPDATE submissions SET attempts = ?, next_attempt = ?, last_error = ? "
+                    "WHERE id = ?",
+                    (attempts, now + retry_delay(attempts, base, cap), error[:500],
+                     submission_id),
+                )
+
+    def schedule(self, submission_id: str, when: float) -> None:
+        """When to look at an entry next (polling a pull request's state)."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE submissions SET next_attempt = ? WHERE id = ?", (when, submission_id)
+            )
+
+    def decide(
+        self, submission_id: str, state: str, *, reviewer: str = "", reason: str = ""
+    ) -> bool:
+        """Record approval or rejection once. False if it was already decided."""
+        if state not in (APPROVED, REJECTED):
+            raise ValueError(f"not a decision: {state}")
+        with self._connect() as db:
+            cursor = db.execute(
+                "UPDATE submissions SET state = ?, reviewer = ?, reason = ? "
+                "WHERE id = ? AND state IN (?, ?)",
+                (state, reviewer, reason, submission_id, QUEUED, IN_REVIEW),
+            )
+            return cursor.rowcount == 1
+
+
+def _entry(row: tuple) -> OutboxEntry:
+    record = SubmissionRecord(
+        id=row[0],
+        unit=row[1],
+        form=row[2],
+        period=row[3],
+        branch=row[4],
+        commit=row[5],
+        state=row[6],
+        reason=row[7],
+        submitted_at=datetime.fromisoformat(row[8]),
+        submitted_by=row[9],
+        review_url=row[10],
+        reviewer=row[11],
+    )
+    return OutboxEntry(
+        record=record,
+        pushed=bool(row[12]),
+        pr_number=row[13],
+        attempts=row[14],
+        next_attempt=row[15],
+        last_error=row[16],
+    )

@@ -1,0 +1,433 @@
+"""Git plumbing for the form service: commits, branches, merges, fetch and push, with pygit2.
+
+Everything here works on bare repositories and in-memory trees, never on a working tree:
+several processes (gunicorn workers, the sync loop, a reviewer) use the same repositories
+at once, and a working tree cannot be shared safely. Concurrency rests on two facts of
+git's storage: objects are content-addressed and written by rename (two writers of the
+same object agree), and a ref is updated under a lock file with a compare-and-swap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pygit2
+
+from builder.model import is_identifier
+
+log = logging.getLogger(__name__)
+
+BRANCH_PREFIX = "refs/heads/"
+SUBMISSION_BRANCH_PREFIX = "submit"
+
+
+class RepositoryError(Exception):
+    """A git operation of the form service failed."""
+
+    user_message = "仓库操作失败，请联系管理员"
+
+
+class RefExists(RepositoryError):
+    """The branch already exists: an id was used twice. Nothing was changed."""
+
+    user_message = "该填报编号已存在，请重新提交"
+
+
+class PathExists(RepositoryError):
+    """A file the commit would add is already in the base tree."""
+
+
+class MergeConflict(RepositoryError):
+    """The branch cannot be merged without a human (it changes a file main changed too)."""
+
+    user_message = "该填报与主分支上的内容冲突，需要管理员处理"
+
+
+class RemoteUnavailable(RepositoryError):
+    """The remote could not be reached or refused the update; retry later."""
+
+    user_message = "远程仓库暂时无法连接，请稍后重试"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A git author or committer."""
+
+    name: str
+    email: str
+
+    def __post_init__(self) -> None:
+        # git's signature format has no escaping: these characters would forge another field.
+        for value in (self.name, self.email):
+            if not value.strip() or any(c in value for c in "<>\n\r\0"):
+                raise ValueError(f"unusable git identity: {self.name!r} <{self.email!r}>")
+
+    @classmethod
+    def cleaned(cls, name: str, email: str) -> Identity:
+        """An identity from user-typed text: characters git cannot store are dropped."""
+
+        def clean(value: str, fallback: str) -> str:
+            kept = "".join(c for c in value if c not in "<>\0" and c.isprintable()).strip()
+            return kept or fallback
+
+        return cls(clean(name, "unknown"), clean(email, "unknown@localhost"))
+
+    def signature(self, when: datetime | None = None) -> pygit2.Signature:
+        if when is None:
+            return pygit2.Signature(self.name, self.email)
+        offset = when.utcoffset()
+        minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+        return pygit2.Signature(self.name, self.email, int(when.timestamp()), minutes)
+
+
+def enable_durable_writes() -> None:
+    """Make libgit2 fsync objects and refs (process-wide): an acknowledged submission
+    must survive a power cut, not only a crash of the process."""
+    pygit2.settings.enable_fsync_gitdir(True)
+
+
+def branch_ref(branch: str) -> str:
+    return branch if branch.startswith("refs/") else BRANCH_PREFIX + branch
+
+
+def submission_branch(unit: str, submission_id: str) -> str:
+    """`submit/<unit>/<id>`: built only from identifiers, so always a valid, harmless ref."""
+    for value in (unit, submission_id):
+        if not is_identifier(value):
+            raise ValueError(f"not an identifier: {value!r}")
+    return f"{SUBMISSION_BRANCH_PREFIX}/{unit}/{submission_id}"
+
+
+def parse_submission_branch(ref: str) -> tuple[str, str] | None:
+    """(unit, id) of a `submit/<unit>/<id>` branch or ref, None for anything else."""
+    name = ref.removeprefix(BRANCH_PREFIX)
+    parts = name.split("/")
+    if len(parts) != 3 or parts[0] != SUBMISSION_BRANCH_PREFIX:
+        return None
+    if not (is_identifier(parts[1]) and is_identifier(parts[2])):
+        return None
+    return parts[1], parts[2]
+
+
+def open_or_init_bare(path: Path) -> pygit2.Repository:
+    """Open a bare repository, creating it if needed; safe when several processes race."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+        pygit2.init_repository(str(staging), bare=True, initial_head="main")
+        try:
+            staging.rename(path)
+        except OSError:
+            # Another process created it first; theirs is as good as ours.
+            shutil.rmtree(staging, ignore_errors=True)
+    return pygit2.Repository(str(path))
+
+
+def resolve(repo: pygit2.Repository, ref: str) -> pygit2.Commit | None:
+    try:
+        reference = repo.references[branch_ref(ref)]
+    except KeyError:
+        return None
+    return repo[reference.target].peel(pygit2.Commit)
+
+
+def tree_with_files(
+    repo: pygit2.Repository,
+    base: pygit2.Tree | None,
+    files: Mapping[str, bytes],
+    *,
+    replace: bool = False,
+) -> pygit2.Oid:
+    """Write a tree that is `base` plus `files` (path -> content) and return its id.
+
+    Only the trees on the paths of the new files are rewritten (TreeBuilder), so the cost
+    does not grow with the number of reports already in the repository.
+    """
+    nested: dict[str, object] = {}
+    for path, data in files.items():
+        parts = path.split("/")
+        if any(p in ("", ".", "..", ".git") for p in parts):
+            raise ValueError(f"unsafe path in tree: {path!r}")
+        node = nested
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ValueError(f"path is both a file and a folder: {path!r}")
+            node = child
+        if parts[-1] in node:
+            raise ValueError(f"path given twice: {path!r}")
+        node[parts[-1]] = data
+    return _write_tree(repo, base, nested, "", replace)
+
+
+def _write_tree(
+    repo: pygit2.Repository,
+    base: pygit2.Tree | None,
+    nested: Mapping[str, object],
+    prefix: str,
+    replace: bool,
+) -> pygit2.Oid:
+    builder = repo.TreeBuilder(base) if base is not None else repo.TreeBuilder()
+    for name, value in nested.items():
+        existing = base[name] if base is not None and name in base else None
+        if isinstance(value, dict):
+            subtree = existing if isinstance(existing, pygit2.Tree) else None
+            if existing is not None and subtree is None and not replace:
+                raise PathExists(f"{prefix}{name} is a file, not a folder")
+            oid = _write_tree(repo, subtree, value, f"{prefix}{name}/", replace)
+            builder.insert(name, oid, pygit2.enums.FileMode.TREE)
+        else:
+            if existing is not None and not replace:
+                raise PathExists(f"{prefix}{name} already exists")
+            assert isinstance(value, bytes)
+            builder.insert(name, repo.create_blob(value), pygit2.enums.FileMode.BLOB)
+    return builder.write()
+
+
+def commit_on_new_branch(
+    repo: pygit2.Repository,
+    branch: str,
+    parent: pygit2.Commit,
+    files: Mapping[str, bytes],
+    message: str,
+    author: pygit2.Signature,
+    committer: pygit2.Signature,
+) -> pygit2.Oid:
+    """One commit adding `files` on top of `parent`, published as a new branch.
+
+    The commit is written unattached (ref=None) and the branch is created afterwards
+    with force=False: two processes that picked the same name cannot overwrite each
+    other, the loser gets RefExists and its commit stays an unreachable object.
+    """
+    name = branch_ref(branch)
+    if name in repo.references:
+        raise RefExists(f"branch {branch} exists")
+    tree = tree_with_files(repo, parent.tree, files)
+    oid = repo.create_commit(None, author, committer, message, tree, [parent.id])
+    for attempt in range(40):
+        try:
+            repo.references.create(name, oid, force=False)
+            return oid
+        except pygit2.AlreadyExistsError as error:
+            raise RefExists(f"branch {branch} exists") from error
+        except (OSError, pygit2.GitError) as error:
+            # "failed to lock file": another process is creating this very ref right now.
+            # Once it is done the name is taken; a lock that never goes away is an error.
+            log.debug("ref %s locked (%d): %s", name, attempt, error)
+            time.sleep(0.01 * (attempt + 1))
+            if name in repo.references:
+                raise RefExists(f"branch {branch} exists") from error
+    raise RepositoryError(f"could not create {name}: its lock file stays in place")
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    commit: str  # the new tip of the target branch
+    merged: bool  # False when the source was already contained in the target
+
+
+def merge_into(
+    repo: pygit2.Repository,
+    target: str,
+    source: str,
+    message: str,
+    author: pygit2.Signature,
+    committer: pygit2.Signature,
+    *,
+    attempts: int = 50,
+) -> MergeResult:
+    """Merge branch `source` into branch `target` with a merge commit, in a bare repository.
+
+    The target is updated with a compare-and-swap (libgit2 checks the old value under the
+    ref's lock): if anyone moved it meanwhile - another approval, a push of content edits -
+    the merge is recomputed on the new tip, so nothing anyone committed is lost.
+    """
+    source_commit = resolve(repo, source)
+    if source_commit is None:
+        raise RepositoryError(f"branch {source} does not exist")
+    for attempt in range(attempts):
+        reference = repo.references[branch_ref(target)]
+        tip = repo[reference.target].peel(pygit2.Commit)
+        if tip.id == source_commit.id or repo.descendant_of(tip.id, source_commit.id):
+            return MergeResult(str(tip.id), merged=False)
+        base = repo.merge_base(tip.id, source_commit.id)
+        ancestor = repo[base].peel(pygit2.Commit).tree if base is not None else None
+        index = repo.merge_trees(ancestor, tip.tree, source_commit.tree)
+        if index.conflicts is not None:
+            paths = sorted(
+                {e.path for entries in index.conflicts for e in entries if e is not None}
+            )
+            raise MergeConflict(f"{source} conflicts with {target} on {', '.join(paths)}")
+        tree = index.write_tree(repo)
+        oid = repo.create_commit(
+            None, author, committer, message, tree, [tip.id, source_commit.id]
+        )
+        try:
+            reference.set_target(oid, f"merge {source}")
+            return MergeResult(str(oid), merged=True)
+        except (pygit2.GitError, OSError) as error:
+            # "old reference value does not match" (someone moved it) or "failed to lock
+            # file" (someone is moving it): recompute on the new tip after a short pause.
+            log.debug("merge of %s into %s retried (%d): %s", source, target, attempt, error)
+            time.sleep(min(0.2, 0.005 * 2 ** min(attempt, 6)) * random.random())
+    raise RepositoryError(f"could not update {target} after {attempts} attempts")
+
+
+def credentials_callbacks(
+    username: str = "", password: str = ""
+) -> pygit2.RemoteCallbacks:
+    """Callbacks that collect per-ref push results and answer HTTPS auth with a token."""
+    return _Callbacks(username, password)
+
+
+class _Callbacks(pygit2.RemoteCallbacks):
+    def __init__(self, username: str, password: str):
+        super().__init__()
+        self._username = username
+        self._password = password
+        self.rejected: dict[str, str] = {}
+
+    def credentials(self, url, username_from_url, allowed_types):  # type: ignore[no-untyped-def]
+        if self._password and allowed_types & pygit2.enums.CredentialType.USERPASS_PLAINTEXT:
+            return pygit2.UserPass(self._username or username_from_url or "git", self._password)
+        raise pygit2.GitError("no credentials for this remote")
+
+    def push_update_reference(self, refname: str, message: str | None) -> None:
+        if message is not None:
+            self.rejected[refname] = message
+
+
+def fetch_branch(
+    repo: pygit2.Repository,
+    url: str,
+    branch: str,
+    into: str,
+    *,
+    username: str = "",
+    password: str = "",
+) -> pygit2.Oid:
+    """Fetch `branch` of the remote at `url` into the local ref `into` (forced: a mirror)."""
+    remote = repo.remotes.create_anonymous(url)
+    spec = f"+{branch_ref(branch)}:{branch_ref(into)}"
+    try:
+        remote.fetch([spec], callbacks=credentials_callbacks(username, password))
+    except (pygit2.GitError, OSError) as error:
+        raise RemoteUnavailable(f"fetch {branch} from remote failed: {error}") from error
+    commit = resolve(repo, into)
+    if commit is None:
+        raise RemoteUnavailable(f"remote has no branch {branch}")
+    return commit.id
+
+
+def push_branches(
+    repo: pygit2.Repository,
+    url: str,
+    branches: list[str],
+    *,
+    username: str = "",
+    password: str = "",
+) -> dict[str, str]:
+    """Push branches (same name on the remote, never forced). Returns refused ref -> reason.
+
+    Raises RemoteUnavailable when the remote cannot be reached at all.
+    """
+    if not branches:
+        return {}
+    remote = repo.remotes.create_anonymous(url)
+    callbacks = _Callbacks(username, password)
+    specs = [f"{branch_ref(b)}:{branch_ref(b)}" for b in branches]
+    try:
+        remote.push(specs, callbacks=callbacks)
+    except (pygit2.GitError, OSError) as error:
+        raise RemoteUnavailable(f"push to remote failed: {error}") from error
+    return dict(callbacks.rejected)
+
+
+def read_blob(repo: pygit2.Repository, commit_id: str, path: str) -> bytes:
+    commit = repo[commit_id].peel(pygit2.Commit)
+    try:
+        entry = commit.tree[path]
+    except KeyError as error:
+        raise FileNotFoundError(path) from error
+    blob = repo[entry.id]
+    if not isinstance(blob, pygit2.Blob):
+        raise FileNotFoundError(path)
+    return blob.data
+
+
+def diff_to_parent(repo: pygit2.Repository, commit_id: str) -> str:
+    """The patch a commit introduces against its first parent (its base)."""
+    commit = repo[commit_id].peel(pygit2.Commit)
+    if commit.parents:
+        diff = repo.diff(commit.parents[0].tree, commit.tree)
+    else:
+        diff = commit.tree.diff_to_tree(swap=True)
+    return diff.patch or ""
+
+
+def export_tree(repo: pygit2.Repository, commit_id: str, dest: Path) -> int:
+    """Write the files of a commit into `dest` (which must be empty). Returns the file count.
+
+    Symbolic links and submodules are skipped on purpose: a link in the repository must
+    not be able to pull a file from outside it into the published site.
+    """
+    commit = repo[commit_id].peel(pygit2.Commit)
+    count = 0
+    stack: list[tuple[pygit2.Tree, Path]] = [(commit.tree, dest)]
+    while stack:
+        tree, folder = stack.pop()
+        folder.mkdir(parents=True, exist_ok=True)
+        for entry in tree:
+            if entry.filemode == pygit2.enums.FileMode.TREE:
+                stack.append((repo[entry.id], folder / entry.name))
+            elif entry.filemode in (
+                pygit2.enums.FileMode.BLOB,
+                pygit2.enums.FileMode.BLOB_EXECUTABLE,
+            ):
+                target = folder / entry.name
+                target.write_bytes(repo[entry.id].data)
+                if entry.filemode == pygit2.enums.FileMode.BLOB_EXECUTABLE:
+                    target.chmod(0o755)
+                count += 1
+    return count
+
+
+def seed_bare_from_worktree(worktree: Path, dest: Path, branch: str) -> None:
+    """Create bare repository `dest` whose `branch` is the committed HEAD of `worktree`.
+
+    Uncommitted changes in the working tree are ignored on purpose: only what is
+    committed is history. Built in a temporary folder and renamed into place, so a
+    process that loses the race leaves the winner's repository untouched.
+    """
+    source = pygit2.Repository(str(worktree))
+    head = source.head.peel(pygit2.Commit)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    try:
+        pygit2.init_repository(str(staging), bare=True, initial_head=branch)
+        # git's local transport copies exactly the objects reachable from HEAD; argv is
+        # fixed (paths and a validated branch name), no shell.
+        subprocess.run(
+            ["git", "-C", str(worktree), "push", "--quiet", str(staging),
+             f"{head.id}:{branch_ref(branch)}"],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+        )
+        staging.rename(dest)
+    except OSError:
+        if not dest.exists():
+            raise
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,651 @@
+"""The form service's facade over git: submit, review, deliver.
+
+A submission is one commit on its own branch `submit/<unit>/<id>` in the service's bare
+repository; the branch existing *is* the acknowledgement. The outbox (sqlite) records
+what happened next. `sync()` delivers queued branches to the remote and opens pull
+requests, retrying with backoff while the remote or forge is down; approval merges into
+the remote's main (local forge) or merges the pull request (Gitea, GitHub).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pygit2
+
+from builder.model import evidence_dir, is_identifier, report_path
+from forms import repository
+from forms.forges.base import (
+    CLOSED,
+    MERGED,
+    Forge,
+    ForgeError,
+    ForgeUnavailable,
+    ReportLabels,
+    identifier_labels,
+    pull_request_text,
+)
+from forms.forges.gitea import GiteaForge
+from forms.forges.github import GitHubForge
+from forms.forges.local import LocalForge
+from forms.outbox import (
+    APPROVED,
+    IN_REVIEW,
+    QUEUED,
+    REJECTED,
+    Outbox,
+    OutboxEntry,
+    SubmissionRecord,
+)
+from forms.repository import Identity, RemoteUnavailable
+
+__all__ = [
+    "EvidenceFile",
+    "ForgeConfig",
+    "GitConfig",
+    "Identity",
+    "InvalidState",
+    "RemoteUnavailable",
+    "SubmissionRecord",
+    "SubmissionService",
+    "SyncResult",
+]
+
+log = logging.getLogger(__name__)
+
+# `<n>-<sanitised name>`: the evidence checker made it safe; we still refuse anything that
+# could leave its folder (a slash, a control character, a leading dot, "..").
+EVIDENCE_FILE = re.compile(r"^[0-9]{1,6}-[^/\\\x00-\x1f\x7f]{1,200}$")
+CLOSED_ON_FORGE = "已在代码托管平台上关闭"
+
+
+@dataclass(frozen=True)
+class EvidenceFile:
+    file: str  # "<n>-<sanitised>", already checked by forms.evidence
+    name: str  # as uploaded, for display
+    media_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ForgeConfig:
+    kind: str = "local"  # local | gitea | github
+    api_url: str = ""  # gitea: the server root; github: https://api.github.com by default
+    owner: str = ""
+    repo: str = ""
+    token: str = ""
+    webhook_secret: str = ""
+    timeout: float = 15.0
+
+
+@dataclass(frozen=True)
+class GitConfig:
+    instance_dir: Path
+    service_repo: Path  # the service's own bare repository
+    remote: str  # path of a local bare repository, or an https URL
+    main_branch: str = "main"
+    forge: ForgeConfig = field(default_factory=ForgeConfig)
+    committer: Identity = field(
+        default_factory=lambda: Identity("plansite form service", "plansite@localhost")
+    )
+    remote_username: str = ""  # https push: user and token (never put them in the URL)
+    remote_password: str = ""
+    fetch_interval: float = 5.0  # at most one fetch of main per process in this many seconds
+    retry_base: float = 5.0  # backoff after a failed delivery: base * 2^(n-1), capped
+    retry_cap: float = 600.0
+    poll_interval: float = 60.0  # how often an open pull request's state is asked for
+
+    def __post_init__(self) -> None:
+        if not is_identifier(self.main_branch):
+            raise ValueError(f"main branch must be an identifier: {self.main_branch!r}")
+        if self.forge.kind not in ("local", "gitea", "github"):
+            raise ValueError(f"unknown forge kind: {self.forge.kind!r}")
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.instance_dir / "submissions.sqlite"
+
+
+class InvalidState(Exception):
+    """The submission is not in a state that allows this (approved twice, unknown id...)."""
+
+    def __init__(self, message: str, user_message: str):
+        super().__init__(message)
+        self.user_message = user_message
+
+
+@dataclass
+class SyncResult:
+    recovered: int = 0
+    pushed: int = 0
+    opened: int = 0
+    failed: int = 0
+    decided: int = 0
+    skipped: bool = False  # another process was syncing
+
+
+def make_forge(config: GitConfig) -> Forge:
+    settings = config.forge
+    if settings.kind == "gitea":
+        return GiteaForge(
+            settings.api_url, settings.owner, settings.repo, settings.token,
+            webhook_secret=settings.webhook_secret, base_branch=config.main_branch,
+            timeout=settings.timeout,
+        )
+    if settings.kind == "github":
+        return GitHubForge(
+            settings.owner, settings.repo, settings.token,
+            api_url=settings.api_url or "https://api.github.com",
+            webhook_secret=settings.webhook_secret, base_branch=config.main_branch,
+            timeout=settings.timeout,
+        )
+    return LocalForge(Path(config.remote), config.committer, main_branch=config.main_branch)
+
+
+class SubmissionService:
+    def __init__(
+        self,
+        config: GitConfig,
+        *,
+        labels: Callable[[Mapping[str, Any]], ReportLabels] | None = None,
+        forge: Forge | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.config = config
+        self.labels = labels or identifier_labels
+        self.forge = forge or make_forge(config)
+        self.clock = clock
+        self.outbox = Outbox(config.outbox_path)
+        self._callbacks: list[Callable[[str], None]] = []
+        self._last_fetch = float("-inf")
+        self._fetch_lock = threading.Lock()
+        repository.enable_durable_writes()
+        repository.open_or_init_bare(config.service_repo)
+        # Best effort: a service that has a copy of main can accept submissions even if
+        # the remote goes away later.
+        self._refresh_main()
+
+    @classmethod
+    def open_default(
+        cls,
+        instance_dir: Path,
+        worktree: Path,
+        *,
+        labels: Callable[[Mapping[str, Any]], ReportLabels] | None = None,
+    ) -> SubmissionService:
+        """The embedded setup: a local bare `remote.git` seeded from the working tree's
+        committed HEAD on first run, the service's own `service.git`, the local forge."""
+        remote = instance_dir / "remote.git"
+        if not remote.exists():
+            repository.seed_bare_from_worktree(worktree, remote, "main")
+        config = GitConfig(
+            instance_dir=instance_dir,
+            service_repo=instance_dir / "service.git",
+            remote=str(remote),
+        )
+        return cls(config, labels=labels)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _repo(self) -> pygit2.Repository:
+        # A fresh handle per call: libgit2 handles must not be shared across threads or
+        # survive a fork, and opening a bare repository is cheap.
+        return pygit2.Repository(str(self.config.service_repo))
+
+    def get(self, submission_id: str) -> SubmissionRecord | None:
+        if not is_identifier(submission_id):
+            return None
+        entry = self.outbox.entry(submission_id)
+        return entry.record if entry else None
+
+    def list(
+        self, *, unit: str | None = None, state: str | None = None
+    ) -> list[SubmissionRecord]:
+        return self.outbox.records(unit=unit, state=state)
+
+    def _require(self, submission_id: str) -> OutboxEntry:
+        entry = self.outbox.entry(submission_id) if is_identifier(submission_id) else None
+        if entry is None:
+            raise InvalidState(f"unknown submission {submission_id!r}", "找不到该填报记录")
+        return entry
+
+    def read_report(self, submission_id: str) -> dict[str, Any]:
+        record = self._require(submission_id).record
+        path = report_path(record.form, record.period, record.unit, record.id)
+        return json.loads(repository.read_blob(self._repo(), record.commit, path))
+
+    def read_evidence(self, submission_id: str, file: str) -> bytes:
+        record = self._require(submission_id).record
+        if not _is_evidence_file(file):
+            raise FileNotFoundError(file)
+        folder = evidence_dir(record.form, record.period, record.unit, record.id)
+        return repository.read_blob(self._repo(), record.commit, f"{folder}/{file}")
+
+    def diff(self, submission_id: str) -> str:
+        record = self._require(submission_id).record
+        return repository.diff_to_parent(self._repo(), record.commit)
+
+    # -- submitting ----------------------------------------------------------------------
+
+    def submit(
+        self,
+        report: Mapping[str, Any],
+        evidence: Sequence[EvidenceFile],
+        author_name: str,
+        author_email: str,
+    ) -> SubmissionRecord:
+        """Commit the report (and its evidence) on a new branch; return once it is on disk.
+
+        Everything is checked before anything is written: a ValueError leaves no trace.
+        `report["evidence"]` is rewritten from the files actually stored (size, sha256).
+        """
+        document, files, submitted_at = _prepare(report, evidence)
+        author = Identity.cleaned(author_name, author_email).signature(submitted_at)
+        branch = repository.submission_branch(document["unit"], document["id"])
+        self._refresh_main()
+        repo = self._repo()
+        main = repository.resolve(repo, self.config.main_branch)
+        if main is None:
+            raise RemoteUnavailable("the service has no copy of main yet and the remote is down")
+        message = (
+            f"Submit {document['form']} {document['period']} for {document['unit']}\n\n"
+            f"Submission: {document['id']}\n"
+        )
+        oid = repository.commit_on_new_branch(
+            repo, branch, main, files, message, author, self.config.committer.signature()
+        )
+        record = SubmissionRecord(
+            id=document["id"],
+            unit=document["unit"],
+            form=document["form"],
+            period=document["period"],
+            branch=branch,
+            commit=str(oid),
+            state=QUEUED,
+            reason="",
+            submitted_at=submitted_at,
+            submitted_by=str(document["submitted_by"].get("account", "")),
+            review_url="",
+            reviewer="",
+        )
+        self.outbox.add(record)
+        log.info("submission %s committed on %s (%s)", record.id, branch, oid)
+        return record
+
+    def _refresh_main(self, *, force: bool = False) -> str | None:
+        """Fetch main from the remote, at most every fetch_interval seconds unless forced.
+
+        A failure is logged, not raised: submissions keep working on the last known main
+        while the remote is away.
+        """
+        with self._fetch_lock:
+            now = time.monotonic()
+            if not force and now - self._last_fetch < self.config.fetch_interval:
+                return None
+            for attempt in range(3):
+                try:
+                    oid = repository.fetch_branch(
+                        self._repo(), self.config.remote, self.config.main_branch,
+                        self.config.main_branch, username=self.config.remote_username,
+                        password=self.config.remote_password,
+                    )
+                    self._last_fetch = now
+                    return str(oid)
+                except RemoteUnavailable as error:
+                    # Also raised when another process holds the lock on our main ref.
+                    log.warning("fetching main failed (attempt %d): %s", attempt + 1, error)
+                    time.sleep(0.05 * (attempt + 1))
+            return None
+
+    # -- delivering ----------------------------------------------------------------------
+
+    def sync(self, *, now: float | None = None) -> SyncResult:
+        """Push queued branches, open their pull requests, poll open ones. Idempotent;
+        only one process syncs at a time (the others return at once)."""
+        result = SyncResult()
+        with self._sync_lock(blocking=False) as locked:
+            if not locked:
+                result.skipped = True
+                return result
+            now = self.clock() if now is None else now
+            result.recovered = self.recover()
+            self._refresh_main(force=True)
+            self._deliver(self.outbox.due(QUEUED, now), now, result)
+            if self.forge.kind != "local":
+                self._poll(self.outbox.due(IN_REVIEW, now), now, result)
+        return result
+
+    @contextlib.contextmanager
+    def _sync_lock(self, *, blocking: bool) -> Iterator[bool]:
+        path = self.config.instance_dir / "sync.lock"
+        with path.open("a") as handle:
+            flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
+            try:
+                fcntl.flock(handle, flags)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def recover(self) -> int:
+        """Add to the outbox every submission branch it does not know (a crash between the
+        ref and the outbox row, or a lost sqlite file): the refs are the truth."""
+        known = self.outbox.ids()
+        repo = self._repo()
+        added = 0
+        for name in repo.references:
+            parsed = repository.parse_submission_branch(name)
+            if parsed is None or parsed[1] in known:
+                continue
+            record = _record_from_commit(repo, name, *parsed)
+            if record is not None:
+                self.outbox.add(record)
+                added += 1
+        return added
+
+    def _deliver(self, entries: list[OutboxEntry], now: float, result: SyncResult) -> None:
+        to_push = [e for e in entries if not e.pushed]
+        if to_push:
+            try:
+                refused = repository.push_branches(
+                    self._repo(), self.config.remote, [e.record.branch for e in to_push],
+                    username=self.config.remote_username, password=self.config.remote_password,
+                )
+            except RemoteUnavailable as error:
+                log.warning("push of %d branches failed: %s", len(to_push), error)
+                self._failed([e.record.id for e in to_push], str(error), now, result)
+                return
+            ok = [e.record.id for e in to_push if _ref(e.record.branch) not in refused]
+            self.outbox.mark_pushed(ok)
+            result.pushed += len(ok)
+            for entry in to_push:
+                reason = refused.get(_ref(entry.record.branch))
+                if reason is not None:
+                    self._failed([entry.record.id], f"push refused: {reason}", now, result)
+            entries = [e for e in entries if e.pushed or e.record.id in ok]
+        for entry in entries:
+            try:
+                self._open_review(entry.record)
+                result.opened += 1
+            except ForgeUnavailable as error:
+                # The forge is down: the rest would fail the same way; try again later.
+                log.warning("forge unavailable: %s", error)
+                self._failed([e.record.id for e in entries], str(error), now, result)
+                return
+            except ForgeError as error:
+                log.error("forge refused pull request for %s: %s", entry.record.id, error)
+                self._failed([entry.record.id], str(error), now, result)
+
+    def _failed(self, ids: list[str], error: str, now: float, result: SyncResult) -> None:
+        self.outbox.mark_failed(ids, error, now, self.config.retry_base, self.config.retry_cap)
+        result.failed += len(ids)
+
+    def _open_review(self, record: SubmissionRecord) -> tuple[int | None, str]:
+        if self.forge.kind == "local":
+            self.outbox.mark_in_review(record.id, None, "")
+            return None, ""
+        report = self.read_report(record.id)
+        text = pull_request_text(report, self.labels(report))
+        number, url = self.forge.open_pull_request(record, text.title, text.body)
+        if not self.outbox.mark_in_review(record.id, number, url):
+            # Rejected while we were opening it: do not leave a pull request open.
+            current = self.outbox.entry(record.id)
+            if current is not None and current.record.state == REJECTED:
+                self.forge.close_pull_request(record, number, current.record.reason)
+        return number, url
+
+    def _poll(self, entries: list[OutboxEntry], now: float, result: SyncResult) -> None:
+        for entry in entries:
+            if entry.pr_number is None:
+                continue
+            try:
+                state = self.forge.pull_request_state(entry.pr_number)
+            except ForgeError as error:
+                log.warning("polling pull request %s failed: %s", entry.pr_number, error)
+                self.outbox.schedule(entry.record.id, now + self.config.poll_interval)
+                if isinstance(error, ForgeUnavailable):
+                    return
+                continue
+            if self._apply_forge_state(entry.record, state, actor=""):
+                result.decided += 1
+            else:
+                self.outbox.schedule(entry.record.id, now + self.config.poll_interval)
+
+    def _apply_forge_state(self, record: SubmissionRecord, state: str, actor: str) -> bool:
+        if state == MERGED:
+            if self.outbox.decide(record.id, APPROVED, reviewer=actor):
+                self._merged()
+                return True
+        elif state == CLOSED:
+            return self.outbox.decide(record.id, REJECTED, reviewer=actor, reason=CLOSED_ON_FORGE)
+        return False
+
+    # -- reviewing -----------------------------------------------------------------------
+
+    def approve(self, submission_id: str, reviewer_name: str, reviewer_email: str) -> None:
+        """Merge the submission into main (local forge) or merge its pull request.
+
+        Idempotent after a crash: a branch already contained in main is not merged twice.
+        Raises RemoteUnavailable / ForgeUnavailable when the remote cannot be reached.
+        """
+        entry = self._decidable(submission_id)
+        record = entry.record
+        if record.state == QUEUED:
+            entry = self._deliver_now(entry)
+        reviewer = Identity.cleaned(reviewer_name, reviewer_email)
+        title = (
+            f"Approve submission {record.id} ({record.unit} {record.form} {record.period})"
+        )
+        message = f"Reviewed-by: {reviewer.name} <{reviewer.email}>"
+        self.forge.merge_pull_request(record, entry.pr_number or 0, title, message, reviewer)
+        self.outbox.decide(record.id, APPROVED, reviewer=reviewer.name)
+        log.info("submission %s approved by %s", record.id, reviewer.name)
+        self._merged()
+
+    def reject(self, submission_id: str, reviewer_name: str, reason: str) -> None:
+        """Close the submission without merging; the reason is shown to the reporter."""
+        entry = self._decidable(submission_id)
+        reviewer = " ".join(reviewer_name.split())
+        reason = reason.strip()
+        if entry.pr_number is not None and self.forge.kind != "local":
+            self.forge.close_pull_request(entry.record, entry.pr_number, f"退回原因：{reason}")
+        self.outbox.decide(entry.record.id, REJECTED, reviewer=reviewer, reason=reason)
+        log.info("submission %s rejected by %s", entry.record.id, reviewer)
+
+    def _decidable(self, submission_id: str) -> OutboxEntry:
+        entry = self._require(submission_id)
+        if entry.record.state not in (QUEUED, IN_REVIEW):
+            raise InvalidState(
+                f"submission {submission_id} is {entry.record.state}",
+                f"该填报已{entry.record.state_label}，不能重复审核",
+            )
+        return entry
+
+    def _deliver_now(self, entry: OutboxEntry) -> OutboxEntry:
+        """Deliver one queued submission synchronously (a reviewer is waiting)."""
+        with self._sync_lock(blocking=True):
+            current = self._require(entry.record.id)
+            if current.record.state == QUEUED:
+                if not current.pushed:
+                    refused = repository.push_branches(
+                        self._repo(), self.config.remote, [current.record.branch],
+                        username=self.config.remote_username,
+                        password=self.config.remote_password,
+                    )
+                    if refused:
+                        raise RemoteUnavailable(f"push refused: {refused}")
+                    self.outbox.mark_pushed([current.record.id])
+                self._open_review(current.record)
+            return self._require(entry.record.id)
+
+    # -- events --------------------------------------------------------------------------
+
+    def handle_webhook(self, kind: str, headers: Mapping[str, str], body: bytes) -> bool:
+        """Act on a forge webhook. False (and nothing done) unless `kind` is the configured
+        forge and the signature verifies."""
+        if kind != self.forge.kind:
+            return False
+        event = self.forge.verify_webhook(headers, body)
+        if event is None:
+            log.warning("refused a %s webhook with a missing or wrong signature", kind)
+            return False
+        if event.kind == "pull_request" and event.action == "closed":
+            entry = None
+            if repository.parse_submission_branch(event.branch) is not None:
+                entry = self.outbox.entry_for_branch(event.branch)
+            if entry is None and event.number is not None:
+                entry = self.outbox.entry_for_pull_request(event.number)
+            if entry is not None:
+                self._apply_forge_state(
+                    entry.record, MERGED if event.merged else CLOSED, actor=event.actor
+                )
+        elif event.kind == "push" and event.ref == _ref(self.config.main_branch):
+            self._merged()
+        return True
+
+    def on_merged(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(new main commit)` after every merge into main this process sees."""
+        self._callbacks.append(callback)
+
+    def _merged(self) -> None:
+        commit = self._refresh_main(force=True)
+        if commit is None:
+            main = repository.resolve(self._repo(), self.config.main_branch)
+            commit = str(main.id) if main is not None else None
+        if commit is None:
+            return
+        for callback in list(self._callbacks):
+            try:
+                callback(commit)
+            except Exception:
+                log.exception("on_merged callback failed")
+
+    def start_background_sync(self, interval: float = 30.0) -> threading.Event:
+        """Run sync() every `interval` seconds in a daemon thread; set the event to stop."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.is_set():
+                try:
+                    self.sync()
+                except Exception:
+                    log.exception("background sync failed")
+                stop.wait(interval)
+
+        threading.Thread(target=loop, name="plansite-sync", daemon=True).start()
+        return stop
+
+
+def _ref(branch: str) -> str:
+    return repository.branch_ref(branch)
+
+
+def _is_evidence_file(name: str) -> bool:
+    return (
+        EVIDENCE_FILE.fullmatch(name) is not None
+        and ".." not in name
+        and not name.endswith((".", " "))
+        and len(name.encode()) <= 240
+    )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _prepare(
+    report: Mapping[str, Any], evidence: Sequence[EvidenceFile]
+) -> tuple[dict[str, Any], dict[str, bytes], datetime]:
+    """Check a report and its evidence; return the document, the files to commit and the
+    submission time. Pure: raises ValueError before anything touches the repository."""
+    if not isinstance(report, Mapping):
+        raise ValueError("report must be a mapping")
+    for key in ("id", "form", "period", "unit"):
+        if not is_identifier(report.get(key)):
+            raise ValueError(f"report {key} is not an identifier: {report.get(key)!r}")
+    submitted_by = report.get("submitted_by")
+    if not isinstance(submitted_by, Mapping):
+        raise ValueError("report submitted_by must be a mapping")
+    if not isinstance(report.get("values"), Mapping):
+        raise ValueError("report values must be a mapping")
+    raw_time = report.get("submitted_at")
+    if isinstance(raw_time, datetime):
+        submitted_at = raw_time
+    elif isinstance(raw_time, str):
+        submitted_at = datetime.fromisoformat(raw_time)
+    else:
+        raise ValueError("report submitted_at is missing")
+    names: set[str] = set()
+    for item in evidence:
+        if not _is_evidence_file(item.file):
+            raise ValueError(f"unsafe evidence file name: {item.file!r}")
+        if item.file in names:
+            raise ValueError(f"evidence file given twice: {item.file!r}")
+        names.add(item.file)
+    document = dict(report)
+    document["submitted_at"] = submitted_at.isoformat()
+    document["evidence"] = [
+        {
+            "file": item.file,
+            "name": item.name,
+            "media_type": item.media_type,
+            "size": len(item.data),
+            "sha256": hashlib.sha256(item.data).hexdigest(),
+        }
+        for item in evidence
+    ]
+    path = report_path(document["form"], document["period"], document["unit"], document["id"])
+    text = json.dumps(document, ensure_ascii=False, indent=2, default=_json_default) + "\n"
+    files = {path: text.encode()}
+    folder = evidence_dir(document["form"], document["period"], document["unit"], document["id"])
+    for item in evidence:
+        files[f"{folder}/{item.file}"] = item.data
+    return document, files, submitted_at
+
+
+def _record_from_commit(
+    repo: pygit2.Repository, ref: str, unit: str, submission_id: str
+) -> SubmissionRecord | None:
+    commit = repo[repo.references[ref].target].peel(pygit2.Commit)
+    suffix = f"/{unit}/{submission_id}.json"
+    parent = commit.parents[0].tree if commit.parents else None
+    diff = repo.diff(parent, commit.tree) if parent is not None else commit.tree.diff_to_tree()
+    for delta in diff.deltas:
+        path = delta.new_file.path
+        if path.startswith("data/reports/") and path.endswith(suffix):
+            try:
+                document = json.loads(repository.read_blob(repo, str(commit.id), path))
+                submitted_at = datetime.fromisoformat(document["submitted_at"])
+                return SubmissionRecord(
+                    id=submission_id, unit=unit, form=document["form"],
+                    period=document["period"], branch=ref.removeprefix("refs/heads/"),
+                    commit=str(commit.id), state=QUEUED, reason="",
+                    submitted_at=submitted_at,
+                    submitted_by=str((document.get("submitted_by") or {}).get("account", "")),
+                    review_url="", reviewer="",
+                )
+            except (ValueError, KeyError, TypeError) as error:
+                log.error("cannot recover %s: %s", ref, error)
+                return None
+    log.error("cannot recover %s: no report in its commit", ref)
+    return None

@@ -1,0 +1,257 @@
+"""The durable outbox: an acknowledged submission is delivered eventually, whatever happens
+to the remote or to the service process in between; the refs are the truth."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from forms import repository
+from forms.outbox import (
+    APPROVED,
+    IN_REVIEW,
+    QUEUED,
+    REJECTED,
+    Outbox,
+    SubmissionRecord,
+    retry_delay,
+)
+from forms.submissions import SubmissionService
+from tests.fake_forge import git, make_plan_worktree, sample_report
+
+T0 = 1_700_000_000.0
+
+
+@pytest.fixture
+def worktree(tmp_path: Path) -> Path:
+    return make_plan_worktree(tmp_path / "plan")
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Path:
+    return tmp_path / "instance"
+
+
+@pytest.fixture
+def service(instance: Path, worktree: Path) -> SubmissionService:
+    return SubmissionService.open_default(instance, worktree)
+
+
+def remote_branches(instance: Path) -> set[str]:
+    out = git(instance / "remote.git", "for-each-ref", "--format=%(refname)", "refs/heads/submit/")
+    return set(out.splitlines())
+
+
+def entry(service: SubmissionService, submission_id: str):  # type: ignore[no-untyped-def]
+    found = service.outbox.entry(submission_id)
+    assert found is not None
+    return found
+
+
+def test_retries_back_off_exponentially_up_to_a_cap() -> None:
+    delays = [retry_delay(n, base=5, cap=600) for n in range(0, 10)]
+
+    assert delays == [0, 5, 10, 20, 40, 80, 160, 320, 600, 600]
+    assert retry_delay(10_000, base=5, cap=600) == 600  # no overflow after a long outage
+
+
+def test_a_healthy_remote_gets_every_queued_branch_in_one_sync(
+    service: SubmissionService, instance: Path
+) -> None:
+    for n in range(3):
+        service.submit(sample_report(f"r-{n}"), [], "张三", "a@example.org")
+    assert {r.state for r in service.list()} == {QUEUED}
+
+    result = service.sync(now=T0)
+
+    assert (result.pushed, result.opened, result.failed) == (3, 3, 0)
+    assert remote_branches(instance) == {f"refs/heads/submit/unit-a/r-{n}" for n in range(3)}
+    assert {r.state for r in service.list()} == {IN_REVIEW}
+    assert service.sync(now=T0).pushed == 0  # idempotent
+
+
+def test_a_missing_remote_keeps_submissions_queued_and_retries_with_backoff(
+    service: SubmissionService, instance: Path
+) -> None:
+    remote, away = instance / "remote.git", instance / "remote.away"
+    remote.rename(away)
+
+    record = service.submit(sample_report("r-1"), [], "张三", "a@example.org")
+    first = service.sync(now=T0)
+
+    assert record.state == QUEUED  # acknowledged although the remote is gone
+    assert first.failed == 1
+    failed = entry(service, "r-1")
+    assert (failed.record.state, failed.pushed, failed.attempts) == (QUEUED, False, 1)
+    assert failed.next_attempt == T0 + 5
+    assert "push to remote failed" in failed.last_error
+    # Before the backoff expires nothing is attempted.
+    assert service.sync(now=T0 + 4).failed == 0
+    assert service.sync(now=T0 + 5).failed == 1
+    assert entry(service, "r-1").next_attempt == T0 + 5 + 10
+
+    away.rename(remote)
+    delivered = service.sync(now=T0 + 15)
+
+    assert delivered.pushed == 1
+    after = entry(service, "r-1")
+    assert (after.record.state, after.attempts, after.last_error) == (IN_REVIEW, 0, "")
+    assert remote_branches(instance) == {"refs/heads/submit/unit-a/r-1"}
+
+
+def test_a_remote_that_refuses_the_branch_is_retried_until_it_accepts(
+    service: SubmissionService, instance: Path
+) -> None:
+    # The remote cannot create refs/heads/submit/...: a file stands where the folder goes.
+    blocker = instance / "remote.git" / "refs" / "heads" / "submit"
+    blocker.write_text("not a folder\n")
+    service.submit(sample_report("r-1"), [], "张三", "a@example.org")
+
+    assert service.sync(now=T0).failed == 1
+    assert entry(service, "r-1").record.state == QUEUED
+    assert entry(service, "r-1").attempts == 1
+
+    blocker.unlink()
+    assert service.sync(now=T0 + 60).pushed == 1
+    assert entry(service, "r-1").record.state == IN_REVIEW
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through file permissions")
+def test_a_read_only_remote_is_retried_until_it_is_writable(
+    service: SubmissionService, instance: Path
+) -> None:
+    remote = instance / "remote.git"
+    modes = {p: p.stat().st_mode for p in [remote, *remote.rglob("*")] if p.is_dir()}
+    for path in modes:
+        path.chmod(0o555)
+    try:
+        service.submit(sample_report("r-1"), [], "张三", "a@example.org")
+        assert service.sync(now=T0).failed == 1
+    finally:
+        for path, mode in modes.items():
+            path.chmod(mode)
+    assert service.sync(now=T0 + 60).pushed == 1
+
+
+def test_a_restarted_service_delivers_what_an_earlier_process_acknowledged(
+    instance: Path, worktree: Path
+) -> None:
+    remote, away = instance / "remote.git", instance / "remote.away"
+    before = SubmissionService.open_default(instance, worktree)
+    remote.rename(away)
+    before.submit(sample_report("r-1"), [], "张三", "a@example.org")
+    before.sync(now=T0)
+    del before  # the process ends
+
+    away.rename(remote)
+    after = SubmissionService.open_default(instance, worktree)
+    after.sync(now=T0 + 3600)
+
+    assert after.get("r-1").state == IN_REVIEW
+    assert remote_branches(instance) == {"refs/heads/submit/unit-a/r-1"}
+
+
+def test_a_branch_the_outbox_does_not_know_is_recovered_from_git(
+    service: SubmissionService, instance: Path
+) -> None:
+    # A crash between creating the ref and writing the outbox row.
+    repo = service._repo()
+    main = repository.resolve(repo, "main")
+    sig = repository.Identity("张三", "a@example.org").signature()
+    text = (
+        '{"id": "lost-1", "form": "quarterly", "period": "2022-Q1", "unit": "unit-b",'
+        ' "submitted_at": "2022-10-08T09:30:00+08:00",'
+        ' "submitted_by": {"account": "unit-b", "name": "李四"}, "values": {}}'
+    )
+    repository.commit_on_new_branch(
+        repo, "submit/unit-b/lost-1", main,
+        {"data/reports/quarterly/2022-Q1/unit-b/lost-1.json": text.encode()},
+        "Submit", sig, sig,
+    )
+    assert service.get("lost-1") is None
+
+    result = service.sync(now=T0)
+
+    assert result.recovered == 1
+    record = service.get("lost-1")
+    assert (record.unit, record.form, record.period, record.submitted_by) == (
+        "unit-b", "quarterly", "2022-Q1", "unit-b",
+    )
+    assert record.state == IN_REVIEW
+    assert "refs/heads/submit/unit-b/lost-1" in remote_branches(instance)
+
+
+def test_a_lost_outbox_file_is_rebuilt_from_the_refs(
+    instance: Path, worktree: Path
+) -> None:
+    first = SubmissionService.open_default(instance, worktree)
+    for n in range(3):
+        first.submit(sample_report(f"r-{n}"), [], "张三", "a@example.org")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{instance / 'submissions.sqlite'}{suffix}").unlink(missing_ok=True)
+
+    second = SubmissionService.open_default(instance, worktree)
+    assert second.list() == []
+    assert second.sync(now=T0).recovered == 3
+
+    assert sorted(r.id for r in second.list()) == ["r-0", "r-1", "r-2"]
+
+
+def test_only_one_process_syncs_at_a_time(service: SubmissionService, instance: Path) -> None:
+    service.submit(sample_report("r-1"), [], "张三", "a@example.org")
+    with (instance / "sync.lock").open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another worker is syncing
+        result = service.sync(now=T0)
+        fcntl.flock(held, fcntl.LOCK_UN)
+
+    assert result.skipped
+    assert service.get("r-1").state == QUEUED
+    assert not service.sync(now=T0).skipped
+    assert service.get("r-1").state == IN_REVIEW
+
+
+def test_the_background_sync_delivers_without_being_asked(service: SubmissionService) -> None:
+    service.submit(sample_report("r-1"), [], "张三", "a@example.org")
+    delivered = threading.Event()
+    stop = service.start_background_sync(interval=0.05)
+    try:
+        for _ in range(200):
+            if service.get("r-1").state == IN_REVIEW:
+                delivered.set()
+                break
+            stop.wait(0.05)
+    finally:
+        stop.set()
+
+    assert delivered.is_set()
+
+
+def record(submission_id: str, unit: str, submitted_at: str) -> SubmissionRecord:
+    return SubmissionRecord(
+        id=submission_id, unit=unit, form="f", period="p", branch=f"submit/{unit}/{submission_id}",
+        commit="0" * 40, state=QUEUED, reason="", submitted_at=datetime.fromisoformat(submitted_at),
+        submitted_by=unit, review_url="", reviewer="",
+    )
+
+
+def test_records_list_newest_first_across_time_zones_and_filter(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite")
+    outbox.add(record("a", "u1", "2022-10-08T09:00:00+08:00"))  # 01:00 UTC
+    outbox.add(record("b", "u1", "2022-10-08T02:00:00+00:00"))  # 02:00 UTC
+    outbox.add(record("c", "u2", "2022-10-08T08:30:00+08:00"))  # 00:30 UTC
+
+    assert [r.id for r in outbox.records()] == ["b", "a", "c"]
+    assert [r.id for r in outbox.records(unit="u1")] == ["b", "a"]
+    assert outbox.decide("a", APPROVED, reviewer="王五")
+    assert not outbox.decide("a", REJECTED, reason="late")  # decided once only
+    assert [r.id for r in outbox.records(state=APPROVED)] == ["a"]
+    assert outbox.entry("a").record.submitted_at == datetime.fromisoformat(
+        "2022-10-08T09:00:00+08:00"
+    )
+    assert outbox.entry("a").record.state_label == "已通过"
+    assert outbox.entry("b").record.state_label == "等待同步"
