@@ -460,3 +460,15 @@ def test_five_thousand_units_by_three_quarters_export_and_validate(tmp_path):
     workbook = load_workbook(tmp_path / "data" / "progress.xlsx", read_only=True)
     assert sum(1 for _ in workbook["季度安全检查 报告"].iter_rows(values_only=True)) == 15001
     shutil.rmtree(tmp_path / "data")
+
+
+# --- the exports the built site publishes ----------------------------------------------
+
+
+def test_the_built_site_publishes_a_valid_data_package_and_workbook(built_site):
+    data = built_site.root / "data"
+    result = frictionless.validate(str(data / "datapackage.json"))
+    assert result.valid, result.flatten(["rowNumber", "fieldName", "type", "note"])[:5]
+    workbook = load_workbook(data / "progress.xlsx", read_only=True)
+    for sheet in workbook.worksheets:
+        assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
