@@ -10,6 +10,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -23,7 +24,7 @@ from playwright.sync_api import Browser, Page
 from builder.content import load_content
 from builder.model import Content, Status
 from builder.progress import applies
-from tests.browser import take_screenshots
+from tests.browser import serve_directory, take_screenshots
 from tests.conftest import ServedSite
 
 pytestmark = pytest.mark.browser
@@ -58,18 +59,38 @@ class Visit:
         return [u for u in self.requests if not u.startswith((own, *LOCAL_SCHEMES))]
 
 
-@pytest.fixture
-def visit(browser: Browser, built_site: ServedSite) -> Iterator[Visit]:
+@contextmanager
+def recording_tab(browser: Browser, site: ServedSite) -> Iterator[Visit]:
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    tab = Visit(page=page, site=built_site)
+    tab = Visit(page=page, site=site)
     page.on("request", lambda request: tab.requests.append(request.url))
     page.on("console", lambda msg: tab.errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda error: tab.errors.append(str(error)))
     page.on("response", lambda r: tab.errors.append(f"HTTP {r.status} {r.url}")
             if r.status >= 400 else None)
-    yield tab
-    context.close()
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def visit(browser: Browser, built_site: ServedSite) -> Iterator[Visit]:
+    with recording_tab(browser, built_site) as tab:
+        yield tab
+
+
+def test_the_recorder_sees_foreign_requests_and_console_errors(browser, tmp_path):
+    (tmp_path / "index.html").write_text(
+        '<!doctype html><html lang="zh"><title>t</title><h1>t</h1>'
+        '<img src="http://127.0.0.2:9/font.woff2" alt="">'
+        '<script>throw new Error("boom")</script>', encoding="utf-8")
+    with serve_directory(tmp_path) as url, recording_tab(
+            browser, ServedSite(root=tmp_path, url=url)) as tab:
+        tab.open("index.md")
+    assert tab.foreign_requests == ["http://127.0.0.2:9/font.woff2"]
+    assert any("boom" in error for error in tab.errors)
 
 
 def heading_text(page: Page) -> str:
