@@ -9,6 +9,7 @@ the remote's main (local forge) or merges the pull request (Gitea, GitHub).
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import fcntl
 import hashlib
@@ -113,6 +114,9 @@ class GitConfig:
             raise ValueError(f"main branch must be an identifier: {self.main_branch!r}")
         if self.forge.kind not in ("local", "gitea", "github"):
             raise ValueError(f"unknown forge kind: {self.forge.kind!r}")
+        if self.forge.kind == "local" and "://" in self.remote:
+            # The local forge merges inside the remote repository: it must be on this disk.
+            raise ValueError("the local forge needs a remote on this machine (a path)")
 
     @property
     def outbox_path(self) -> Path:
@@ -169,7 +173,7 @@ class SubmissionService:
         self.forge = forge or make_forge(config)
         self.clock = clock
         self.outbox = Outbox(config.outbox_path)
-        self._callbacks: list[Callable[[str], None]] = []
+        self._callbacks: builtins.list[Callable[[str], None]] = []
         self._last_fetch = float("-inf")
         self._fetch_lock = threading.Lock()
         repository.enable_durable_writes()
@@ -177,6 +181,48 @@ class SubmissionService:
         # Best effort: a service that has a copy of main can accept submissions even if
         # the remote goes away later.
         self._refresh_main()
+
+    @classmethod
+    def from_environ(
+        cls,
+        instance_dir: Path,
+        worktree: Path,
+        environ: Mapping[str, str],
+        *,
+        labels: Callable[[Mapping[str, Any]], ReportLabels] | None = None,
+    ) -> SubmissionService:
+        """The embedded default, unless PLANSITE_REMOTE names another remote:
+
+        PLANSITE_REMOTE (path or https URL), PLANSITE_REMOTE_USER, PLANSITE_REMOTE_TOKEN,
+        PLANSITE_MAIN_BRANCH, PLANSITE_FORGE (local|gitea|github), PLANSITE_FORGE_URL,
+        PLANSITE_FORGE_OWNER, PLANSITE_FORGE_REPO, PLANSITE_FORGE_TOKEN,
+        PLANSITE_WEBHOOK_SECRET, PLANSITE_COMMITTER_NAME, PLANSITE_COMMITTER_EMAIL.
+        """
+        remote = environ.get("PLANSITE_REMOTE", "")
+        if not remote:
+            return cls.open_default(instance_dir, worktree, labels=labels)
+        committer = Identity(
+            environ.get("PLANSITE_COMMITTER_NAME", "plansite form service"),
+            environ.get("PLANSITE_COMMITTER_EMAIL", "plansite@localhost"),
+        )
+        config = GitConfig(
+            instance_dir=instance_dir,
+            service_repo=instance_dir / "service.git",
+            remote=remote,
+            main_branch=environ.get("PLANSITE_MAIN_BRANCH", "main"),
+            forge=ForgeConfig(
+                kind=environ.get("PLANSITE_FORGE", "local"),
+                api_url=environ.get("PLANSITE_FORGE_URL", ""),
+                owner=environ.get("PLANSITE_FORGE_OWNER", ""),
+                repo=environ.get("PLANSITE_FORGE_REPO", ""),
+                token=environ.get("PLANSITE_FORGE_TOKEN", ""),
+                webhook_secret=environ.get("PLANSITE_WEBHOOK_SECRET", ""),
+            ),
+            committer=committer,
+            remote_username=environ.get("PLANSITE_REMOTE_USER", ""),
+            remote_password=environ.get("PLANSITE_REMOTE_TOKEN", ""),
+        )
+        return cls(config, labels=labels)
 
     @classmethod
     def open_default(
@@ -213,7 +259,8 @@ class SubmissionService:
 
     def list(
         self, *, unit: str | None = None, state: str | None = None
-    ) -> list[SubmissionRecord]:
+    ) -> builtins.list[SubmissionRecord]:
+        """Newest first."""
         return self.outbox.records(unit=unit, state=state)
 
     def _require(self, submission_id: str) -> OutboxEntry:
@@ -359,7 +406,9 @@ class SubmissionService:
                 added += 1
         return added
 
-    def _deliver(self, entries: list[OutboxEntry], now: float, result: SyncResult) -> None:
+    def _deliver(
+        self, entries: Sequence[OutboxEntry], now: float, result: SyncResult
+    ) -> None:
         to_push = [e for e in entries if not e.pushed]
         if to_push:
             try:
@@ -379,20 +428,21 @@ class SubmissionService:
                 if reason is not None:
                     self._failed([entry.record.id], f"push refused: {reason}", now, result)
             entries = [e for e in entries if e.pushed or e.record.id in ok]
-        for entry in entries:
+        for position, entry in enumerate(entries):
             try:
                 self._open_review(entry.record)
                 result.opened += 1
             except ForgeUnavailable as error:
                 # The forge is down: the rest would fail the same way; try again later.
                 log.warning("forge unavailable: %s", error)
-                self._failed([e.record.id for e in entries], str(error), now, result)
+                rest = [e.record.id for e in entries[position:]]
+                self._failed(rest, str(error), now, result)
                 return
             except ForgeError as error:
                 log.error("forge refused pull request for %s: %s", entry.record.id, error)
                 self._failed([entry.record.id], str(error), now, result)
 
-    def _failed(self, ids: list[str], error: str, now: float, result: SyncResult) -> None:
+    def _failed(self, ids: Sequence[str], error: str, now: float, result: SyncResult) -> None:
         self.outbox.mark_failed(ids, error, now, self.config.retry_base, self.config.retry_cap)
         result.failed += len(ids)
 
@@ -407,10 +457,12 @@ class SubmissionService:
             # Rejected while we were opening it: do not leave a pull request open.
             current = self.outbox.entry(record.id)
             if current is not None and current.record.state == REJECTED:
-                self.forge.close_pull_request(record, number, current.record.reason)
+                self.forge.close_pull_request(
+                    record, number, f"退回原因：{current.record.reason}"
+                )
         return number, url
 
-    def _poll(self, entries: list[OutboxEntry], now: float, result: SyncResult) -> None:
+    def _poll(self, entries: Sequence[OutboxEntry], now: float, result: SyncResult) -> None:
         for entry in entries:
             if entry.pr_number is None:
                 continue

@@ -406,3 +406,37 @@ def test_a_wrong_token_keeps_the_submission_queued_with_the_error(
     assert setup.fake.pulls == {}
     with pytest.raises(ForgeError):
         service.forge.pull_request_state(1)
+
+
+def test_the_environment_selects_the_remote_and_the_forge(setup: Setup, tmp_path: Path) -> None:
+    environ = {
+        "PLANSITE_REMOTE": str(setup.remote),
+        "PLANSITE_FORGE": setup.fake.dialect,
+        "PLANSITE_FORGE_URL": setup.fake.url,
+        "PLANSITE_FORGE_OWNER": setup.fake.owner,
+        "PLANSITE_FORGE_REPO": setup.fake.repo,
+        "PLANSITE_FORGE_TOKEN": setup.fake.token,
+        "PLANSITE_WEBHOOK_SECRET": setup.fake.webhook_secret,
+        "PLANSITE_COMMITTER_NAME": "填报服务",
+    }
+    service = SubmissionService.from_environ(tmp_path / "env", tmp_path / "unused", environ)
+
+    service.submit(sample_report("r-1"), [], "张三", "a@example.org")
+    assert service.sync(now=T0).opened == 1
+
+    assert service.forge.kind == setup.fake.dialect
+    assert [p.head for p in setup.fake.pulls.values()] == ["submit/unit-a/r-1"]
+    commit = git(tmp_path / "env" / "service.git", "log", "-1", "--format=%cn",
+                 "refs/heads/submit/unit-a/r-1")
+    assert commit == "填报服务"
+
+
+def test_without_a_configured_remote_the_embedded_default_is_used(tmp_path: Path) -> None:
+    worktree = make_plan_worktree(tmp_path / "plan")
+
+    service = SubmissionService.from_environ(tmp_path / "instance", worktree, {})
+
+    assert service.forge.kind == "local"
+    assert Path(service.config.remote) == tmp_path / "instance" / "remote.git"
+    with pytest.raises(ValueError):
+        GitConfig(tmp_path, tmp_path / "s.git", "https://example.org/plan.git")

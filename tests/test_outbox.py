@@ -255,3 +255,15 @@ def test_records_list_newest_first_across_time_zones_and_filter(tmp_path: Path) 
     )
     assert outbox.entry("a").record.state_label == "已通过"
     assert outbox.entry("b").record.state_label == "等待同步"
+
+
+def test_a_submission_rejected_before_delivery_is_never_delivered(
+    service: SubmissionService, instance: Path
+) -> None:
+    service.submit(sample_report("r-1"), [], "张三", "a@example.org")
+    service.reject("r-1", "王五", "填错了单位")
+
+    assert service.sync(now=T0).pushed == 0
+
+    assert remote_branches(instance) == set()
+    assert service.get("r-1").state == REJECTED
