@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -84,11 +85,20 @@ def filesize(size: int) -> str:
 
 
 def moment(value: Any) -> str:
-    """An ISO 8601 time (or datetime) as 2022-10-08 09:30（UTC+08:00）."""
+    """An ISO 8601 time (or datetime) as 2022-10-08 09:30（UTC+08:00）.
+
+    Times kept in UTC (drafts) are shown in the configured zone; a report's own offset is
+    kept, it is what the reporter saw.
+    """
+    from flask import current_app
+
     try:
         when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     except ValueError:
         return str(value)
+    if when.tzinfo is not None and when.utcoffset() == timedelta(0):
+        zone = current_app.config.get("TIMEZONE")
+        when = when.astimezone(ZoneInfo(zone)) if zone else when.astimezone()
     text = when.strftime("%Y-%m-%d %H:%M")
     offset = when.strftime("%z")
     return f"{text}（UTC{offset[:3]}:{offset[3:]}）" if offset else text

@@ -135,7 +135,7 @@ def run_users_passwd(args: argparse.Namespace) -> int:
     return 0
 
 
-def create_demo_accounts(store: AccountStore, unit_ids: list[str]) -> dict[str, str]:
+def create_demo_accounts(store: AccountStore, units: list[tuple[str, str]]) -> dict[str, str]:
     """On first run: reporters for the first few units, a reviewer and an admin.
 
     Passwords are random, printed once, stored only hashed. Names are the unit ids (they
@@ -144,9 +144,10 @@ def create_demo_accounts(store: AccountStore, unit_ids: list[str]) -> dict[str, 
     if store.count():
         return {}
     created: dict[str, str] = {}
-    for unit_id in unit_ids[:DEMO_UNITS]:
+    for unit_id, unit_name in units[:DEMO_UNITS]:
         created[unit_id] = secrets.token_urlsafe(9)
-        store.add(unit_id, "reporter", created[unit_id], unit=unit_id, display_name=unit_id)
+        display = f"{unit_name}填报人"
+        store.add(unit_id, "reporter", created[unit_id], unit=unit_id, display_name=display)
     for name, role, display in (("reviewer", "reviewer", "审核人"), ("admin", "admin", "管理员")):
         created[name] = secrets.token_urlsafe(9)
         store.add(name, role, created[name], display_name=display)
@@ -197,7 +198,7 @@ def run_serve(args: argparse.Namespace, environ: Mapping[str, str] | None = None
         log.info("no built site yet: building it in the background")
         rebuilder.trigger()
     accounts = AccountStore(instance / "accounts.sqlite")
-    created = create_demo_accounts(accounts, [unit.id for unit in content.units])
+    created = create_demo_accounts(accounts, [(unit.id, unit.name) for unit in content.units])
     if created:
         print("已创建演示账号（密码只显示这一次，请妥善保存）：")
         for name, password in created.items():

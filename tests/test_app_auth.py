@@ -292,9 +292,11 @@ def test_users_add_refuses_a_unit_the_plan_does_not_have(setup, monkeypatch, cap
 
 def test_demo_accounts_are_created_once_with_random_passwords(tmp_path: Path) -> None:
     store = AccountStore(tmp_path / "accounts.sqlite")
-    created = create_demo_accounts(store, ["u1", "u2", "u3", "u4"])
+    units = [("u1", "一号单位"), ("u2", "二号单位"), ("u3", "三号单位"), ("u4", "四号单位")]
+    created = create_demo_accounts(store, units)
     assert set(created) == {"u1", "u2", "u3", "reviewer", "admin"}
     assert len(set(created.values())) == 5
     assert store.authenticate("u2", created["u2"]).unit == "u2"
+    assert store.get("u2").display_name == "二号单位填报人"
     assert store.authenticate("admin", created["admin"]).role == "admin"
-    assert create_demo_accounts(store, ["u1"]) == {}
+    assert create_demo_accounts(store, units) == {}
