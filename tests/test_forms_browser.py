@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
@@ -88,6 +89,15 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def serious_accessibility_violations(page: Page) -> list[tuple[str, list[object]]]:
+    results = Axe().run(page)
+    return [
+        (violation["id"], [node["target"] for node in violation["nodes"]][:5])
+        for violation in results.response["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+
+
 def indicator_row(page: Page, title: str) -> str:
     return page.locator("tr", has_text=title).first.inner_text()
 
@@ -126,6 +136,7 @@ def test_report_review_and_rebuild_in_a_real_browser(served, tmp_path: Path) -> 
         summary = page.get_by_role("alert")
         expect(summary).to_contain_text("已检查灭火器数量：不能大于 5000")
         shot(page, "fill-error")
+        assert serious_accessibility_violations(page) == []
         summary.get_by_role("link", name=re.compile("已检查灭火器数量")).click()
         assert page.evaluate("document.activeElement.id") == "extinguishers_checked"
         expect(page.get_by_label("本期发现隐患（处）")).to_have_value("2")  # input kept
@@ -138,6 +149,7 @@ def test_report_review_and_rebuild_in_a_real_browser(served, tmp_path: Path) -> 
         expect(page.get_by_role("heading", name="提交前请核对填报内容")).to_be_visible()
         expect(page.locator(".summary-list")).to_contain_text("检查记录.pdf")
         shot(page, "check")
+        assert serious_accessibility_violations(page) == []
         page.get_by_role("button", name="确认提交").click()
         expect(page.locator(".reference")).to_have_text(re.compile(r"\d{14}-[0-9a-f]{8}"))
         reference = page.locator(".reference").inner_text().strip()
@@ -150,6 +162,7 @@ def test_report_review_and_rebuild_in_a_real_browser(served, tmp_path: Path) -> 
         expect(page.locator("tr", has_text="已检查灭火器数量")).to_contain_text("48")
         expect(page.get_by_role("link", name="检查记录.pdf")).to_be_visible()
         shot(page, "review")
+        assert serious_accessibility_violations(page) == []
         page.get_by_role("button", name="审核通过").click()
         expect(page.get_by_role("status")).to_contain_text("已通过填报")
 
