@@ -33,17 +33,12 @@ from builder.model import Content, Form, Report, Status
 from builder.progress import Progress, effective_reports, format_value
 
 DATAPACKAGE = "datapackage.json"
-PROGRESS_CSV = "progress.csv"
 
 # Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection list).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 # Statuses counted in the per-unit summary, in display order (not applicable is not counted).
 COUNTED_STATUSES = tuple(s for s in Status if s is not Status.NOT_APPLICABLE)
-
-
-def report_csv_name(form_id: str) -> str:
-    return f"reports-{form_id}.csv"
 
 
 def neutralise(text: str) -> str:
