@@ -108,6 +108,10 @@ class Outbox:
         self._busy_timeout = busy_timeout
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
+            # WAL is a property of the file: set once, not on every connection (switching
+            # needs a lock other workers may hold).
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
 
     @contextmanager
@@ -115,7 +119,6 @@ class Outbox:
         # One connection per call: safe across fork (gunicorn) and threads, and WAL lets
         # readers proceed while one worker writes.
         with closing(sqlite3.connect(self.path, timeout=self._busy_timeout)) as db:
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             with db:
                 yield db

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -241,6 +242,8 @@ def record(submission_id: str, unit: str, submitted_at: str) -> SubmissionRecord
 
 def test_records_list_newest_first_across_time_zones_and_filter(tmp_path: Path) -> None:
     outbox = Outbox(tmp_path / "o.sqlite")
+    with sqlite3.connect(tmp_path / "o.sqlite") as db:  # readers never wait for a writer
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     outbox.add(record("a", "u1", "2022-10-08T09:00:00+08:00"))  # 01:00 UTC
     outbox.add(record("b", "u1", "2022-10-08T02:00:00+00:00"))  # 02:00 UTC
     outbox.add(record("c", "u2", "2022-10-08T08:30:00+08:00"))  # 00:30 UTC
