@@ -263,7 +263,14 @@ def search(page: Page, query: str) -> list[str]:
     box.press("End")
     results = page.locator(".md-search-result__item a.md-search-result__link, "
                            ".md-search-result__item a")
-    results.first.wait_for(timeout=15_000)
+    # Results of an earlier query stay on screen until the worker answers: wait for links
+    # that carry this query (the theme appends it as ?h=...).
+    page.wait_for_function(
+        """q => [...document.querySelectorAll('.md-search-result__item a')]
+                 .some(a => new URL(a.href).searchParams.get('h') === q)""",
+        arg=query,
+        timeout=15_000,
+    )
     return results.evaluate_all("links => links.map(a => a.href)")
 
 
