@@ -72,9 +72,14 @@ def percentile(values: Sequence[float], share: float) -> float:
 
 @dataclass(frozen=True)
 class ChildRun:
-    """One measured child process: wall time, peak resident memory, exit code, output."""
+    """One measured child process: wall time, CPU time (user + system, the child and its
+    waited-for children), peak resident memory, exit code, output.
+
+    CPU time is the steadier figure on a shared machine: other people's load stretches
+    the wall clock but not the work done."""
 
     seconds: float
+    cpu_seconds: float
     peak_mb: float
     returncode: int
     output: str
@@ -101,7 +106,8 @@ def run_child(
         process.returncode = os.waitstatus_to_exitcode(status)
         log.seek(0)
         output = log.read()
-    run = ChildRun(elapsed, usage.ru_maxrss / 1024, process.returncode, output)
+    run = ChildRun(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
+                   process.returncode, output)
     if check and run.returncode != 0:
         raise RuntimeError(
             f"{' '.join(command)} exited {run.returncode}:\n{output[-4000:]}"

@@ -77,3 +77,37 @@ def test_exports_benchmark_measures_time_and_peak_memory_of_both_exports() -> No
         assert figures[f"{key}_s"] > 0
         assert figures[f"{key}_peak_vs_baseline"] > 0
     assert figures["baseline_peak_mb"] > 10  # a real child process was measured
+
+
+@pytest.mark.slow
+def test_build_benchmark_compares_the_full_build_with_pages_only_plus_plain_mkdocs() -> None:
+    figures = run_bench("build")
+    for units in (10, 30):
+        scale = figures[f"u{units}"]
+        # Both ways build the same site, so they must produce the same pages.
+        assert scale["pages"] == scale["plain_pages"] > units
+        assert scale["full_peak_mb"] > 0 and scale["full_cpu_s"] > 0
+    assert figures["u10"]["rebuild_s"] > 0  # the new report reached its unit's page
+    assert "target_builder_share" in figures and "per_page_growth_cpu" in figures
+
+
+@pytest.mark.slow
+def test_commit_benchmark_commits_on_a_prebuilt_repository_against_its_baselines() -> None:
+    figures = run_bench("commit")
+    assert figures["files"] == 2000
+    for key in ("service", "repository", "empty", "cli"):
+        assert figures[f"{key}_per_s"] > 0
+    assert figures["service_vs_repository"] == pytest.approx(
+        figures["service_per_s"] / figures["repository_per_s"])
+
+
+@pytest.mark.slow
+def test_service_benchmark_submits_through_gunicorn_and_measures_the_baseline() -> None:
+    figures = run_bench("service")
+    for name in ("service", "baseline"):
+        for clients in (1, 2):
+            level = figures[f"{name}_{clients}"]
+            assert level["cycles"] == clients * max(2, 3 // clients)  # bounded per client
+            assert level["submit_p50_ms"] <= level["submit_p99_ms"]
+    assert figures["server_errors"] == 0
+    assert "target_p99" in figures and "throughput_ratio_2" in figures

@@ -1,0 +1,204 @@
+"""Site build at scale: `mkdocs build` time, peak memory and pages/s for U units.
+
+For each scale a synthetic repository is generated (bench.workload) and built three ways,
+each in its own child process (wall and CPU time, peak RSS via wait4):
+
+  full      `mkdocs build` of the repository, plansite plugin on (what CI and the rebuild
+            worker run);
+  baseline  `plansite build --pages-only DIR` (load, evaluate, render, exports), then a
+            plain `mkdocs build` of DIR with the plugin off: the same site, where MkDocs
+            and Material do all the work the builder does not.
+
+The builder's share of the full build is (full - plain mkdocs) / full. Then, at the
+rebuild scales, one approved report (a correction for one unit) is written to
+data/reports and the site is built again into a new folder, as the rebuild worker does:
+the time until that unit's page shows the report is compared with the full build.
+
+    python -m bench.build [--units 50 500 2000 5000] [--rebuild 50 2000] [--small]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.measure import ChildRun, Results, header, python_command, run_child
+from bench.workload import make_workload
+from builder.synthetic import write_reports
+
+SCALES = (50, 500, 2000, 5000)
+REBUILD_SCALES = (50, 2000)
+# MkDocs 1.6 prints a banner about its successor on every run; it is noise here.
+ENV = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+
+
+def mkdocs_build(config: Path, site: Path) -> ChildRun:
+    return run_child(python_command("-m", "mkdocs", "build", "-q", "-f", str(config),
+                                    "-d", str(site)), cwd=config.parent, env=ENV)
+
+
+def pages_only(root: Path, out: Path) -> ChildRun:
+    return run_child(python_command("-m", "builder.cli", "build", "--root", str(root),
+                                    "--pages-only", str(out)), env=ENV)
+
+
+def count_pages(site: Path) -> int:
+    """HTML pages MkDocs wrote, the 404 page aside."""
+    return sum(1 for p in site.rglob("*.html") if p.name != "404.html")
+
+
+def plugin_as_of(root: Path) -> date | None:
+    """The as_of the repository's mkdocs.yml gives the plansite plugin, if any."""
+    config = yaml.safe_load((root / "mkdocs.yml").read_text(encoding="utf-8")) or {}
+    for plugin in config.get("plugins") or []:
+        if isinstance(plugin, dict) and isinstance(plugin.get("plansite"), dict):
+            value = plugin["plansite"].get("as_of")
+            return value if isinstance(value, date) else None
+    return None
+
+
+def correction(root: Path) -> dict[str, Any]:
+    """A new approved report that must show on its unit's page: a correction of the first
+    unit's latest report that the build's as_of date still counts, submitted on that day."""
+    as_of = plugin_as_of(root) or date.today()
+    reports = [json.loads(p.read_text(encoding="utf-8"))
+               for p in sorted((root / "data" / "reports").rglob("*.json"))]
+    unit = min(r["unit"] for r in reports)
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for report in (r for r in reports if r["unit"] == unit):
+        key = (report["form"], report["period"])
+        if key not in latest or report["submitted_at"] > latest[key]["submitted_at"]:
+            latest[key] = report
+    candidates = [r for r in latest.values()
+                  if datetime.fromisoformat(r["submitted_at"]).date() < as_of]
+    if not candidates:
+        raise SystemExit(f"{unit}: no report before {as_of} to correct")
+    base = max(candidates, key=lambda r: r["submitted_at"])
+    moment = datetime.fromisoformat(base["submitted_at"])
+    moment = datetime.combine(as_of, moment.timetz()).replace(hour=9, minute=0, second=0)
+    if moment <= datetime.fromisoformat(base["submitted_at"]):
+        moment = datetime.fromisoformat(base["submitted_at"]) + timedelta(minutes=1)
+    return {**base, "id": f"{moment:%Y%m%d%H%M%S}-0badcafe",
+            "submitted_at": moment.isoformat()}
+
+
+def rebuild_after_report(root: Path, site: Path) -> tuple[float, ChildRun]:
+    """Seconds from writing a new report file until its unit's page shows it."""
+    report = correction(root)
+    start = time.perf_counter()
+    write_reports(root, [report])
+    run = mkdocs_build(root / "mkdocs.yml", site)
+    page = site / "units" / report["unit"] / "index.html"
+    shown = report["id"] in page.read_text(encoding="utf-8")
+    elapsed = time.perf_counter() - start
+    if not shown:
+        raise SystemExit(f"{page} does not show report {report['id']} after the rebuild")
+    return elapsed, run
+
+
+def measure_scale(units: int, seed: int, work: Path, rebuild: bool,
+                  results: Results) -> dict[str, float]:
+    workload = make_workload(work / "repo", units, seed)
+    full = mkdocs_build(workload.root / "mkdocs.yml", work / "site")
+    pages = count_pages(work / "site")
+    only = pages_only(workload.root, work / "plain")
+    plain = mkdocs_build(work / "plain" / "mkdocs.yml", work / "plain-site")
+    plain_pages = count_pages(work / "plain-site")
+    figures = {
+        "units": units, "reports": workload.reports, "pages": pages,
+        "full_s": full.seconds, "full_cpu_s": full.cpu_seconds, "full_peak_mb": full.peak_mb,
+        "pages_only_s": only.seconds, "pages_only_cpu_s": only.cpu_seconds,
+        "plain_s": plain.seconds, "plain_cpu_s": plain.cpu_seconds,
+        "plain_peak_mb": plain.peak_mb, "plain_pages": plain_pages,
+        "pages_per_s": pages / full.seconds, "pages_per_cpu_s": pages / full.cpu_seconds,
+        "ms_per_page": full.seconds / pages * 1000,
+        "cpu_ms_per_page": full.cpu_seconds / pages * 1000,
+        "builder_share": (full.seconds - plain.seconds) / full.seconds,
+        "builder_share_cpu": (full.cpu_seconds - plain.cpu_seconds) / full.cpu_seconds,
+    }
+    print(f"-- {units} units, {workload.reports} reports, {pages} pages")
+    results.figure(f"u{units}.full", figures["full_s"],
+                   f"full mkdocs build: {full.seconds:.1f} s wall, {full.cpu_seconds:.1f} s CPU,"
+                   f" peak {full.peak_mb:.0f} MB, {figures['pages_per_s']:.0f} pages/s "
+                   f"({figures['pages_per_cpu_s']:.0f} per CPU s)")
+    results.figure(f"u{units}.baseline", figures["plain_s"],
+                   f"baseline: pages-only {only.seconds:.1f} s ({only.cpu_seconds:.1f} s CPU)"
+                   f" + plain mkdocs {plain.seconds:.1f} s ({plain.cpu_seconds:.1f} s CPU,"
+                   f" peak {plain.peak_mb:.0f} MB, {plain_pages} pages)")
+    results.figure(f"u{units}.builder_share", figures["builder_share"],
+                   f"builder's share of the full build: {figures['builder_share']:.0%} wall, "
+                   f"{figures['builder_share_cpu']:.0%} CPU (target <= 10%)")
+    results.ratio(f"u{units}.full_vs_baseline", full.seconds, only.seconds + plain.seconds,
+                  "full build / (pages-only + plain mkdocs)")
+    if rebuild:
+        seconds, run = rebuild_after_report(workload.root, work / "site-rebuilt")
+        figures["rebuild_s"] = seconds
+        figures["rebuild_cpu_s"] = run.cpu_seconds
+        results.figure(f"u{units}.rebuild", seconds,
+                       f"new report -> unit page shows it: {seconds:.1f} s "
+                       f"({run.cpu_seconds:.1f} s CPU)")
+        results.ratio(f"u{units}.rebuild_vs_full", seconds, full.seconds,
+                      "rebuild after one report / full build")
+    results.figures[f"u{units}"] = figures
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, nargs="+", default=list(SCALES))
+    parser.add_argument("--rebuild", type=int, nargs="*", default=list(REBUILD_SCALES),
+                        help="scales at which to measure the rebuild after one report")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--small", action="store_true", help="10 and 30 units, for the smoke test")
+    args = parser.parse_args(argv)
+    if args.small:
+        args.units, args.rebuild = [10, 30], [10]
+
+    header(f"build: mkdocs build at {', '.join(map(str, args.units))} units")
+    results = Results("build", args.small)
+    scales: dict[int, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="plansite-build-", dir=args.workdir) as temp:
+        for units in args.units:
+            work = Path(temp) / str(units)
+            scales[units] = measure_scale(units, args.seed, work, units in args.rebuild, results)
+            shutil.rmtree(work)  # 5000 units of HTML are large; keep the disk free
+    # Targets are judged on CPU time: a build is one single-threaded process, so on an idle
+    # machine its wall time is its CPU time, while on this shared machine other people's
+    # load stretches the wall clock several times over. Wall figures are printed too.
+    print("-- targets (CPU time; wall time in brackets)")
+    largest = scales[max(scales)]
+    results.target("target_builder_share", largest["builder_share_cpu"] <= 0.10,
+                   f"builder's share at {max(scales)} units {largest['builder_share_cpu']:.0%}"
+                   f" (wall {largest['builder_share']:.0%}) <= 10%")
+    low, high = (500, 5000) if {500, 5000} <= scales.keys() else (min(scales), max(scales))
+    if low != high:
+        growth = results.ratio("per_page_growth", scales[high]["ms_per_page"],
+                               scales[low]["ms_per_page"],
+                               f"wall time per page at {high} / at {low} units")
+        cpu_growth = results.ratio("per_page_growth_cpu", scales[high]["cpu_ms_per_page"],
+                                   scales[low]["cpu_ms_per_page"],
+                                   f"CPU time per page at {high} / at {low} units")
+        results.target("target_per_page_growth", cpu_growth <= 1.3,
+                       f"per-page time growth {cpu_growth:.2f}x (wall {growth:.2f}x) <= 1.3x")
+    if 2000 in scales:
+        rate = scales[2000]["pages_per_cpu_s"]
+        results.target("target_pages_per_s", rate >= 150,
+                       f"{rate:.0f} pages per CPU second at 2000 units "
+                       f"(wall {scales[2000]['pages_per_s']:.0f}/s) >= 150")
+    print(f"  saved {results.save()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
