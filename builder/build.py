@@ -137,3 +137,13 @@ def run_build(args: argparse.Namespace) -> int:
         print(f"生成失败：{error}", file=sys.stderr)
         return 1
     return 0
+
+
+def configured_as_of(root: Path) -> date | None:
+    """The as-of date mkdocs.yml gives the plugin, so that the form service's portal
+    evaluates progress at the same date as the published site."""
+    options, _ = _options(Path(root))
+    value = options.get("as_of")
+    if value is None:
+        return None
+    return value if isinstance(value, date) else date.fromisoformat(str(value))

@@ -163,7 +163,11 @@ def embedded_services(
     from forms.rebuild import SiteRebuilder
     from forms.submissions import SubmissionService
 
-    submissions = SubmissionService.open_default(instance, root, labels=report_labels(content))
+    # The embedded default (a local bare remote and the built-in review queue) unless
+    # PLANSITE_REMOTE / PLANSITE_FORGE name a real remote and forge.
+    submissions = SubmissionService.from_environ(
+        instance, root, os.environ, labels=report_labels(content)
+    )
     rebuilder = SiteRebuilder(
         Path(submissions.config.remote),
         instance / "sites",
@@ -199,16 +203,31 @@ def run_serve(args: argparse.Namespace, environ: Mapping[str, str] | None = None
         rebuilder.trigger()
     accounts = AccountStore(instance / "accounts.sqlite")
     created = create_demo_accounts(accounts, [(unit.id, unit.name) for unit in content.units])
+    # Demo passwords are stored hashed; a copy readable only by the owner stays in the
+    # instance folder (never in the repository) so every start-up can print them again.
+    demo_file = instance / "demo-accounts.txt"
     if created:
-        print("已创建演示账号（密码只显示这一次，请妥善保存）：")
+        lines = []
         for name, password in created.items():
             account = accounts.get(name)
             role = account.role_label if account else ""
-            print(f"  {name:<24} {role:<6} {password}")
+            lines.append(f"  {name:<24} {role:<6} {password}")
+        demo_file.touch(mode=0o600)
+        demo_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if demo_file.exists():
+        print(f"演示账号（账号 角色 密码；仅供演示，保存在 {demo_file}）：")
+        print(demo_file.read_text(encoding="utf-8"), end="")
     interval = int(os.environ.get("PLANSITE_SYNC_INTERVAL", "30"))
     submissions.start_background_sync(interval)
+    settings: dict[str, Any] = {}
+    if not os.environ.get("PLANSITE_AS_OF"):
+        from builder.build import configured_as_of
+
+        # Same "today" as the published site (the demo plan is evaluated as of 2022).
+        settings["AS_OF"] = configured_as_of(root)
     app = create_app(
         {
+            **settings,
             "ROOT": str(root),
             "INSTANCE_PATH": str(instance),
             "CONTENT": content,
