@@ -125,3 +125,16 @@ def check_upload(filename: str, data: bytes, max_bytes: int) -> CheckedFile:
 def stored_name(number: int, name: str) -> str:
     """The file name in the repository: `<n>-<sanitised name>`."""
     return f"{number}-{sanitise_name(name)}"
+
+
+def is_stored_name(file: str) -> bool:
+    """Whether `file` could be a name stored_name() made: how a URL's file part is told
+    malformed (400) from merely unknown (404)."""
+    number, dash, name = file.partition("-")
+    return (
+        bool(dash)
+        and number.isascii()
+        and number.isdigit()
+        and len(number) <= 6
+        and sanitise_name(name) == name
+    )

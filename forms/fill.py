@@ -28,9 +28,10 @@ from builder.model import Form, FormField, Period, Unit
 from builder.records import json_values, read_record
 from forms.accounts import Account
 from forms.auth import current_account, login_required
-from forms.evidence import EvidenceError, check_upload, stored_name
+from forms.evidence import EvidenceError, check_upload, is_stored_name, stored_name
 from forms.formgen import build_form, display_value, posted_values, widget_kind
 from forms.permissions import (
+    malformed,
     require_identifier,
     require_submit,
     require_view_unit,
@@ -320,6 +321,9 @@ def report_rows(form: Form, values: dict[str, Any]) -> list[tuple[str, str]]:
 @bp.route("/submissions/<submission_id>/evidence/<path:file>")
 @login_required
 def evidence(submission_id: str, file: str) -> Any:
+    require_identifier(submission_id)
+    if not is_stored_name(file):
+        malformed()
     record = _record(submission_id)
     store = services()
     report = store.submissions.read_report(record.id)

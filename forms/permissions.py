@@ -1,7 +1,9 @@
 """Who may do what: the one place every view asks. Refusals are 403 with a Chinese message.
 
-Identifiers from URLs are resolved here too: anything that is not an identifier or not in
-the content is a 404, before any permission check can leak whether it exists.
+Identifiers from URLs are resolved here too, before any permission check can leak whether
+something exists: a value that is not an identifier at all (`..`, a dot, a control
+character, too long) is a malformed request, 400; a well-formed identifier that names
+nothing in the content is a 404.
 """
 
 from __future__ import annotations
@@ -33,8 +35,15 @@ def can_review(account: Account) -> bool:
     return account.role in (REVIEWER, ADMIN)
 
 
+MALFORMED_MESSAGE = "地址中的编号格式无效，请检查地址是否正确。"
+
+
 def refuse(message: str) -> NoReturn:
     abort(403, description=message)
+
+
+def malformed() -> NoReturn:
+    abort(400, description=MALFORMED_MESSAGE)
 
 
 def require_view_unit(account: Account, unit_id: str) -> None:
@@ -53,8 +62,7 @@ def require_review(account: Account) -> None:
 
 
 def resolve_unit(content: Content, unit_id: str) -> Unit:
-    if not is_identifier(unit_id):
-        abort(404)
+    require_identifier(unit_id)
     unit = next((u for u in content.units if u.id == unit_id), None)
     if unit is None:
         abort(404)
@@ -63,8 +71,8 @@ def resolve_unit(content: Content, unit_id: str) -> Unit:
 
 def resolve_form(content: Content, unit: Unit, form_id: str, period_id: str) -> tuple[Form, Period]:
     """The form and period, when the form applies to the unit and the period is one of its own."""
-    if not (is_identifier(form_id) and is_identifier(period_id)):
-        abort(404)
+    require_identifier(form_id)
+    require_identifier(period_id)
     form = next((f for f in content.forms if f.id == form_id), None)
     if form is None or not form.applies_to.matches(unit) or period_id not in form.periods:
         abort(404)
@@ -76,5 +84,5 @@ def resolve_form(content: Content, unit: Unit, form_id: str, period_id: str) -> 
 
 def require_identifier(value: str) -> str:
     if not is_identifier(value):
-        abort(404)
+        malformed()
     return value

@@ -151,7 +151,7 @@ def test_files_are_held_with_the_draft_and_committed_on_submit(setup) -> None:
     assert "attachment" in download.headers["Content-Disposition"]
     assert client.get(f"/forms/submissions/{submission}/evidence/9-none.pdf").status_code == 404
     bad = f"/forms/submissions/{submission}/evidence/../../{submission}.json"
-    assert client.get(bad).status_code == 404
+    assert client.get(bad).status_code == 400  # malformed, not merely unknown
 
 
 def test_a_refused_file_is_explained_and_the_values_are_kept(setup) -> None:
