@@ -12,9 +12,11 @@ pull requests like code.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -57,10 +59,40 @@ class SiteOptions:
 
 @dataclass(frozen=True)
 class GeneratedPage:
+    """One page. Its big generated HTML (tables) is kept out of the Markdown: `source` holds
+    a placeholder comment per block and `blocks` the finished, escaped HTML. Python-Markdown
+    would only hand raw HTML through unchanged, at a cost of one parser callback per tag,
+    so the plugin converts `source` and puts the blocks into the converted page;
+    `markdown` is the same page as self-contained Markdown for a plain MkDocs build."""
+
     path: str  # relative to docs_dir, e.g. "units/fgw.md"
     title: str  # plain text
-    markdown: str
+    source: str  # Markdown with a BLOCK_TOKEN in place of each block
     in_nav: bool = True
+    blocks: tuple[str, ...] = ()
+
+    @property
+    def markdown(self) -> str:
+        return insert_blocks(self.source, self.blocks)
+
+
+# A block's placeholder: an HTML comment, which Python-Markdown passes through untouched
+# and the search plugin ignores. Text typed by users is escaped, so it cannot forge one.
+BLOCK_TOKEN = "<!--plansite-block-{}-->"
+_BLOCK_PATTERN = re.compile(r"<!--plansite-block-(\d+)-->")
+
+
+def insert_blocks(text: str, blocks: Sequence[str]) -> str:
+    """The text (Markdown or the HTML converted from it) with each placeholder replaced by
+    its block; a placeholder with no block (plan text quoting one) stays as it is."""
+    if not blocks:
+        return text
+
+    def block(match: re.Match[str]) -> str:
+        index = int(match.group(1))
+        return blocks[index] if index < len(blocks) else match.group(0)
+
+    return _BLOCK_PATTERN.sub(block, text)
 
 
 # Labels of a unit's reporting state for one form x period.
@@ -110,10 +142,24 @@ def relative_url(from_path: str, to_path: str, directory_urls: bool = True) -> s
     here = page_url(from_path, directory_urls)
     base = here if here == "" or here.endswith("/") else posixpath.dirname(here)
     target = page_url(to_path, directory_urls)
-    rel = posixpath.relpath(target or ".", base.rstrip("/") or ".")
+    rel = _relpath(target, base)
     if target == "" or target.endswith("/"):
         return "./" if rel == "." else rel + "/"
     return rel
+
+
+def _relpath(target: str, base: str) -> str:
+    """posixpath.relpath for the site's own relative URLs (no "..", no "."), without its
+    abspath and getcwd calls: the pages ask for tens of thousands of links."""
+    to = [part for part in target.split("/") if part]
+    start = [part for part in base.split("/") if part]
+    common = 0
+    for a, b in zip(to, start, strict=False):
+        if a != b:
+            break
+        common += 1
+    parts = [".."] * (len(start) - common) + to[common:]
+    return "/".join(parts) if parts else "."
 
 
 def form_link(forms_url: str, unit: str, form: str, period: str) -> str | None:
@@ -201,6 +247,22 @@ class _Site:
         self.main_tasks = [t for t in content.tasks if t.kind == "task"]
         self.guarantees = [t for t in content.tasks if t.kind == "guarantee"]
         self.env = environment()
+        self.macros = self.env.get_template("_macros.html").make_module({
+            "badge_class": _badge_class,
+            "status_sort": STATUS_SORT,
+            "short_labels": SHORT_LABELS,
+            "percent": percent,
+        })
+        self.fragments: dict[tuple[Any, ...], Markup] = {}
+
+    def fragment(self, macro: str, *args: Any) -> Markup:
+        """A macro of _macros.html, rendered once per distinct call: the big tables repeat
+        the same few badges, cells and links thousands of times."""
+        key = (macro, *args)
+        html = self.fragments.get(key)
+        if html is None:
+            html = self.fragments[key] = Markup(getattr(self.macros, macro)(*args))
+        return html
 
     def render(self, template: str, path: str, title: str, in_nav: bool = True,
                **context: Any) -> GeneratedPage:
@@ -209,19 +271,42 @@ class _Site:
         def link(to: str) -> str:
             return relative_url(path, to, directory_urls)
 
-        markdown = self.env.get_template(template).render(
+        fragment = self.fragment
+
+        def unit_link(unit: Unit) -> Markup:
+            return fragment("unit_link", link(f"units/{unit.id}.md"), unit.id, unit.name)
+
+        def task_link(task: Task, text: str) -> Markup:
+            return fragment("task_link", link(f"tasks/{task.id}.md"), task.id, text)
+
+        blocks: list[str] = []
+
+        def block(caller: Callable[[], str]) -> Markup:
+            # `{% call block() %}<table>...</table>{% endcall %}` in a template.
+            blocks.append(str(caller()).strip("\n"))
+            return Markup(BLOCK_TOKEN.format(len(blocks) - 1) + "\n")
+
+        source = self.env.get_template(template).render(
             site=self,
+            block=block,
             plan=self.plan,
             as_of=self.as_of,
             title=title,
             link=link,
-            badge_class=_badge_class,
+            unit_link=unit_link,
+            task_link=task_link,
+            badge=partial(fragment, "badge"),
+            status_cell=partial(fragment, "status_cell"),
+            share_cell=lambda item: fragment("share_cell", item.share),
+            value_cell=partial(fragment, "value_cell"),
+            matrix_cell=partial(fragment, "matrix_cell"),
             status_sort=STATUS_SORT,
             short_labels=SHORT_LABELS,
             percent=percent,
             **context,
         )
-        return GeneratedPage(path=path, title=title, markdown=markdown, in_nav=in_nav)
+        return GeneratedPage(path=path, title=title, source=source, in_nav=in_nav,
+                             blocks=tuple(blocks))
 
     def task_applies(self, task: Task, unit: Unit) -> bool:
         if not task.applies_to.matches(unit):

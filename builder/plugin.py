@@ -23,7 +23,7 @@ from mkdocs.config.base import Config
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.livereload import LiveReloadServer
-from mkdocs.plugins import BasePlugin
+from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.structure.files import File, Files, InclusionLevel
 from mkdocs.structure.pages import Page
 from tqdm import tqdm
@@ -31,7 +31,7 @@ from tqdm import tqdm
 from builder import search
 from builder.content import load_content, load_reports
 from builder.model import Content, ContentError, Report
-from builder.pages import GeneratedPage, SiteOptions, nav, render_pages
+from builder.pages import GeneratedPage, SiteOptions, insert_blocks, nav, render_pages
 from builder.progress import Progress, evaluate
 
 log = logging.getLogger("mkdocs.plugins.plansite")
@@ -100,6 +100,7 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
         self.plan: SiteData | None = None
         self.root = Path(".")
         self.bar: tqdm[Any] | None = None
+        self.blocks: dict[str, tuple[str, ...]] = {}  # docs path -> its pages' HTML blocks
         # MkDocs logs a PluginError and raises a bare Abort; build_site re-raises this one
         # so that callers (the CLI, the rebuild worker) get the list of problems.
         self.error: PluginError | None = None
@@ -124,14 +125,17 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
 
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
         assert self.plan is not None
+        self.blocks = {}
         for page in self.plan.pages:
             existing = files.get_file_from_path(page.path)
             if existing is not None:  # a generated page replaces a hand-written one
                 files.remove(existing)
             inclusion = InclusionLevel.UNDEFINED if page.in_nav else InclusionLevel.NOT_IN_NAV
             files.append(
-                File.generated(config, page.path, content=page.markdown, inclusion=inclusion)
+                File.generated(config, page.path, content=page.source, inclusion=inclusion)
             )
+            if page.blocks:
+                self.blocks[page.path] = page.blocks
         show = self.config.progress_bar
         if show is None:
             show = sys.stderr.isatty()
@@ -145,6 +149,17 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
         if self.bar is not None:
             self.bar.update()
         return markdown
+
+    # After every other plugin (the search plugin runs at the default priority 0): the
+    # search index gets headings and prose without parsing and segmenting every table cell,
+    # which the browser's search would only drown unit pages in anyway.
+    @event_priority(-100)
+    def on_page_context(self, context: dict[str, Any], *, page: Page, config: MkDocsConfig,
+                        nav: Any) -> dict[str, Any]:
+        blocks = self.blocks.pop(page.file.src_uri, None)
+        if blocks and page.content is not None:
+            page.content = insert_blocks(page.content, blocks)
+        return context
 
     def on_post_build(self, *, config: MkDocsConfig) -> None:
         if self.bar is not None:
