@@ -63,6 +63,16 @@ def repeat(action: Callable[[], Any], times: int) -> list[float]:
     return [seconds(action) for _ in range(times)]
 
 
+def repeat_cpu(action: Callable[[], Any], times: int) -> list[float]:
+    """CPU seconds of this process for each of `times` runs of the action."""
+    results = []
+    for _ in range(times):
+        start = time.process_time()
+        action()
+        results.append(time.process_time() - start)
+    return results
+
+
 def percentile(values: Sequence[float], share: float) -> float:
     """Nearest-rank percentile (share in 0..1) of a non-empty sample."""
     ordered = sorted(values)
