@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import sqlite3
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -69,8 +71,29 @@ def _csrf_error(error: CSRFError) -> Any:
     return render_template("error.html", title="请求无效", message=message), 400
 
 
+STORAGE_MESSAGE = "系统暂时无法读写数据（服务器存储空间不足或不可写），请稍后再试或联系管理员。"
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO}
+# sqlite primary result codes of a disk that is full, read-only or failing (not of a bug).
+_SQLITE_STORAGE_CODES = {8, 10, 13, 14}  # READONLY, IOERR, FULL, CANTOPEN
+
+
+def is_storage_failure(error: BaseException) -> bool:
+    """The disk is full, read-only or failing: not the user's doing, and not a bug."""
+    if isinstance(error, sqlite3.OperationalError):
+        code = getattr(error, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in _SQLITE_STORAGE_CODES
+    if isinstance(error, OSError):
+        return error.errno in _STORAGE_ERRNOS
+    from forms.repository import StorageFailure
+
+    return isinstance(error, StorageFailure)
+
+
 def _internal_error(error: Exception) -> Any:
     log.exception("unhandled error", exc_info=error)
+    if is_storage_failure(error):
+        # A full or read-only disk: a 503 that says so, never a generic "system error".
+        return render_template("error.html", title="服务暂不可用", message=STORAGE_MESSAGE), 503
     title, message = ERROR_PAGES[500]
     return render_template("error.html", title=title, message=message), 500
 
@@ -206,8 +229,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.context_processor
     def page_context() -> dict[str, Any]:
+        try:
+            account = current_account()
+        except (sqlite3.Error, OSError):
+            # The error page of a failing disk must still render (without the account).
+            account = None
         return {
-            "account": current_account(),
+            "account": account,
             "plan": content.plan,
             "role_labels": ROLE_LABELS,
         }

@@ -53,6 +53,13 @@ class MergeConflict(RepositoryError):
     user_message = "该填报与主分支上的内容冲突，需要管理员处理"
 
 
+class StorageFailure(RepositoryError):
+    """Git could not write to the service's own repository (disk full, read-only, failing).
+    libgit2 reports a full disk as a bare GitError ("no error"), so it is named here."""
+
+    user_message = "服务器存储空间不足或不可写，请稍后再试或联系管理员"
+
+
 class RemoteUnavailable(RepositoryError):
     """The remote could not be reached or refused the update; retry later."""
 
@@ -212,8 +219,11 @@ def commit_on_new_branch(
     name = branch_ref(branch)
     if name in repo.references:
         raise RefExists(f"branch {branch} exists")
-    tree = tree_with_files(repo, parent.tree, files)
-    oid = repo.create_commit(None, author, committer, message, tree, [parent.id])
+    try:
+        tree = tree_with_files(repo, parent.tree, files)
+        oid = repo.create_commit(None, author, committer, message, tree, [parent.id])
+    except (pygit2.GitError, OSError) as error:
+        raise StorageFailure(f"cannot write the objects of {branch}: {error}") from error
     for attempt in range(40):
         try:
             repo.references.create(name, oid, force=False)
