@@ -8,6 +8,7 @@ field by field with Frictionless' own cell reader, so the form service, the vali
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
@@ -35,6 +36,7 @@ TYPE_MESSAGES: dict[str, str] = {
     "string": "请输入文字",
 }
 OTHER_TYPE_MESSAGE = "格式不正确"
+OUT_OF_RANGE_MESSAGE = "数值超出可处理的范围"
 
 # Frictionless reports several failed constraints at once; a person needs one message,
 # the most basic one first (a missing value before a wrong type before a bound).
@@ -115,6 +117,17 @@ def cell_error_message(field: frictionless.Field, notes: Mapping[str, str]) -> s
             return OTHER_TYPE_MESSAGE
 
 
+def _finite(raw: object) -> bool:
+    """False for a NaN or an infinity, as text or as a number; True for anything else
+    (which Frictionless then reads or refuses on its own terms)."""
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float | Decimal):
+        return True
+    try:
+        return Decimal(str(raw).strip()).is_finite()
+    except ArithmeticError:
+        return True
+
+
 def read_cell(field: frictionless.Field, raw: object) -> tuple[Any, str | None]:
     """Type one value; returns (value, Chinese error or None). Blank text counts as missing."""
     if isinstance(raw, str):
@@ -124,8 +137,15 @@ def read_cell(field: frictionless.Field, raw: object) -> tuple[Any, str | None]:
             raw = None
     if isinstance(raw, list | dict):
         return None, TYPE_MESSAGES.get(field.type, OTHER_TYPE_MESSAGE)
+    if field.type == "number" and not _finite(raw):
+        # NaN and Infinity are numbers to Python and Decimal but no report's value: JSON has
+        # no literal for them and every bound compares false against NaN.
+        return None, TYPE_MESSAGES["number"]
     try:
         value, notes = field.read_cell(raw)
+    except ArithmeticError:
+        # Decimal signalling on odd input ("sNaN") while comparing with a bound.
+        return None, TYPE_MESSAGES.get(field.type, OTHER_TYPE_MESSAGE)
     except (TypeError, ValueError):
         # A constraint of the wrong type in the schema (e.g. minimum: "x"); the loader
         # reports it to the plan editor, the person filling the form cannot fix it.
@@ -134,6 +154,8 @@ def read_cell(field: frictionless.Field, raw: object) -> tuple[Any, str | None]:
         return None, cell_error_message(field, notes)
     if isinstance(value, Decimal):
         value = float(value)
+        if not math.isfinite(value):  # 1e400 is a finite Decimal but an infinite float
+            return None, OUT_OF_RANGE_MESSAGE
     return value, None
 
 

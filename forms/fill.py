@@ -162,7 +162,8 @@ def edit(unit_id: str, form_id: str, period_id: str) -> Any:
     posted = posted_values(target.form, request.form)
     known = {name: value for name, value in posted.items() if target.form.field_named(name)}
     for number in request.form.getlist("remove_file"):
-        if number.isdigit():
+        # File numbers are small; a forged 20-digit one would overflow sqlite's integer.
+        if number.isascii() and number.isdigit() and len(number) <= 9:
             store.drafts.remove_file(*target.key, int(number))
     # The draft is saved whatever the outcome, so nothing typed is ever lost.
     store.drafts.save(*target.key, known, target.account.name)
