@@ -98,15 +98,25 @@ def write_pages(root: Path, out_dir: Path, as_of: date | None = None) -> list[Ge
     if (root / "overrides").is_dir():
         shutil.copytree(root / "overrides", out_dir / "overrides", dirs_exist_ok=True)
     for page in data.pages:
-        path = docs / page.path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(page.markdown, encoding="utf-8")
+        write_if_changed(docs / page.path, page.markdown)
     write_exports(data, docs / "data")
     config = _plain_config(root, data.pages)
-    (out_dir / CONFIG_FILE).write_text(
-        yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8"
-    )
+    write_if_changed(out_dir / CONFIG_FILE,
+                     yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
     return data.pages
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write the file only when its content differs, so that a watcher (`mkdocs serve` on
+    the written project, rsync, make) sees only the pages that one new report changed."""
+    data = text.encode("utf-8")
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return True
 
 
 # --------------------------------------------------------------------------- command
