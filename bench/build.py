@@ -9,7 +9,11 @@ each in its own child process (wall and CPU time, peak RSS via wait4):
             plain `mkdocs build` of DIR with the plugin off: the same site, where MkDocs
             and Material do all the work the builder does not.
 
-The builder's share of the full build is (full - plain mkdocs) / full. Then, at the
+The builder's share of the full build is the CPU time spent importing the plansite plugin
+and inside its event handlers, over the build's CPU time (timed in the full build's own
+process). (full - plain mkdocs) / full is printed too, but since the plugin keeps generated
+tables out of Python-Markdown and the search index, the plain build of the same pages does
+more work than the full one, and that difference can be negative. Then, at the
 rebuild scales, one approved report (a correction for one unit) is written to
 data/reports and the site is built again into a new folder, as the rebuild worker does:
 the time until that unit's page shows the report is compared with the full build.
@@ -32,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from bench.measure import ChildRun, Results, header, python_command, run_child
+from bench.measure import REPO_ROOT, ChildRun, Results, header, python_command, run_child
 from bench.workload import make_workload
 from builder.synthetic import write_reports
 
@@ -45,6 +49,53 @@ ENV = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
 def mkdocs_build(config: Path, site: Path) -> ChildRun:
     return run_child(python_command("-m", "mkdocs", "build", "-q", "-f", str(config),
                                     "-d", str(site)), cwd=config.parent, env=ENV)
+
+
+def timed_mkdocs_build(config: Path, site: Path) -> tuple[ChildRun, dict[str, float]]:
+    """`mkdocs build` in a child that also reports the CPU time spent importing the plugin
+    and inside its event handlers: the builder's own share of the build."""
+    # The child runs in the workload folder, as mkdocs does; bench/ must stay importable.
+    path = os.pathsep.join(p for p in (str(REPO_ROOT), ENV.get("PYTHONPATH", "")) if p)
+    run = run_child(python_command("-m", "bench.build", "--child-build", str(config),
+                                   str(site)), cwd=config.parent, env={**ENV, "PYTHONPATH": path})
+    return run, json.loads(run.output.strip().splitlines()[-1])
+
+
+def child_build(config: Path, site: Path) -> None:
+    """Run `mkdocs build -q` in this process with the plansite plugin's event handlers
+    timed (CPU); print the figures as JSON on the last line."""
+    import functools
+
+    import jieba
+
+    # jieba loads its dictionary on first use, from whichever caller comes first (the
+    # plugin's add_word for unit names, else the search plugin): a cost of Chinese search,
+    # paid here up front so it is counted as MkDocs' and not as the builder's.
+    jieba.setLogLevel(60)
+    jieba.initialize()
+    start = time.process_time()
+    from builder import plugin  # the builder's imports (frictionless, openpyxl ...) count
+
+    spent = {"import_cpu": time.process_time() - start, "plugin_cpu": 0.0}
+
+    def timed(method: Any) -> Any:
+        @functools.wraps(method)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            begin = time.process_time()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                spent["plugin_cpu"] += time.process_time() - begin
+        return wrapper
+
+    for name, method in list(vars(plugin.PlansitePlugin).items()):
+        if name.startswith("on_") and callable(method):
+            setattr(plugin.PlansitePlugin, name, timed(method))
+    from mkdocs.__main__ import cli
+
+    cli(["build", "-q", "-f", str(config), "-d", str(site)], standalone_mode=False)
+    spent["total_cpu"] = time.process_time()
+    print(json.dumps(spent))
 
 
 def pages_only(root: Path, out: Path) -> ChildRun:
@@ -109,7 +160,8 @@ def rebuild_after_report(root: Path, site: Path) -> tuple[float, ChildRun]:
 def measure_scale(units: int, seed: int, work: Path, rebuild: bool,
                   results: Results) -> dict[str, float]:
     workload = make_workload(work / "repo", units, seed)
-    full = mkdocs_build(workload.root / "mkdocs.yml", work / "site")
+    full, spent = timed_mkdocs_build(workload.root / "mkdocs.yml", work / "site")
+    own = spent["import_cpu"] + spent["plugin_cpu"]
     pages = count_pages(work / "site")
     only = pages_only(workload.root, work / "plain")
     plain = mkdocs_build(work / "plain" / "mkdocs.yml", work / "plain-site")
@@ -123,8 +175,9 @@ def measure_scale(units: int, seed: int, work: Path, rebuild: bool,
         "pages_per_s": pages / full.seconds, "pages_per_cpu_s": pages / full.cpu_seconds,
         "ms_per_page": full.seconds / pages * 1000,
         "cpu_ms_per_page": full.cpu_seconds / pages * 1000,
-        "builder_share": (full.seconds - plain.seconds) / full.seconds,
-        "builder_share_cpu": (full.cpu_seconds - plain.cpu_seconds) / full.cpu_seconds,
+        "builder_cpu_s": own, "builder_import_cpu_s": spent["import_cpu"],
+        "builder_share_cpu": own / spent["total_cpu"],
+        "vs_plain_share": (full.cpu_seconds - plain.cpu_seconds) / full.cpu_seconds,
     }
     print(f"-- {units} units, {workload.reports} reports, {pages} pages")
     results.figure(f"u{units}.full", figures["full_s"],
@@ -135,9 +188,10 @@ def measure_scale(units: int, seed: int, work: Path, rebuild: bool,
                    f"baseline: pages-only {only.seconds:.1f} s ({only.cpu_seconds:.1f} s CPU)"
                    f" + plain mkdocs {plain.seconds:.1f} s ({plain.cpu_seconds:.1f} s CPU,"
                    f" peak {plain.peak_mb:.0f} MB, {plain_pages} pages)")
-    results.figure(f"u{units}.builder_share", figures["builder_share"],
-                   f"builder's share of the full build: {figures['builder_share']:.0%} wall, "
-                   f"{figures['builder_share_cpu']:.0%} CPU (target <= 10%)")
+    results.figure(f"u{units}.builder_share", figures["builder_share_cpu"],
+                   f"builder's share of the full build: {own:.1f} s CPU in the plugin's "
+                   f"imports and event handlers = {figures['builder_share_cpu']:.0%} "
+                   f"(target <= 10%); (full - plain) / full = {figures['vs_plain_share']:.0%}")
     results.ratio(f"u{units}.full_vs_baseline", full.seconds, only.seconds + plain.seconds,
                   "full build / (pages-only + plain mkdocs)")
     if rebuild:
@@ -161,7 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--small", action="store_true", help="10 and 30 units, for the smoke test")
+    parser.add_argument("--child-build", nargs=2, metavar=("CONFIG", "SITE"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child_build:
+        child_build(Path(args.child_build[0]), Path(args.child_build[1]))
+        return 0
     if args.small:
         args.units, args.rebuild = [10, 30], [10]
 
@@ -180,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     largest = scales[max(scales)]
     results.target("target_builder_share", largest["builder_share_cpu"] <= 0.10,
                    f"builder's share at {max(scales)} units {largest['builder_share_cpu']:.0%}"
-                   f" (wall {largest['builder_share']:.0%}) <= 10%")
+                   " <= 10%")
     low, high = (500, 5000) if {500, 5000} <= scales.keys() else (min(scales), max(scales))
     if low != high:
         growth = results.ratio("per_page_growth", scales[high]["ms_per_page"],
