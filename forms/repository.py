@@ -293,6 +293,30 @@ def merge_into(
     raise RepositoryError(f"could not update {target} after {attempts} attempts")
 
 
+def remove_stale_ref_locks(
+    git_dir: Path, refs: list[str], max_age: float, *, now: float | None = None
+) -> list[str]:
+    """Delete the lock files of `refs` (e.g. "refs/heads/main") older than `max_age` seconds.
+
+    A ref is locked for milliseconds; a lock file that stays is what a process killed
+    while updating the ref leaves behind (SIGKILL, power cut), and libgit2, like git,
+    then refuses every later update of that ref for ever. Returns the refs unlocked.
+    """
+    now = time.time() if now is None else now
+    removed = []
+    for ref in refs:
+        lock = git_dir / f"{ref}.lock"
+        try:
+            if now - lock.stat().st_mtime < max_age:
+                continue
+            lock.unlink()
+        except FileNotFoundError:
+            continue
+        log.warning("removed the stale lock %s (left by a killed process)", lock)
+        removed.append(ref)
+    return removed
+
+
 def credentials_callbacks(
     username: str = "", password: str = ""
 ) -> pygit2.RemoteCallbacks:

@@ -71,6 +71,9 @@ log = logging.getLogger(__name__)
 # could leave its folder (a slash, a control character, a leading dot, "..").
 EVIDENCE_FILE = re.compile(r"^[0-9]{1,6}-[^/\\\x00-\x1f\x7f]{1,200}$")
 CLOSED_ON_FORGE = "已在代码托管平台上关闭"
+# Seconds after which a ref lock is taken for a killed process's leftover (see sync()).
+STALE_MAIN_LOCK = 60.0
+STALE_PUSH_LOCK = 2.0
 
 
 @dataclass(frozen=True)
@@ -369,6 +372,7 @@ class SubmissionService:
                 return result
             now = self.clock() if now is None else now
             result.recovered = self.recover()
+            self._remove_stale_locks(self.outbox.due(QUEUED, now))
             self._refresh_main(force=True)
             self._deliver(self.outbox.due(QUEUED, now), now, result)
             if self.forge.kind != "local":
@@ -405,6 +409,19 @@ class SubmissionService:
                 self.outbox.add(record)
                 added += 1
         return added
+
+    def _remove_stale_locks(self, queued: Sequence[OutboxEntry]) -> None:
+        """Locks a killed process left on main (a fetch, a merge) or on a submission branch
+        in the remote (a push). Submission branches reach the remote only under the sync
+        lock, which we hold: their locks are stale after a moment; main's after a minute."""
+        main = _ref(self.config.main_branch)
+        repository.remove_stale_ref_locks(self.config.service_repo, [main], STALE_MAIN_LOCK)
+        if "://" in self.config.remote:
+            return  # a remote server looks after its own locks
+        remote = Path(self.config.remote)
+        repository.remove_stale_ref_locks(remote, [main], STALE_MAIN_LOCK)
+        branches = [_ref(e.record.branch) for e in queued if not e.pushed]
+        repository.remove_stale_ref_locks(remote, branches, STALE_PUSH_LOCK)
 
     def _deliver(
         self, entries: Sequence[OutboxEntry], now: float, result: SyncResult
