@@ -310,8 +310,8 @@ def remove_stale_ref_locks(
             if now - lock.stat().st_mtime < max_age:
                 continue
             lock.unlink()
-        except FileNotFoundError:
-            continue
+        except OSError:
+            continue  # no lock (or no such folder): nothing to clear; unremovable: a later try
         log.warning("removed the stale lock %s (left by a killed process)", lock)
         removed.append(ref)
     return removed
