@@ -11,7 +11,7 @@ run: setup                      ## set up, then serve site + forms + review queu
 
 test: setup browser             ## the whole test suite, browser tests included
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n auto -p no:cacheprovider $(PYTEST_ARGS)
 
 setup: $(STAMP)
 
