@@ -205,8 +205,8 @@ def published_rows(server: Server, content: Any) -> dict[str, dict[str, str]]:
         status, _, text = client.get(f"/data/reports-{form.id}.csv")
         assert status == 200, text[:500]
         for row in csv.DictReader(io.StringIO(text)):
-            assert row["report-id"] not in rows
-            rows[row["report-id"]] = row
+            assert row["submission-id"] not in rows
+            rows[row["submission-id"]] = row
     return rows
 
 
