@@ -9,7 +9,6 @@ more build, and the last few builds are kept so requests in flight can finish.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import re
@@ -23,6 +22,7 @@ from pathlib import Path
 import pygit2
 
 from forms import repository
+from forms.locks import file_lock
 
 log = logging.getLogger(__name__)
 
@@ -153,12 +153,8 @@ class SiteRebuilder:
         failed or the branch's commit is already the one being served."""
         self.sites_dir.mkdir(parents=True, exist_ok=True)
         # One build at a time across processes (several workers may receive a webhook).
-        with (self.sites_dir / ".rebuild.lock").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                return self._rebuild_locked(force)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with file_lock(self.sites_dir / ".rebuild.lock"):
+            return self._rebuild_locked(force)
 
     def _rebuild_locked(self, force: bool) -> Path | None:
         repo = pygit2.Repository(str(self.source))

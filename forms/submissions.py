@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -42,6 +41,7 @@ from forms.forges.base import (
 from forms.forges.gitea import GiteaForge
 from forms.forges.github import GitHubForge
 from forms.forges.local import LocalForge
+from forms.locks import file_lock
 from forms.outbox import (
     APPROVED,
     IN_REVIEW,
@@ -379,20 +379,8 @@ class SubmissionService:
                 self._poll(self.outbox.due(IN_REVIEW, now), now, result)
         return result
 
-    @contextlib.contextmanager
-    def _sync_lock(self, *, blocking: bool) -> Iterator[bool]:
-        path = self.config.instance_dir / "sync.lock"
-        with path.open("a") as handle:
-            flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
-            try:
-                fcntl.flock(handle, flags)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def _sync_lock(self, *, blocking: bool) -> contextlib.AbstractContextManager[bool]:
+        return file_lock(self.config.instance_dir / "sync.lock", blocking=blocking)
 
     def recover(self) -> int:
         """Add to the outbox every submission branch it does not know (a crash between the

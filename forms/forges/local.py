@@ -11,6 +11,7 @@ import pygit2
 
 from forms import repository
 from forms.forges.base import OPEN, WebhookEvent
+from forms.locks import file_lock
 
 if TYPE_CHECKING:
     from forms.outbox import SubmissionRecord
@@ -43,14 +44,18 @@ class LocalForge:
         reviewer: repository.Identity,
     ) -> None:
         repo = pygit2.Repository(str(self.remote))
-        repository.merge_into(
-            repo,
-            self.main_branch,
-            record.branch,
-            f"{title}\n\n{message}".rstrip() + "\n",
-            reviewer.signature(),
-            self.committer.signature(),
-        )
+        # One merge at a time across workers: concurrent approvals otherwise race on main's
+        # compare-and-swap and redo their merges (1,000 approvals by 16 reviewers: 111 s).
+        # The compare-and-swap still guards against pushes from outside the service.
+        with file_lock(self.remote / "plansite-merge.lock"):
+            repository.merge_into(
+                repo,
+                self.main_branch,
+                record.branch,
+                f"{title}\n\n{message}".rstrip() + "\n",
+                reviewer.signature(),
+                self.committer.signature(),
+            )
 
     def close_pull_request(self, record: SubmissionRecord, number: int, comment: str) -> None:
         # The branch stays as the record of what was submitted; the outbox holds the reason.
