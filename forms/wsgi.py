@@ -8,6 +8,7 @@ Every worker opens the same instance folder: accounts, drafts and the outbox are
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from flask import Flask
@@ -15,15 +16,24 @@ from flask import Flask
 from forms.app import create_app
 from forms.config import load_config
 
+log = logging.getLogger(__name__)
+
 
 def make_app() -> Flask:
     from builder.content import load_content
+    from builder.model import ContentError
     from forms.cli import embedded_services
 
     settings = load_config()
     root, instance = Path(settings["ROOT"]), Path(settings["INSTANCE_PATH"])
     instance.mkdir(parents=True, exist_ok=True)
-    content = load_content(root)
+    try:
+        content = load_content(root)
+    except ContentError as error:
+        # Refuse to serve a broken plan, naming each file and field, not with a traceback.
+        for problem in error.problems:
+            log.error("%s", problem)
+        raise SystemExit(f"方案内容有错误（{len(error.problems)} 处），无法启动填报服务") from None
     submissions, rebuilder = embedded_services(root, instance, content)
     submissions.start_background_sync(int(settings["SYNC_INTERVAL"]))
     return create_app({"CONTENT": content, "SUBMISSIONS": submissions, "REBUILDER": rebuilder})
