@@ -30,12 +30,8 @@ from builder.model import (
     Category,
     Content,
     FieldRef,
-    Form,
-    FormField,
     Indicator,
     Operand,
-    Period,
-    Plan,
     Report,
     Status,
     Target,
@@ -44,6 +40,7 @@ from builder.model import (
     UnitType,
 )
 from builder.progress import evaluate
+from tests.factories import form_from_descriptor, make_period, make_plan, make_report
 
 TZ = timezone(timedelta(hours=8))
 AS_OF = date(2025, 7, 20)
@@ -70,23 +67,10 @@ SURVEY_DESCRIPTOR = {
 }
 
 
-def _form(form_id: str, descriptor: dict, periods: tuple[str, ...]) -> Form:
-    fields = tuple(
-        FormField(name=f["name"], type=f["type"], title=f["title"],
-                  required=f.get("constraints", {}).get("required", False))
-        for f in descriptor["fields"]
-    )
-    return Form(id=form_id, title=descriptor["title"],
-                description=descriptor.get("description", ""),
-                schema_path=f"schemas/forms/{form_id}.json", fields=fields, periods=periods,
-                descriptor=descriptor)
-
-
 def make_content(units: tuple[Unit, ...] | None = None) -> Content:
-    plan = Plan(
+    plan = make_plan(
         id="School-Safety-2025", title="2025年校园安全工作计划", short_title="校园安全计划",
         year=2025, issuer="某区教育局", start=date(2025, 1, 1), end=date(2025, 12, 31),
-        preamble="", guiding_ideology="", principles=(),
         unit_types=(UnitType("primary", "小学"), UnitType("middle", "中学")),
         categories=(Category("drills", "一", "应急演练"),),
     )
@@ -114,23 +98,22 @@ def make_content(units: tuple[Unit, ...] | None = None) -> Content:
             Unit("east", "东区中学", "middle", attributes={"classes": 0}),
         )
     periods = (
-        Period("2025-Q1", "2025年第一季度", date(2025, 1, 1), date(2025, 3, 31), date(2025, 4, 10)),
-        Period("2025-Q2", "2025年第二季度", date(2025, 4, 1), date(2025, 6, 30), date(2025, 7, 10)),
-        Period("2025-Q3", "2025年第三季度", date(2025, 7, 1), date(2025, 9, 30),
-               date(2025, 10, 10)),
-        Period("2025", "2025年度", date(2025, 1, 1), date(2025, 12, 31), date(2026, 1, 15)),
+        make_period("2025-Q1", "2025-01-01", "2025-03-31", "2025-04-10", "2025年第一季度"),
+        make_period("2025-Q2", "2025-04-01", "2025-06-30", "2025-07-10", "2025年第二季度"),
+        make_period("2025-Q3", "2025-07-01", "2025-09-30", "2025-10-10", "2025年第三季度"),
+        make_period("2025", "2025-01-01", "2025-12-31", "2026-01-15", "2025年度"),
     )
     forms = (
-        _form("safety", FORM_DESCRIPTOR, ("2025-Q1", "2025-Q2", "2025-Q3")),
-        _form("summary", SURVEY_DESCRIPTOR, ("2025",)),
+        form_from_descriptor("safety", FORM_DESCRIPTOR, ("2025-Q1", "2025-Q2", "2025-Q3")),
+        form_from_descriptor("summary", SURVEY_DESCRIPTOR, ("2025",)),
     )
     return Content(plan=plan, tasks=tasks, units=units, periods=periods, forms=forms)
 
 
 def report(rid: str, unit: str, period: str, when: datetime, form: str = "safety",
            **values: object) -> Report:
-    return Report(id=rid, form=form, period=period, unit=unit, submitted_at=when,
-                  submitted_by={"account": unit, "name": "填报人"}, values=dict(values))
+    return make_report(unit, period, dict(values), when, form=form, rid=rid,
+                       submitted_by={"account": unit, "name": "填报人"})
 
 
 def make_reports() -> list[Report]:

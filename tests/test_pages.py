@@ -16,7 +16,6 @@ from builder.model import (
     Content,
     Evidence,
     FieldRef,
-    Form,
     FormField,
     Indicator,
     Operand,
@@ -39,6 +38,7 @@ from builder.pages import (
     target_text,
 )
 from builder.progress import evaluate
+from tests.factories import make_form, make_report
 
 CST = timezone(timedelta(hours=8))
 AS_OF = date(2022, 10, 20)
@@ -64,18 +64,17 @@ def _content(*, demo: bool = True, unit_name: str = "市甲局") -> Content:
         guarantees_title="保障措施",
         demo=demo,
     )
-    quarterly = Form(
-        id="quarterly",
-        title="季度进展表",
-        description="每季度报送",
-        schema_path="schemas/forms/quarterly.json",
-        fields=(
+    quarterly = make_form(
+        "quarterly",
+        (
             FormField("drills", "integer", "演练次数"),
             FormField("checked", "integer", "已检查设施数"),
             FormField("plan_filed", "boolean", "已报送方案"),
             FormField("notes", "string", "备注"),
         ),
-        periods=("2022-Q1", "2022-Q2", "2022-Q3", "2022-Q4"),
+        ("2022-Q1", "2022-Q2", "2022-Q3", "2022-Q4"),
+        title="季度进展表",
+        description="每季度报送",
     )
     periods = tuple(
         Period(f"2022-Q{q}", f"2022年第{q}季度", date(2022, 3 * q - 2, 1),
@@ -120,11 +119,9 @@ def _content(*, demo: bool = True, unit_name: str = "市甲局") -> Content:
 def _report(unit: str, period: str, day: date, values: dict, rid: str = "",
             evidence: tuple[Evidence, ...] = ()) -> Report:
     at = datetime(day.year, day.month, day.day, 9, 30, tzinfo=CST)
-    return Report(
-        id=rid or f"{at:%Y%m%d%H%M%S}-{unit:0>8}", form="quarterly", period=period, unit=unit,
-        submitted_at=at, submitted_by={"account": unit, "name": "张三"}, values=values,
-        evidence=evidence,
-    )
+    return make_report(unit, period, values, at, form="quarterly",
+                       rid=rid or f"{at:%Y%m%d%H%M%S}-{unit:0>8}",
+                       submitted_by={"account": unit, "name": "张三"}, evidence=evidence)
 
 
 def _reports(note: str = "一切正常") -> list[Report]:

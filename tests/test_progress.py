@@ -25,7 +25,6 @@ from builder.model import (
     Indicator,
     Operand,
     Period,
-    Plan,
     Report,
     Status,
     Target,
@@ -42,6 +41,7 @@ from builder.progress import (
     next_due,
     rollup,
 )
+from tests.factories import make_form, make_period, make_plan, make_report
 
 CST = timezone(timedelta(hours=8))
 FORM = "qp"
@@ -49,19 +49,13 @@ FORM = "qp"
 # ------------------------------------------------------------------ building a plan in code
 
 
-def period(pid: str, start: str, end: str, due: str) -> Period:
-    return Period(
-        pid, pid, date.fromisoformat(start), date.fromisoformat(end), date.fromisoformat(due)
-    )
-
-
 QUARTERS = (
-    period("Q1", "2022-01-01", "2022-03-31", "2022-04-10"),
-    period("Q2", "2022-04-01", "2022-06-30", "2022-07-10"),
-    period("Q3", "2022-07-01", "2022-09-30", "2022-10-10"),
-    period("Q4", "2022-10-01", "2022-12-31", "2023-01-10"),
+    make_period("Q1", "2022-01-01", "2022-03-31", "2022-04-10"),
+    make_period("Q2", "2022-04-01", "2022-06-30", "2022-07-10"),
+    make_period("Q3", "2022-07-01", "2022-09-30", "2022-10-10"),
+    make_period("Q4", "2022-10-01", "2022-12-31", "2023-01-10"),
 )
-ANNUAL = period("Y", "2022-01-01", "2022-12-31", "2023-01-15")
+ANNUAL = make_period("Y", "2022-01-01", "2022-12-31", "2023-01-15")
 
 
 def field(name: str, kind: str = "integer") -> FormField:
@@ -74,7 +68,7 @@ def form(
     applies_to: AppliesTo = ALL_UNITS,
 ) -> Form:
     fields = (field("count"), field("total"), field("flag", "boolean"), field("level", "number"))
-    return Form(fid, fid, "", f"schemas/forms/{fid}.json", fields, periods, applies_to)
+    return make_form(fid, fields, periods, applies_to=applies_to)
 
 
 def ref(name: str, fid: str = FORM) -> FieldRef:
@@ -145,17 +139,7 @@ def content(
     forms: tuple[Form, ...] | None = None,
     periods: tuple[Period, ...] = (*QUARTERS, ANNUAL),
 ) -> Content:
-    plan = Plan(
-        id="plan",
-        title="plan",
-        short_title="plan",
-        year=2022,
-        issuer="",
-        start=date(2022, 1, 1),
-        end=date(2022, 12, 31),
-        preamble="",
-        guiding_ideology="",
-        principles=(),
+    plan = make_plan(
         unit_types=(UnitType("organ", "机关"), UnitType("soe", "国有企业")),
         categories=(
             Category("c1", "一", "c1"),
@@ -164,9 +148,6 @@ def content(
         ),
     )
     return Content(plan, tasks, units or (unit("u1"),), periods, forms or (form(),))
-
-
-_ids = iter(range(10**9))
 
 
 def report(
@@ -179,15 +160,7 @@ def report(
     fid: str = FORM,
 ) -> Report:
     moment = datetime.fromisoformat(submitted).replace(tzinfo=CST)
-    return Report(
-        id=rid or f"{moment:%Y%m%d%H%M%S}-{next(_ids):08x}",
-        form=fid,
-        period=pid,
-        unit=uid,
-        submitted_at=moment,
-        submitted_by={"account": uid, "name": uid},
-        values=values,
-    )
+    return make_report(uid, pid, values, moment, form=fid, rid=rid or "")
 
 
 def one(

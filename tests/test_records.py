@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from builder.content import load_content
-from builder.model import Form, FormField, Problem
+from builder.model import Form, Problem
 from builder.records import (
     UNKNOWN_FIELD_MESSAGE,
     form_schema,
@@ -16,6 +16,7 @@ from builder.records import (
     read_record,
     record_errors_to_problems,
 )
+from tests.factories import form_from_descriptor
 
 FIXTURE = Path(__file__).parent / "fixtures" / "school-safety-2025"
 
@@ -38,16 +39,7 @@ DESCRIPTOR = {
 
 
 def make_form(descriptor: dict | None = None) -> Form:
-    descriptor = descriptor or DESCRIPTOR
-    return Form(
-        id="test-form",
-        title=descriptor["title"],
-        description="",
-        schema_path="schemas/forms/test-form.json",
-        fields=tuple(FormField(f["name"], f["type"], f["title"]) for f in descriptor["fields"]),
-        periods=("p1",),
-        descriptor=descriptor,
-    )
+    return form_from_descriptor("test-form", descriptor or DESCRIPTOR, ("p1",))
 
 
 FORM = make_form()
