@@ -4,7 +4,8 @@ and approve / reject (a reason is required)."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
@@ -15,6 +16,9 @@ from forms.permissions import require_identifier, require_review
 from forms.repository import RepositoryError
 from forms.services import services
 from forms.submissions import InvalidState
+
+if TYPE_CHECKING:
+    from forms.outbox import SubmissionRecord
 
 bp = Blueprint("review", __name__)
 log = logging.getLogger(__name__)
@@ -111,21 +115,14 @@ def approve(submission_id: str) -> Any:
     record = store.submissions.get(require_identifier(submission_id))
     if record is None:
         abort(404)
-    if record.state not in OPEN_STATES:
-        flash("该填报已审核过，无需重复操作。", "info")
-        return redirect(url_for("review.detail", submission_id=record.id))
     email = f"{account.name}@{current_app.config['EMAIL_DOMAIN']}"
-    try:
-        store.submissions.approve(record.id, account.display_name, email)
-    except InvalidState as error:
-        flash(error.user_message, "error")
-        return redirect(url_for("review.detail", submission_id=record.id))
-    except (OSError, RepositoryError, ForgeError):
-        log.exception("approving %s failed", record.id)
-        flash("审核通过操作未能完成，请稍后重试。", "error")
-        return redirect(url_for("review.detail", submission_id=record.id))
-    flash(f"已通过填报 {record.id}。网站将在重新生成后显示新数据。", "success")
-    return redirect(url_for("review.queue"))
+    return _decide(
+        record,
+        "approving",
+        lambda: store.submissions.approve(record.id, account.display_name, email),
+        failed="审核通过操作未能完成，请稍后重试。",
+        done=f"已通过填报 {record.id}。网站将在重新生成后显示新数据。",
+    )
 
 
 @bp.route("/review/<submission_id>/reject", methods=["POST"])
@@ -142,17 +139,32 @@ def reject(submission_id: str) -> Any:
         return _detail(record.id, "请填写退回原因", reason, status=422)
     if len(reason) > MAX_REASON:
         return _detail(record.id, f"退回原因不能超过 {MAX_REASON} 个字", reason, status=422)
+    return _decide(
+        record,
+        "rejecting",
+        lambda: store.submissions.reject(record.id, account.display_name, reason),
+        failed="退回操作未能完成，请稍后重试。",
+        done=f"已退回填报 {record.id}。",
+    )
+
+
+def _decide(
+    record: SubmissionRecord, doing: str, decision: Callable[[], object], *, failed: str, done: str
+) -> Any:
+    """Approve or return once: a decided, refused or failed decision goes back to the
+    submission with its message, a taken one to the queue."""
+    back = url_for("review.detail", submission_id=record.id)
     if record.state not in OPEN_STATES:
         flash("该填报已审核过，无需重复操作。", "info")
-        return redirect(url_for("review.detail", submission_id=record.id))
+        return redirect(back)
     try:
-        store.submissions.reject(record.id, account.display_name, reason)
+        decision()
     except InvalidState as error:
         flash(error.user_message, "error")
-        return redirect(url_for("review.detail", submission_id=record.id))
+        return redirect(back)
     except (OSError, RepositoryError, ForgeError):
-        log.exception("rejecting %s failed", record.id)
-        flash("退回操作未能完成，请稍后重试。", "error")
-        return redirect(url_for("review.detail", submission_id=record.id))
-    flash(f"已退回填报 {record.id}。", "success")
+        log.exception("%s %s failed", doing, record.id)
+        flash(failed, "error")
+        return redirect(back)
+    flash(done, "success")
     return redirect(url_for("review.queue"))
