@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
+import subprocess
 import sys
+import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -79,6 +83,8 @@ class SiteData:
     """Everything one build reads: loaded once, used by every event."""
 
     def __init__(self, root: Path, as_of: date, forms_url: str, directory_urls: bool):
+        self.root = root
+        self.as_of = as_of
         try:
             self.content: Content = load_content(root)
             self.reports: list[Report] = load_reports(root, self.content)
@@ -101,6 +107,7 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
         self.root = Path(".")
         self.bar: tqdm[Any] | None = None
         self.blocks: dict[str, tuple[str, ...]] = {}  # docs path -> its pages' HTML blocks
+        self.exports: ExportJob | None = None
         # MkDocs logs a PluginError and raises a bare Abort; build_site re-raises this one
         # so that callers (the CLI, the rebuild worker) get the list of problems.
         self.error: PluginError | None = None
@@ -109,15 +116,18 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
         config_dir = Path(config.config_file_path or ".").resolve().parent
         self.root = Path(self.config.root).resolve() if self.config.root else config_dir
         self.error = None
+        as_of = parse_as_of(self.config.as_of)
+        self._cancel_exports()
+        if self.config.exports:
+            # Started first, so that the exports run on the second core while this one
+            # loads, renders and MkDocs builds the pages; joined in on_post_build.
+            self.exports = ExportJob(self.root, as_of)
         try:
-            self.plan = SiteData(
-                self.root,
-                parse_as_of(self.config.as_of),
-                self.config.forms_url,
-                config.use_directory_urls,
-            )
+            self.plan = SiteData(self.root, as_of, self.config.forms_url,
+                                 config.use_directory_urls)
         except PluginError as error:
             self.error = error
+            self._cancel_exports()
             raise
         search.add_words(search.search_words(self.plan.content))
         config.nav = nav(self.plan.pages)
@@ -165,13 +175,27 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-        if self.plan is not None and self.config.exports:
-            write_exports(self.plan, Path(config.site_dir) / "data")
+        if self.exports is not None:
+            job, self.exports = self.exports, None
+            try:
+                job.finish(Path(config.site_dir) / "data")
+            except PluginError as error:
+                self.error = error  # build_site re-raises it past MkDocs' bare Abort
+                raise
 
     def on_build_error(self, *, error: Exception) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+        self._cancel_exports()
+
+    def on_shutdown(self) -> None:
+        self._cancel_exports()
+
+    def _cancel_exports(self) -> None:
+        if self.exports is not None:
+            job, self.exports = self.exports, None
+            job.cancel()
 
     def on_serve(self, server: LiveReloadServer, *, config: MkDocsConfig,
                  builder: Any) -> LiveReloadServer:
@@ -179,6 +203,56 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
             if (self.root / name).is_dir():
                 server.watch(str(self.root / name))
         return server
+
+
+class ExportJob:
+    """The exports (data package and workbook) written by a separate process while MkDocs
+    builds the pages: the build is single-threaded, the machine has a second core.
+
+    The process is a fresh interpreter (`python -m builder.exports`), not a fork: the form
+    service's rebuild worker runs builds in a thread of a threaded server, and a fork would
+    copy its locks mid-use; nor multiprocessing's spawn, which re-imports the caller's main
+    script. It writes into a temporary folder, because MkDocs empties site_dir after
+    on_config; `finish` moves the files into site_dir, so a failed export never leaves half
+    a download behind."""
+
+    def __init__(self, root: Path, as_of: date):
+        self.folder = Path(tempfile.mkdtemp(prefix="plansite-exports-"))
+        # The child must import this very builder package, wherever it was imported from.
+        package_parent = str(Path(__file__).resolve().parent.parent)
+        path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH")) if p)
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115  (closed by finish or cancel)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "builder.exports", str(root), as_of.isoformat(),
+             str(self.folder)],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": path},
+        )
+
+    def finish(self, out_dir: Path) -> None:
+        """Wait for the exports and move them into out_dir; PluginError if they failed."""
+        try:
+            code = self.process.wait()
+            if code != 0:
+                self.log.seek(0)
+                output = self.log.read().decode("utf-8", "replace")
+                log.error("export process exited %s:\n%s", code, output[-4000:])
+                raise PluginError(f"数据导出失败（导出进程退出码 {code}），网站未生成")
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for path in sorted(self.folder.iterdir()):
+                shutil.move(str(path), str(out_dir / path.name))
+        finally:
+            self._clean()
+
+    def cancel(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+        self.process.wait()
+        self._clean()
+
+    def _clean(self) -> None:
+        self.log.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def write_exports(plan: SiteData, out_dir: Path) -> None:
