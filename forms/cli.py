@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 import logging
 import os
@@ -90,19 +91,34 @@ def _known_units(root: Path) -> set[str] | None:
     return {unit.id for unit in load_content(root).units}
 
 
+Command = Callable[[argparse.Namespace], int]
+
+
+def _refusal_exits_1(command: Command) -> Command:
+    """An account change the store refuses (unknown unit, taken name, passwords that differ)
+    prints the Chinese reason on stderr and exits 1 instead of a traceback."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except AccountError as error:
+            print(error, file=sys.stderr)
+            return 1
+
+    return run
+
+
+@_refusal_exits_1
 def run_users_add(args: argparse.Namespace) -> int:
-    try:
-        if args.role == "reporter" and args.unit:
-            units = _known_units(args.root)
-            if units is not None and args.unit not in units:
-                raise AccountError(f"单位不存在：{args.unit}")
-        password = _read_password(args.password_stdin)
-        account = _store(args).add(
-            args.name, args.role, password, unit=args.unit, display_name=args.display_name
-        )
-    except AccountError as error:
-        print(error, file=sys.stderr)
-        return 1
+    if args.role == "reporter" and args.unit:
+        units = _known_units(args.root)
+        if units is not None and args.unit not in units:
+            raise AccountError(f"单位不存在：{args.unit}")
+    password = _read_password(args.password_stdin)
+    account = _store(args).add(
+        args.name, args.role, password, unit=args.unit, display_name=args.display_name
+    )
     print(f"已添加账号 {account.name}（{account.role_label}）")
     return 0
 
@@ -115,22 +131,16 @@ def run_users_list(args: argparse.Namespace) -> int:
     return 0
 
 
+@_refusal_exits_1
 def run_users_disable(args: argparse.Namespace) -> int:
-    try:
-        _store(args).disable(args.name)
-    except AccountError as error:
-        print(error, file=sys.stderr)
-        return 1
+    _store(args).disable(args.name)
     print(f"已停用账号 {args.name}")
     return 0
 
 
+@_refusal_exits_1
 def run_users_passwd(args: argparse.Namespace) -> int:
-    try:
-        _store(args).set_password(args.name, _read_password(args.password_stdin))
-    except AccountError as error:
-        print(error, file=sys.stderr)
-        return 1
+    _store(args).set_password(args.name, _read_password(args.password_stdin))
     print(f"已更新账号 {args.name} 的密码")
     return 0
 
