@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal, cast
 
 import frictionless
@@ -109,21 +109,34 @@ class _Known:
     units: tuple[Unit, ...] = ()
 
 
+def _read_yaml_mapping(
+    root: Path, file: str, problems: list[Problem]
+) -> tuple[Document, dict[str, Any]] | None:
+    """A YAML file's top-level mapping and the Document that reads it; None when the file
+    is missing, unreadable, not YAML or not a mapping (each already a problem)."""
+    text = read_text(root, file, problems)
+    if text is None:
+        return None
+    before = len(problems)
+    data = parse_yaml(file, text, problems)
+    if len(problems) > before:
+        return None
+    doc = Document(file, problems)
+    mapping = doc.mapping(data, "", f"{PurePosixPath(file).name} 的内容")
+    if mapping is None:
+        return None
+    return doc, mapping
+
+
 # ------------------------------------------------------------------ plan.yml
 
 
 def _read_plan(root: Path, problems: list[Problem], known: _Known) -> Plan | None:
-    text = read_text(root, PLAN_FILE, problems)
-    if text is None:
-        return None
     before = len(problems)
-    data = parse_yaml(PLAN_FILE, text, problems)
-    if len(problems) > before:
+    read = _read_yaml_mapping(root, PLAN_FILE, problems)
+    if read is None:
         return None
-    doc = Document(PLAN_FILE, problems)
-    plan_data = doc.mapping(data, "", "plan.yml 的内容")
-    if plan_data is None:
-        return None
+    doc, plan_data = read
     doc.keys(plan_data, PLAN_KEYS, "")
     plan_id = doc.identifier(plan_data, "id")
     title = doc.text(plan_data, "title")
@@ -216,17 +229,11 @@ def _read_plan(root: Path, problems: list[Problem], known: _Known) -> Plan | Non
 
 
 def _read_calendar(root: Path, problems: list[Problem], known: _Known) -> list[Period]:
-    text = read_text(root, CALENDAR_FILE, problems)
-    if text is None:
-        return []
     before = len(problems)
-    data = parse_yaml(CALENDAR_FILE, text, problems)
-    if len(problems) > before:
+    read = _read_yaml_mapping(root, CALENDAR_FILE, problems)
+    if read is None:
         return []
-    doc = Document(CALENDAR_FILE, problems)
-    calendar = doc.mapping(data, "", "calendar.yml 的内容")
-    if calendar is None:
-        return []
+    doc, calendar = read
     doc.keys(calendar, {"periods"}, "")
     periods = []
     for index, item in enumerate(doc.items(calendar, "periods", required=True)):
@@ -542,17 +549,11 @@ def _applies_to(doc: Document, value: Any, path: str, known: _Known) -> AppliesT
 
 
 def _read_forms(root: Path, problems: list[Problem], known: _Known) -> list[Form]:
-    text = read_text(root, FORMS_FILE, problems)
-    if text is None:
-        return []
     before = len(problems)
-    data = parse_yaml(FORMS_FILE, text, problems)
-    if len(problems) > before:
+    read = _read_yaml_mapping(root, FORMS_FILE, problems)
+    if read is None:
         return []
-    doc = Document(FORMS_FILE, problems)
-    forms_data = doc.mapping(data, "", "forms.yml 的内容")
-    if forms_data is None:
-        return []
+    doc, forms_data = read
     doc.keys(forms_data, {"forms"}, "")
     forms = []
     ids: list[str] = []

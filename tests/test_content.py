@@ -307,6 +307,13 @@ def test_missing_files_are_each_named(tmp_path):
     assert Problem("content/units.csv", "", "文件不存在") in problems
 
 
+@pytest.mark.parametrize("name", ["plan.yml", "calendar.yml", "forms.yml"])
+def test_a_plan_file_that_is_not_a_mapping_is_named(tmp_path, name):
+    root = copy_plan(tmp_path)
+    (root / "content" / name).write_text("- 只是一个列表\n", encoding="utf-8")
+    assert Problem(f"content/{name}", "", f"{name} 的内容应为映射（键: 值）") in problems_of(root)
+
+
 def test_read_content_returns_the_loadable_part_with_the_problems(tmp_path):
     root = copy_plan(tmp_path)
     edit(root, "content/tasks/02-dormitory.md", "number: 2", "number: two")
