@@ -66,13 +66,19 @@ def queue() -> Any:
     )
 
 
+def _submission(submission_id: str) -> SubmissionRecord:
+    """The submission a URL names: 400 for a malformed id, 404 for an unknown one."""
+    record = services().submissions.get(require_identifier(submission_id))
+    if record is None:
+        abort(404)
+    return record
+
+
 def _detail(
     submission_id: str, reason_error: str | None = None, reason: str = "", status: int = 200
 ) -> Any:
     store = services()
-    record = store.submissions.get(submission_id)
-    if record is None:
-        abort(404)
+    record = _submission(submission_id)
     report = store.submissions.read_report(record.id)
     form = next((f for f in store.content.forms if f.id == record.form), None)
     rows = (
@@ -104,7 +110,7 @@ def _detail(
 @login_required
 def detail(submission_id: str) -> Any:
     _reviewer()
-    return _detail(require_identifier(submission_id))
+    return _detail(submission_id)
 
 
 @bp.route("/review/<submission_id>/approve", methods=["POST"])
@@ -112,9 +118,7 @@ def detail(submission_id: str) -> Any:
 def approve(submission_id: str) -> Any:
     account = _reviewer()
     store = services()
-    record = store.submissions.get(require_identifier(submission_id))
-    if record is None:
-        abort(404)
+    record = _submission(submission_id)
     email = f"{account.name}@{current_app.config['EMAIL_DOMAIN']}"
     return _decide(
         record,
@@ -130,10 +134,7 @@ def approve(submission_id: str) -> Any:
 def reject(submission_id: str) -> Any:
     account = _reviewer()
     store = services()
-    require_identifier(submission_id)
-    record = store.submissions.get(submission_id)
-    if record is None:
-        abort(404)
+    record = _submission(submission_id)
     reason = request.form.get("reason", "").strip()
     if not reason:
         return _detail(record.id, "请填写退回原因", reason, status=422)
