@@ -12,6 +12,7 @@ against dangling ids.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, cast
@@ -520,6 +521,30 @@ def _read_form_schema(
     return file, descriptor, fields
 
 
+def _identifiers(
+    doc: Document,
+    entry: dict[str, Any],
+    key: str,
+    path: str,
+    known: set[str] | None,
+    unknown: Callable[[str], str],
+    *,
+    required: bool = False,
+) -> list[str]:
+    """The identifiers listed under `key`, each one another file does not define (`known`)
+    a problem; `known` is None when that file did not load and is reported already."""
+    values: list[str] = []
+    for index, item in enumerate(doc.items(entry, key, path, required=required)):
+        where = f"{path}.{key}[{index}]"
+        value = doc.identifier_value(item, where)
+        if value is None:
+            continue
+        if known is not None and value not in known:
+            doc.problem(where, unknown(value))
+        values.append(value)
+    return values
+
+
 def _applies_to(doc: Document, value: Any, path: str, known: _Known) -> AppliesTo:
     if value is None or value == "all":
         return ALL_UNITS
@@ -527,24 +552,22 @@ def _applies_to(doc: Document, value: Any, path: str, known: _Known) -> AppliesT
     if entry is None:
         return ALL_UNITS
     doc.keys(entry, {"unit_types", "flags"}, path)
-    unit_types: list[str] = []
-    for index, item in enumerate(doc.items(entry, "unit_types", path)):
-        where = f"{path}.unit_types[{index}]"
-        type_id = doc.identifier_value(item, where)
-        if type_id is None:
-            continue
-        if known.unit_types is not None and type_id not in known.unit_types:
-            doc.problem(where, f"单位类型“{type_id}”未在 {PLAN_FILE} 的 unit_types 中定义")
-        unit_types.append(type_id)
-    flags: list[str] = []
-    for index, item in enumerate(doc.items(entry, "flags", path)):
-        where = f"{path}.flags[{index}]"
-        flag = doc.identifier_value(item, where)
-        if flag is None:
-            continue
-        if known.flags is not None and flag not in known.flags:
-            doc.problem(where, f"单位标记“{flag}”不是 {UNITS_SCHEMA_FILE} 中的布尔列")
-        flags.append(flag)
+    unit_types = _identifiers(
+        doc,
+        entry,
+        "unit_types",
+        path,
+        known.unit_types,
+        lambda type_id: f"单位类型“{type_id}”未在 {PLAN_FILE} 的 unit_types 中定义",
+    )
+    flags = _identifiers(
+        doc,
+        entry,
+        "flags",
+        path,
+        known.flags,
+        lambda flag: f"单位标记“{flag}”不是 {UNITS_SCHEMA_FILE} 中的布尔列",
+    )
     return AppliesTo(unit_types=tuple(unit_types), flags=tuple(flags))
 
 
@@ -567,15 +590,15 @@ def _read_forms(root: Path, problems: list[Problem], known: _Known) -> list[Form
         if form_id is None:
             continue
         ids.append(form_id)
-        periods: list[str] = []
-        for period_index, period in enumerate(doc.items(entry, "periods", path, required=True)):
-            where = f"{path}.periods[{period_index}]"
-            period_id = doc.identifier_value(period, where)
-            if period_id is None:
-                continue
-            if known.periods is not None and period_id not in known.periods:
-                doc.problem(where, f"报送周期“{period_id}”未在 {CALENDAR_FILE} 中定义")
-            periods.append(period_id)
+        periods = _identifiers(
+            doc,
+            entry,
+            "periods",
+            path,
+            known.periods,
+            lambda period_id: f"报送周期“{period_id}”未在 {CALENDAR_FILE} 中定义",
+            required=True,
+        )
         for repeated in sorted(duplicates(periods)):
             doc.problem(f"{path}.periods", f"报送周期“{repeated}”重复")
         applies_to = _applies_to(doc, entry.get("applies_to"), f"{path}.applies_to", known)
