@@ -137,10 +137,18 @@ def page_url(path: str, directory_urls: bool = True) -> str:
     return stem + "/"
 
 
+def url_base(from_path: str, directory_urls: bool = True) -> str:
+    """The folder (site URL) that a page's relative links start from."""
+    here = page_url(from_path, directory_urls)
+    return here if here == "" or here.endswith("/") else posixpath.dirname(here)
+
+
 def relative_url(from_path: str, to_path: str, directory_urls: bool = True) -> str:
     """A link from one docs file to another (or to a static file), relative, as MkDocs would."""
-    here = page_url(from_path, directory_urls)
-    base = here if here == "" or here.endswith("/") else posixpath.dirname(here)
+    return _relative_from(url_base(from_path, directory_urls), to_path, directory_urls)
+
+
+def _relative_from(base: str, to_path: str, directory_urls: bool) -> str:
     target = page_url(to_path, directory_urls)
     rel = _relpath(target, base)
     if target == "" or target.endswith("/"):
@@ -254,6 +262,35 @@ class _Site:
             "percent": percent,
         })
         self.fragments: dict[tuple[Any, ...], Markup] = {}
+        self.links: dict[tuple[str, str], str] = {}
+        self.unit_task_rollups: dict[tuple[str, str], Rollup] = {}
+        self.escaped: dict[str, str] = {}
+        self.applies: dict[tuple[str, str], bool] = {}
+
+    def link(self, from_path: str, to_path: str) -> str:
+        """relative_url, once per (the page's URL folder, target): every unit page links to
+        the same task pages by the same relative URL."""
+        key = (url_base(from_path, self.options.directory_urls), to_path)
+        url = self.links.get(key)
+        if url is None:
+            url = self.links[key] = _relative_from(key[0], to_path,
+                                                   self.options.directory_urls)
+        return url
+
+    def text(self, value: str) -> str:
+        """HTML-escaped text, once per distinct value (titles repeat on every row)."""
+        html = self.escaped.get(value)
+        if html is None:
+            html = self.escaped[value] = str(escape(value))
+        return html
+
+    def unit_task_rollup(self, unit_id: str, task_id: str) -> Rollup:
+        # The matrix and the task pages both need every unit x task roll-up.
+        key = (unit_id, task_id)
+        item = self.unit_task_rollups.get(key)
+        if item is None:
+            item = self.unit_task_rollups[key] = self.progress.unit_task_rollup(unit_id, task_id)
+        return item
 
     def fragment(self, macro: str, *args: Any) -> Markup:
         """A macro of _macros.html, rendered once per distinct call: the big tables repeat
@@ -266,10 +303,8 @@ class _Site:
 
     def render(self, template: str, path: str, title: str, in_nav: bool = True,
                **context: Any) -> GeneratedPage:
-        directory_urls = self.options.directory_urls
-
         def link(to: str) -> str:
-            return relative_url(path, to, directory_urls)
+            return self.link(path, to)
 
         fragment = self.fragment
 
@@ -309,6 +344,14 @@ class _Site:
                              blocks=tuple(blocks))
 
     def task_applies(self, task: Task, unit: Unit) -> bool:
+        # Asked by the tasks index, each task page and each unit page: once per pair.
+        key = (task.id, unit.id)
+        answer = self.applies.get(key)
+        if answer is None:
+            answer = self.applies[key] = self._task_applies(task, unit)
+        return answer
+
+    def _task_applies(self, task: Task, unit: Unit) -> bool:
         if not task.applies_to.matches(unit):
             return False
         if not task.indicators:
@@ -419,16 +462,7 @@ def _tasks_index(site: _Site) -> GeneratedPage:
 def _task_page(site: _Site, task: Task) -> GeneratedPage:
     units = [u for u in site.content.units if site.task_applies(task, u)]
     progress = site.progress
-    rows = []
-    for unit in units:
-        cells = [progress.result(unit.id, ind.id) for ind in task.indicators]
-        rows.append({
-            "unit": unit,
-            "type": site.plan.unit_type_label(unit.type),
-            "cells": [(ind, r, format_value(ind, r.value)) for ind, r in zip(
-                task.indicators, cells, strict=True)],
-            "rollup": progress.unit_task_rollup(unit.id, task.id) if task.indicators else None,
-        })
+    path = f"tasks/{task.id}.md"
     indicators = [
         {
             "indicator": ind,
@@ -440,7 +474,7 @@ def _task_page(site: _Site, task: Task) -> GeneratedPage:
     ]
     return site.render(
         "task.md",
-        f"tasks/{task.id}.md",
+        path,
         f"{site.label(task)} {task.title}",
         task=task,
         label=site.label(task),
@@ -449,22 +483,52 @@ def _task_page(site: _Site, task: Task) -> GeneratedPage:
         forms=[site.forms[f] for f in task.forms if f in site.forms],
         indicators=indicators,
         task_rollup=progress.task_rollup(task.id),
-        rows=rows,
+        unit_count=len(units),
+        units_tbody=_task_unit_rows(site, path, task, units),
         trusted=_trusted_markdown,
     )
 
 
+def _unit_link(site: _Site, path: str, unit: Unit) -> str:
+    return site.fragment("unit_link", site.link(path, f"units/{unit.id}.md"), unit.id, unit.name)
+
+
+def _task_unit_rows(site: _Site, path: str, task: Task, units: Sequence[Unit]) -> Markup:
+    progress, fragment = site.progress, site.fragment
+    indicators = task.indicators
+    rows = []
+    for unit in units:
+        cells = []
+        for indicator in indicators:
+            result = progress.result(unit.id, indicator.id)
+            cells.append(fragment("value_cell", indicator.id, result.status,
+                                  format_value(indicator, result.value)))
+        if indicators:
+            item = site.unit_task_rollup(unit.id, task.id)
+            cells.append(fragment("share_cell", item.share))
+            cells.append(fragment("status_cell", item.status))
+        rows.append(
+            f'<tr data-unit="{site.text(unit.id)}"><td>{_unit_link(site, path, unit)}</td>'
+            f"<td>{site.text(site.plan.unit_type_label(unit.type))}</td>{''.join(cells)}</tr>\n"
+        )
+    return Markup("".join(rows))
+
+
 def _units_index(site: _Site) -> GeneratedPage:
-    rows = [
-        {
-            "unit": unit,
-            "type": site.plan.unit_type_label(unit.type),
-            "rollup": site.progress.unit_rollup(unit.id),
-        }
-        for unit in site.content.units
-    ]
-    return site.render("units_index.md", "units/index.md", "单位总览", rows=rows,
-                       statuses=SEVERITY[::-1])
+    path = "units/index.md"
+    statuses = SEVERITY[::-1]
+    rows = []
+    for unit in site.content.units:
+        item = site.progress.unit_rollup(unit.id)
+        counts = "".join(f"<td>{item.counts.get(status, 0)}</td>" for status in statuses)
+        rows.append(
+            f'<tr data-unit="{site.text(unit.id)}"><td>{_unit_link(site, path, unit)}</td>'
+            f"<td>{site.text(site.plan.unit_type_label(unit.type))}</td>"
+            f'{site.fragment("share_cell", item.share)}{counts}'
+            f'{site.fragment("status_cell", item.status)}</tr>\n'
+        )
+    return site.render("units_index.md", path, "单位总览", unit_count=len(rows),
+                       units_tbody=Markup("".join(rows)), statuses=statuses)
 
 
 def _checked(states: Sequence[ReportingState], item: ChecklistItem) -> bool | None:
@@ -491,7 +555,6 @@ def _report_details(site: _Site, form: Form, report: Report) -> list[tuple[str, 
 def _unit_page(site: _Site, unit: Unit) -> GeneratedPage:
     progress = site.progress
     results = [r for r in progress.for_unit(unit.id) if r.status is not Status.NOT_APPLICABLE]
-    indicator_rows = [_indicator_row(site, r) for r in results]
     states = progress.reporting(unit.id)
     ordered = sorted(states, key=lambda s: (site.periods[s.period].end, s.period))
     tasks = [t for t in site.content.tasks if site.task_applies(t, unit)]
@@ -513,30 +576,167 @@ def _unit_page(site: _Site, unit: Unit) -> GeneratedPage:
         for state in states
         if state.form in site.forms and state.period in site.periods
     ]
+    path = f"units/{unit.id}.md"
     return site.render(
         "unit.md",
-        f"units/{unit.id}.md",
+        path,
         unit.name,
         in_nav=False,
         unit=unit,
         type_label=site.plan.unit_type_label(unit.type),
         unit_rollup=progress.unit_rollup(unit.id),
         tasks=tasks,
-        indicator_rows=indicator_rows,
+        task_items=_task_items(site, path, tasks),
+        checklists_html=_checklists_html(site, checklists),
+        indicator_tbody=_unit_indicator_rows(site, path, unit, results),
         checklists=checklists,
         history=history,
-        size_text=size_text,
+        history_tbody=_reporting_rows(site, unit, history),
+        report_details=_report_details_html(site, history),
     )
+
+
+# The big tables' rows are built as plain strings: a unit page has dozens of rows and the
+# site thousands of unit pages, and a Jinja loop with a macro call per cell costs several
+# times more. Every value is escaped here (`_Site.text`, `escape`); the links and badges
+# are the macros of _macros.html, rendered once per distinct call (`_Site.fragment`).
+
+
+def _indicator_cells(site: _Site, path: str, result: IndicatorResult) -> str:
+    """The row's cells before its value: the same on every unit page for one indicator."""
+    key = ("indicator-cells", url_base(path, site.options.directory_urls), result.indicator)
+    html = site.fragments.get(key)
+    if html is None:
+        task, indicator = site.indicators[result.indicator]
+        sort = f"{task.number:04d}" if task.kind == "task" else f"9{task.number:03d}"
+        link = site.fragment("task_link", site.link(path, f"tasks/{task.id}.md"), task.id,
+                             site.label(task))
+        html = site.fragments[key] = Markup(
+            f'{site.text(indicator.id)}"><td data-sort="{sort}">{link}</td>'
+            f"<td>{site.text(indicator.title)}</td><td>{site.text(target_text(indicator))}</td>"
+            f"<td>{indicator.due.isoformat()}</td>"
+        )
+    return html
+
+
+def _unit_indicator_rows(site: _Site, path: str, unit: Unit,
+                         results: Sequence[IndicatorResult]) -> Markup:
+    unit_id = site.text(unit.id)
+    rows = []
+    for result in results:
+        indicator = site.indicators[result.indicator][1]
+        rows.append(
+            f'<tr data-unit="{unit_id}" data-indicator="{_indicator_cells(site, path, result)}'
+            f"<td>{site.text(format_value(indicator, result.value))}</td>"
+            f'{site.fragment("status_cell", result.status)}</tr>\n'
+        )
+    return Markup("".join(rows))
+
+
+def _task_items(site: _Site, path: str, tasks: Sequence[Task]) -> Markup:
+    items = []
+    for task in tasks:
+        link = site.fragment("task_link", site.link(path, f"tasks/{task.id}.md"), task.id,
+                             f"{site.label(task)}　{task.title}")
+        items.append(f"<li>{link}</li>\n")
+    return Markup("".join(items))
+
+
+# A checklist item's tick and state, by whether the latest report ticks it (None: unknown).
+_CHECK_MARKS = {
+    True: ("done", "✔", "（已落实）"),
+    False: ("open", "✘", "（未落实）"),
+    None: ("unknown", "·", "（尚未报送）"),
+}
+
+
+def _checklists_html(site: _Site,
+                     checklists: Sequence[tuple[Task, Sequence[tuple[ChecklistItem, bool | None]]]]
+                     ) -> Markup:
+    parts = []
+    for task, items in checklists:
+        parts.append(
+            f'<div class="ps-checklist-group" data-task="{site.text(task.id)}" '
+            f"data-search-exclude>\n<p><strong>{site.text(site.label(task))}　"
+            f'{site.text(task.title)}</strong></p>\n<ul class="ps-checklist">\n'
+        )
+        for item, checked in items:
+            state = None if checked is None else bool(checked)
+            kind, tick, label = _CHECK_MARKS[state]
+            # An item no form field reports on has no state to show.
+            note = f'<span class="ps-checklist__state">{label}</span>' \
+                if state is not None or item.field else ""
+            parts.append(
+                f'<li class="ps-checklist__item ps-checklist__item--{kind}"><span class="ps-tick" '
+                f'aria-hidden="true">{tick}</span> {site.text(item.title)}{note}</li>\n'
+            )
+        parts.append("</ul>\n</div>\n")
+    return Markup("".join(parts))
+
+
+def _reporting_rows(site: _Site, unit: Unit, history: Sequence[Mapping[str, Any]]) -> Markup:
+    unit_id = site.text(unit.id)
+    text = site.text
+    rows = []
+    for row in history:
+        state: ReportingState = row["state"]
+        form, period, report = row["form"], row["period"], state.report
+        if report is not None:
+            submitted = report.submitted_at.strftime("%Y-%m-%d %H:%M")
+            by = report.submitted_by.get("name") or report.submitted_by.get("account") or "—"
+            evidence = "<br>".join(
+                f'<span class="ps-evidence">{escape(ev.name)}（{escape(size_text(ev.size))}）'
+                "</span>" for ev in report.evidence
+            ) or "—"
+        else:
+            submitted, by, evidence = "—", "—", "—"
+        link = row["link"]
+        action = (f'<a class="ps-form-link" href="{escape(link)}">'
+                  f'{"更正" if report else "填报"}</a>') if link else "—"
+        rows.append(
+            f'<tr data-unit="{unit_id}" data-form="{text(form.id)}" '
+            f'data-period="{text(period.id)}" data-reporting="{escape(state.state)}">'
+            f"<td>{text(form.title)}</td><td data-sort=\"{period.end.isoformat()}\">"
+            f"{text(period.title)}</td><td>{state.due.isoformat()}</td>"
+            f'<td><span class="ps-report ps-report--{escape(state.state)}">'
+            f'{escape(row["label"])}</span></td><td>{escape(submitted)}</td>'
+            f"<td>{escape(by)}</td><td>{evidence}</td><td>{action}</td></tr>\n"
+        )
+    return Markup("".join(rows))
+
+
+def _report_details_html(site: _Site, history: Sequence[Mapping[str, Any]]) -> Markup:
+    parts = []
+    for row in history:
+        if not row["details"]:
+            continue
+        report_id = escape(row["state"].report.id)
+        parts.append(
+            f'<details class="ps-report-details" data-report="{report_id}" data-search-exclude>\n'
+            f'<summary>{site.text(row["form"].title)} · {site.text(row["period"].title)}'
+            f"（编号 {report_id}）</summary>\n<table>\n"
+            "<thead><tr><th>填报项</th><th>内容</th></tr></thead>\n<tbody>\n"
+        )
+        parts.extend(f'<tr><td>{site.text(label)}</td><td class="ps-report-value">'
+                     f"{escape(value)}</td></tr>\n" for label, value in row["details"])
+        parts.append("</tbody>\n</table>\n</details>\n")
+    return Markup("".join(parts))
 
 
 def _matrix(site: _Site) -> GeneratedPage:
     tasks = [t for t in site.content.tasks if t.indicators]
-    rows = [
-        (unit, [(task, site.progress.unit_task_rollup(unit.id, task.id)) for task in tasks])
-        for unit in site.content.units
-    ]
-    return site.render("matrix.md", "matrix.md", "进度矩阵", tasks=tasks, rows=rows,
-                       legend=list(SHORT_LABELS.items()))
+    path = "matrix.md"
+    rows = []
+    for unit in site.content.units:
+        cells = []
+        for task in tasks:
+            item = site.unit_task_rollup(unit.id, task.id)
+            cells.append(site.fragment("matrix_cell", task.id, item.status, item.met,
+                                       item.applicable))
+        rows.append(f'<tr data-unit="{site.text(unit.id)}"><td>{_unit_link(site, path, unit)}'
+                    f"</td>{''.join(cells)}</tr>\n")
+    return site.render("matrix.md", path, "进度矩阵", tasks=tasks,
+                       matrix_tbody=Markup("".join(rows)), legend=list(SHORT_LABELS.items()))
 
 
 def _data(site: _Site) -> GeneratedPage:
