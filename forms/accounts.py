@@ -7,8 +7,7 @@ do everything. Passwords are hashed with scrypt (werkzeug).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from builder.model import is_identifier
+from forms.database import FULL, Database
 
 ROLES = ("reporter", "reviewer", "admin")
 ROLE_LABELS = {"reporter": "填报人", "reviewer": "审核人", "admin": "管理员"}
@@ -43,23 +43,11 @@ class Account:
         return ROLE_LABELS.get(self.role, self.role)
 
 
-@contextmanager
-def connect(path: Path) -> Iterator[sqlite3.Connection]:
-    """One short-lived connection per call: safe across threads and worker processes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, timeout=30)
-    try:
-        connection.execute("PRAGMA journal_mode=WAL")
-        with connection:
-            yield connection
-    finally:
-        connection.close()
-
-
 class AccountStore:
     def __init__(self, path: Path):
         self.path = path
-        with connect(path) as db:
+        self._database = Database(path)
+        with self._connect() as db:
             db.execute(
                 """CREATE TABLE IF NOT EXISTS accounts (
                     name TEXT PRIMARY KEY,
@@ -70,6 +58,10 @@ class AccountStore:
                     disabled INTEGER NOT NULL DEFAULT 0,
                     created_at TEXT NOT NULL)"""
             )
+
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        # Account changes are rare and must stick (a disabled account stays disabled).
+        return self._database.transaction(FULL)
 
     def add(
         self,
@@ -91,7 +83,7 @@ class AccountStore:
         _check_password(password)
         account = Account(name, role, unit, display_name or name)
         try:
-            with connect(self.path) as db:
+            with self._connect() as db:
                 db.execute(
                     "INSERT INTO accounts VALUES (?, ?, ?, ?, ?, 0, ?)",
                     (
@@ -108,7 +100,7 @@ class AccountStore:
         return account
 
     def get(self, name: str) -> Account | None:
-        with connect(self.path) as db:
+        with self._connect() as db:
             row = db.execute(
                 "SELECT name, role, unit, display_name, disabled FROM accounts WHERE name = ?",
                 (name,),
@@ -116,14 +108,14 @@ class AccountStore:
         return _account(row) if row else None
 
     def list(self) -> list[Account]:
-        with connect(self.path) as db:
+        with self._connect() as db:
             rows = db.execute(
                 "SELECT name, role, unit, display_name, disabled FROM accounts ORDER BY name"
             ).fetchall()
         return [_account(row) for row in rows]
 
     def count(self) -> int:
-        with connect(self.path) as db:
+        with self._connect() as db:
             return int(db.execute("SELECT COUNT(*) FROM accounts").fetchone()[0])
 
     def disable(self, name: str) -> None:
@@ -139,7 +131,7 @@ class AccountStore:
 
     def authenticate(self, name: str, password: str) -> Account | None:
         """The account when the name and password match and it is enabled, else None."""
-        with connect(self.path) as db:
+        with self._connect() as db:
             row = db.execute(
                 "SELECT name, role, unit, display_name, disabled, password_hash "
                 "FROM accounts WHERE name = ?",
@@ -154,7 +146,7 @@ class AccountStore:
         return None if account.disabled else account
 
     def _update(self, name: str, sql: str, params: tuple[object, ...]) -> None:
-        with connect(self.path) as db:
+        with self._connect() as db:
             changed = db.execute(sql, params).rowcount
         if not changed:
             raise AccountError(f"账号不存在：{name}")

@@ -24,7 +24,8 @@ from flask import (
     url_for,
 )
 
-from forms.accounts import Account, connect
+from forms.accounts import Account
+from forms.database import FULL, Database
 from forms.services import services
 
 bp = Blueprint("auth", __name__)
@@ -50,7 +51,8 @@ class Throttle:
     def __init__(self, path: Path, clock: Callable[[], float] = time.time):
         self.path = path
         self.clock = clock
-        with connect(path) as db:
+        self._database = Database(path)
+        with self._database.transaction(FULL) as db:
             db.execute(
                 """CREATE TABLE IF NOT EXISTS login_failures (
                     key TEXT PRIMARY KEY,
@@ -61,7 +63,7 @@ class Throttle:
 
     def wait_seconds(self, key: str) -> int:
         """Seconds until the key may try again; 0 when it may try now."""
-        with connect(self.path) as db:
+        with self._database.transaction(FULL) as db:
             row = db.execute(
                 "SELECT locked_until FROM login_failures WHERE key = ?", (key,)
             ).fetchone()
@@ -71,7 +73,7 @@ class Throttle:
 
     def record_failure(self, key: str, policy: ThrottlePolicy) -> None:
         now = self.clock()
-        with connect(self.path) as db:
+        with self._database.transaction(FULL) as db:
             row = db.execute(
                 "SELECT failures, last_failure FROM login_failures WHERE key = ?", (key,)
             ).fetchone()
@@ -88,7 +90,7 @@ class Throttle:
             )
 
     def reset(self, key: str) -> None:
-        with connect(self.path) as db:
+        with self._database.transaction(FULL) as db:
             db.execute("DELETE FROM login_failures WHERE key = ?", (key,))
 
 

@@ -4,17 +4,20 @@ The refs in the service repository are the truth (a submission exists iff its br
 does); this sqlite file records what happened to it afterwards: pushed to the remote?
 pull request opened (number, url)? approved or rejected, by whom, why? and when to
 retry after a failure. It lives in the instance folder and is shared by every worker
-process: WAL mode, one short-lived connection per call, every write in one transaction.
+process: WAL mode, one connection per thread (forms.database), every write in one
+transaction.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from forms.database import FULL, NORMAL, Database
 
 QUEUED = "queued"  # committed in the service repository, not yet on the remote / in review
 IN_REVIEW = "in_review"
@@ -105,27 +108,25 @@ class Outbox:
 
     def __init__(self, path: Path, *, busy_timeout: float = 30.0):
         self.path = path
-        self._busy_timeout = busy_timeout
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._database = Database(path, busy_timeout=busy_timeout)
         with self._connect() as db:
-            # WAL is a property of the file: set once, not on every connection (switching
-            # needs a lock other workers may hold).
-            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        # One connection per call: safe across fork (gunicorn) and threads, and WAL lets
-        # readers proceed while one worker writes.
-        with closing(sqlite3.connect(self.path, timeout=self._busy_timeout)) as db:
-            db.execute("PRAGMA synchronous=FULL")
-            with db:
-                yield db
+    def _connect(self, synchronous: str = FULL) -> Iterator[sqlite3.Connection]:
+        # Decisions, delivery marks and retries are on disk when the call returns: only
+        # this file knows them.
+        with self._database.transaction(synchronous) as db:
+            yield db
 
     def add(self, record: SubmissionRecord) -> None:
-        """Insert a new record; an existing id is left as it is (recovery may race)."""
-        with self._connect() as db:
+        """Insert a new record; an existing id is left as it is (recovery may race).
+
+        Not fsynced (synchronous=NORMAL): the submission's ref, written durably before
+        this row, is the truth, and recover() rebuilds a row a power cut took from it.
+        The next durable write or checkpoint puts the row on disk anyway.
+        """
+        with self._connect(NORMAL) as db:
             db.execute(
                 "INSERT OR IGNORE INTO submissions (id, unit, form, period, branch, commit_id, "
                 "state, reason, submitted_at, submitted_utc, submitted_by, review_url, reviewer) "

@@ -286,8 +286,8 @@ def assert_refused_with_a_chinese_503(browser: Client, url: str, *, says_draft: 
     status, location, page = browser.post(url)
     assert status == 503, (status, location, page[:2000])
     assert "存储空间不足或不可写" in page and 'lang="zh-CN"' in page
-    # With only the repository read-only the submit page itself explains that the draft is
-    # kept; on a full disk even the account store cannot be read, so every page is this 503.
+    # The submit page itself explains that the draft is kept: the account store and the
+    # drafts stay readable (their connections stay open), only the commit fails.
     assert ("您填写的内容已作为草稿保留" in page) == says_draft
 
 
@@ -321,7 +321,7 @@ def test_a_full_or_read_only_disk_is_a_clear_503_and_nothing_unstored_is_acknowl
 
         if fault == "disk-full":
             filler = fill_up(instance.parent)
-            assert_refused_with_a_chinese_503(browser, slot.fill_url + "check", says_draft=False)
+            assert_refused_with_a_chinese_503(browser, slot.fill_url + "check", says_draft=True)
             filler.unlink()
         else:
             with read_only(service_git):
