@@ -9,14 +9,18 @@ same object agree), and a ref is updated under a lock file with a compare-and-sw
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Mapping
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -210,24 +214,32 @@ def commit_on_new_branch(
     author: pygit2.Signature,
     committer: pygit2.Signature,
 ) -> pygit2.Oid:
-    """One commit adding `files` on top of `parent`, published as a new branch.
+    """One commit adding `files` on top of `parent`, published as a new branch; durable
+    (objects and ref fsynced) when it returns.
 
-    The commit is written unattached (ref=None) and the branch is created afterwards
-    with force=False: two processes that picked the same name cannot overwrite each
-    other, the loser gets RefExists and its commit stays an unreachable object.
+    The commit is written unattached and the branch is created afterwards with
+    force=False: two processes that picked the same name cannot overwrite each other,
+    the loser gets RefExists and its commit stays an unreachable object.
     """
     name = branch_ref(branch)
     if name in repo.references:
         raise RefExists(f"branch {branch} exists")
     try:
-        tree = tree_with_files(repo, parent.tree, files)
-        oid = repo.create_commit(None, author, committer, message, tree, [parent.id])
+        staging, staged = _staging_repository(repo)
+        base = staging[parent.id].peel(pygit2.Commit)
+        tree = tree_with_files(staging, base.tree, files)
+        oid = staging.create_commit(None, author, committer, message, tree, [base.id])
+        write_objects_durably(Path(repo.path) / "objects", staged.objects)
     except (pygit2.GitError, OSError) as error:
         raise StorageFailure(f"cannot write the objects of {branch}: {error}") from error
+    refs = Path(repo.path)
+    new_folders = [f for f in _ref_folders(refs, name) if not f.is_dir()]
     for attempt in range(40):
         try:
+            # libgit2 writes the ref through a lock file, fsyncs it and its folder
+            # (enable_durable_writes): the branch is on disk when create() returns.
             repo.references.create(name, oid, force=False)
-            return oid
+            break
         except pygit2.AlreadyExistsError as error:
             raise RefExists(f"branch {branch} exists") from error
         except (OSError, pygit2.GitError) as error:
@@ -237,7 +249,145 @@ def commit_on_new_branch(
             time.sleep(0.01 * (attempt + 1))
             if name in repo.references:
                 raise RefExists(f"branch {branch} exists") from error
-    raise RepositoryError(f"could not create {name}: its lock file stays in place")
+    else:
+        raise RepositoryError(f"could not create {name}: its lock file stays in place")
+    if new_folders:
+        # libgit2 fsyncs only the ref's own folder; the unit's first submission also
+        # created that folder, whose entry in its parent must be on disk too.
+        try:
+            _fsync_all([f.parent for f in new_folders])
+        except OSError as error:
+            raise StorageFailure(f"cannot sync the folders of {branch}: {error}") from error
+    return oid
+
+
+def _ref_folders(git_dir: Path, ref: str) -> list[Path]:
+    """The folders a loose ref lives in, below refs/ (refs/heads/submit/u for ...)."""
+    parts = ref.split("/")[:-1]
+    return [git_dir.joinpath(*parts[: n + 1]) for n in range(1, len(parts))]
+
+
+class _StagedObjects(pygit2.OdbBackend):
+    """An object database backend that keeps the objects written to it in memory.
+
+    libgit2 fsyncs every loose object it writes, and its folder, one after the other
+    (about 16 waits for the disk per submission). Objects are built here instead and
+    written by write_objects_durably, which lets the disk flush them together.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.objects: dict[str, tuple[int, bytes]] = {}
+
+    def read_cb(self, oid: pygit2.Oid) -> tuple[int, bytes]:
+        return self.objects[str(oid)]  # KeyError: not here, libgit2 asks the next backend
+
+    def read_header_cb(self, oid: pygit2.Oid) -> tuple[int, int]:
+        kind, data = self.objects[str(oid)]
+        return kind, len(data)
+
+    def exists_cb(self, oid: pygit2.Oid) -> bool:
+        return str(oid) in self.objects
+
+    def write_cb(self, oid: pygit2.Oid, data: bytes, kind: int) -> None:
+        self.objects[str(oid)] = (kind, bytes(data))
+
+    def refresh_cb(self) -> None:
+        pass
+
+    def __iter__(self) -> Iterator[pygit2.Oid]:
+        return (pygit2.Oid(hex=key) for key in list(self.objects))
+
+
+def _staging_repository(repo: pygit2.Repository) -> tuple[pygit2.Repository, _StagedObjects]:
+    """A handle on `repo` that reads its objects from disk and writes new ones to memory."""
+    objects = os.path.join(repo.path, "objects")
+    staged = _StagedObjects()
+    odb = pygit2.Odb()
+    # libgit2 writes to the first backend (highest priority) that can write: ours.
+    odb.add_backend(staged, 3)
+    odb.add_backend(pygit2.OdbBackendPack(objects), 2)
+    odb.add_backend(pygit2.OdbBackendLoose(objects, 1, False), 1)  # read only here
+    staging = pygit2.Repository(repo.path)
+    staging.set_odb(odb)
+    return staging, staged
+
+
+_OBJECT_TYPES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
+
+
+def write_objects_durably(objects_dir: Path, objects: Mapping[str, tuple[int, bytes]]) -> None:
+    """Write git objects (hex id -> (type, data)) as loose objects, on disk when it returns.
+
+    git's own order: each object is written to a temporary file, fsynced, then linked to
+    its name, so a name never points at a half-written file, even after a power cut;
+    then the folders holding the new names are fsynced. Objects already present are
+    left alone (same id, same content). The fsyncs of each step run at the same time:
+    the file system flushes them in one journal commit instead of one after another.
+    """
+    pending: list[tuple[int, str, Path]] = []
+    folders: set[Path] = set()
+    try:
+        for hex_id, (kind, data) in objects.items():
+            folder = objects_dir / hex_id[:2]
+            final = folder / hex_id[2:]
+            if final.exists():
+                continue
+            if not folder.is_dir():
+                folder.mkdir(exist_ok=True)
+                folders.add(objects_dir)
+            header = _OBJECT_TYPES[kind] + b" %d\0" % len(data)
+            fd, temporary = tempfile.mkstemp(prefix="tmp_obj_", dir=folder)
+            pending.append((fd, temporary, final))
+            os.fchmod(fd, 0o444)
+            with os.fdopen(os.dup(fd), "wb") as handle:
+                handle.write(zlib.compress(header + data, 1))
+            folders.add(folder)
+        _fsync_all([fd for fd, _, _ in pending])
+        for _, temporary, final in pending:
+            with contextlib.suppress(FileExistsError):  # another process wrote the same bytes
+                os.link(temporary, final)
+        _fsync_all(sorted(folders))
+    finally:
+        for fd, temporary, _ in pending:
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+
+
+_pool_lock = threading.Lock()
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _fsync_pool() -> ThreadPoolExecutor:
+    # Threads do not survive fork: a gunicorn worker builds its own pool on first use.
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(16, thread_name_prefix="plansite-fsync"))
+        return _pool[1]
+
+
+def _fsync_one(target: int | Path) -> None:
+    if isinstance(target, int):
+        os.fsync(target)
+        return
+    fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_all(targets: Sequence[int | Path]) -> None:
+    """fsync open files (descriptors) and folders (paths), concurrently; raise the first
+    failure once all have finished."""
+    if len(targets) <= 1:
+        for target in targets:
+            _fsync_one(target)
+        return
+    for future in [_fsync_pool().submit(_fsync_one, t) for t in targets]:
+        future.result()
 
 
 @dataclass(frozen=True)
