@@ -70,9 +70,47 @@ class Server:
                 self.process.wait()
 
 
-def start_gunicorn(app: str, workers: int, env: dict[str, str], log: Path) -> Server:
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of the gunicorn master and its workers so far."""
+        return process_tree_cpu(self.process.pid)
+
+
+def process_tree_cpu(root: int) -> float:
+    """CPU seconds of process `root` and its direct children (Linux /proc; 0 elsewhere)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # The command may hold spaces and parentheses: the fields follow the last ")".
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        pid, ppid = int(entry.name), int(fields[1])
+        if pid == root or ppid == root:
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+@dataclass(frozen=True)
+class ServerSetup:
+    """How gunicorn runs: the same for the service and the baseline."""
+
+    workers: int
+    worker_class: str = "sync"
+    threads: int = 1
+
+    def describe(self) -> str:
+        if self.worker_class == "gthread":
+            return f"gunicorn gthread {self.workers} workers x {self.threads} threads"
+        return f"gunicorn {self.worker_class} x{self.workers}"
+
+
+def start_gunicorn(app: str, setup: ServerSetup, env: dict[str, str], log: Path) -> Server:
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers),
+    command = [sys.executable, "-m", "gunicorn", "--workers", str(setup.workers),
+               "--worker-class", setup.worker_class, "--threads", str(setup.threads),
                "--bind", f"{HOST}:{port}", "--chdir", str(REPO_ROOT),
                "--timeout", "120", "--log-level", "warning", app]
     with log.open("ab") as output:
@@ -151,6 +189,8 @@ class Timings:
     fill: list[float] = field(default_factory=list)
     cycles: int = 0
     errors: list[str] = field(default_factory=list)
+    server_cpu: float = 0.0  # CPU seconds of gunicorn (master and workers) in the run
+    client_cpu: float = 0.0  # CPU seconds of this process (the clients) in the run
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -200,7 +240,8 @@ def baseline_cycle(client: Client, cycle: Cycle, n: int, timings: Timings) -> No
 
 
 def run_clients(clients: list[Client], cycles: list[Cycle], per_client: int,
-                step: Callable[[Client, Cycle, int, Timings], None]) -> tuple[Timings, float]:
+                step: Callable[[Client, Cycle, int, Timings], None],
+                server: Server | None = None) -> tuple[Timings, float]:
     timings = Timings()
 
     def loop(client: Client, cycle: Cycle) -> None:
@@ -214,11 +255,14 @@ def run_clients(clients: list[Client], cycles: list[Cycle], per_client: int,
     threads = [threading.Thread(target=loop, args=pair) for pair in zip(clients, cycles,
                                                                         strict=True)]
     start = time.perf_counter()
+    server_cpu, client_cpu = server.cpu_seconds() if server else 0.0, time.process_time()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - start
+    timings.client_cpu = time.process_time() - client_cpu
+    timings.server_cpu = server.cpu_seconds() - server_cpu if server else 0.0
     if timings.errors:
         raise RuntimeError(f"{len(timings.errors)} clients failed: {timings.errors[:3]}")
     return timings, elapsed
@@ -255,11 +299,15 @@ def report(results: Results, key: str, title: str, timings: Timings, elapsed: fl
         "submit_p95_ms": percentile(submit, 0.95) * 1000,
         "submit_p99_ms": percentile(submit, 0.99) * 1000,
         "fill_p50_ms": percentile(timings.fill, 0.5) * 1000,
+        "server_cpu_ms_per_cycle": timings.server_cpu / timings.cycles * 1000,
+        "client_cpu_ms_per_cycle": timings.client_cpu / timings.cycles * 1000,
     }
     figures = results.figures[key]
     print(f"  {title}: {rate:.1f} cycles/s; submit p50 {figures['submit_p50_ms']:.0f} ms, "
           f"p95 {figures['submit_p95_ms']:.0f} ms, p99 {figures['submit_p99_ms']:.0f} ms; "
-          f"fill p50 {figures['fill_p50_ms']:.0f} ms", flush=True)
+          f"fill p50 {figures['fill_p50_ms']:.0f} ms; CPU per cycle: server "
+          f"{figures['server_cpu_ms_per_cycle']:.1f} ms, clients "
+          f"{figures['client_cpu_ms_per_cycle']:.1f} ms", flush=True)
     return rate
 
 
@@ -270,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="submissions per client at 1 client; fewer per client above, so "
                              "every level submits about the same bounded total")
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--worker-class", choices=("sync", "gthread"), default="sync")
+    parser.add_argument("--threads", type=int, default=1, help="per worker (gthread)")
     parser.add_argument("--units", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None)
@@ -278,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.small:
         args.clients, args.cycles, args.workers, args.units = [1, 2], 3, 2, 10
 
-    header(f"service: gunicorn x{args.workers}, {', '.join(map(str, args.clients))} clients")
+    setup = ServerSetup(args.workers, args.worker_class, args.threads)
+    header(f"service: {setup.describe()}, {', '.join(map(str, args.clients))} clients")
     results = Results("service", args.small)
     with tempfile.TemporaryDirectory(prefix="plansite-service-", dir=args.workdir) as temp:
         work = Path(temp)
@@ -304,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, app, step in (("service", "forms.wsgi:app", service_cycle),
                                 ("baseline", "bench.baseline_app:app", baseline_cycle)):
             print(f"-- {name} ({app})")
-            server = start_gunicorn(app, args.workers, env, log)
+            server = start_gunicorn(app, setup, env, log)
             try:
                 if name == "service":
                     clients = [login(server.port, unit) for unit, _ in pairs]
@@ -315,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
                 for count in args.clients:
                     per_client = max(2, args.cycles // count)
                     timings, elapsed = run_clients(clients[:count], cycles[:count],
-                                                   per_client, step)
+                                                   per_client, step, server)
                     rates[(name, count)] = report(results, f"{name}_{count}",
                                                   f"{count:>2} clients", timings, elapsed)
             finally:
