@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from werkzeug.serving import make_server
 
 from builder.content import load_content
@@ -21,7 +21,6 @@ from forms.app import create_app
 from forms.cli import embedded_services
 from forms.rebuild import SiteRebuilder
 from tests.app_fixtures import FIXTURE, PASSWORD, make_repository
-from tests.browser import launch_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -102,12 +101,14 @@ def indicator_row(page: Page, title: str) -> str:
     return page.locator("tr", has_text=title).first.inner_text()
 
 
-def test_report_review_and_rebuild_in_a_real_browser(served, tmp_path: Path) -> None:
+def test_report_review_and_rebuild_in_a_real_browser(
+    served, tmp_path: Path, browser: Browser
+) -> None:
     base, rebuilder = served
     violations: list[str] = []
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        page = browser.new_page(locale="zh-CN", viewport={"width": 1200, "height": 900})
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1200, "height": 900})
+    try:
+        page = context.new_page()
         page.on(
             "console",
             lambda message: (
@@ -171,5 +172,6 @@ def test_report_review_and_rebuild_in_a_real_browser(served, tmp_path: Path) -> 
         page.goto(f"{base}/units/dongfeng-ps/")
         assert "75%" in indicator_row(page, "灭火器检查覆盖率")  # 48 of 64
         shot(page, "rebuilt-unit")
-        browser.close()
+    finally:
+        context.close()
     assert violations == []

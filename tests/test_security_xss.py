@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from werkzeug.serving import make_server
 
 from builder.content import load_content
 from forms.app import create_app
 from forms.cli import embedded_services
 from tests.app_fixtures import INSPECTION_OK, PASSWORD, make_repository, post
-from tests.browser import launch_chromium, page_url, serve_directory
+from tests.browser import page_url, serve_directory
 from tests.test_forms_browser import log_in, plan_with_site
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -173,59 +173,60 @@ def assert_inert(watch: Watch, url: str, shown: list[str]) -> int:
     return len(shown)
 
 
-def test_the_corpus_never_runs_on_the_site_the_review_page_or_the_portal(served: Any) -> None:
+def test_the_corpus_never_runs_on_the_site_the_review_page_or_the_portal(
+    served: Any, browser: Browser
+) -> None:
     base, site, content = served["base"], served["site"], served["content"]
     site_pages = [page_url(site, base + "/", f"units/{UNIT}.md")]
     site_pages += [page_url(site, base + "/", f"tasks/{task.id}.md") for task in content.tasks]
     site_pages.append(base + "/")
     checked_texts = 0
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            watch = Watch(browser.new_page(locale="zh-CN"))
-            for url in site_pages:
-                # The unit page shows every approved note as the text that was typed.
-                shown = CORPUS if "/units/" in url else []
-                checked_texts += assert_inert(watch, url, shown)
+    context = browser.new_context(locale="zh-CN")
+    try:
+        watch = Watch(context.new_page())
+        for url in site_pages:
+            # The unit page shows every approved note as the text that was typed.
+            shown = CORPUS if "/units/" in url else []
+            checked_texts += assert_inert(watch, url, shown)
 
-            log_in(watch.page, base, "checker")
-            for number, sid in enumerate(served["approved"]):
-                shown = CORPUS[number :: len(SLOTS)]
-                checked_texts += assert_inert(watch, f"{base}/forms/review/{sid}", shown)
-            checked_texts += assert_inert(watch, f"{base}/forms/review/{served['returned']}",
-                                          [served["reason"]])
-            assert_inert(watch, f"{base}/forms/review/", [])
-            watch.page.get_by_role("button", name="退出登录").click()
+        log_in(watch.page, base, "checker")
+        for number, sid in enumerate(served["approved"]):
+            shown = CORPUS[number :: len(SLOTS)]
+            checked_texts += assert_inert(watch, f"{base}/forms/review/{sid}", shown)
+        checked_texts += assert_inert(watch, f"{base}/forms/review/{served['returned']}",
+                                      [served["reason"]])
+        assert_inert(watch, f"{base}/forms/review/", [])
+        watch.page.get_by_role("button", name="退出登录").click()
 
-            log_in(watch.page, base, "dongfeng")
-            checked_texts += assert_inert(watch, f"{base}/forms/units/{UNIT}/",
-                                          [served["reason"]])
-            for number, sid in enumerate(served["approved"]):
-                shown = CORPUS[number :: len(SLOTS)]
-                checked_texts += assert_inert(watch, f"{base}/forms/submissions/{sid}", shown)
-            for form, period in SLOTS[:1]:
-                assert_inert(watch, f"{base}/forms/units/{UNIT}/{form}/{period}/", [])
-        finally:
-            browser.close()
+        log_in(watch.page, base, "dongfeng")
+        checked_texts += assert_inert(watch, f"{base}/forms/units/{UNIT}/",
+                                      [served["reason"]])
+        for number, sid in enumerate(served["approved"]):
+            shown = CORPUS[number :: len(SLOTS)]
+            checked_texts += assert_inert(watch, f"{base}/forms/submissions/{sid}", shown)
+        for form, period in SLOTS[:1]:
+            assert_inert(watch, f"{base}/forms/units/{UNIT}/{form}/{period}/", [])
+    finally:
+        context.close()
     pages = len(site_pages) + len(served["approved"]) * 2 + 4
     print(f"\nXSS: {len(CORPUS)} attacks, {pages} pages in Chromium, "
           f"{checked_texts} texts shown as typed")
 
 
-def test_the_watch_catches_a_script_that_does_run(tmp_path: Path) -> None:
+def test_the_watch_catches_a_script_that_does_run(tmp_path: Path, browser: Browser) -> None:
     # The detector itself can fail: an unescaped page trips every one of its checks.
     (tmp_path / "evil.html").write_text(
         "<!doctype html><title>x</title><body><img src=x onerror=window.__xss(1)>"
         "<script>alert(2)</script><a href='javascript:alert(3)'>x</a></body>",
         encoding="utf-8",
     )
-    with serve_directory(tmp_path) as url, sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
+    with serve_directory(tmp_path) as url:
+        context = browser.new_context()
         try:
-            watch = Watch(browser.new_page())
+            watch = Watch(context.new_page())
             seen = watch.visit(url + "evil.html")
         finally:
-            browser.close()
+            context.close()
     assert seen["calls"] == [1]
     assert watch.dialogs == ["2"]
     assert len(seen["dangerous"]) == 2
