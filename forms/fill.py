@@ -199,7 +199,9 @@ def build_report(
         "form": target.form.id,
         "period": target.period.id,
         "unit": target.unit.id,
-        "submitted_at": now.isoformat(timespec="seconds"),
+        # Milliseconds: a correction sent within the same second as the report it
+        # corrects must still sort after it (the latest submission wins).
+        "submitted_at": now.isoformat(timespec="milliseconds"),
         "submitted_by": {"account": target.account.name, "name": target.account.display_name},
         "values": json_values(values),
         "evidence": evidence,

@@ -11,6 +11,7 @@ import pytest
 
 from builder.model import report_path
 from forms.formgen import build_form, render_attributes, widget_kind
+from forms.portal import latest_records
 from tests.app_fixtures import (
     FILL_URL,
     INSPECTION_OK,
@@ -196,6 +197,18 @@ def test_a_correction_is_a_new_submission_for_the_same_period(setup, reporter) -
     records = setup.submissions.list(unit="dongfeng-ps")
     assert {r.id for r in records} == {first, second}
     assert {(r.form, r.period) for r in records} == {("inspection", "2025-T2")}
+
+
+def test_a_correction_sent_within_the_same_second_is_still_the_latest(setup, reporter) -> None:
+    # Two submissions of one slot a few milliseconds apart: the second one must win in
+    # the portal and the progress rules, which order by submission time.
+    first = submit(reporter)
+    second = submit(reporter, {**INSPECTION_OK, "hazards_found": "5"})
+    times = {r.id: r.submitted_at for r in setup.submissions.list(unit="dongfeng-ps")}
+    assert times[first] < times[second]
+    assert latest_records(setup.submissions.list(unit="dongfeng-ps"))[
+        ("inspection", "2025-T2")
+    ].id == second
 
 
 class FullDisk:
