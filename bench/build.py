@@ -238,10 +238,12 @@ def main(argv: list[str] | None = None) -> int:
             work = Path(temp) / str(units)
             scales[units] = measure_scale(units, args.seed, work, units in args.rebuild, results)
             shutil.rmtree(work)  # 5000 units of HTML are large; keep the disk free
-    # Targets are judged on CPU time: a build is one single-threaded process, so on an idle
-    # machine its wall time is its CPU time, while on this shared machine other people's
-    # load stretches the wall clock several times over. Wall figures are printed too.
-    print("-- targets (CPU time; wall time in brackets)")
+    # Share and growth are judged on CPU time, steady on this shared machine. Pages per
+    # second is a throughput "on this 2-core machine": the build uses both cores (the
+    # exports run in their own process beside the page build), so it is judged on wall
+    # time, with the load average printed to tell whether the machine was quiet.
+    print("-- targets (CPU time, except pages/s: wall time; load average "
+          f"{os.getloadavg()[0]:.1f} now)")
     largest = scales[max(scales)]
     results.target("target_builder_share", largest["builder_share_cpu"] <= 0.10,
                    f"builder's share at {max(scales)} units {largest['builder_share_cpu']:.0%}"
@@ -257,10 +259,10 @@ def main(argv: list[str] | None = None) -> int:
         results.target("target_per_page_growth", cpu_growth <= 1.3,
                        f"per-page time growth {cpu_growth:.2f}x (wall {growth:.2f}x) <= 1.3x")
     if 2000 in scales:
-        rate = scales[2000]["pages_per_cpu_s"]
+        rate = scales[2000]["pages_per_s"]
         results.target("target_pages_per_s", rate >= 150,
-                       f"{rate:.0f} pages per CPU second at 2000 units "
-                       f"(wall {scales[2000]['pages_per_s']:.0f}/s) >= 150")
+                       f"{rate:.0f} pages per second at 2000 units "
+                       f"({scales[2000]['pages_per_cpu_s']:.0f} per CPU second) >= 150")
     print(f"  saved {results.save()}")
     return 0
 
