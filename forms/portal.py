@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, url_for
 
 from builder.model import Content, Evidence, Report, Status, Unit
-from builder.progress import evaluate, format_value
+from builder.progress import Progress, evaluate, format_value
 from forms.auth import current_account, login_required
 from forms.permissions import can_review, require_view_unit, resolve_unit
 from forms.services import Services, services
@@ -108,39 +108,35 @@ def as_of_date(store: Services) -> date:
 
 
 def unit_entries(
-    store: Services, content: Content, unit: Unit, reports: list[Report]
+    store: Services, content: Content, progress: Progress, unit: Unit, reports: list[Report]
 ) -> list[Entry]:
-    today = as_of_date(store)
+    """The unit's forms by period, from the progress rules' reporting slots (the forms
+    that apply to the unit x their periods), with the service's own state of each."""
     latest = latest_records(store.submissions.list(unit=unit.id))
+    # Every approved report counts here, also one submitted after the as-of date.
     on_main = {(r.form, r.period) for r in reports}
-    periods = {p.id: p for p in content.periods}
     entries: list[Entry] = []
-    for form in content.forms:
-        if not form.applies_to.matches(unit):
-            continue
-        for period_id in form.periods:
-            period = periods.get(period_id)
-            if period is None:
-                continue
-            record = latest.get((form.id, period_id))
-            draft = store.drafts.exists(unit.id, form.id, period_id)
-            label, css, reason = entry_status(draft, record, (form.id, period_id) in on_main)
-            done = css in ("approved", "queued", "in-review")
-            entries.append(
-                Entry(
-                    form.id,
-                    form.title,
-                    period_id,
-                    period.title,
-                    period.due,
-                    label,
-                    css,
-                    reason,
-                    record.id if record is not None else None,
-                    overdue=not done and today > period.due,
-                    has_draft=draft,
-                )
+    for slot in progress.reporting(unit.id):
+        key = (slot.form, slot.period)
+        record = latest.get(key)
+        draft = store.drafts.exists(unit.id, slot.form, slot.period)
+        label, css, reason = entry_status(draft, record, key in on_main)
+        done = css in ("approved", "queued", "in-review")
+        entries.append(
+            Entry(
+                slot.form,
+                content.form(slot.form).title,
+                slot.period,
+                content.period(slot.period).title,
+                slot.due,
+                label,
+                css,
+                reason,
+                record.id if record is not None else None,
+                overdue=not done and progress.as_of > slot.due,
+                has_draft=draft,
             )
+        )
     return entries
 
 
@@ -181,7 +177,7 @@ def unit(unit_id: str) -> Any:
         "portal.html",
         unit=unit,
         unit_type=content.plan.unit_type_label(unit.type),
-        entries=unit_entries(store, content, unit, reports),
+        entries=unit_entries(store, content, progress, unit, reports),
         rollup=rollup,
         results=results,
         statuses=[s for s in Status if s is not Status.NOT_APPLICABLE],
