@@ -9,8 +9,11 @@ and a way to look at exactly the Markdown the plugin feeds MkDocs.
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from mkdocs.commands.build import build
 from mkdocs.config import load_config
 from mkdocs.exceptions import Abort, MkDocsException
 
+from builder.pagecache import PageCache
 from builder.pages import GeneratedPage, nav
 from builder.plugin import PLUGIN_NAME, SiteData, parse_as_of, write_exports
 
@@ -27,30 +31,71 @@ CONFIG_FILE = "mkdocs.yml"
 
 
 def build_site(root: Path, site_dir: Path, *, as_of: date | None = None,
-               strict: bool = False) -> None:
+               strict: bool = False, cache: Path | None = None) -> None:
     """Build the site of the repository at `root` into `site_dir` (created or replaced).
+
+    With `cache` (a file), the build is incremental when it can be: if the cache names a
+    previous build's folder that still exists and site_dir is new or empty, MkDocs renders
+    only the pages whose inputs changed and the others are taken over from that folder
+    (`builder.pagecache`); the result is the same site a full build writes. After a
+    successful build the cache describes this one. The form service's rebuild worker
+    builds every commit into a new folder this way.
 
     Raises mkdocs' exceptions (PluginError with every content problem, Abort on warnings
     in strict mode); the caller decides whether the old site stays.
     """
     root = Path(root).resolve()
-    config = load_config(str(root / CONFIG_FILE), site_dir=str(Path(site_dir).resolve()),
-                         strict=strict)
+    site_dir = Path(site_dir).resolve()
+    config = load_config(str(root / CONFIG_FILE), site_dir=str(site_dir), strict=strict)
     plugin = config.plugins.get(PLUGIN_NAME)
     if plugin is None:
         raise MkDocsException(f"{root / CONFIG_FILE} 没有启用 {PLUGIN_NAME} 插件")
     plugin.config.root = str(root)
     if as_of is not None:
         plugin.config.as_of = as_of
+    previous = PageCache.load(cache) if cache is not None else None
+    if previous is not None and (previous.site_dir == site_dir or _has_files(site_dir)):
+        previous = None  # a dirty build must start from an empty folder
+    plugin.previous = previous
     config.plugins.on_startup(command="build", dirty=False)
     try:
-        build(config)
+        # "dirty": MkDocs then skips the pages the plugin marks unchanged, and does not
+        # empty site_dir (it is empty).
+        with _quiet_dirty_warning():
+            build(config, dirty=previous is not None)
     except Abort:
         if plugin.error is not None:
             raise plugin.error from None
         raise
     finally:
+        plugin.previous = None
         config.plugins.on_shutdown()
+    if cache is not None and plugin.cache is not None:
+        plugin.cache.save(cache)
+
+
+def _has_files(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.iterdir())
+
+
+class _DirtyWarningFilter(logging.Filter):
+    """MkDocs warns that a dirty build may have stale navigation: true of `mkdocs build
+    --dirty` on an old site folder, not of a build whose unchanged pages are known by
+    their inputs; the warning would also fail a strict build."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("A 'dirty' build is being performed")
+
+
+@contextmanager
+def _quiet_dirty_warning() -> Iterator[None]:
+    logger = logging.getLogger("mkdocs.commands.build")
+    quiet = _DirtyWarningFilter()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 
 def not_in_nav(pages: list[GeneratedPage]) -> str:
@@ -129,6 +174,9 @@ def add_build_command(subparsers: argparse._SubParsersAction) -> None:  # type: 
     parser.add_argument("--as-of", type=date.fromisoformat, default=None,
                         help="progress as of this date (YYYY-MM-DD); default: mkdocs.yml or today")
     parser.add_argument("--strict", action="store_true", help="fail on any MkDocs warning")
+    parser.add_argument("--cache", type=Path, default=None, metavar="FILE",
+                        help="page cache: render only the pages changed since the build it "
+                             "names (into a new, empty --site-dir), then describe this build")
     parser.add_argument("--pages-only", type=Path, metavar="DIR", default=None,
                         help="write mkdocs.yml + docs/ for a plain `mkdocs build` instead")
     parser.set_defaults(handler=run_build)
@@ -141,7 +189,8 @@ def run_build(args: argparse.Namespace) -> int:
             print(f"已写出 {len(pages)} 个页面到 {args.pages_only}（mkdocs build -f "
                   f"{args.pages_only / CONFIG_FILE}）")
         else:
-            build_site(args.root, args.site_dir, as_of=args.as_of, strict=args.strict)
+            build_site(args.root, args.site_dir, as_of=args.as_of, strict=args.strict,
+                       cache=args.cache)
             print(f"网站已生成：{args.site_dir}")
     except MkDocsException as error:
         print(f"生成失败：{error}", file=sys.stderr)

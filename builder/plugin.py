@@ -27,7 +27,7 @@ from mkdocs.config.base import Config
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.livereload import LiveReloadServer
-from mkdocs.plugins import BasePlugin, event_priority
+from mkdocs.plugins import BasePlugin, CombinedEvent, event_priority
 from mkdocs.structure.files import File, Files, InclusionLevel
 from mkdocs.structure.pages import Page
 from tqdm import tqdm
@@ -35,6 +35,15 @@ from tqdm import tqdm
 from builder import search
 from builder.content import load_content, load_reports
 from builder.model import Content, ContentError, Report
+from builder.pagecache import (
+    CachedPage,
+    PageCache,
+    ReusedFile,
+    SearchEntries,
+    environment_key,
+    page_key,
+    take_over,
+)
 from builder.pages import GeneratedPage, SiteOptions, insert_blocks, nav, render_pages
 from builder.progress import Progress, evaluate
 
@@ -111,6 +120,14 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
         # MkDocs logs a PluginError and raises a bare Abort; build_site re-raises this one
         # so that callers (the CLI, the rebuild worker) get the list of problems.
         self.error: PluginError | None = None
+        # Incremental rebuilds (builder.pagecache): build_site sets `previous` for a dirty
+        # build into an empty folder; `cache` describes this build once it has finished.
+        self.previous: PageCache | None = None
+        self.cache: PageCache | None = None
+        self.reused: dict[str, CachedPage] = {}
+        self.search: SearchEntries | None = None
+        self.indexed: dict[str, list[Any]] = {}  # docs path -> its search entries, this build
+        self.files: Files | None = None
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         config_dir = Path(config.config_file_path or ".").resolve().parent
@@ -136,22 +153,35 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
         assert self.plan is not None
         self.blocks = {}
+        self.files = files
+        self.cache = PageCache(site_dir=Path(config.site_dir).resolve())
+        self.reused = {}
+        self.indexed = {}
+        search_entries = SearchEntries.of(config)
+        self.search = search_entries or None
+        previous = self.previous if search_entries is not False else None
+        environment = environment_key(config)
         for page in self.plan.pages:
             existing = files.get_file_from_path(page.path)
             if existing is not None:  # a generated page replaces a hand-written one
                 files.remove(existing)
             inclusion = InclusionLevel.UNDEFINED if page.in_nav else InclusionLevel.NOT_IN_NAV
-            files.append(
-                File.generated(config, page.path, content=page.source, inclusion=inclusion)
-            )
-            if page.blocks:
+            key = page_key(environment, page)
+            cached = previous.reusable(page.path, key) if previous is not None else None
+            kind = File if cached is None else ReusedFile
+            file = kind.generated(config, page.path, content=page.source, inclusion=inclusion)
+            files.append(file)
+            if cached is not None:
+                self.reused[page.path] = cached
+            elif page.blocks:
                 self.blocks[page.path] = page.blocks
+            self.cache.pages[page.path] = CachedPage(key=key, dest=file.dest_uri)
         show = self.config.progress_bar
         if show is None:
             show = sys.stderr.isatty()
         if show:
-            self.bar = tqdm(total=len(self.plan.pages), desc="生成页面", unit="页",
-                            file=sys.stderr, leave=False)
+            self.bar = tqdm(total=len(self.plan.pages) - len(self.reused), desc="生成页面",
+                            unit="页", file=sys.stderr, leave=False)
         return files
 
     def on_page_markdown(self, markdown: str, *, page: Page, config: MkDocsConfig,
@@ -166,12 +196,37 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
     @event_priority(-100)
     def on_page_context(self, context: dict[str, Any], *, page: Page, config: MkDocsConfig,
                         nav: Any) -> dict[str, Any]:
+        if self.search is not None:
+            # The search plugin (priority 0) has just indexed this page.
+            self.indexed[page.file.src_uri] = self.search.new_entries()
         blocks = self.blocks.pop(page.file.src_uri, None)
         if blocks and page.content is not None:
             page.content = insert_blocks(page.content, blocks)
         return context
 
-    def on_post_build(self, *, config: MkDocsConfig) -> None:
+    # Before the search plugin writes its index (priority 0).
+    @event_priority(100)
+    def _take_over_unchanged_pages(self, *, config: MkDocsConfig) -> None:
+        """Record each page's search entries in this build's cache; take the unchanged
+        pages over from the previous build: their HTML files, and their entries back into
+        the index at their place in page order (the index a full build writes)."""
+        assert self.cache is not None and self.files is not None
+        ordered: list[Any] = []
+        for file in self.files.documentation_pages():
+            src = file.src_uri
+            reused = self.reused.get(src)
+            entries = reused.entries if reused is not None else self.indexed.get(src, [])
+            if src in self.cache.pages:
+                self.cache.pages[src].entries = entries
+            ordered += entries
+        if self.search is not None and self.reused:
+            self.search.replace(ordered)
+        if self.previous is not None:
+            for cached in self.reused.values():
+                take_over(self.previous, cached, Path(config.site_dir))
+
+    @event_priority(0)
+    def _finish_exports(self, *, config: MkDocsConfig) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
@@ -182,6 +237,8 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
             except PluginError as error:
                 self.error = error  # build_site re-raises it past MkDocs' bare Abort
                 raise
+
+    on_post_build = CombinedEvent(_take_over_unchanged_pages, _finish_exports)
 
     def on_build_error(self, *, error: Exception) -> None:
         if self.bar is not None:

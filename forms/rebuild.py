@@ -1,7 +1,9 @@
 """Rebuild the site in the background after a merge, and swap it in only when it is good.
 
 Each build gets a fresh folder `sites_dir/<commit>-<n>` built from main's tree exported
-into a temporary folder (no working tree of any repository is touched). Only a build
+into a temporary folder (no working tree of any repository is touched). The build is
+incremental: pages whose inputs did not change are taken over from the previous build
+(`builder.pagecache`), so the new folder is still a complete site. Only a build
 that succeeds is published, by atomically replacing the `current` symlink; a failed build
 leaves the last good site online. Triggers that arrive during a build collapse into one
 more build, and the last few builds are kept so requests in flight can finish.
@@ -27,6 +29,9 @@ from forms.locks import file_lock
 log = logging.getLogger(__name__)
 
 CURRENT = "current"
+# The page cache of the last successful build (builder.pagecache): the next build renders
+# only the pages whose inputs changed and takes the others over from that build's folder.
+PAGE_CACHE = ".page-cache.json"
 BUILD_NAME = re.compile(r"^(?P<commit>[0-9a-f]{7,40})-(?P<n>[0-9]+)$")
 SHORT = 12
 
@@ -37,7 +42,7 @@ def default_build(root: Path, site_dir: Path) -> None:
     # Imported late: the builder is heavy (MkDocs) and not needed to construct a rebuilder.
     from builder.build import build_site
 
-    build_site(root, site_dir)
+    build_site(root, site_dir, cache=site_dir.parent / PAGE_CACHE)
 
 
 def build_number(name: str) -> int | None:

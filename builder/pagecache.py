@@ -1,0 +1,211 @@
+"""The page cache: what an incremental rebuild may take over from the previous build.
+
+MkDocs renders every page of every build (Markdown, the theme's template, the search
+index), and that is most of a build's time. After one approved report only a few pages
+change: the unit's page, and the pages whose roll-ups moved. So each build records, per
+generated page, a key of everything its HTML is made from and the search index entries
+it contributed. The next build renders only the pages whose key changed; for the others
+it links the previous build's HTML file into the new site folder and puts their recorded
+entries back into the search index, in page order. The new folder therefore holds a
+complete site, with a complete search index, identical to a full build's (the tests
+compare them file by file), and it is published only when the whole build succeeded.
+
+A page's key covers its generated Markdown and HTML blocks, whether it is in the
+navigation, and an environment key: mkdocs.yml, the navigation, the versions of MkDocs,
+the theme and Markdown, the theme overrides and the builder's own code. Anything else
+that changes (a hand-written page, an asset) is rebuilt or copied by MkDocs as usual.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.structure.files import File
+
+from builder.pages import GeneratedPage
+
+VERSION = 1
+# Distributions whose code turns a page's Markdown into its HTML.
+RENDERERS = ("mkdocs", "mkdocs-material", "markdown", "pymdown-extensions", "jinja2")
+SEARCH_PLUGINS = ("search", "material/search")
+
+SearchEntry = dict[str, Any]
+
+
+@dataclass
+class CachedPage:
+    key: str
+    dest: str  # the output file, relative to the site folder
+    entries: list[SearchEntry] = field(default_factory=list)
+
+
+@dataclass
+class PageCache:
+    """The pages of one finished build in `site_dir`, by their path in docs_dir."""
+
+    site_dir: Path
+    pages: dict[str, CachedPage] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> PageCache | None:
+        """The cache at `path`, or None when there is none to use: missing, unreadable,
+        written by another version, or its site folder is gone (then a full build)."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            if data.get("version") != VERSION:
+                return None
+            site_dir = Path(data["site_dir"])
+            pages = {
+                src: CachedPage(key=str(page["key"]), dest=str(page["dest"]),
+                                entries=list(page["entries"]))
+                for src, page in data["pages"].items()
+            }
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+        if not site_dir.is_dir():
+            return None
+        return cls(site_dir=site_dir, pages=pages)
+
+    def save(self, path: Path) -> None:
+        """Write the cache atomically: a crash leaves the old cache or the new one."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {
+            "version": VERSION,
+            "site_dir": str(self.site_dir),
+            "pages": {
+                src: {"key": page.key, "dest": page.dest, "entries": page.entries}
+                for src, page in self.pages.items()
+            },
+        }
+        handle, temporary = tempfile.mkstemp(prefix=".pagecache-", dir=path.parent)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                json.dump(data, stream, ensure_ascii=False, separators=(",", ":"))
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    def reusable(self, src: str, key: str) -> CachedPage | None:
+        """The previous build's page if its key is `key` and its HTML file is still there."""
+        page = self.pages.get(src)
+        if page is None or page.key != key or not (self.site_dir / page.dest).is_file():
+            return None
+        return page
+
+
+class ReusedFile(File):
+    """A generated page whose HTML is taken over from the previous build: MkDocs, in a
+    dirty build, neither renders nor writes a file that is not modified."""
+
+    def is_modified(self) -> bool:
+        return False
+
+
+def _digest(*parts: str | bytes) -> str:
+    digest = hashlib.blake2b(digest_size=20)
+    for part in parts:
+        data = part.encode("utf-8") if isinstance(part, str) else part
+        # Length-prefixed, so that moving text from one part to the next changes the key.
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def _tree_digest(folder: Path | None) -> str:
+    """Names and contents of every file under folder (caches aside)."""
+    if folder is None or not folder.is_dir():
+        return ""
+    parts: list[str | bytes] = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            parts += [path.relative_to(folder).as_posix(), path.read_bytes()]
+    return _digest(*parts)
+
+
+def _versions() -> str:
+    found = []
+    for name in RENDERERS:
+        try:
+            found.append(f"{name}={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name}=-")
+    return ";".join(found)
+
+
+def environment_key(config: MkDocsConfig) -> str:
+    """Everything besides its own Markdown that a generated page's HTML depends on."""
+    config_file = Path(config.config_file_path) if config.config_file_path else None
+    config_text = config_file.read_bytes() if config_file and config_file.is_file() else b""
+    custom_dir = config.theme.custom_dir
+    return _digest(
+        str(VERSION),
+        config_text,
+        json.dumps(config.nav, ensure_ascii=False, sort_keys=True, default=str),
+        str(config.use_directory_urls),
+        _versions(),
+        _tree_digest(Path(custom_dir) if custom_dir else None),
+        _tree_digest(Path(__file__).resolve().parent),
+    )
+
+
+def page_key(environment: str, page: GeneratedPage) -> str:
+    return _digest(environment, page.path, str(page.in_nav), page.source, *page.blocks)
+
+
+def take_over(previous: PageCache, page: CachedPage, site_dir: Path) -> None:
+    """Put the previous build's HTML of `page` into site_dir. A hard link where the file
+    system allows it: no build ever writes into an existing file of another build's
+    folder (each build gets a new one), so sharing the file is safe."""
+    source = previous.site_dir / page.dest
+    target = Path(site_dir) / page.dest
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+class SearchEntries:
+    """The entry list of the configured search plugin (MkDocs' or Material's)."""
+
+    def __init__(self, entries: list[SearchEntry]):
+        self.entries = entries
+        self.mark = 0
+
+    @classmethod
+    def of(cls, config: MkDocsConfig) -> SearchEntries | bool | None:
+        """The adapter; None when no search plugin is enabled; False when one is, but of a
+        kind whose index this cache cannot fill (then nothing may be taken over)."""
+        for name in SEARCH_PLUGINS:
+            plugin = config.plugins.get(name)
+            if plugin is None:
+                continue
+            if getattr(plugin, "config", {}).get("enabled", True) is False:
+                return None
+            index = getattr(plugin, "search_index", None)
+            entries = getattr(index, "entries", None)  # Material
+            if entries is None:
+                entries = getattr(index, "_entries", None)  # MkDocs' own search
+            return cls(entries) if isinstance(entries, list) else False
+        return None
+
+    def new_entries(self) -> list[SearchEntry]:
+        """The entries added since the last call: those of the page just indexed."""
+        added = self.entries[self.mark:]
+        self.mark = len(self.entries)
+        return added
+
+    def replace(self, entries: list[SearchEntry]) -> None:
+        self.entries[:] = entries
+        self.mark = len(self.entries)

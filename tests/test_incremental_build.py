@@ -1,0 +1,186 @@
+"""Incremental rebuilds: with a page cache, a build renders only the pages whose inputs
+changed and takes the others over from the previous build's folder. What it publishes must
+be exactly what a full build writes, search index included; anything the cache cannot
+vouch for is built in full."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from mkdocs.exceptions import PluginError
+
+from builder.build import build_site
+from builder.pagecache import PageCache
+from forms.rebuild import PAGE_CACHE, SiteRebuilder
+from tests.fake_forge import git
+from tests.test_plugin import _second_plan
+
+pytestmark = pytest.mark.slow
+
+
+def differences(left: Path, right: Path) -> list[str]:
+    """Files that differ in content or exist on one side only (recursive)."""
+
+    def walk(comparison: filecmp.dircmp[str], prefix: str) -> list[str]:
+        # dircmp compares by size and time first; equal sizes with other times are read.
+        found = [prefix + name for name in comparison.left_only + comparison.right_only]
+        found += [prefix + name for name in comparison.common_files
+                  if not filecmp.cmp(Path(comparison.left) / name,
+                                     Path(comparison.right) / name, shallow=False)]
+        for name, sub in comparison.subdirs.items():
+            found += walk(sub, f"{prefix}{name}/")
+        return found
+
+    return walk(filecmp.dircmp(left, right), "")
+
+
+def shared(first: Path, second: Path, page: str) -> bool:
+    """Whether both builds hold the very same file (taken over, not rendered again)."""
+    return os.stat(first / page).st_ino == os.stat(second / page).st_ino
+
+
+def unit_page(unit: str) -> str:
+    return f"units/{unit}/index.html"
+
+
+def approve_correction(root: Path, *, change_value: bool) -> dict[str, object]:
+    """A later report of the same unit, form and period, as the service merges it."""
+    path = sorted((root / "data" / "reports").rglob("*.json"))[0]
+    report = json.loads(path.read_text(encoding="utf-8"))
+    report["id"] = "20250801090000-0badcafe"
+    report["submitted_at"] = "2025-08-01T09:00:00+08:00"
+    if change_value:
+        name, value = next((k, v) for k, v in report["values"].items()
+                           if isinstance(v, int) and not isinstance(v, bool))
+        report["values"][name] = value + 1
+    target = path.parent / f"{report['id']}.json"
+    target.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    return report
+
+
+@pytest.fixture
+def plan(tmp_path: Path) -> Path:
+    return _second_plan(tmp_path)
+
+
+def test_a_rebuild_after_one_report_renders_only_what_changed_and_equals_a_full_build(
+    tmp_path: Path, plan: Path
+) -> None:
+    cache = tmp_path / "pages.json"
+    build_site(plan, tmp_path / "before", cache=cache, strict=True)
+    report = approve_correction(plan, change_value=True)
+
+    build_site(plan, tmp_path / "after", cache=cache, strict=True)
+    build_site(plan, tmp_path / "full", strict=True)
+
+    assert differences(tmp_path / "after", tmp_path / "full") == []
+    after = (tmp_path / "after" / unit_page(str(report["unit"]))).read_text(encoding="utf-8")
+    assert str(report["id"]) in after
+    units = sorted(p.parent.name for p in (tmp_path / "full" / "units").glob("*/index.html"))
+    others = [u for u in units if u != report["unit"]]
+    assert others, "the plan has more than one unit"
+    # The unit's page was rendered again; a page the report cannot touch was taken over.
+    assert not shared(tmp_path / "before", tmp_path / "after", unit_page(str(report["unit"])))
+    assert all(shared(tmp_path / "before", tmp_path / "after", unit_page(u)) for u in others)
+    # The search index is whole: every page's entries, in page order, as a full build has.
+    index = json.loads((tmp_path / "after" / "search" / "search_index.json").read_text("utf-8"))
+    locations = {doc["location"].split("#")[0] for doc in index["docs"]}
+    assert {f"units/{u}/" for u in units} <= locations
+
+
+def test_the_cache_describes_the_last_successful_build(tmp_path: Path, plan: Path) -> None:
+    cache = tmp_path / "pages.json"
+    build_site(plan, tmp_path / "one", cache=cache)
+    first = PageCache.load(cache)
+    assert first is not None and first.site_dir == (tmp_path / "one").resolve()
+
+    approve_correction(plan, change_value=False)
+    build_site(plan, tmp_path / "two", cache=cache)
+    second = PageCache.load(cache)
+    assert second is not None and second.site_dir == (tmp_path / "two").resolve()
+    assert second.pages.keys() == first.pages.keys()
+    assert all(page.entries for page in second.pages.values() if page.dest.startswith("units/"))
+
+
+def test_a_failed_build_keeps_the_cache_of_the_last_good_one(tmp_path: Path, plan: Path) -> None:
+    cache = tmp_path / "pages.json"
+    build_site(plan, tmp_path / "good", cache=cache)
+    saved = cache.read_bytes()
+    (plan / "content" / "units.csv").write_text("id,name\n!!,坏\n", encoding="utf-8")
+
+    with pytest.raises(PluginError):
+        build_site(plan, tmp_path / "bad", cache=cache)
+
+    assert cache.read_bytes() == saved
+
+
+def test_a_changed_site_configuration_renders_every_page_again(
+    tmp_path: Path, plan: Path
+) -> None:
+    cache = tmp_path / "pages.json"
+    build_site(plan, tmp_path / "before", cache=cache)
+    config = yaml.safe_load((plan / "mkdocs.yml").read_text(encoding="utf-8"))
+    config["site_name"] = "另一个名称"
+    (plan / "mkdocs.yml").write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
+
+    build_site(plan, tmp_path / "after", cache=cache)
+    build_site(plan, tmp_path / "full")
+
+    assert differences(tmp_path / "after", tmp_path / "full") == []
+    pages = [p.relative_to(tmp_path / "after").as_posix()
+             for p in (tmp_path / "after").rglob("index.html")]
+    assert not any(shared(tmp_path / "before", tmp_path / "after", page) for page in pages)
+    assert "另一个名称" in (tmp_path / "after" / unit_page("binjiang-ps")).read_text("utf-8")
+
+
+@pytest.mark.parametrize("damage", ["previous folder removed", "cache unreadable",
+                                    "target not empty"])
+def test_anything_the_cache_cannot_vouch_for_gives_a_full_build(
+    tmp_path: Path, plan: Path, damage: str
+) -> None:
+    cache = tmp_path / "pages.json"
+    build_site(plan, tmp_path / "before", cache=cache)
+    target = tmp_path / "after"
+    if damage == "previous folder removed":
+        shutil.rmtree(tmp_path / "before")
+    elif damage == "cache unreadable":
+        cache.write_text("{not json", encoding="utf-8")
+    else:
+        target.mkdir()
+        (target / "stale.html").write_text("<p>old</p>", encoding="utf-8")
+
+    build_site(plan, target, cache=cache)
+    build_site(plan, tmp_path / "full")
+
+    assert differences(target, tmp_path / "full") == []
+    if damage != "previous folder removed":
+        assert not shared(tmp_path / "before", target, unit_page("binjiang-ps"))
+
+
+def test_the_rebuild_worker_takes_unchanged_pages_over_from_the_served_build(
+    tmp_path: Path, plan: Path
+) -> None:
+    git(plan, "init", "-q", "-b", "main")
+    git(plan, "add", "-A")
+    git(plan, "commit", "-qm", "Plan")
+    sites = tmp_path / "sites"
+    rebuilder = SiteRebuilder(plan, sites)
+    first = rebuilder.rebuild()
+    report = approve_correction(plan, change_value=True)
+    git(plan, "add", "-A")
+    git(plan, "commit", "-qm", "Approve a correction")
+
+    second = rebuilder.rebuild()
+
+    assert first is not None and second is not None and rebuilder.current == second
+    assert (sites / PAGE_CACHE).is_file()
+    assert str(report["id"]) in (second / unit_page(str(report["unit"]))).read_text("utf-8")
+    others = [p.parent.name for p in (second / "units").glob("*/index.html")
+              if p.parent.name != report["unit"]]
+    assert others and all(shared(first, second, unit_page(u)) for u in others)
