@@ -456,6 +456,9 @@ def write_workbook(
         "strings_to_numbers": False,
         "strings_to_urls": False,
     })
+    # Dated by the progress date, not the clock: the same repository gives the same bytes,
+    # so a rebuild that changed nothing here does not change the download.
+    workbook.set_properties({"created": datetime.combine(progress.as_of, time())})
     formats = _Formats(workbook)
     taken: set[str] = set()
     try:
