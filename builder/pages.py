@@ -28,6 +28,7 @@ from builder.model import (
     Content,
     Form,
     Indicator,
+    Period,
     Report,
     Status,
     Task,
@@ -45,7 +46,7 @@ from builder.progress import (
     next_due,
     rollup,
 )
-from builder.templating import environment
+from builder.templating import environment, html_text
 
 
 @dataclass(frozen=True)
@@ -262,35 +263,78 @@ class _Site:
             "percent": percent,
         })
         self.fragments: dict[tuple[Any, ...], Markup] = {}
-        self.links: dict[tuple[str, str], str] = {}
-        self.unit_task_rollups: dict[tuple[str, str], Rollup] = {}
+        self.linkers: dict[str, Callable[[str], str]] = {}
+        self.links: dict[str | int, dict[str, str]] = {}
+        self.targets: dict[str, str | None] = {}
         self.escaped: dict[str, str] = {}
-        self.applies: dict[tuple[str, str], bool] = {}
+        self.details: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+        self.status_cells = {status: self.fragment("status_cell", status) for status in Status}
+        # Whether a task applies depends on the unit's type and flags only (as in
+        # progress.evaluate), and thousands of units share a handful of those.
+        self.profiles = {u.id: (u.type, frozenset(f for f, on in u.flags.items() if on))
+                         for u in content.units}
+        self.applies: dict[tuple[str, tuple[str, frozenset[str]]], bool] = {}
 
     def link(self, from_path: str, to_path: str) -> str:
-        """relative_url, once per (the page's URL folder, target): every unit page links to
-        the same task pages by the same relative URL."""
-        key = (url_base(from_path, self.options.directory_urls), to_path)
-        url = self.links.get(key)
-        if url is None:
-            url = self.links[key] = _relative_from(key[0], to_path,
-                                                   self.options.directory_urls)
-        return url
+        """relative_url from one docs file to another."""
+        return self.linker(from_path)(to_path)
+
+    def linker(self, from_path: str) -> Callable[[str], str]:
+        """The `link` function of one page: its URL folder is worked out once."""
+        linker = self.linkers.get(from_path)
+        if linker is None:
+            linker = self.linkers[from_path] = self._linker(from_path)
+        return linker
+
+    def _linker(self, from_path: str) -> Callable[[str], str]:
+        """relative_url from one page, computed once per distinct result. With directory
+        URLs every page is its own folder ("units/u1/"), but a link whose target shares no
+        leading folder with it is only "../" per level + the target: every unit page links
+        to a task page by the same URL, every task page to a unit page."""
+        directory_urls = self.options.directory_urls
+        base = url_base(from_path, directory_urls)
+        parts = [part for part in base.split("/") if part]
+        head = parts[0] if parts else None
+        own = self.links.setdefault(base, {})
+        shared = self.links.setdefault(len(parts), {})
+        targets = self.targets
+
+        def link(to_path: str) -> str:
+            if to_path in targets:
+                first = targets[to_path]
+            else:
+                target_parts = [p for p in page_url(to_path, directory_urls).split("/") if p]
+                first = targets[to_path] = target_parts[0] if target_parts else None
+            links = own if head is not None and head == first else shared
+            url = links.get(to_path)
+            if url is None:
+                url = links[to_path] = _relative_from(base, to_path, directory_urls)
+            return url
+
+        return link
 
     def text(self, value: str) -> str:
         """HTML-escaped text, once per distinct value (titles repeat on every row)."""
         html = self.escaped.get(value)
         if html is None:
-            html = self.escaped[value] = str(escape(value))
+            html = self.escaped[value] = html_text(value)
         return html
 
+    def detail_cells(self, form: Form) -> list[tuple[str, str, str]]:
+        """(name, type, the row's HTML up to the value) of each field of a form, in form
+        order: the labels of a report's contents table, the same for every report."""
+        key = ("detail-cells", form.id)
+        cells = self.details.get(key)
+        if cells is None:
+            cells = self.details[key] = [
+                (f.name, f.type, f'<tr><td>{self.text(f.title or f.name)}</td>'
+                                 '<td class="ps-report-value">')
+                for f in form.fields
+            ]
+        return cells
+
     def unit_task_rollup(self, unit_id: str, task_id: str) -> Rollup:
-        # The matrix and the task pages both need every unit x task roll-up.
-        key = (unit_id, task_id)
-        item = self.unit_task_rollups.get(key)
-        if item is None:
-            item = self.unit_task_rollups[key] = self.progress.unit_task_rollup(unit_id, task_id)
-        return item
+        return self.progress.unit_task_rollup(unit_id, task_id)
 
     def fragment(self, macro: str, *args: Any) -> Markup:
         """A macro of _macros.html, rendered once per distinct call: the big tables repeat
@@ -303,8 +347,7 @@ class _Site:
 
     def render(self, template: str, path: str, title: str, in_nav: bool = True,
                **context: Any) -> GeneratedPage:
-        def link(to: str) -> str:
-            return self.link(path, to)
+        link = self.linker(path)
 
         fragment = self.fragment
 
@@ -344,8 +387,8 @@ class _Site:
                              blocks=tuple(blocks))
 
     def task_applies(self, task: Task, unit: Unit) -> bool:
-        # Asked by the tasks index, each task page and each unit page: once per pair.
-        key = (task.id, unit.id)
+        # Asked by the tasks index, each task page and each unit page.
+        key = (task.id, self.profiles[unit.id])
         answer = self.applies.get(key)
         if answer is None:
             answer = self.applies[key] = self._task_applies(task, unit)
@@ -531,52 +574,49 @@ def _units_index(site: _Site) -> GeneratedPage:
                        units_tbody=Markup("".join(rows)), statuses=statuses)
 
 
-def _checked(states: Sequence[ReportingState], item: ChecklistItem) -> bool | None:
+def _latest_reports(ordered: Sequence[ReportingState]) -> dict[str, list[Report]]:
+    """The unit's effective reports by form, latest period first (`ordered` is in calendar
+    order): where checklist items look for the unit's latest answer."""
+    latest: dict[str, list[Report]] = {}
+    for state in reversed(ordered):
+        if state.report is not None:
+            latest.setdefault(state.form, []).append(state.report)
+    return latest
+
+
+def _checked(latest: Mapping[str, Sequence[Report]], item: ChecklistItem) -> bool | None:
     """Whether the unit's latest report ticks a checklist item; None when nothing says."""
     if item.field is None:
         return None
-    for state in reversed(states):  # periods in calendar order: latest last
-        if state.form != item.field.form or state.report is None:
-            continue
-        value = state.report.values.get(item.field.field)
+    name = item.field.field
+    for report in latest.get(item.field.form, ()):
+        value = report.values.get(name)
         if isinstance(value, bool):
             return value
     return None
-
-
-def _report_details(site: _Site, form: Form, report: Report) -> list[tuple[str, str]]:
-    return [
-        (f.title or f.name, cell_value(f.type, report.values.get(f.name)))
-        for f in form.fields
-        if f.name in report.values
-    ]
 
 
 def _unit_page(site: _Site, unit: Unit) -> GeneratedPage:
     progress = site.progress
     results = [r for r in progress.for_unit(unit.id) if r.status is not Status.NOT_APPLICABLE]
     states = progress.reporting(unit.id)
-    ordered = sorted(states, key=lambda s: (site.periods[s.period].end, s.period))
     tasks = [t for t in site.content.tasks if site.task_applies(t, unit)]
-    checklists = [
-        (task, [(item, _checked(ordered, item)) for item in task.checklist])
-        for task in tasks
-        if task.checklist
-    ]
+    checklists: list[tuple[Task, list[tuple[ChecklistItem, bool | None]]]] = []
+    if any(task.checklist for task in tasks):
+        periods = site.periods
+        latest = _latest_reports(sorted(states, key=lambda s: (periods[s.period].end, s.period)))
+        checklists = [
+            (task, [(item, _checked(latest, item)) for item in task.checklist])
+            for task in tasks
+            if task.checklist
+        ]
     history = [
-        {
-            "state": state,
-            "label": REPORTING_LABELS.get(state.state, state.state),
-            "form": site.forms[state.form],
-            "period": site.periods[state.period],
-            "link": form_link(site.options.forms_url, unit.id, state.form, state.period),
-            "details": _report_details(site, site.forms[state.form], state.report)
-            if state.report else [],
-        }
+        (state, site.forms[state.form], site.periods[state.period])
         for state in states
         if state.form in site.forms and state.period in site.periods
     ]
     path = f"units/{unit.id}.md"
+    link = site.linker(path)
     return site.render(
         "unit.md",
         path,
@@ -585,12 +625,9 @@ def _unit_page(site: _Site, unit: Unit) -> GeneratedPage:
         unit=unit,
         type_label=site.plan.unit_type_label(unit.type),
         unit_rollup=progress.unit_rollup(unit.id),
-        tasks=tasks,
-        task_items=_task_items(site, path, tasks),
+        task_items=_task_items(site, link, tasks),
         checklists_html=_checklists_html(site, checklists),
-        indicator_tbody=_unit_indicator_rows(site, path, unit, results),
-        checklists=checklists,
-        history=history,
+        indicator_tbody=_unit_indicator_rows(site, link, unit, results),
         history_tbody=_reporting_rows(site, unit, history),
         report_details=_report_details_html(site, history),
     )
@@ -598,47 +635,55 @@ def _unit_page(site: _Site, unit: Unit) -> GeneratedPage:
 
 # The big tables' rows are built as plain strings: a unit page has dozens of rows and the
 # site thousands of unit pages, and a Jinja loop with a macro call per cell costs several
-# times more. Every value is escaped here (`_Site.text`, `escape`); the links and badges
-# are the macros of _macros.html, rendered once per distinct call (`_Site.fragment`).
+# times more. Every value is escaped here (`_Site.text`, `html_text`); the links and badges
+# are the macros of _macros.html, rendered once per distinct call (`_Site.fragment`), and
+# whatever is the same on every unit page (an indicator's cells, a task's link, a form's
+# labels) is built once per build.
 
 
-def _indicator_cells(site: _Site, path: str, result: IndicatorResult) -> str:
+def _indicator_cells(site: _Site, link: Callable[[str], str], indicator_id: str) -> str:
     """The row's cells before its value: the same on every unit page for one indicator."""
-    key = ("indicator-cells", url_base(path, site.options.directory_urls), result.indicator)
+    task, indicator = site.indicators[indicator_id]
+    href = link(f"tasks/{task.id}.md")
+    key = ("indicator-cells", href, indicator_id)
     html = site.fragments.get(key)
     if html is None:
-        task, indicator = site.indicators[result.indicator]
         sort = f"{task.number:04d}" if task.kind == "task" else f"9{task.number:03d}"
-        link = site.fragment("task_link", site.link(path, f"tasks/{task.id}.md"), task.id,
-                             site.label(task))
+        task_link = site.fragment("task_link", href, task.id, site.label(task))
         html = site.fragments[key] = Markup(
-            f'{site.text(indicator.id)}"><td data-sort="{sort}">{link}</td>'
+            f'{site.text(indicator.id)}"><td data-sort="{sort}">{task_link}</td>'
             f"<td>{site.text(indicator.title)}</td><td>{site.text(target_text(indicator))}</td>"
             f"<td>{indicator.due.isoformat()}</td>"
         )
     return html
 
 
-def _unit_indicator_rows(site: _Site, path: str, unit: Unit,
+def _unit_indicator_rows(site: _Site, link: Callable[[str], str], unit: Unit,
                          results: Sequence[IndicatorResult]) -> Markup:
-    unit_id = site.text(unit.id)
+    head = f'<tr data-unit="{site.text(unit.id)}" data-indicator="'
+    indicators, status_cells = site.indicators, site.status_cells
     rows = []
     for result in results:
-        indicator = site.indicators[result.indicator][1]
+        indicator = indicators[result.indicator][1]
         rows.append(
-            f'<tr data-unit="{unit_id}" data-indicator="{_indicator_cells(site, path, result)}'
-            f"<td>{site.text(format_value(indicator, result.value))}</td>"
-            f'{site.fragment("status_cell", result.status)}</tr>\n'
+            f"{head}{_indicator_cells(site, link, result.indicator)}"
+            f"<td>{html_text(format_value(indicator, result.value))}</td>"
+            f"{status_cells[result.status]}</tr>\n"
         )
     return Markup("".join(rows))
 
 
-def _task_items(site: _Site, path: str, tasks: Sequence[Task]) -> Markup:
+def _task_items(site: _Site, link: Callable[[str], str], tasks: Sequence[Task]) -> Markup:
     items = []
     for task in tasks:
-        link = site.fragment("task_link", site.link(path, f"tasks/{task.id}.md"), task.id,
-                             f"{site.label(task)}　{task.title}")
-        items.append(f"<li>{link}</li>\n")
+        href = link(f"tasks/{task.id}.md")
+        key = ("task-item", href, task.id)
+        item = site.fragments.get(key)
+        if item is None:
+            task_link = site.fragment("task_link", href, task.id,
+                                      f"{site.label(task)}　{task.title}")
+            item = site.fragments[key] = Markup(f"<li>{task_link}</li>\n")
+        items.append(item)
     return Markup("".join(items))
 
 
@@ -655,70 +700,95 @@ def _checklists_html(site: _Site,
                      ) -> Markup:
     parts = []
     for task, items in checklists:
-        parts.append(
-            f'<div class="ps-checklist-group" data-task="{site.text(task.id)}" '
-            f"data-search-exclude>\n<p><strong>{site.text(site.label(task))}　"
-            f'{site.text(task.title)}</strong></p>\n<ul class="ps-checklist">\n'
-        )
-        for item, checked in items:
-            state = None if checked is None else bool(checked)
-            kind, tick, label = _CHECK_MARKS[state]
-            # An item no form field reports on has no state to show.
-            note = f'<span class="ps-checklist__state">{label}</span>' \
-                if state is not None or item.field else ""
-            parts.append(
-                f'<li class="ps-checklist__item ps-checklist__item--{kind}"><span class="ps-tick" '
-                f'aria-hidden="true">{tick}</span> {site.text(item.title)}{note}</li>\n'
-            )
-        parts.append("</ul>\n</div>\n")
+        # A task's list looks the same on every unit page whose reports tick the same items.
+        key = ("checklist", task.id, *(None if checked is None else bool(checked)
+                                       for _, checked in items))
+        group = site.fragments.get(key)
+        if group is None:
+            group = site.fragments[key] = Markup(_checklist_group(site, task, items))
+        parts.append(group)
     return Markup("".join(parts))
 
 
-def _reporting_rows(site: _Site, unit: Unit, history: Sequence[Mapping[str, Any]]) -> Markup:
+def _checklist_group(site: _Site, task: Task,
+                     items: Sequence[tuple[ChecklistItem, bool | None]]) -> str:
+    parts = [
+        f'<div class="ps-checklist-group" data-task="{site.text(task.id)}" '
+        f"data-search-exclude>\n<p><strong>{site.text(site.label(task))}　"
+        f'{site.text(task.title)}</strong></p>\n<ul class="ps-checklist">\n'
+    ]
+    for item, checked in items:
+        state = None if checked is None else bool(checked)
+        kind, tick, label = _CHECK_MARKS[state]
+        # An item no form field reports on has no state to show.
+        note = f'<span class="ps-checklist__state">{label}</span>' \
+            if state is not None or item.field else ""
+        parts.append(
+            f'<li class="ps-checklist__item ps-checklist__item--{kind}"><span class="ps-tick" '
+            f'aria-hidden="true">{tick}</span> {site.text(item.title)}{note}</li>\n'
+        )
+    parts.append("</ul>\n</div>\n")
+    return "".join(parts)
+
+
+History = Sequence[tuple[ReportingState, Form, Period]]
+
+
+def _reporting_rows(site: _Site, unit: Unit, history: History) -> Markup:
     unit_id = site.text(unit.id)
     text = site.text
+    forms_url = site.options.forms_url
     rows = []
-    for row in history:
-        state: ReportingState = row["state"]
-        form, period, report = row["form"], row["period"], state.report
+    for state, form, period in history:
+        report = state.report
         if report is not None:
             submitted = report.submitted_at.strftime("%Y-%m-%d %H:%M")
             by = report.submitted_by.get("name") or report.submitted_by.get("account") or "—"
             evidence = "<br>".join(
-                f'<span class="ps-evidence">{escape(ev.name)}（{escape(size_text(ev.size))}）'
+                f'<span class="ps-evidence">{html_text(ev.name)}（{html_text(size_text(ev.size))}）'
                 "</span>" for ev in report.evidence
             ) or "—"
         else:
             submitted, by, evidence = "—", "—", "—"
-        link = row["link"]
-        action = (f'<a class="ps-form-link" href="{escape(link)}">'
+        link = form_link(forms_url, unit.id, state.form, state.period)
+        action = (f'<a class="ps-form-link" href="{html_text(link)}">'
                   f'{"更正" if report else "填报"}</a>') if link else "—"
+        reporting = html_text(state.state)
         rows.append(
             f'<tr data-unit="{unit_id}" data-form="{text(form.id)}" '
-            f'data-period="{text(period.id)}" data-reporting="{escape(state.state)}">'
+            f'data-period="{text(period.id)}" data-reporting="{reporting}">'
             f"<td>{text(form.title)}</td><td data-sort=\"{period.end.isoformat()}\">"
             f"{text(period.title)}</td><td>{state.due.isoformat()}</td>"
-            f'<td><span class="ps-report ps-report--{escape(state.state)}">'
-            f'{escape(row["label"])}</span></td><td>{escape(submitted)}</td>'
-            f"<td>{escape(by)}</td><td>{evidence}</td><td>{action}</td></tr>\n"
+            f'<td><span class="ps-report ps-report--{reporting}">'
+            f'{html_text(REPORTING_LABELS.get(state.state, state.state))}</span></td>'
+            f"<td>{html_text(submitted)}</td><td>{html_text(by)}</td><td>{evidence}</td>"
+            f"<td>{action}</td></tr>\n"
         )
     return Markup("".join(rows))
 
 
-def _report_details_html(site: _Site, history: Sequence[Mapping[str, Any]]) -> Markup:
+def _report_details_html(site: _Site, history: History) -> Markup:
     parts = []
-    for row in history:
-        if not row["details"]:
+    for state, form, period in history:
+        report = state.report
+        if report is None:
             continue
-        report_id = escape(row["state"].report.id)
+        values = report.values
+        details = [
+            f'{cells}{html_text(cell_value(kind, values.get(name)))}</td></tr>\n'
+            for name, kind, cells in site.detail_cells(form)
+            if name in values
+        ]
+        if not details:
+            continue
+        report_id = html_text(report.id)
         parts.append(
             f'<details class="ps-report-details" data-report="{report_id}" data-search-exclude>\n'
-            f'<summary>{site.text(row["form"].title)} · {site.text(row["period"].title)}'
+            f"<summary>{site.text(form.title)} · {site.text(period.title)}"
             f"（编号 {report_id}）</summary>\n<table>\n"
             "<thead><tr><th>填报项</th><th>内容</th></tr></thead>\n<tbody>\n"
         )
-        parts.extend(f'<tr><td>{site.text(label)}</td><td class="ps-report-value">'
-                     f"{escape(value)}</td></tr>\n" for label, value in row["details"])
+        parts.extend(details)
         parts.append("</tbody>\n</table>\n</details>\n")
     return Markup("".join(parts))
 

@@ -96,21 +96,30 @@ def rollup(results: Iterable[IndicatorResult]) -> Rollup:
 
 # Counting is keyed by the status' string value: an Enum member hashes in Python code, a
 # str in C, and evaluate() counts every one of (units x indicators) results four times.
+# The values are read once here: `Status.value` is a Python-level property too.
+_STATUS_VALUES: tuple[str, ...] = tuple(s.value for s in Status)
+_APPLICABLE: tuple[tuple[Status, str], ...] = tuple((s, s.value) for s in APPLICABLE_STATUSES)
+_SEVERITY: tuple[tuple[Status, str], ...] = tuple((s, s.value) for s in SEVERITY)
+_MET = Status.MET.value
+_NOT_APPLICABLE = Status.NOT_APPLICABLE.value
+
+
 def _zero_counts() -> dict[str, int]:
-    return dict.fromkeys((s.value for s in Status), 0)
+    return dict.fromkeys(_STATUS_VALUES, 0)
 
 
 def _rollup_from_counts(counts: Mapping[str, int]) -> Rollup:
-    applicable = sum(counts[s.value] for s in APPLICABLE_STATUSES)
-    met = counts[Status.MET.value]
-    worst = next((s for s in SEVERITY if counts[s.value]), Status.NOT_APPLICABLE)
+    by_status = {s: counts[value] for s, value in _APPLICABLE}
+    applicable = sum(by_status.values())
+    met = counts[_MET]
+    worst = next((s for s, value in _SEVERITY if counts[value]), Status.NOT_APPLICABLE)
     return Rollup(
-        counts=MappingProxyType({s: counts[s.value] for s in APPLICABLE_STATUSES}),
+        counts=MappingProxyType(by_status),
         met=met,
         applicable=applicable,
         share=met / applicable if applicable else None,
         status=worst,
-        not_applicable=counts[Status.NOT_APPLICABLE.value],
+        not_applicable=counts[_NOT_APPLICABLE],
     )
 
 
@@ -354,6 +363,9 @@ class Progress:
     _plan_rollup: Rollup = field(repr=False)
     _overdue: tuple[IndicatorResult, ...] = field(repr=False)
     _reporting: Mapping[str, tuple[ReportingState, ...]] = field(repr=False)
+    # Filled on the first unit_task_rollup call: the matrix and the task pages ask for
+    # every cell, and one pass over all results is far cheaper than one sum per cell.
+    _unit_task_rollups: dict[tuple[str, str], Rollup] = field(default_factory=dict, repr=False)
 
     def result(self, unit_id: str, indicator_id: str) -> IndicatorResult:
         return self._results[(unit_id, indicator_id)]
@@ -373,10 +385,16 @@ class Progress:
         return self._task_rollups[task_id]
 
     def unit_task_rollup(self, unit_id: str, task_id: str) -> Rollup:
-        """One cell of the units x tasks matrix: a handful of results, summed on demand."""
+        """One cell of the units x tasks matrix: the unit's results on the task."""
         if task_id not in self._task_rollups:
             raise KeyError(task_id)
-        return rollup(r for r in self._by_unit[unit_id] if r.task == task_id)
+        cells = self._unit_task_rollups
+        if not cells:
+            cells.update(_unit_task_rollups(self._by_unit))
+        item = cells.get((unit_id, task_id))
+        if item is None:  # a task without indicators, or a unit not evaluated (KeyError)
+            item = rollup(r for r in self._by_unit[unit_id] if r.task == task_id)
+        return item
 
     def category_rollup(self, category_id: str) -> Rollup:
         return self._category_rollups[category_id]
@@ -391,6 +409,29 @@ class Progress:
     def reporting(self, unit_id: str) -> list[ReportingState]:
         """The forms that apply to the unit x their periods, in form then period order."""
         return list(self._reporting[unit_id])
+
+
+def _unit_task_rollups(
+    by_unit: Mapping[str, tuple[IndicatorResult, ...]],
+) -> dict[tuple[str, str], Rollup]:
+    """Every unit x task roll-up in one pass. Thousands of cells have the same few counts,
+    so they share one (immutable) Rollup per distinct count instead of building their own."""
+    shared: dict[tuple[int, ...], Rollup] = {}
+    cells: dict[tuple[str, str], Rollup] = {}
+    for unit_id, results in by_unit.items():
+        per_task: dict[str, dict[str, int]] = {}
+        for result in results:
+            counts = per_task.get(result.task)
+            if counts is None:
+                counts = per_task[result.task] = _zero_counts()
+            counts[result.status.value] += 1
+        for task_id, counts in per_task.items():
+            key = tuple(counts.values())
+            item = shared.get(key)
+            if item is None:
+                item = shared[key] = _rollup_from_counts(counts)
+            cells[(unit_id, task_id)] = item
+    return cells
 
 
 def _group_by_unit_form(

@@ -20,6 +20,13 @@ from markupsafe import Markup, escape
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|])")
 
 
+def html_text(text: str) -> str:
+    """HTML-escaped text as a plain str: the characters and entities of markupsafe.escape,
+    without building a Markup object for each of the pages' hundreds of thousands of cells."""
+    return (text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+            .replace("'", "&#39;").replace('"', "&#34;"))
+
+
 def markdown_text(value: object) -> Markup:
     """Plain text made safe for inline Markdown: no markup, no HTML, one line."""
     text = " ".join(str(value).split())
@@ -35,6 +42,9 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # The templates are the package's code, not content: no stat() of the template
+        # file (and of each include) at every one of thousands of renders.
+        auto_reload=False,
         undefined=jinja2.StrictUndefined,
         # `{#id}` is Markdown's heading id syntax (attr_list), not a Jinja comment.
         comment_start_string="{##",
