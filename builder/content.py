@@ -52,7 +52,7 @@ from builder.model import (
     UnitType,
     is_identifier,
 )
-from builder.records import cell_error_message
+from builder.records import cell_error_message, cell_reader
 from builder.reports import load_reports, read_reports
 
 # load_reports/read_reports live in builder.reports; they are part of this module's API.
@@ -329,6 +329,8 @@ def _read_units(root: Path, problems: list[Problem], known: _Known) -> list[Unit
         return []
 
     fields = [schema.get_field(name) for name in header]
+    # Field.read_cell builds a new cell reader (constraints compiled) for every cell.
+    readers = [cell_reader(f) or f.read_cell for f in fields]
     unique_columns = [
         f.name for f in schema.fields if f.name == "id" or (f.constraints or {}).get("unique")
     ]
@@ -344,8 +346,8 @@ def _read_units(root: Path, problems: list[Problem], known: _Known) -> list[Unit
             continue
         values: dict[str, Any] = {}
         row_ok = True
-        for field_, cell in zip(fields, row, strict=True):
-            value, notes = field_.read_cell(cell.strip())
+        for field_, read_cell, cell in zip(fields, readers, row, strict=True):
+            value, notes = read_cell(cell.strip())
             if notes:
                 problems.append(
                     Problem(

@@ -80,7 +80,7 @@ def _cached_schema(form: Form) -> tuple[frictionless.Schema, dict[str, CellReade
             _schemas.move_to_end(key)
             return entry[1], entry[2]
     schema = frictionless.Schema.from_descriptor(form.descriptor)
-    readers = {field.name: _cell_reader(field) for field in schema.fields}
+    readers = {field.name: cell_reader(field) for field in schema.fields}
     with _schemas_lock:
         _schemas[key] = (form.descriptor, schema, readers)
         while len(_schemas) > _CACHE_SIZE:
@@ -88,7 +88,8 @@ def _cached_schema(form: Form) -> tuple[frictionless.Schema, dict[str, CellReade
     return schema, readers
 
 
-def _cell_reader(field: frictionless.Field) -> CellReader | None:
+def cell_reader(field: frictionless.Field) -> CellReader | None:
+    """The field's cell reader, built once for many cells; None when a constraint is broken."""
     try:
         return field.create_cell_reader()
     except (ArithmeticError, TypeError, ValueError):

@@ -223,6 +223,19 @@ def _check_report_references(doc: Document, index: ReportIndex, ids: dict[str, s
         doc.problem("unit", f"表单 {form.id} 不适用于单位 {unit.id}")
 
 
+def _read_bytes(path: str) -> bytes:
+    """A whole file. A bare descriptor rather than open(): a buffered file object per
+    report was a third of the time spent reading 100k small files."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def read_reports(root: Path, content: Content | None) -> tuple[list[Report], list[Problem]]:
     """Every report under data/reports/ and every problem; references checked given content."""
     problems: list[Problem] = []
@@ -230,9 +243,8 @@ def read_reports(root: Path, content: Content | None) -> tuple[list[Report], lis
     index = ReportIndex.of(content) if content is not None else None
     for rel, path in _report_files(Path(root), problems):
         try:
-            with open(path, "rb") as handle:
-                # Decoding first spares json its per-call encoding detection.
-                data = json.loads(handle.read().decode("utf-8"))
+            # Decoding first spares json its per-call encoding detection.
+            data = json.loads(_read_bytes(path).decode("utf-8"))
         except json.JSONDecodeError as error:
             problems.append(json_problem(rel, error))
             continue

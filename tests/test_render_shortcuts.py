@@ -1,25 +1,31 @@
-"""What the page builder works out once per build instead of once per page or row must
-give the same answer as working it out each time: links, escaping, the units x tasks
-roll-ups, task applicability and the checklists' latest answers.
+"""What the builder works out once per build instead of once per page or row must give
+the same answer as working it out each time: links, escaping, the units x tasks roll-ups,
+task applicability and the checklists' latest answers; and the report files, read with
+the cheapest calls, are read whole.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import shutil
 from dataclasses import replace
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from markupsafe import escape
 
+from builder.content import load_content, load_reports
 from builder.model import AppliesTo, ChecklistItem, FieldRef, Status, Unit
 from builder.pages import SiteOptions, _Site, relative_url, render_pages
 from builder.progress import evaluate, rollup
 from builder.templating import html_text
 from tests.test_pages import AS_OF, _content, _report, _reports
 
+FIXTURE = Path(__file__).parent / "fixtures" / "school-safety-2025"
 PATHS = (
     "index.md", "plan.md", "matrix.md", "data.md", "tasks/index.md", "tasks/t-drills.md",
     "tasks/t-check.md", "units/index.md", "units/a.md", "units/b.md", "guide/setup/index.md",
@@ -109,3 +115,17 @@ def test_a_checklist_item_shows_the_latest_answer_of_its_own_form() -> None:
     assert "ps-checklist__item--done" in c and "ps-checklist__item--open" not in c
     # The item whose form nobody reports stays unknown on both pages.
     assert a.count("ps-checklist__item--unknown") == c.count("ps-checklist__item--unknown") == 1
+
+
+def test_a_report_larger_than_one_read_is_read_whole(tmp_path: Path) -> None:
+    # Report files are read with a bare descriptor in 64 KiB reads (builder.reports).
+    root = tmp_path / "plan"
+    shutil.copytree(FIXTURE, root)
+    path = next((root / "data" / "reports").rglob("*.json"))
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["submitted_by"]["name"] = "长" * 50_000  # 150 KB of UTF-8, split mid-character
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert path.stat().st_size > 2 * 65536
+    reports = load_reports(root, load_content(root))
+    read = next(r for r in reports if r.id == data["id"])
+    assert read.submitted_by["name"] == "长" * 50_000
