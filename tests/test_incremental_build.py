@@ -9,6 +9,8 @@ import filecmp
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -184,3 +186,17 @@ def test_the_rebuild_worker_takes_unchanged_pages_over_from_the_served_build(
     others = [p.parent.name for p in (second / "units").glob("*/index.html")
               if p.parent.name != report["unit"]]
     assert others and all(shared(first, second, unit_page(u)) for u in others)
+
+
+def test_plansite_build_takes_a_cache_file(tmp_path: Path, plan: Path) -> None:
+    cache = tmp_path / "pages.json"
+    for site in ("one", "two"):
+        result = subprocess.run(
+            [sys.executable, "-m", "builder.cli", "build", "--root", str(plan),
+             "--site-dir", str(tmp_path / site), "--cache", str(cache)],
+            capture_output=True, text=True, check=False,
+        )
+        assert result.returncode == 0, result.stderr
+
+    assert shared(tmp_path / "one", tmp_path / "two", unit_page("binjiang-ps"))
+    assert differences(tmp_path / "one", tmp_path / "two") == []
