@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -179,6 +180,7 @@ class SubmissionService:
         self._callbacks: builtins.list[Callable[[str], None]] = []
         self._last_fetch = float("-inf")
         self._fetch_lock = threading.Lock()
+        self._handles = threading.local()
         repository.enable_durable_writes()
         repository.open_or_init_bare(config.service_repo)
         # Best effort: a service that has a copy of main can accept submissions even if
@@ -250,9 +252,15 @@ class SubmissionService:
     # -- reading -------------------------------------------------------------------------
 
     def _repo(self) -> pygit2.Repository:
-        # A fresh handle per call: libgit2 handles must not be shared across threads or
-        # survive a fork, and opening a bare repository is cheap.
-        return pygit2.Repository(str(self.config.service_repo))
+        # One handle per thread and process: libgit2 handles must not be shared across
+        # threads or survive a fork. Kept, because opening one cost more than the reads a
+        # request makes with it; it sees other processes' writes (refs are read from disk
+        # at each lookup, and a missing object makes libgit2 look for new packs).
+        handles = self._handles
+        if getattr(handles, "pid", None) != os.getpid():
+            handles.repo = pygit2.Repository(str(self.config.service_repo))
+            handles.pid = os.getpid()
+        return handles.repo  # type: ignore[no-any-return]
 
     def get(self, submission_id: str) -> SubmissionRecord | None:
         if not is_identifier(submission_id):
