@@ -22,6 +22,7 @@ from forms.config import instance_secret_key, load_config
 from forms.drafts import DraftStore
 from forms.security import install_security
 from forms.services import EXTENSION, Services
+from forms.sessions import install_sessions
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +203,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         as_of=_as_of(settings.get("AS_OF")),
     )
 
+    install_sessions(app)
     csrf = install_security(app)
     from forms import auth, fill, hooks, portal, review, site
 
