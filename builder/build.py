@@ -56,6 +56,7 @@ def build_site(root: Path, site_dir: Path, *, as_of: date | None = None,
     previous = PageCache.load(cache) if cache is not None else None
     if previous is not None and (previous.site_dir == site_dir or _has_files(site_dir)):
         previous = None  # a dirty build must start from an empty folder
+    plugin.record = cache is not None
     plugin.previous = previous
     config.plugins.on_startup(command="build", dirty=False)
     try:
@@ -68,7 +69,7 @@ def build_site(root: Path, site_dir: Path, *, as_of: date | None = None,
             raise plugin.error from None
         raise
     finally:
-        plugin.previous = None
+        plugin.record, plugin.previous = False, None
         config.plugins.on_shutdown()
     if cache is not None and plugin.cache is not None:
         plugin.cache.save(cache)

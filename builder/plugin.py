@@ -120,8 +120,10 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
         # MkDocs logs a PluginError and raises a bare Abort; build_site re-raises this one
         # so that callers (the CLI, the rebuild worker) get the list of problems.
         self.error: PluginError | None = None
-        # Incremental rebuilds (builder.pagecache): build_site sets `previous` for a dirty
-        # build into an empty folder; `cache` describes this build once it has finished.
+        # Incremental rebuilds (builder.pagecache): build_site sets `record` when it keeps a
+        # page cache, and `previous` for a dirty build into an empty folder; `cache`
+        # describes this build once it has finished (None when not recorded).
+        self.record = False
         self.previous: PageCache | None = None
         self.cache: PageCache | None = None
         self.reused: dict[str, CachedPage] = {}
@@ -154,19 +156,21 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
         assert self.plan is not None
         self.blocks = {}
         self.files = files
-        self.cache = PageCache(site_dir=Path(config.site_dir).resolve())
         self.reused = {}
         self.indexed = {}
-        search_entries = SearchEntries.of(config)
+        # Page keys cost a hash of every page: only for builds that keep a page cache.
+        self.cache = (PageCache(site_dir=Path(config.site_dir).resolve())
+                      if self.record or self.previous is not None else None)
+        search_entries = SearchEntries.of(config) if self.cache is not None else None
         self.search = search_entries or None
         previous = self.previous if search_entries is not False else None
-        environment = environment_key(config)
+        environment = environment_key(config) if self.cache is not None else ""
         for page in self.plan.pages:
             existing = files.get_file_from_path(page.path)
             if existing is not None:  # a generated page replaces a hand-written one
                 files.remove(existing)
             inclusion = InclusionLevel.UNDEFINED if page.in_nav else InclusionLevel.NOT_IN_NAV
-            key = page_key(environment, page)
+            key = page_key(environment, page) if self.cache is not None else ""
             cached = previous.reusable(page.path, key) if previous is not None else None
             kind = File if cached is None else ReusedFile
             file = kind.generated(config, page.path, content=page.source, inclusion=inclusion)
@@ -175,7 +179,8 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
                 self.reused[page.path] = cached
             elif page.blocks:
                 self.blocks[page.path] = page.blocks
-            self.cache.pages[page.path] = CachedPage(key=key, dest=file.dest_uri)
+            if self.cache is not None:
+                self.cache.pages[page.path] = CachedPage(key=key, dest=file.dest_uri)
         show = self.config.progress_bar
         if show is None:
             show = sys.stderr.isatty()
@@ -210,7 +215,8 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
         """Record each page's search entries in this build's cache; take the unchanged
         pages over from the previous build: their HTML files, and their entries back into
         the index at their place in page order (the index a full build writes)."""
-        assert self.cache is not None and self.files is not None
+        if self.cache is None or self.files is None:
+            return  # no page cache kept or used by this build
         ordered: list[Any] = []
         for file in self.files.documentation_pages():
             src = file.src_uri
