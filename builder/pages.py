@@ -22,6 +22,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from builder.charts import Bar, percent, share_bars, status_stack
+from builder.gcpause import without_collection
 from builder.model import (
     AppliesTo,
     ChecklistItem,
@@ -236,6 +237,9 @@ def task_label(task: Task, guarantees_title: str) -> str:
 # --------------------------------------------------------------------------- the site
 
 
+_CACHED_VALUE_TYPES = frozenset({str, int, bool, type(None)})
+
+
 class _Site:
     """Lookups shared by every page, built once per render (no per-page scans)."""
 
@@ -268,6 +272,7 @@ class _Site:
         self.targets: dict[str, str | None] = {}
         self.escaped: dict[str, str] = {}
         self.details: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+        self.values: dict[tuple[str, type, Any], str] = {}
         self.status_cells = {status: self.fragment("status_cell", status) for status in Status}
         # Whether a task applies depends on the unit's type and flags only (as in
         # progress.evaluate), and thousands of units share a handful of those.
@@ -318,6 +323,17 @@ class _Site:
         html = self.escaped.get(value)
         if html is None:
             html = self.escaped[value] = html_text(value)
+        return html
+
+    def value_html(self, kind: str, value: Any) -> str:
+        """A report value as escaped cell text, once per distinct value of a field type:
+        counts, yes/no and dates repeat across thousands of reports."""
+        if value.__class__ not in _CACHED_VALUE_TYPES:  # floats: 0.0 == -0.0, shown apart
+            return html_text(cell_value(kind, value))
+        key = (kind, value.__class__, value)  # True == 1, but "是" != "1"
+        html = self.values.get(key)
+        if html is None:
+            html = self.values[key] = html_text(cell_value(kind, value))
         return html
 
     def detail_cells(self, form: Form) -> list[tuple[str, str, str]]:
@@ -537,24 +553,44 @@ def _unit_link(site: _Site, path: str, unit: Unit) -> str:
 
 
 def _task_unit_rows(site: _Site, path: str, task: Task, units: Sequence[Unit]) -> Markup:
-    progress, fragment = site.progress, site.fragment
+    link = site.linker(path)
+    result_of, rollup_of = site.progress.result, site.progress.unit_task_rollup
+    cells, fragment = site.fragments, site.fragment
     indicators = task.indicators
     rows = []
     for unit in units:
-        cells = []
+        row = [_unit_row_head(site, link, unit)]
         for indicator in indicators:
-            result = progress.result(unit.id, indicator.id)
-            cells.append(fragment("value_cell", indicator.id, result.status,
-                                  format_value(indicator, result.value)))
+            result = result_of(unit.id, indicator.id)
+            key = ("value_cell", indicator.id, result.status,
+                   format_value(indicator, result.value))
+            cell = cells.get(key)
+            row.append(cell if cell is not None else fragment(*key))
         if indicators:
-            item = site.unit_task_rollup(unit.id, task.id)
-            cells.append(fragment("share_cell", item.share))
-            cells.append(fragment("status_cell", item.status))
-        rows.append(
-            f'<tr data-unit="{site.text(unit.id)}"><td>{_unit_link(site, path, unit)}</td>'
-            f"<td>{site.text(site.plan.unit_type_label(unit.type))}</td>{''.join(cells)}</tr>\n"
-        )
+            item = rollup_of(unit.id, task.id)
+            key = ("rollup-cells", item.share, item.status)
+            cell = cells.get(key)
+            if cell is None:
+                cell = cells[key] = Markup(fragment("share_cell", item.share)
+                                           + fragment("status_cell", item.status))
+            row.append(cell)
+        row.append("</tr>\n")
+        rows.append("".join(row))
     return Markup("".join(rows))
+
+
+def _unit_row_head(site: _Site, link: Callable[[str], str], unit: Unit) -> str:
+    """A unit's row up to its first value: the same on every task page."""
+    href = link(f"units/{unit.id}.md")
+    key = ("unit-row-head", href, unit.id)
+    head = site.fragments.get(key)
+    if head is None:
+        head = site.fragments[key] = Markup(
+            f'<tr data-unit="{site.text(unit.id)}"><td>'
+            f'{site.fragment("unit_link", href, unit.id, unit.name)}</td>'
+            f"<td>{site.text(site.plan.unit_type_label(unit.type))}</td>"
+        )
+    return head
 
 
 def _units_index(site: _Site) -> GeneratedPage:
@@ -736,10 +772,14 @@ History = Sequence[tuple[ReportingState, Form, Period]]
 
 def _reporting_rows(site: _Site, unit: Unit, history: History) -> Markup:
     unit_id = site.text(unit.id)
-    text = site.text
     forms_url = site.options.forms_url
+    cached = site.fragments
     rows = []
     for state, form, period in history:
+        key = ("reporting-cells", form.id, period.id, state.due, state.state)
+        cells = cached.get(key)
+        if cells is None:  # the same for every unit with this form, period and state
+            cells = cached[key] = Markup(_reporting_cells(site, state, form, period))
         report = state.report
         if report is not None:
             submitted = report.submitted_at.strftime("%Y-%m-%d %H:%M")
@@ -753,18 +793,24 @@ def _reporting_rows(site: _Site, unit: Unit, history: History) -> Markup:
         link = form_link(forms_url, unit.id, state.form, state.period)
         action = (f'<a class="ps-form-link" href="{html_text(link)}">'
                   f'{"更正" if report else "填报"}</a>') if link else "—"
-        reporting = html_text(state.state)
         rows.append(
-            f'<tr data-unit="{unit_id}" data-form="{text(form.id)}" '
-            f'data-period="{text(period.id)}" data-reporting="{reporting}">'
-            f"<td>{text(form.title)}</td><td data-sort=\"{period.end.isoformat()}\">"
-            f"{text(period.title)}</td><td>{state.due.isoformat()}</td>"
-            f'<td><span class="ps-report ps-report--{reporting}">'
-            f'{html_text(REPORTING_LABELS.get(state.state, state.state))}</span></td>'
-            f"<td>{html_text(submitted)}</td><td>{html_text(by)}</td><td>{evidence}</td>"
-            f"<td>{action}</td></tr>\n"
+            f'<tr data-unit="{unit_id}" {cells}<td>{html_text(submitted)}</td>'
+            f"<td>{html_text(by)}</td><td>{evidence}</td><td>{action}</td></tr>\n"
         )
     return Markup("".join(rows))
+
+
+def _reporting_cells(site: _Site, state: ReportingState, form: Form, period: Period) -> str:
+    text = site.text
+    reporting = html_text(state.state)
+    return (
+        f'data-form="{text(form.id)}" data-period="{text(period.id)}" '
+        f'data-reporting="{reporting}">'
+        f"<td>{text(form.title)}</td><td data-sort=\"{period.end.isoformat()}\">"
+        f"{text(period.title)}</td><td>{state.due.isoformat()}</td>"
+        f'<td><span class="ps-report ps-report--{reporting}">'
+        f"{html_text(REPORTING_LABELS.get(state.state, state.state))}</span></td>"
+    )
 
 
 def _report_details_html(site: _Site, history: History) -> Markup:
@@ -775,7 +821,7 @@ def _report_details_html(site: _Site, history: History) -> Markup:
             continue
         values = report.values
         details = [
-            f'{cells}{html_text(cell_value(kind, values.get(name)))}</td></tr>\n'
+            f"{cells}{site.value_html(kind, values[name])}</td></tr>\n"
             for name, kind, cells in site.detail_cells(form)
             if name in values
         ]
@@ -813,6 +859,7 @@ def _data(site: _Site) -> GeneratedPage:
     return site.render("data.md", "data.md", "数据下载", forms=site.content.forms)
 
 
+@without_collection
 def render_pages(content: Content, reports: Iterable[Report], progress: Progress,
                  options: SiteOptions | None = None) -> list[GeneratedPage]:
     """Every page of the site, in navigation order; unit pages last and not in nav."""

@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 from types import MappingProxyType
 from typing import Literal
 
+from builder.gcpause import without_collection
 from builder.model import (
     Content,
     FieldRef,
@@ -479,6 +480,7 @@ def _reporting_states(
     return tuple(states)
 
 
+@without_collection
 def evaluate(content: Content, reports: Iterable[Report], as_of: date) -> Progress:
     """Compute every unit x indicator result, the roll-ups and reporting states as of a date."""
     reports = tuple(reports)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from builder.documents import Document, json_problem, sort_problems
+from builder.gcpause import without_collection
 from builder.model import (
     IDENTIFIER,
     Content,
@@ -236,6 +237,7 @@ def _read_bytes(path: str) -> bytes:
         os.close(fd)
 
 
+@without_collection
 def read_reports(root: Path, content: Content | None) -> tuple[list[Report], list[Problem]]:
     """Every report under data/reports/ and every problem; references checked given content."""
     problems: list[Problem] = []

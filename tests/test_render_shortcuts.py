@@ -6,20 +6,25 @@ the cheapest calls, are read whole.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
+import re
 import shutil
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from markupsafe import escape
 
+from builder import pages
 from builder.content import load_content, load_reports
-from builder.model import AppliesTo, ChecklistItem, FieldRef, Status, Unit
+from builder.gcpause import without_collection
+from builder.model import AppliesTo, ChecklistItem, FieldRef, FormField, Status, Unit
 from builder.pages import SiteOptions, _Site, relative_url, render_pages
 from builder.progress import evaluate, rollup
 from builder.templating import html_text
@@ -129,3 +134,63 @@ def test_a_report_larger_than_one_read_is_read_whole(tmp_path: Path) -> None:
     reports = load_reports(root, load_content(root))
     read = next(r for r in reports if r.id == data["id"])
     assert read.submitted_by["name"] == "长" * 50_000
+
+
+def test_the_collector_is_paused_inside_and_restored_after_even_on_error() -> None:
+    seen: list[bool] = []
+
+    @without_collection
+    def work(fail: bool) -> int:
+        seen.append(gc.isenabled())
+        if fail:
+            raise ValueError("boom")
+        return 1
+
+    assert gc.isenabled()
+    assert work(False) == 1
+    with pytest.raises(ValueError):
+        work(True)
+    assert seen == [False, False] and gc.isenabled()
+    gc.disable()
+    try:
+        work(False)
+        assert not gc.isenabled()  # a pause never turns on a collector someone turned off
+    finally:
+        gc.enable()
+
+
+def test_the_builders_big_steps_run_with_the_collector_paused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[bool] = []
+    real = pages._Site.__init__
+
+    def init(self: Any, *args: Any) -> None:
+        seen.append(gc.isenabled())
+        real(self, *args)
+
+    monkeypatch.setattr(pages._Site, "__init__", init)
+    content = _content()
+    progress = evaluate(content, _reports(), AS_OF)
+    render_pages(content, _reports(), progress, SiteOptions())
+    assert seen == [False] and gc.isenabled()
+
+
+def test_report_values_that_compare_equal_keep_their_own_text() -> None:
+    content = _content()
+    form = content.forms[0]
+    form = replace(form, fields=(*form.fields, FormField("score", "number", "得分")))
+    content = replace(content, forms=(form,))
+    reports = [
+        _report("a", "2022-Q1", date(2022, 4, 2), {"plan_filed": True, "drills": 1,
+                                                   "score": 0.0, "notes": "1"}),
+        _report("a", "2022-Q2", date(2022, 7, 2), {"plan_filed": 1, "drills": True,
+                                                   "score": -0.0, "notes": "0"}),
+    ]
+    progress = evaluate(content, reports, AS_OF)
+    page = {p.path: p for p in render_pages(content, reports, progress, SiteOptions())}
+    details = re.findall(r'<td>(\S+?)</td><td class="ps-report-value">(.*?)</td>',
+                         page["units/a.md"].markdown)
+    assert details == [
+        ("演练次数", "1"), ("已报送方案", "是"), ("备注", "1"), ("得分", "0.0"),
+        ("演练次数", "是"), ("已报送方案", "1"), ("备注", "0"), ("得分", "-0.0"),
+    ]
