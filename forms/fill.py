@@ -31,6 +31,7 @@ from forms.auth import current_account, login_required
 from forms.evidence import EvidenceError, check_upload, is_stored_name, stored_name
 from forms.formgen import build_form, display_value, posted_values, widget_kind
 from forms.permissions import (
+    content_index,
     malformed,
     require_identifier,
     require_submit,
@@ -294,9 +295,10 @@ def submission(submission_id: str) -> Any:
     store = services()
     content = store.content
     report = store.submissions.read_report(record.id)
-    unit = next((u for u in content.units if u.id == record.unit), None)
-    form = next((f for f in content.forms if f.id == record.form), None)
-    period = next((p for p in content.periods if p.id == record.period), None)
+    index = content_index(content)
+    unit = index.units.get(record.unit)
+    form = index.forms.get(record.form)
+    period = index.periods.get(record.period)
     rows = report_rows(form, report.get("values") or {}) if form else []
     return render_template(
         "submission.html",

@@ -159,3 +159,27 @@ def test_every_fsync_runs_and_the_first_failure_reaches_the_caller(
     synced.clear()
     repository._fsync_all(folders[:3])
     assert sorted(synced) == sorted(str(f) for f in folders[:3])
+
+
+# -- plan lookups ------------------------------------------------------------------------
+
+
+def test_the_plan_index_finds_what_a_scan_finds_and_follows_a_reloaded_plan(
+    tmp_path: Path,
+) -> None:
+    from bench.workload import make_workload
+    from builder.content import load_content
+    from forms.permissions import content_index
+
+    root = make_workload(tmp_path / "plan", 30, 1).root
+    content = load_content(root)
+    assert len(content.units) >= 30
+    index = content_index(content)
+    assert content_index(content) is index
+    for unit in content.units:
+        assert index.units[unit.id] is next(u for u in content.units if u.id == unit.id)
+    assert set(index.forms) == {f.id for f in content.forms}
+    assert set(index.periods) == {p.id for p in content.periods}
+    reloaded = load_content(root)
+    assert content_index(reloaded) is not index
+    assert content_index(reloaded).units.keys() == index.units.keys()
