@@ -1,7 +1,8 @@
 """Rebuild the site in the background after a merge, and swap it in only when it is good.
 
-Each build gets a fresh folder `sites_dir/<commit>-<n>` built from main's tree exported
-into a temporary folder (no working tree of any repository is touched). The build is
+Each build gets a fresh folder `sites_dir/<commit>-<n>` built from a copy of main's files
+in `sites_dir/.source`, updated from the previous build's commit by the diff between the
+two (`forms.checkout`; no working tree of any repository is touched). The build is
 incremental: pages whose inputs did not change are taken over from the previous build
 (`builder.pagecache`), so the new folder is still a complete site. Only a build
 that succeeds is published, by atomically replacing the `current` symlink; a failed build
@@ -16,14 +17,13 @@ import os
 import re
 import secrets
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pygit2
 
-from forms import repository
+from forms import checkout, repository
 from forms.locks import file_lock
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ CURRENT = "current"
 # The page cache of the last successful build (builder.pagecache): the next build renders
 # only the pages whose inputs changed and takes the others over from that build's folder.
 PAGE_CACHE = ".page-cache.json"
+SOURCE = ".source"  # main's files for the builds (forms.checkout)
 BUILD_NAME = re.compile(r"^(?P<commit>[0-9a-f]{7,40})-(?P<n>[0-9]+)$")
 SHORT = 12
 
@@ -175,9 +176,10 @@ class SiteRebuilder:
             return None
         numbers = [build_number(p.name) or 0 for p in builds(self.sites_dir)]
         target = self.sites_dir / f"{short}-{max(numbers, default=0) + 1}"
-        source = Path(tempfile.mkdtemp(prefix=".source-", dir=self.sites_dir))
+        # Main's files, kept between builds and updated by the diff between the commits.
+        source = self.sites_dir / SOURCE
         try:
-            repository.export_tree(repo, str(commit.id), source)
+            checkout.update(repo, str(commit.id), source)
             self.build(source, target)
             if not (target.is_dir() and any(target.iterdir())):
                 raise RuntimeError(f"the build wrote nothing into {target.name}")
@@ -188,7 +190,6 @@ class SiteRebuilder:
             return None
         finally:
             self.completed += 1
-            shutil.rmtree(source, ignore_errors=True)
         publish(self.sites_dir, target)
         self.last_error = None
         removed = prune(self.sites_dir, self.keep)
