@@ -17,7 +17,10 @@ more work than the full one, and that difference can be negative. Then, at the
 rebuild scales, the repository is built with a page cache, one approved report (a
 correction for one unit) is written to data/reports and the site is built again into a new
 folder with that cache, as the rebuild worker does (builder.pagecache): the time until that
-unit's page shows the report is compared with a full build of the same commit.
+unit's page shows the report is compared with a full build of the same commit. Last, the
+form service's rebuild worker itself (forms.rebuild) on the repository committed to git:
+from a merged report until the served unit page shows it, warm (its kept copy of main and
+page cache) against cold (both removed).
 
     python -m bench.build [--units 50 500 2000 5000] [--rebuild 50 2000] [--small]
 """
@@ -39,7 +42,7 @@ from typing import Any
 import yaml
 
 from bench.measure import REPO_ROOT, ChildRun, Results, header, python_command, run_child
-from bench.workload import make_workload
+from bench.workload import git_commit_all, make_workload
 from builder.synthetic import write_reports
 
 SCALES = (50, 500, 2000, 5000)
@@ -144,9 +147,10 @@ def plugin_as_of(root: Path) -> date | None:
     return None
 
 
-def correction(root: Path) -> dict[str, Any]:
+def correction(root: Path, number: int = 0) -> dict[str, Any]:
     """A new approved report that must show on its unit's page: a correction of the first
-    unit's latest report that the build's as_of date still counts, submitted on that day."""
+    unit's latest report that the build's as_of date still counts, submitted on that day
+    (`number` minutes after 9:00, so that successive corrections differ)."""
     as_of = plugin_as_of(root) or date.today()
     reports = [json.loads(p.read_text(encoding="utf-8"))
                for p in sorted((root / "data" / "reports").rglob("*.json"))]
@@ -162,9 +166,9 @@ def correction(root: Path) -> dict[str, Any]:
         raise SystemExit(f"{unit}: no report before {as_of} to correct")
     base = max(candidates, key=lambda r: r["submitted_at"])
     moment = datetime.fromisoformat(base["submitted_at"])
-    moment = datetime.combine(as_of, moment.timetz()).replace(hour=9, minute=0, second=0)
+    moment = datetime.combine(as_of, moment.timetz()).replace(hour=9, minute=number, second=0)
     if moment <= datetime.fromisoformat(base["submitted_at"]):
-        moment = datetime.fromisoformat(base["submitted_at"]) + timedelta(minutes=1)
+        moment = datetime.fromisoformat(base["submitted_at"]) + timedelta(minutes=1 + number)
     return {**base, "id": f"{moment:%Y%m%d%H%M%S}-0badcafe",
             "submitted_at": moment.isoformat()}
 
@@ -198,6 +202,49 @@ def rebuild_after_report(root: Path, work: Path) -> dict[str, Any]:
     return {"rebuild_s": elapsed, "rebuild_cpu_s": incremental.cpu_seconds,
             "rebuild_full_s": full.seconds, "rebuild_full_cpu_s": full.cpu_seconds,
             "rebuild_previous_s": previous.seconds, "rebuild_pages_rendered": rendered}
+
+
+def child_rebuild_worker(root: Path, sites: Path) -> None:
+    """The form service's rebuild worker (forms.rebuild.SiteRebuilder) in this process, as
+    it runs in the server: a first build, then one merged report and the time until the
+    served unit page shows it, warm (the kept copy of main and the page cache) and cold
+    (both removed: the whole tree exported and every page rendered). JSON on the last line."""
+    from forms.rebuild import PAGE_CACHE, SOURCE, SiteRebuilder
+
+    rebuilder = SiteRebuilder(root, sites)
+    if rebuilder.rebuild() is None:
+        raise SystemExit(f"the first build failed: {rebuilder.last_error}")
+    figures: dict[str, float] = {}
+    for number, kind in enumerate(("warm", "cold"), start=1):
+        report = correction(root, number)
+        write_reports(root, [report])
+        git_commit_all(root, f"Approve {report['id']}")
+        if kind == "cold":
+            for name in (PAGE_CACHE, SOURCE, f"{SOURCE}.commit"):
+                path = sites / name
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink(missing_ok=True)
+        start, cpu = time.perf_counter(), time.process_time()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        published = rebuilder.rebuild()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        figures[f"{kind}_s"] = time.perf_counter() - start
+        figures[f"{kind}_cpu_s"] = (time.process_time() - cpu + after.ru_utime
+                                    - children.ru_utime + after.ru_stime - children.ru_stime)
+        page = sites / "current" / "units" / report["unit"] / "index.html"
+        if published is None or report["id"] not in page.read_text(encoding="utf-8"):
+            raise SystemExit(f"{page} does not show {report['id']}: {rebuilder.last_error}")
+    print(json.dumps(figures))
+
+
+def rebuild_worker_after_merge(root: Path, work: Path) -> dict[str, float]:
+    git_commit_all(root, "Workload")
+    path = os.pathsep.join(p for p in (str(REPO_ROOT), ENV.get("PYTHONPATH", "")) if p)
+    run = run_child(python_command("-m", "bench.build", "--child-rebuild", str(root),
+                                   str(work / "sites")), env={**ENV, "PYTHONPATH": path})
+    return json.loads(run.output.strip().splitlines()[-1])
 
 
 def measure_scale(units: int, seed: int, work: Path, rebuild: bool,
@@ -264,6 +311,15 @@ def measure_scale(units: int, seed: int, work: Path, rebuild: bool,
                       rebuilt["rebuild_full_s"], "rebuild after one report / full build (wall)")
         results.ratio(f"u{units}.rebuild_vs_full_cpu", rebuilt["rebuild_cpu_s"],
                       rebuilt["rebuild_full_cpu_s"], "rebuild after one report / full build (CPU)")
+        worker = rebuild_worker_after_merge(workload.root, work / "worker")
+        figures.update({f"worker_{k}": v for k, v in worker.items()})
+        results.figure(f"u{units}.worker", worker["warm_s"],
+                       f"rebuild worker, merge -> served unit page shows it: warm "
+                       f"{worker['warm_s']:.1f} s ({worker['warm_cpu_s']:.1f} s CPU), cold (no "
+                       f"copy of main, no page cache) {worker['cold_s']:.1f} s "
+                       f"({worker['cold_cpu_s']:.1f} s CPU)")
+        results.ratio(f"u{units}.worker_warm_vs_cold", worker["warm_s"], worker["cold_s"],
+                      "rebuild worker after one merge, warm / cold (wall)")
     results.figures[f"u{units}"] = figures
     return figures
 
@@ -278,9 +334,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", action="store_true", help="10 and 30 units, for the smoke test")
     parser.add_argument("--child-build", nargs=2, metavar=("CONFIG", "SITE"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--child-rebuild", nargs=2, metavar=("ROOT", "SITES"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_build:
         child_build(Path(args.child_build[0]), Path(args.child_build[1]))
+        return 0
+    if args.child_rebuild:
+        child_rebuild_worker(Path(args.child_rebuild[0]), Path(args.child_rebuild[1]))
         return 0
     if args.small:
         args.units, args.rebuild = [10, 30], [10]
