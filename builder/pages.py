@@ -47,7 +47,7 @@ from builder.progress import (
     next_due,
     rollup,
 )
-from builder.templating import environment, html_text
+from builder.templating import environment, html_text, markdown_text
 
 
 @dataclass(frozen=True)
@@ -273,6 +273,7 @@ class _Site:
         self.escaped: dict[str, str] = {}
         self.details: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
         self.values: dict[tuple[str, type, Any], str] = {}
+        self.banner_text: str | None = None
         self.status_cells = {status: self.fragment("status_cell", status) for status in Status}
         # Whether a task applies depends on the unit's type and flags only (as in
         # progress.evaluate), and thousands of units share a handful of those.
@@ -416,6 +417,12 @@ class _Site:
         if not task.indicators:
             return True
         return any(applies(self.content, task, ind, unit) for ind in task.indicators)
+
+    def banner(self) -> str:
+        """The demo banner (_banner.md), as the templates include it."""
+        if self.banner_text is None:
+            self.banner_text = self.env.get_template("_banner.md").render(plan=self.plan)
+        return self.banner_text
 
     def label(self, task: Task) -> str:
         return task_label(task, self.plan.guarantees_title)
@@ -653,20 +660,71 @@ def _unit_page(site: _Site, unit: Unit) -> GeneratedPage:
     ]
     path = f"units/{unit.id}.md"
     link = site.linker(path)
-    return site.render(
-        "unit.md",
-        path,
-        unit.name,
-        in_nav=False,
-        unit=unit,
-        type_label=site.plan.unit_type_label(unit.type),
-        unit_rollup=progress.unit_rollup(unit.id),
+    return GeneratedPage(path=path, title=unit.name, in_nav=False, **_unit_source(
+        site, unit,
+        indicator_tbody=_unit_indicator_rows(site, link, unit, results),
         task_items=_task_items(site, link, tasks),
         checklists_html=_checklists_html(site, checklists),
-        indicator_tbody=_unit_indicator_rows(site, link, unit, results),
         history_tbody=_reporting_rows(site, unit, history),
         report_details=_report_details_html(site, history),
-    )
+    ))
+
+
+# The unit page is the one page built thousands of times, so it is written here as strings,
+# like the rows below, instead of by a template: a Jinja render (context, include, five
+# call blocks) cost as much as all of the page's tables. Everything shown is escaped.
+_UNIT_INDICATORS_HEAD = (
+    '<table data-ps-table="unit-indicators" data-search-exclude>\n'
+    "<thead><tr><th>任务</th><th>指标</th><th>目标</th><th>截止日期</th><th>当前值</th>"
+    "<th>状态</th></tr></thead>\n<tbody>\n"
+)
+_UNIT_REPORTING_HEAD = (
+    '<table data-ps-table="unit-reporting" data-search-exclude>\n'
+    "<thead><tr><th>表单</th><th>报送周期</th><th>截止日期</th><th>状态</th><th>提交时间</th>"
+    "<th>提交人</th><th>佐证材料</th><th>填报</th></tr></thead>\n<tbody>\n"
+)
+
+
+def _unit_source(site: _Site, unit: Unit, *, indicator_tbody: str, task_items: str,
+                 checklists_html: str, history_tbody: str,
+                 report_details: str) -> dict[str, Any]:
+    """The unit page's Markdown (`source`) and its HTML `blocks`."""
+    blocks: list[str] = []
+
+    def block(html: str) -> str:
+        blocks.append(html.strip("\n"))
+        return BLOCK_TOKEN.format(len(blocks) - 1) + "\n"
+
+    item = site.progress.unit_rollup(unit.id)
+    unit_id = site.text(unit.id)
+    parts = [
+        f"---\nhide:\n  - toc\n---\n# {markdown_text(unit.name)} {{#ps-unit}}\n\n",
+        site.banner(),
+        f'<dl class="ps-facts" data-unit="{unit_id}">\n'
+        f"<div><dt>单位类型</dt><dd>{site.text(site.plan.unit_type_label(unit.type))}</dd></div>\n"
+        f"<div><dt>单位代码</dt><dd><code>{unit_id}</code></dd></div>\n"
+        f'<div><dt>指标完成率</dt><dd><span data-ps="unit-share">{html_text(percent(item.share))}'
+        f"</span>（{item.met}/{item.applicable}） {site.fragment('badge', item.status)}"
+        "</dd></div>\n"
+        f"<div><dt>统计截至</dt><dd>{site.as_of.isoformat()}</dd></div>\n</dl>\n\n"
+        "## 指标进度 {#ps-indicators}\n\n",
+        block(f"{_UNIT_INDICATORS_HEAD}{indicator_tbody}</tbody>\n</table>") if indicator_tbody
+        else '<p class="ps-empty">本单位没有适用的考核指标。</p>\n',
+        "\n## 适用任务 {#ps-tasks}\n\n",
+        block(f'<ul class="ps-task-list" data-search-exclude>\n{task_items}</ul>'),
+        "\n",
+    ]
+    if checklists_html:
+        parts += ["## 工作清单 {#ps-checklist}\n\n", block(checklists_html), "\n"]
+    parts += [
+        "## 报送情况 {#ps-reporting}\n\n",
+        block(f"{_UNIT_REPORTING_HEAD}{history_tbody}</tbody>\n</table>") if history_tbody
+        else '<p class="ps-empty">本单位没有需要报送的表单。</p>\n',
+        "\n",
+    ]
+    if report_details:
+        parts += ["## 报送内容 {#ps-reports}\n\n", block(report_details)]
+    return {"source": "".join(parts), "blocks": tuple(blocks)}
 
 
 # The big tables' rows are built as plain strings: a unit page has dozens of rows and the
