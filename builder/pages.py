@@ -274,6 +274,7 @@ class _Site:
         self.details: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
         self.values: dict[tuple[str, type, Any], str] = {}
         self.banner_text: str | None = None
+        self.value_texts: dict[tuple[str, type, Any], str] = {}
         self.status_cells = {status: self.fragment("status_cell", status) for status in Status}
         # Whether a task applies depends on the unit's type and flags only (as in
         # progress.evaluate), and thousands of units share a handful of those.
@@ -336,6 +337,15 @@ class _Site:
         if html is None:
             html = self.values[key] = html_text(cell_value(kind, value))
         return html
+
+    def value_text(self, indicator: Indicator, value: float | bool | None) -> str:
+        """format_value, once per indicator and value: both the unit and the task pages
+        show every result, and most results share a handful of values."""
+        key = (indicator.id, value.__class__, value)  # True == 1, but "是" != "1 次"
+        text = self.value_texts.get(key)
+        if text is None:
+            text = self.value_texts[key] = format_value(indicator, value)
+        return text
 
     def detail_cells(self, form: Form) -> list[tuple[str, str, str]]:
         """(name, type, the row's HTML up to the value) of each field of a form, in form
@@ -570,7 +580,7 @@ def _task_unit_rows(site: _Site, path: str, task: Task, units: Sequence[Unit]) -
         for indicator in indicators:
             result = result_of(unit.id, indicator.id)
             key = ("value_cell", indicator.id, result.status,
-                   format_value(indicator, result.value))
+                   site.value_text(indicator, result.value))
             cell = cells.get(key)
             row.append(cell if cell is not None else fragment(*key))
         if indicators:
@@ -761,7 +771,7 @@ def _unit_indicator_rows(site: _Site, link: Callable[[str], str], unit: Unit,
         indicator = indicators[result.indicator][1]
         rows.append(
             f"{head}{_indicator_cells(site, link, result.indicator)}"
-            f"<td>{html_text(format_value(indicator, result.value))}</td>"
+            f"<td>{html_text(site.value_text(indicator, result.value))}</td>"
             f"{status_cells[result.status]}</tr>\n"
         )
     return Markup("".join(rows))
