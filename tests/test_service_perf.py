@@ -29,6 +29,12 @@ def _app(secret: str, fallbacks: list[str] | None = None) -> Flask:
     @app.post("/login/<name>")
     def login(name: str) -> str:
         session["account"] = name
+        session.permanent = True
+        return "ok"
+
+    @app.post("/note/<text>")
+    def note(text: str) -> str:
+        session["note"] = text
         return "ok"
 
     @app.get("/who")
@@ -83,6 +89,41 @@ def test_a_tampered_cookie_opens_an_empty_session() -> None:
     payload, _, signature = cookie.rpartition(".")
     forged = payload + "." + ("A" if signature[0] != "A" else "B") + signature[1:]
     assert _who(app, forged) == "None"
+
+
+def _sets_cookie(app: Flask, cookie: str, method: str = "GET", path: str = "/who") -> bool:
+    client = app.test_client()
+    client.set_cookie("session", cookie)
+    response = client.open(path, method=method)
+    return any(h.startswith("session=") for h in response.headers.getlist("Set-Cookie"))
+
+
+def test_an_unchanged_session_is_signed_again_only_once_its_cookie_is_a_minute_old(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from forms import sessions
+
+    app = _app("s" * 64)
+    cookie = _cookie(app, "unit-a")
+    assert not _sets_cookie(app, cookie)  # fresh: nothing to sign
+    assert _sets_cookie(app, cookie, "POST", "/note/x")  # changed: always signed
+    monkeypatch.setattr(sessions, "REFRESH_AFTER", 0.0)  # as if a minute had passed
+    assert _sets_cookie(app, cookie)  # the expiry slides forward again
+
+
+def test_a_cookie_older_than_the_session_lifetime_opens_an_empty_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    app = _app("s" * 64)
+    real = time.time
+    lifetime = app.permanent_session_lifetime.total_seconds()
+    monkeypatch.setattr(time, "time", lambda: real() - lifetime - 60)
+    old = _cookie(app, "unit-a")  # signed "a lifetime and a minute ago"
+    monkeypatch.setattr(time, "time", real)
+    assert _who(app, old) == "None"
+    assert _who(app, _cookie(app, "unit-a")) == "unit-a"
 
 
 # -- the kept repository handle ----------------------------------------------------------
