@@ -366,7 +366,10 @@ class Progress:
     _reporting: Mapping[str, tuple[ReportingState, ...]] = field(repr=False)
     # Filled on the first unit_task_rollup call: the matrix and the task pages ask for
     # every cell, and one pass over all results is far cheaper than one sum per cell.
-    _unit_task_rollups: dict[tuple[str, str], Rollup] = field(default_factory=dict, repr=False)
+    # Not an __init__ argument, so that dataclasses.replace starts a new one.
+    _unit_task_rollups: dict[tuple[str, str], Rollup] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def result(self, unit_id: str, indicator_id: str) -> IndicatorResult:
         return self._results[(unit_id, indicator_id)]
