@@ -83,14 +83,15 @@ def child_build(config: Path, site: Path) -> None:
 
     spent = {"import_cpu": time.process_time() - start, "plugin_cpu": 0.0}
 
-    def timed(method: Any) -> Any:
+    def timed(method: Any, key: str = "plugin_cpu") -> Any:
+        """The method, adding the CPU time of each call to spent[key]."""
         @functools.wraps(method)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             begin = time.process_time()
             try:
                 return method(*args, **kwargs)
             finally:
-                spent["plugin_cpu"] += time.process_time() - begin
+                spent[key] = spent.get(key, 0.0) + time.process_time() - begin
         return wrapper
 
     from mkdocs.plugins import CombinedEvent
@@ -101,19 +102,9 @@ def child_build(config: Path, site: Path) -> None:
             setattr(plugin.PlansitePlugin, name, CombinedEvent(*map(timed, method.methods)))
         elif name.startswith("on_") and callable(method):
             setattr(plugin.PlansitePlugin, name, timed(method))
-    def staged(name: str, function: Any) -> Any:
-        @functools.wraps(function)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            begin = time.process_time()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                spent[f"{name}_cpu"] = spent.get(f"{name}_cpu", 0.0) + time.process_time() - begin
-        return wrapper
-
     # The stages the issue lists as the builder's own work, as the plugin calls them.
     for name in ("load_content", "load_reports", "evaluate", "render_pages"):
-        setattr(plugin, name, staged(name, getattr(plugin, name)))
+        setattr(plugin, name, timed(getattr(plugin, name), f"{name}_cpu"))
     from mkdocs.__main__ import cli
 
     cli(["build", "-q", "-f", str(config), "-d", str(site)], standalone_mode=False)
