@@ -28,6 +28,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import yaml
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File
 
@@ -63,7 +64,8 @@ class PageCache:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             if data.get("version") != VERSION:
                 return None
-            site_dir = Path(data["site_dir"])
+            # Relative to the cache's folder: the two can be moved together.
+            site_dir = (Path(path).parent / data["site_dir"]).resolve()
             pages = {
                 src: CachedPage(key=str(page["key"]), dest=str(page["dest"]),
                                 entries=list(page["entries"]))
@@ -81,7 +83,7 @@ class PageCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         data = {
             "version": VERSION,
-            "site_dir": str(self.site_dir),
+            "site_dir": os.path.relpath(self.site_dir, path.parent.resolve()),
             "pages": {
                 src: {"key": page.key, "dest": page.dest, "entries": page.entries}
                 for src, page in self.pages.items()
@@ -143,14 +145,35 @@ def _versions() -> str:
     return ";".join(found)
 
 
+def _config_texts(config_file: Path | None) -> list[bytes]:
+    """mkdocs.yml and the files it INHERITs from (MkDocs' config inheritance)."""
+    texts: list[bytes] = []
+    while config_file is not None and config_file.is_file() and len(texts) < 10:
+        text = config_file.read_bytes()
+        texts.append(text)
+        try:
+            parent = (yaml.load(text, Loader=_ConfigLoader) or {}).get("INHERIT")
+        except (yaml.YAMLError, AttributeError):
+            parent = None  # MkDocs has read it already; anything odd: the text is the key
+        config_file = config_file.parent / parent if isinstance(parent, str) else None
+    return texts
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """Reads mkdocs.yml whatever its tags (`!ENV`, `!relative`, python names): only the
+    INHERIT key matters here."""
+
+
+_ConfigLoader.add_multi_constructor("", lambda loader, suffix, node: None)
+
+
 def environment_key(config: MkDocsConfig) -> str:
     """Everything besides its own Markdown that a generated page's HTML depends on."""
     config_file = Path(config.config_file_path) if config.config_file_path else None
-    config_text = config_file.read_bytes() if config_file and config_file.is_file() else b""
     custom_dir = config.theme.custom_dir
     return _digest(
         str(VERSION),
-        config_text,
+        *_config_texts(config_file),
         json.dumps(config.nav, ensure_ascii=False, sort_keys=True, default=str),
         str(config.use_directory_urls),
         _versions(),

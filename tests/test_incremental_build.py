@@ -200,3 +200,32 @@ def test_plansite_build_takes_a_cache_file(tmp_path: Path, plan: Path) -> None:
 
     assert shared(tmp_path / "one", tmp_path / "two", unit_page("binjiang-ps"))
     assert differences(tmp_path / "one", tmp_path / "two") == []
+
+
+def test_a_change_in_an_inherited_configuration_renders_every_page_again(
+    tmp_path: Path, plan: Path
+) -> None:
+    config = yaml.safe_load((plan / "mkdocs.yml").read_text(encoding="utf-8"))
+    (plan / "base.yml").write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
+    (plan / "mkdocs.yml").write_text("INHERIT: base.yml\n", encoding="utf-8")
+    cache = tmp_path / "pages.json"
+    build_site(plan, tmp_path / "before", cache=cache)
+    config["site_name"] = "继承来的新名称"
+    (plan / "base.yml").write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
+
+    build_site(plan, tmp_path / "after", cache=cache)
+
+    page = unit_page("binjiang-ps")
+    assert not shared(tmp_path / "before", tmp_path / "after", page)
+    assert "继承来的新名称" in (tmp_path / "after" / page).read_text(encoding="utf-8")
+
+
+def test_builds_and_their_cache_can_move_together(tmp_path: Path, plan: Path) -> None:
+    sites = tmp_path / "sites"
+    build_site(plan, sites / "one", cache=sites / "pages.json")
+    moved = tmp_path / "elsewhere"
+    sites.rename(moved)
+
+    build_site(plan, moved / "two", cache=moved / "pages.json")
+
+    assert shared(moved / "one", moved / "two", unit_page("binjiang-ps"))
