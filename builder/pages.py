@@ -176,8 +176,11 @@ def form_link(forms_url: str, unit: str, form: str, period: str) -> str | None:
     """The form service's page for one unit x form x period; None for a non-identifier."""
     if not all(is_identifier(v) for v in (unit, form, period)):
         return None
-    base = forms_url if forms_url.endswith("/") else forms_url + "/"
-    return f"{base}units/{unit}/{form}/{period}/"
+    return f"{_forms_base(forms_url)}units/{unit}/{form}/{period}/"
+
+
+def _forms_base(forms_url: str) -> str:
+    return forms_url if forms_url.endswith("/") else forms_url + "/"
 
 
 # --------------------------------------------------------------------------- display
@@ -275,6 +278,9 @@ class _Site:
         self.values: dict[tuple[str, type, Any], str] = {}
         self.banner_text: str | None = None
         self.value_texts: dict[tuple[str, type, Any], str] = {}
+        self.form_paths: dict[tuple[str, str], str | None] = {}
+        self.value_cells: dict[tuple[str, Status, type, Any], Markup] = {}
+        self.value_tails: dict[tuple[str, Status, type, Any], str] = {}
         self.status_cells = {status: self.fragment("status_cell", status) for status in Status}
         # Whether a task applies depends on the unit's type and flags only (as in
         # progress.evaluate), and thousands of units share a handful of those.
@@ -363,6 +369,38 @@ class _Site:
     def unit_task_rollup(self, unit_id: str, task_id: str) -> Rollup:
         return self.progress.unit_task_rollup(unit_id, task_id)
 
+    def unit_link(self, href: str, unit_id: str, name: str) -> Markup:
+        """The `unit_link` macro's HTML, written here: every unit is linked from the task
+        pages, the units index and the matrix, thousands of distinct calls a build, each a
+        Jinja macro call. Same cache and the same escaping (a property test compares)."""
+        key = ("unit_link", href, unit_id, name)
+        html = self.fragments.get(key)
+        if html is None:
+            if href.__class__ is str and unit_id.__class__ is str and name.__class__ is str:
+                html = self.fragments[key] = Markup(
+                    f'<a href="{html_text(href)}" data-unit="{html_text(unit_id)}">'
+                    f"{html_text(name)}</a>"
+                )
+            else:  # Markup or another type: the macro knows how Jinja shows it
+                html = self.fragment(*key)
+        return html
+
+    def value_cell(self, indicator_id: str, status: Status, value: str) -> Markup:
+        """The `value_cell` macro's HTML, written here (one per indicator, status and
+        shown value: about a thousand distinct calls). Same cache and escaping."""
+        key = ("value_cell", indicator_id, status, value)
+        html = self.fragments.get(key)
+        if html is None:
+            if indicator_id.__class__ is str and value.__class__ is str:
+                html = self.fragments[key] = Markup(
+                    f'<td data-indicator="{html_text(indicator_id)}" '
+                    f'data-sort="{STATUS_SORT[status]}"><span class="ps-value">'
+                    f'{html_text(value)}</span> {self.fragment("badge", status)}</td>'
+                )
+            else:
+                html = self.fragment(*key)
+        return html
+
     def fragment(self, macro: str, *args: Any) -> Markup:
         """A macro of _macros.html, rendered once per distinct call: the big tables repeat
         the same few badges, cells and links thousands of times."""
@@ -377,9 +415,10 @@ class _Site:
         link = self.linker(path)
 
         fragment = self.fragment
+        site_unit_link = self.unit_link
 
         def unit_link(unit: Unit) -> Markup:
-            return fragment("unit_link", link(f"units/{unit.id}.md"), unit.id, unit.name)
+            return site_unit_link(link(f"units/{unit.id}.md"), unit.id, unit.name)
 
         def task_link(task: Task, text: str) -> Markup:
             return fragment("task_link", link(f"tasks/{task.id}.md"), task.id, text)
@@ -403,7 +442,7 @@ class _Site:
             badge=partial(fragment, "badge"),
             status_cell=partial(fragment, "status_cell"),
             share_cell=lambda item: fragment("share_cell", item.share),
-            value_cell=partial(fragment, "value_cell"),
+            value_cell=self.value_cell,
             matrix_cell=partial(fragment, "matrix_cell"),
             status_sort=STATUS_SORT,
             short_labels=SHORT_LABELS,
@@ -566,7 +605,7 @@ def _task_page(site: _Site, task: Task) -> GeneratedPage:
 
 
 def _unit_link(site: _Site, path: str, unit: Unit) -> str:
-    return site.fragment("unit_link", site.link(path, f"units/{unit.id}.md"), unit.id, unit.name)
+    return site.unit_link(site.link(path, f"units/{unit.id}.md"), unit.id, unit.name)
 
 
 def _task_unit_rows(site: _Site, path: str, task: Task, units: Sequence[Unit]) -> Markup:
@@ -574,15 +613,20 @@ def _task_unit_rows(site: _Site, path: str, task: Task, units: Sequence[Unit]) -
     result_of, rollup_of = site.progress.result, site.progress.unit_task_rollup
     cells, fragment = site.fragments, site.fragment
     indicators = task.indicators
+    # A value cell by the raw result, so that most cells skip formatting their value.
+    value_cells: dict[tuple[str, Status, type, Any], Markup] = site.value_cells
     rows = []
     for unit in units:
         row = [_unit_row_head(site, link, unit)]
         for indicator in indicators:
             result = result_of(unit.id, indicator.id)
-            key = ("value_cell", indicator.id, result.status,
-                   site.value_text(indicator, result.value))
-            cell = cells.get(key)
-            row.append(cell if cell is not None else fragment(*key))
+            value = result.value
+            key = (indicator.id, result.status, value.__class__, value)  # True == 1
+            cell = value_cells.get(key)
+            if cell is None:
+                cell = value_cells[key] = site.value_cell(
+                    indicator.id, result.status, site.value_text(indicator, value))
+            row.append(cell)
         if indicators:
             item = rollup_of(unit.id, task.id)
             key = ("rollup-cells", item.share, item.status)
@@ -604,7 +648,7 @@ def _unit_row_head(site: _Site, link: Callable[[str], str], unit: Unit) -> str:
     if head is None:
         head = site.fragments[key] = Markup(
             f'<tr data-unit="{site.text(unit.id)}"><td>'
-            f'{site.fragment("unit_link", href, unit.id, unit.name)}</td>'
+            f"{site.unit_link(href, unit.id, unit.name)}</td>"
             f"<td>{site.text(site.plan.unit_type_label(unit.type))}</td>"
         )
     return head
@@ -766,14 +810,18 @@ def _unit_indicator_rows(site: _Site, link: Callable[[str], str], unit: Unit,
                          results: Sequence[IndicatorResult]) -> Markup:
     head = f'<tr data-unit="{site.text(unit.id)}" data-indicator="'
     indicators, status_cells = site.indicators, site.status_cells
+    tails = site.value_tails
     rows = []
     for result in results:
-        indicator = indicators[result.indicator][1]
-        rows.append(
-            f"{head}{_indicator_cells(site, link, result.indicator)}"
-            f"<td>{html_text(site.value_text(indicator, result.value))}</td>"
-            f"{status_cells[result.status]}</tr>\n"
-        )
+        value = result.value
+        # The row after its indicator's cells, once per indicator, status and raw value.
+        key = (result.indicator, result.status, value.__class__, value)  # True == 1
+        tail = tails.get(key)
+        if tail is None:
+            indicator = indicators[result.indicator][1]
+            tail = tails[key] = (f"<td>{html_text(site.value_text(indicator, value))}</td>"
+                                 f"{status_cells[result.status]}</tr>\n")
+        rows.append(f"{head}{_indicator_cells(site, link, result.indicator)}{tail}")
     return Markup("".join(rows))
 
 
@@ -842,6 +890,11 @@ def _reporting_rows(site: _Site, unit: Unit, history: History) -> Markup:
     unit_id = site.text(unit.id)
     forms_url = site.options.forms_url
     cached = site.fragments
+    # form_link, with the unit checked once per page and each form x period once per build
+    # (the link is only identifiers after the escaped base, so it is escaped in parts).
+    unit_url = (f"{html_text(_forms_base(forms_url))}units/{unit.id}/"
+                if is_identifier(unit.id) else None)
+    form_paths = site.form_paths
     rows = []
     for state, form, period in history:
         key = ("reporting-cells", form.id, period.id, state.due, state.state)
@@ -858,9 +911,13 @@ def _reporting_rows(site: _Site, unit: Unit, history: History) -> Markup:
             ) or "—"
         else:
             submitted, by, evidence = "—", "—", "—"
-        link = form_link(forms_url, unit.id, state.form, state.period)
-        action = (f'<a class="ps-form-link" href="{html_text(link)}">'
-                  f'{"更正" if report else "填报"}</a>') if link else "—"
+        path = form_paths.get((state.form, state.period), False)
+        if path is False:
+            path = form_paths[(state.form, state.period)] = (
+                f"{state.form}/{state.period}/"
+                if is_identifier(state.form) and is_identifier(state.period) else None)
+        action = (f'<a class="ps-form-link" href="{unit_url}{path}">'
+                  f'{"更正" if report else "填报"}</a>') if unit_url and path else "—"
         rows.append(
             f'<tr data-unit="{unit_id}" {cells}<td>{html_text(submitted)}</td>'
             f"<td>{html_text(by)}</td><td>{evidence}</td><td>{action}</td></tr>\n"

@@ -91,13 +91,15 @@ def rollup(results: Iterable[IndicatorResult]) -> Rollup:
     """Counts, share met and worst status over any set of results."""
     counts = _zero_counts()
     for result in results:
-        counts[result.status.value] += 1
+        counts[result.status._value_] += 1
     return _rollup_from_counts(counts)
 
 
 # Counting is keyed by the status' string value: an Enum member hashes in Python code, a
 # str in C, and evaluate() counts every one of (units x indicators) results four times.
-# The values are read once here: `Status.value` is a Python-level property too.
+# The values are read once here: `Status.value` is a Python-level property too; the
+# hot loops read the member's `_value_` (enum's documented sunder attribute, what `value`
+# returns) directly, a plain attribute read.
 _STATUS_VALUES: tuple[str, ...] = tuple(s.value for s in Status)
 _APPLICABLE: tuple[tuple[Status, str], ...] = tuple((s, s.value) for s in APPLICABLE_STATUSES)
 _SEVERITY: tuple[tuple[Status, str], ...] = tuple((s, s.value) for s in SEVERITY)
@@ -428,7 +430,7 @@ def _unit_task_rollups(
             counts = per_task.get(result.task)
             if counts is None:
                 counts = per_task[result.task] = _zero_counts()
-            counts[result.status.value] += 1
+            counts[result.status._value_] += 1
         for task_id, counts in per_task.items():
             key = tuple(counts.values())
             item = shared.get(key)
@@ -551,7 +553,7 @@ def evaluate(content: Content, reports: Iterable[Report], as_of: date) -> Progre
             unit_results.append(result)
             by_indicator[indicator.id].append(result)
             status = result.status
-            key = status.value
+            key = status._value_
             counts[key] += 1
             task_counts[task.id][key] += 1
             plan_counts[key] += 1
