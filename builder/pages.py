@@ -280,7 +280,7 @@ class _Site:
         self.value_texts: dict[tuple[str, type, Any], str] = {}
         self.form_paths: dict[tuple[str, str], str | None] = {}
         self.value_cells: dict[tuple[str, Status, type, Any], Markup] = {}
-        self.value_tails: dict[tuple[str, Status, type, Any], str] = {}
+        self.unit_row_tails: dict[tuple[int, str, Status, type, Any], str] = {}
         self.status_cells = {status: self.fragment("status_cell", status) for status in Status}
         # Whether a task applies depends on the unit's type and flags only (as in
         # progress.evaluate), and thousands of units share a handful of those.
@@ -681,16 +681,23 @@ def _latest_reports(ordered: Sequence[ReportingState]) -> dict[str, list[Report]
     return latest
 
 
-def _checked(latest: Mapping[str, Sequence[Report]], item: ChecklistItem) -> bool | None:
-    """Whether the unit's latest report ticks a checklist item; None when nothing says."""
-    if item.field is None:
-        return None
-    name = item.field.field
-    for report in latest.get(item.field.form, ()):
-        value = report.values.get(name)
-        if isinstance(value, bool):
-            return value
-    return None
+def _ticks(latest: Mapping[str, Sequence[Report]],
+           items: Sequence[ChecklistItem]) -> tuple[bool | None, ...]:
+    """Whether the unit's latest report ticks each item of a checklist (None when nothing
+    says), in one loop: every unit page asks for dozens of items."""
+    ticks: list[bool | None] = []
+    for item in items:
+        tick = None
+        ref = item.field
+        if ref is not None:
+            name = ref.field
+            for report in latest.get(ref.form, ()):
+                value = report.values.get(name)
+                if value.__class__ is bool:
+                    tick = value
+                    break
+        ticks.append(tick)
+    return tuple(ticks)
 
 
 def _unit_page(site: _Site, unit: Unit) -> GeneratedPage:
@@ -698,15 +705,11 @@ def _unit_page(site: _Site, unit: Unit) -> GeneratedPage:
     results = [r for r in progress.for_unit(unit.id) if r.status is not Status.NOT_APPLICABLE]
     states = progress.reporting(unit.id)
     tasks = [t for t in site.content.tasks if site.task_applies(t, unit)]
-    checklists: list[tuple[Task, list[tuple[ChecklistItem, bool | None]]]] = []
+    checklists: list[tuple[Task, tuple[bool | None, ...]]] = []
     if any(task.checklist for task in tasks):
         periods = site.periods
         latest = _latest_reports(sorted(states, key=lambda s: (periods[s.period].end, s.period)))
-        checklists = [
-            (task, [(item, _checked(latest, item)) for item in task.checklist])
-            for task in tasks
-            if task.checklist
-        ]
+        checklists = [(task, _ticks(latest, task.checklist)) for task in tasks if task.checklist]
     history = [
         (state, site.forms[state.form], site.periods[state.period])
         for state in states
@@ -716,7 +719,7 @@ def _unit_page(site: _Site, unit: Unit) -> GeneratedPage:
     link = site.linker(path)
     return GeneratedPage(path=path, title=unit.name, in_nav=False, **_unit_source(
         site, unit,
-        indicator_tbody=_unit_indicator_rows(site, link, unit, results),
+        indicator_tbody=_unit_indicator_rows(site, path, link, unit, results),
         task_items=_task_items(site, link, tasks),
         checklists_html=_checklists_html(site, checklists),
         history_tbody=_reporting_rows(site, unit, history),
@@ -806,22 +809,26 @@ def _indicator_cells(site: _Site, link: Callable[[str], str], indicator_id: str)
     return html
 
 
-def _unit_indicator_rows(site: _Site, link: Callable[[str], str], unit: Unit,
+def _unit_indicator_rows(site: _Site, path: str, link: Callable[[str], str], unit: Unit,
                          results: Sequence[IndicatorResult]) -> Markup:
     head = f'<tr data-unit="{site.text(unit.id)}" data-indicator="'
     indicators, status_cells = site.indicators, site.status_cells
-    tails = site.value_tails
+    # The row after the unit, once per indicator, status and raw value. Its task link is
+    # the same from every unit page of one depth: a unit page's folder never shares a
+    # leading folder with a task page's, so the link is "../" per level + the target.
+    depth = url_base(path, site.options.directory_urls).count("/")
+    tails = site.unit_row_tails
     rows = []
     for result in results:
         value = result.value
-        # The row after its indicator's cells, once per indicator, status and raw value.
-        key = (result.indicator, result.status, value.__class__, value)  # True == 1
+        key = (depth, result.indicator, result.status, value.__class__, value)  # True == 1
         tail = tails.get(key)
         if tail is None:
             indicator = indicators[result.indicator][1]
-            tail = tails[key] = (f"<td>{html_text(site.value_text(indicator, value))}</td>"
+            tail = tails[key] = (f"{_indicator_cells(site, link, result.indicator)}"
+                                 f"<td>{html_text(site.value_text(indicator, value))}</td>"
                                  f"{status_cells[result.status]}</tr>\n")
-        rows.append(f"{head}{_indicator_cells(site, link, result.indicator)}{tail}")
+        rows.append(head + tail)
     return Markup("".join(rows))
 
 
@@ -848,16 +855,15 @@ _CHECK_MARKS = {
 
 
 def _checklists_html(site: _Site,
-                     checklists: Sequence[tuple[Task, Sequence[tuple[ChecklistItem, bool | None]]]]
-                     ) -> Markup:
+                     checklists: Sequence[tuple[Task, tuple[bool | None, ...]]]) -> Markup:
     parts = []
-    for task, items in checklists:
+    for task, ticks in checklists:
         # A task's list looks the same on every unit page whose reports tick the same items.
-        key = ("checklist", task.id, *(None if checked is None else bool(checked)
-                                       for _, checked in items))
+        key = ("checklist", task.id, *ticks)
         group = site.fragments.get(key)
         if group is None:
-            group = site.fragments[key] = Markup(_checklist_group(site, task, items))
+            group = site.fragments[key] = Markup(
+                _checklist_group(site, task, list(zip(task.checklist, ticks, strict=True))))
         parts.append(group)
     return Markup("".join(parts))
 
