@@ -279,8 +279,9 @@ class _Site:
         self.banner_text: str | None = None
         self.value_texts: dict[tuple[str, type, Any], str] = {}
         self.form_paths: dict[tuple[str, str], str | None] = {}
-        self.value_cells: dict[tuple[str, Status, type, Any], Markup] = {}
-        self.unit_row_tails: dict[tuple[int, str, Status, type, Any], str] = {}
+        self.value_cells: dict[str, dict[tuple[str, type, Any], Markup]] = {}
+        self.unit_row_heads: dict[int, dict[str, str]] = {}
+        self.unit_row_tails: dict[tuple[int, str, str, type, Any], str] = {}
         self.status_cells = {status: self.fragment("status_cell", status) for status in Status}
         # Whether a task applies depends on the unit's type and flags only (as in
         # progress.evaluate), and thousands of units share a handful of those.
@@ -613,23 +614,31 @@ def _task_unit_rows(site: _Site, path: str, task: Task, units: Sequence[Unit]) -
     result_of, rollup_of = site.progress.result, site.progress.unit_task_rollup
     cells, fragment = site.fragments, site.fragment
     indicators = task.indicators
+    # A unit's row head is the same on every task page of one depth: a task page's folder
+    # never shares a leading folder with a unit page's, so the link is "../" per level.
+    heads = site.unit_row_heads.setdefault(url_base(path, site.options.directory_urls)
+                                           .count("/"), {})
     # A value cell by the raw result, so that most cells skip formatting their value.
-    value_cells: dict[tuple[str, Status, type, Any], Markup] = site.value_cells
+    # Keys hold the status' value: a str hashes in C, an Enum member in Python.
+    value_cells = [site.value_cells.setdefault(indicator.id, {}) for indicator in indicators]
     rows = []
     for unit in units:
-        row = [_unit_row_head(site, link, unit)]
-        for indicator in indicators:
+        head = heads.get(unit.id)
+        if head is None:
+            head = heads[unit.id] = _unit_row_head(site, link, unit)
+        row = [head]
+        for indicator, by_value in zip(indicators, value_cells, strict=True):
             result = result_of(unit.id, indicator.id)
             value = result.value
-            key = (indicator.id, result.status, value.__class__, value)  # True == 1
-            cell = value_cells.get(key)
+            key = (result.status._value_, value.__class__, value)  # True == 1
+            cell = by_value.get(key)
             if cell is None:
-                cell = value_cells[key] = site.value_cell(
+                cell = by_value[key] = site.value_cell(
                     indicator.id, result.status, site.value_text(indicator, value))
             row.append(cell)
         if indicators:
             item = rollup_of(unit.id, task.id)
-            key = ("rollup-cells", item.share, item.status)
+            key = ("rollup-cells", item.share, item.status._value_)
             cell = cells.get(key)
             if cell is None:
                 cell = cells[key] = Markup(fragment("share_cell", item.share)
@@ -641,17 +650,13 @@ def _task_unit_rows(site: _Site, path: str, task: Task, units: Sequence[Unit]) -
 
 
 def _unit_row_head(site: _Site, link: Callable[[str], str], unit: Unit) -> str:
-    """A unit's row up to its first value: the same on every task page."""
+    """A unit's row up to its first value."""
     href = link(f"units/{unit.id}.md")
-    key = ("unit-row-head", href, unit.id)
-    head = site.fragments.get(key)
-    if head is None:
-        head = site.fragments[key] = Markup(
-            f'<tr data-unit="{site.text(unit.id)}"><td>'
-            f"{site.unit_link(href, unit.id, unit.name)}</td>"
-            f"<td>{site.text(site.plan.unit_type_label(unit.type))}</td>"
-        )
-    return head
+    return Markup(
+        f'<tr data-unit="{site.text(unit.id)}"><td>'
+        f"{site.unit_link(href, unit.id, unit.name)}</td>"
+        f"<td>{site.text(site.plan.unit_type_label(unit.type))}</td>"
+    )
 
 
 def _units_index(site: _Site) -> GeneratedPage:
@@ -821,7 +826,7 @@ def _unit_indicator_rows(site: _Site, path: str, link: Callable[[str], str], uni
     rows = []
     for result in results:
         value = result.value
-        key = (depth, result.indicator, result.status, value.__class__, value)  # True == 1
+        key = (depth, result.indicator, result.status._value_, value.__class__, value)  # 1, True
         tail = tails.get(key)
         if tail is None:
             indicator = indicators[result.indicator][1]
