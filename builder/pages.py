@@ -15,7 +15,7 @@ import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 
@@ -278,7 +278,8 @@ class _Site:
         self.values: dict[tuple[str, type, Any], str] = {}
         self.banner_text: str | None = None
         self.value_texts: dict[tuple[str, type, Any], str] = {}
-        self.form_paths: dict[tuple[str, str], str | None] = {}
+        # A reporting row's form and period cells and its form link's path after the unit.
+        self.reporting_cells: dict[tuple[str, str, date, str], tuple[str, str | None]] = {}
         self.value_cells: dict[str, dict[tuple[str, type, Any], Markup]] = {}
         self.unit_row_heads: dict[int, dict[str, str]] = {}
         self.unit_row_tails: dict[tuple[int, str, str, type, Any], str] = {}
@@ -900,21 +901,23 @@ History = Sequence[tuple[ReportingState, Form, Period]]
 def _reporting_rows(site: _Site, unit: Unit, history: History) -> Markup:
     unit_id = site.text(unit.id)
     forms_url = site.options.forms_url
-    cached = site.fragments
     # form_link, with the unit checked once per page and each form x period once per build
     # (the link is only identifiers after the escaped base, so it is escaped in parts).
     unit_url = (f"{html_text(_forms_base(forms_url))}units/{unit.id}/"
                 if is_identifier(unit.id) else None)
-    form_paths = site.form_paths
+    cached = site.reporting_cells
     rows = []
     for state, form, period in history:
-        key = ("reporting-cells", form.id, period.id, state.due, state.state)
-        cells = cached.get(key)
-        if cells is None:  # the same for every unit with this form, period and state
-            cells = cached[key] = Markup(_reporting_cells(site, state, form, period))
+        key = (form.id, period.id, state.due, state.state)
+        known = cached.get(key)
+        if known is None:  # the same for every unit with this form, period and state
+            path = (f"{state.form}/{state.period}/"
+                    if is_identifier(state.form) and is_identifier(state.period) else None)
+            known = cached[key] = (_reporting_cells(site, state, form, period), path)
+        cells, path = known
         report = state.report
         if report is not None:
-            submitted = report.submitted_at.strftime("%Y-%m-%d %H:%M")
+            submitted = minute_text(report.submitted_at)  # digits and punctuation only
             by = report.submitted_by.get("name") or report.submitted_by.get("account") or "—"
             evidence = "<br>".join(
                 f'<span class="ps-evidence">{html_text(ev.name)}（{html_text(size_text(ev.size))}）'
@@ -922,18 +925,21 @@ def _reporting_rows(site: _Site, unit: Unit, history: History) -> Markup:
             ) or "—"
         else:
             submitted, by, evidence = "—", "—", "—"
-        path = form_paths.get((state.form, state.period), False)
-        if path is False:
-            path = form_paths[(state.form, state.period)] = (
-                f"{state.form}/{state.period}/"
-                if is_identifier(state.form) and is_identifier(state.period) else None)
         action = (f'<a class="ps-form-link" href="{unit_url}{path}">'
                   f'{"更正" if report else "填报"}</a>') if unit_url and path else "—"
         rows.append(
-            f'<tr data-unit="{unit_id}" {cells}<td>{html_text(submitted)}</td>'
+            f'<tr data-unit="{unit_id}" {cells}<td>{submitted}</td>'
             f"<td>{html_text(by)}</td><td>{evidence}</td><td>{action}</td></tr>\n"
         )
     return Markup("".join(rows))
+
+
+def minute_text(moment: datetime) -> str:
+    """`moment.strftime("%Y-%m-%d %H:%M")`: isoformat gives the same for 4-digit years at
+    a third of the cost (a unit page shows every report's submission time)."""
+    if moment.year >= 1000:
+        return moment.isoformat(" ", "minutes")[:16]
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def _reporting_cells(site: _Site, state: ReportingState, form: Form, period: Period) -> str:
@@ -951,16 +957,22 @@ def _reporting_cells(site: _Site, state: ReportingState, form: Form, period: Per
 
 def _report_details_html(site: _Site, history: History) -> Markup:
     parts = []
+    shown = site.values
     for state, form, period in history:
         report = state.report
         if report is None:
             continue
         values = report.values
-        details = [
-            f"{cells}{site.value_html(kind, values[name])}</td></tr>\n"
-            for name, kind, cells in site.detail_cells(form)
-            if name in values
-        ]
+        details = []
+        for name, kind, cells in site.detail_cells(form):
+            if name in values:
+                value = values[name]
+                # value_html, its cache read here: a unit page shows ~50 report values.
+                html = shown.get((kind, value.__class__, value)) \
+                    if value.__class__ in _CACHED_VALUE_TYPES else None
+                if html is None:
+                    html = site.value_html(kind, value)
+                details.append(f"{cells}{html}</td></tr>\n")
         if not details:
             continue
         report_id = html_text(report.id)

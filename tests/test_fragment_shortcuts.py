@@ -4,13 +4,14 @@ macro's exact HTML, for any text; the reporting table's form links are form_link
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from builder import pages
 from builder.model import Status
-from builder.pages import SiteOptions, _Site, form_link
+from builder.pages import SiteOptions, _Site, form_link, minute_text
 from builder.progress import evaluate
 from tests.test_pages import AS_OF, _content, _reports
 
@@ -70,3 +71,8 @@ def test_every_reporting_rows_form_link_is_form_links(forms_url: str, unit_id: s
         assert "ps-form-link" not in html
     else:
         assert f'<a class="ps-form-link" href="{pages.html_text(link)}">填报</a>' in html
+
+
+@given(st.datetimes(timezones=st.none() | st.timezones()))
+def test_a_submission_time_is_shown_as_strftime_shows_it(moment: datetime) -> None:
+    assert minute_text(moment) == moment.strftime("%Y-%m-%d %H:%M")
