@@ -368,9 +368,6 @@ class _Site:
             ]
         return cells
 
-    def unit_task_rollup(self, unit_id: str, task_id: str) -> Rollup:
-        return self.progress.unit_task_rollup(unit_id, task_id)
-
     def unit_link(self, href: str, unit_id: str, name: str) -> Markup:
         """The `unit_link` macro's HTML, written here: every unit is linked from the task
         pages, the units index and the matrix, thousands of distinct calls a build, each a
@@ -990,13 +987,21 @@ def _report_details_html(site: _Site, history: History) -> Markup:
 def _matrix(site: _Site) -> GeneratedPage:
     tasks = [t for t in site.content.tasks if t.indicators]
     path = "matrix.md"
+    rollup_of = site.progress.unit_task_rollup
+    # A cell by its task and counts, the status by its value: a str hashes in C, an Enum
+    # member in Python, and the matrix has units x tasks cells.
+    by_task: list[tuple[Task, dict[tuple[str, int, int], Markup]]] = [(t, {}) for t in tasks]
     rows = []
     for unit in site.content.units:
         cells = []
-        for task in tasks:
-            item = site.unit_task_rollup(unit.id, task.id)
-            cells.append(site.fragment("matrix_cell", task.id, item.status, item.met,
-                                       item.applicable))
+        for task, known in by_task:
+            item = rollup_of(unit.id, task.id)
+            key = (item.status._value_, item.met, item.applicable)
+            cell = known.get(key)
+            if cell is None:
+                cell = known[key] = site.fragment("matrix_cell", task.id, item.status,
+                                                  item.met, item.applicable)
+            cells.append(cell)
         rows.append(f'<tr data-unit="{site.text(unit.id)}"><td>{_unit_link(site, path, unit)}'
                     f"</td>{''.join(cells)}</tr>\n")
     return site.render("matrix.md", path, "进度矩阵", tasks=tasks,
