@@ -812,8 +812,12 @@ def _indicator_cells(site: _Site, link: Callable[[str], str], indicator_id: str)
     return html
 
 
+# The unit page's tables are returned as str, not Markup: they go straight into the page's
+# source, and a Markup of a finished table is one more copy of it.
+
+
 def _unit_indicator_rows(site: _Site, path: str, link: Callable[[str], str], unit: Unit,
-                         results: Sequence[IndicatorResult]) -> Markup:
+                         results: Sequence[IndicatorResult]) -> str:
     head = f'<tr data-unit="{site.text(unit.id)}" data-indicator="'
     indicators, status_cells = site.indicators, site.status_cells
     # The row after the unit, once per indicator, status and raw value. Its task link is
@@ -832,10 +836,10 @@ def _unit_indicator_rows(site: _Site, path: str, link: Callable[[str], str], uni
                                  f"<td>{html_text(site.value_text(indicator, value))}</td>"
                                  f"{status_cells[result.status]}</tr>\n")
         rows.append(head + tail)
-    return Markup("".join(rows))
+    return "".join(rows)
 
 
-def _task_items(site: _Site, link: Callable[[str], str], tasks: Sequence[Task]) -> Markup:
+def _task_items(site: _Site, link: Callable[[str], str], tasks: Sequence[Task]) -> str:
     items = []
     for task in tasks:
         href = link(f"tasks/{task.id}.md")
@@ -846,7 +850,7 @@ def _task_items(site: _Site, link: Callable[[str], str], tasks: Sequence[Task]) 
                                       f"{site.label(task)}　{task.title}")
             item = site.fragments[key] = Markup(f"<li>{task_link}</li>\n")
         items.append(item)
-    return Markup("".join(items))
+    return "".join(items)
 
 
 # A checklist item's tick and state, by whether the latest report ticks it (None: unknown).
@@ -858,7 +862,7 @@ _CHECK_MARKS = {
 
 
 def _checklists_html(site: _Site,
-                     checklists: Sequence[tuple[Task, tuple[bool | None, ...]]]) -> Markup:
+                     checklists: Sequence[tuple[Task, tuple[bool | None, ...]]]) -> str:
     parts = []
     for task, ticks in checklists:
         # A task's list looks the same on every unit page whose reports tick the same items.
@@ -868,7 +872,7 @@ def _checklists_html(site: _Site,
             group = site.fragments[key] = Markup(
                 _checklist_group(site, task, list(zip(task.checklist, ticks, strict=True))))
         parts.append(group)
-    return Markup("".join(parts))
+    return "".join(parts)
 
 
 def _checklist_group(site: _Site, task: Task,
@@ -895,7 +899,7 @@ def _checklist_group(site: _Site, task: Task,
 History = Sequence[tuple[ReportingState, Form, Period]]
 
 
-def _reporting_rows(site: _Site, unit: Unit, history: History) -> Markup:
+def _reporting_rows(site: _Site, unit: Unit, history: History) -> str:
     unit_id = site.text(unit.id)
     forms_url = site.options.forms_url
     # form_link, with the unit checked once per page and each form x period once per build
@@ -928,7 +932,7 @@ def _reporting_rows(site: _Site, unit: Unit, history: History) -> Markup:
             f'<tr data-unit="{unit_id}" {cells}<td>{submitted}</td>'
             f"<td>{html_text(by)}</td><td>{evidence}</td><td>{action}</td></tr>\n"
         )
-    return Markup("".join(rows))
+    return "".join(rows)
 
 
 def minute_text(moment: datetime) -> str:
@@ -952,7 +956,7 @@ def _reporting_cells(site: _Site, state: ReportingState, form: Form, period: Per
     )
 
 
-def _report_details_html(site: _Site, history: History) -> Markup:
+def _report_details_html(site: _Site, history: History) -> str:
     parts = []
     shown = site.values
     for state, form, period in history:
@@ -981,7 +985,7 @@ def _report_details_html(site: _Site, history: History) -> Markup:
         )
         parts.extend(details)
         parts.append("</tbody>\n</table>\n</details>\n")
-    return Markup("".join(parts))
+    return "".join(parts)
 
 
 def _matrix(site: _Site) -> GeneratedPage:
