@@ -609,7 +609,7 @@ def _unit_link(site: _Site, path: str, unit: Unit) -> str:
 
 def _task_unit_rows(site: _Site, path: str, task: Task, units: Sequence[Unit]) -> Markup:
     link = site.linker(path)
-    result_of, rollup_of = site.progress.result, site.progress.unit_task_rollup
+    for_indicator, rollup_of = site.progress.for_indicator, site.progress.unit_task_rollup
     cells, fragment = site.fragments, site.fragment
     indicators = task.indicators
     # A unit's row head is the same on every task page of one depth: a task page's folder
@@ -619,14 +619,17 @@ def _task_unit_rows(site: _Site, path: str, task: Task, units: Sequence[Unit]) -
     # A value cell by the raw result, so that most cells skip formatting their value.
     # Keys hold the status' value: a str hashes in C, an Enum member in Python.
     value_cells = [site.value_cells.setdefault(indicator.id, {}) for indicator in indicators]
+    # Each indicator's results by unit, from its column (as Progress.result finds them, the
+    # last for a unit id wins): one dict read per cell instead of a method call.
+    columns = [{r.unit: r for r in for_indicator(indicator.id)} for indicator in indicators]
     rows = []
     for unit in units:
         head = heads.get(unit.id)
         if head is None:
             head = heads[unit.id] = _unit_row_head(site, link, unit)
         row = [head]
-        for indicator, by_value in zip(indicators, value_cells, strict=True):
-            result = result_of(unit.id, indicator.id)
+        for indicator, by_value, column in zip(indicators, value_cells, columns, strict=True):
+            result = column[unit.id]
             value = result.value
             key = (result.status._value_, value.__class__, value)  # True == 1
             cell = by_value.get(key)
