@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from builder.build import build_site, write_if_changed, write_pages
 from builder.content import load_content
@@ -129,3 +131,34 @@ def test_pages_only_rewrites_only_the_pages_a_new_report_changes(tmp_path: Path)
     assert report["id"] in (out / "docs" / "units" / f"{report['unit']}.md").read_text("utf-8")
     others = {f"units/{u.id}.md" for u in load_content(root).units if u.id != report["unit"]}
     assert not changed & others  # no other unit's page was touched
+
+
+# The placeholders as a regular expression: the definition insert_blocks must follow.
+PLACEHOLDER = re.compile(r"<!--plansite-block-(\d+)-->")
+
+
+def insert_blocks_by_pattern(text: str, blocks: list[str]) -> str:
+    def block(match: re.Match[str]) -> str:
+        index = int(match.group(1))
+        return blocks[index] if index < len(blocks) else match.group(0)
+
+    return PLACEHOLDER.sub(block, text) if blocks else text
+
+
+# Placeholder-like tokens: any short run of digits (Unicode ones too) or not-quite digits.
+TOKENS = st.text(alphabet="0129٣²x-", max_size=3).map(lambda n: f"<!--plansite-block-{n}-->")
+
+
+@given(
+    parts=st.lists(TOKENS | st.sampled_from([
+        "<!--plansite-block-", "-->", "0", "12", "٣", "²", "<!--", "-", "\n", "表",
+        BLOCK_TOKEN.format(0), BLOCK_TOKEN.format(1),
+    ]), max_size=12),
+    blocks=st.lists(st.sampled_from(["<b>甲</b>", "", "-->", "<!--plansite-block-0-->"]),
+                    max_size=3),
+)
+def test_blocks_are_inserted_exactly_where_the_placeholder_pattern_matches(
+    parts: list[str], blocks: list[str]
+) -> None:
+    text = "".join(parts)
+    assert insert_blocks(text, blocks) == insert_blocks_by_pattern(text, blocks)
