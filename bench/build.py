@@ -200,6 +200,7 @@ def child_rebuild_worker(root: Path, sites: Path) -> None:
     it runs in the server: a first build, then one merged report and the time until the
     served unit page shows it, warm (the kept copy of main and the page cache) and cold
     (both removed: the whole tree exported and every page rendered). JSON on the last line."""
+    from forms import checkout
     from forms.rebuild import PAGE_CACHE, SOURCE, SiteRebuilder
 
     rebuilder = SiteRebuilder(root, sites)
@@ -211,12 +212,8 @@ def child_rebuild_worker(root: Path, sites: Path) -> None:
         write_reports(root, [report])
         git_commit_all(root, f"Approve {report['id']}")
         if kind == "cold":
-            for name in (PAGE_CACHE, SOURCE, f"{SOURCE}.commit"):
-                path = sites / name
-                if path.is_dir():
-                    shutil.rmtree(path)
-                else:
-                    path.unlink(missing_ok=True)
+            (sites / PAGE_CACHE).unlink(missing_ok=True)
+            checkout.discard(sites / SOURCE)
         start, cpu = time.perf_counter(), time.process_time()
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         published = rebuilder.rebuild()

@@ -47,6 +47,12 @@ def held_commit(folder: Path) -> str | None:
     return commit if commit and folder.is_dir() else None
 
 
+def discard(folder: Path) -> None:
+    """Remove the copy and its marker: the next update exports the whole tree."""
+    _marker(folder).unlink(missing_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def _target(folder: Path, path: str) -> Path:
     parts = path.split("/")
     if any(part in ("", ".", "..", ".git") or "\\" in part for part in parts):
@@ -100,7 +106,7 @@ def update(repo: pygit2.Repository, commit_id: str, folder: Path) -> int:
             log.warning("updating the site source from %s failed (%s); exporting it whole",
                         held[:12], error)
     if changed is None:
-        shutil.rmtree(folder, ignore_errors=True)
+        discard(folder)
         folder.mkdir(parents=True)
         changed = repository.export_tree(repo, commit_id, folder)
     temporary = marker.with_name(f".{marker.name}.tmp")

@@ -20,7 +20,6 @@ from builder.model import (
     Indicator,
     Operand,
     Period,
-    Plan,
     Principle,
     Report,
     Status,
@@ -38,7 +37,7 @@ from builder.pages import (
     target_text,
 )
 from builder.progress import evaluate
-from tests.factories import make_form, make_report
+from tests.factories import make_form, make_plan, make_report
 
 CST = timezone(timedelta(hours=8))
 AS_OF = date(2022, 10, 20)
@@ -47,14 +46,12 @@ HOSTILE_NOTE = '<img src=x onerror=alert(2)> [链接](javascript:alert(3))'
 
 
 def _content(*, demo: bool = True, unit_name: str = "市甲局") -> Content:
-    plan = Plan(
+    plan = make_plan(
         id="safety-2025",
         title="2025年校园安全工作计划",
         short_title="校园安全计划",
         year=2025,
         issuer="某区教育局",
-        start=date(2022, 1, 1),
-        end=date(2022, 12, 31),
         preamble="为做好校园安全工作，制定本计划。",
         guiding_ideology="以预防为主。",
         principles=(Principle("安全第一", "把安全放在首位。"),),
