@@ -125,8 +125,19 @@ def approve(submission_id: str) -> Any:
         "approving",
         lambda: store.submissions.approve(record.id, account.display_name, email),
         failed="审核通过操作未能完成，请稍后重试。",
-        done=f"已通过填报 {record.id}。网站将在重新生成后显示新数据。",
+        done=f"已通过填报 {record.id}。{_site_note(record)}",
     )
+
+
+def _site_note(record: SubmissionRecord) -> str:
+    """What the rebuilt site will show of an approved report: progress is counted as of
+    the site's date (mkdocs.yml `as_of`; a demo keeps one in the past), and a report
+    submitted after it is not counted, which the reviewer should not be told otherwise."""
+    as_of = services().as_of
+    if as_of is not None and record.submitted_at.date() > as_of:
+        return (f"网站按 {as_of.isoformat()} 统计进度，此后提交的填报不计入网站，"
+                "重新生成后网站内容不变。")
+    return "网站将在重新生成后显示新数据。"
 
 
 @bp.route("/review/<submission_id>/reject", methods=["POST"])

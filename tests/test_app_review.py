@@ -88,3 +88,21 @@ def test_approve_triggers_the_rebuild_callback(setup) -> None:
     post(logged_in(setup, "checker"), f"/forms/review/{sid}/approve")
     remote = pygit2.Repository(str(setup.instance / "remote.git"))
     assert merged == [str(remote.branches.local["main"].target)]
+
+
+@pytest.mark.parametrize(("as_of", "said"), [
+    (None, "网站将在重新生成后显示新数据"),
+    ("2025-08-01", "网站按 2025-08-01 统计进度，此后提交的填报不计入网站"),
+])
+def test_approval_says_whether_the_site_will_count_the_report(
+    tmp_path: Path, as_of: str | None, said: str
+) -> None:
+    # Submitted now, which is after a site date in the past (a demo's) but not after today.
+    setup = make_setup(tmp_path, AS_OF=as_of)
+    sid = submit(setup)
+
+    page = post(logged_in(setup, "checker"), f"/forms/review/{sid}/approve",
+                follow_redirects=True).get_data(as_text=True)
+
+    assert f"已通过填报 {sid}" in page
+    assert said in page
