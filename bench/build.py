@@ -57,65 +57,13 @@ def mkdocs_build(config: Path, site: Path) -> ChildRun:
 
 
 def timed_mkdocs_build(config: Path, site: Path) -> tuple[ChildRun, dict[str, float]]:
-    """`mkdocs build` in a child that also reports the CPU time spent importing the plugin
-    and inside its event handlers: the builder's own share of the build."""
+    """`mkdocs build` in a child (bench.timed_build) that also reports the CPU time spent
+    importing the plugin and inside its event handlers: the builder's own share."""
     # The child runs in the workload folder, as mkdocs does; bench/ must stay importable.
     path = os.pathsep.join(p for p in (str(REPO_ROOT), ENV.get("PYTHONPATH", "")) if p)
-    run = run_child(python_command("-m", "bench.build", "--child-build", str(config),
-                                   str(site)), cwd=config.parent, env={**ENV, "PYTHONPATH": path})
+    run = run_child(python_command("-m", "bench.timed_build", str(config), str(site)),
+                    cwd=config.parent, env={**ENV, "PYTHONPATH": path})
     return run, json.loads(run.output.strip().splitlines()[-1])
-
-
-def child_build(config: Path, site: Path) -> None:
-    """Run `mkdocs build -q` in this process with the plansite plugin's event handlers
-    timed (CPU); print the figures as JSON on the last line."""
-    import functools
-
-    import jieba
-
-    # jieba loads its dictionary on first use, from whichever caller comes first (the
-    # plugin's add_word for unit names, else the search plugin): a cost of Chinese search,
-    # paid here up front so it is counted as MkDocs' and not as the builder's.
-    jieba.setLogLevel(60)
-    jieba.initialize()
-    start = time.process_time()
-    from builder import plugin  # the builder's imports (frictionless, openpyxl ...) count
-
-    spent = {"import_cpu": time.process_time() - start, "plugin_cpu": 0.0}
-
-    def timed(method: Any, key: str = "plugin_cpu") -> Any:
-        """The method, adding the CPU time of each call to spent[key]."""
-        @functools.wraps(method)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            begin = time.process_time()
-            try:
-                return method(*args, **kwargs)
-            finally:
-                spent[key] = spent.get(key, 0.0) + time.process_time() - begin
-        return wrapper
-
-    from mkdocs.plugins import CombinedEvent
-
-    for name, method in list(vars(plugin.PlansitePlugin).items()):
-        if name.startswith("on_") and isinstance(method, CombinedEvent):
-            # One event, several handlers with their own priorities (kept by wraps).
-            setattr(plugin.PlansitePlugin, name, CombinedEvent(*map(timed, method.methods)))
-        elif name.startswith("on_") and callable(method):
-            setattr(plugin.PlansitePlugin, name, timed(method))
-    # The stages the issue lists as the builder's own work, as the plugin calls them.
-    for name in ("load_content", "load_reports", "evaluate", "render_pages"):
-        setattr(plugin, name, timed(getattr(plugin, name), f"{name}_cpu"))
-    from mkdocs.__main__ import cli
-
-    cli(["build", "-q", "-f", str(config), "-d", str(site)], standalone_mode=False)
-    # The plugin writes the exports in a child process on the second core: its CPU is the
-    # builder's too, and part of the build's total.
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    spent["export_cpu"] = children.ru_utime + children.ru_stime
-    spent["plugin_main_cpu"] = spent["plugin_cpu"]
-    spent["plugin_cpu"] += spent["export_cpu"]
-    spent["total_cpu"] = time.process_time() + spent["export_cpu"]
-    print(json.dumps(spent))
 
 
 def pages_only(root: Path, out: Path) -> ChildRun:
@@ -320,14 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--small", action="store_true", help="10 and 30 units, for the smoke test")
-    parser.add_argument("--child-build", nargs=2, metavar=("CONFIG", "SITE"),
-                        help=argparse.SUPPRESS)
     parser.add_argument("--child-rebuild", nargs=2, metavar=("ROOT", "SITES"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child_build:
-        child_build(Path(args.child_build[0]), Path(args.child_build[1]))
-        return 0
     if args.child_rebuild:
         child_rebuild_worker(Path(args.child_rebuild[0]), Path(args.child_rebuild[1]))
         return 0
