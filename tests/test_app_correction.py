@@ -112,18 +112,18 @@ def test_the_notice_names_the_submission_and_says_nothing_changes_before_approva
     report = setup.submissions.read_report(submission_id)
     text = notice(reporter.get(FILL_URL).get_data(as_text=True))
     when = local_time(report["submitted_at"])
-    assert f"本表已按王老师于 {when}提交的填报（已提交/等待同步）填好" in text
+    assert f"以下内容取自王老师于 {when}提交的填报（已提交/等待同步）" in text
     assert "更正提交并审核通过之前，原填报和网站上的数据都不会改变" in text
     assert "佐证材料" not in text  # nothing to carry: not promised
     setup.submissions.approve(submission_id, "赵审核", "checker@example.invalid")
-    assert "提交的填报（已通过）填好" in notice(reporter.get(FILL_URL).get_data(as_text=True))
+    assert "提交的填报（已通过）" in notice(reporter.get(FILL_URL).get_data(as_text=True))
 
 
 def test_a_returned_submission_is_the_starting_point_with_its_reason(setup, reporter) -> None:
     submission_id = submit(reporter)
     setup.submissions.reject(submission_id, "赵审核", "隐患数量与附件不符")
     page = reporter.get(FILL_URL).get_data(as_text=True)
-    assert "提交的填报（已退回）填好" in notice(page)
+    assert "提交的填报（已退回）" in notice(page)
     assert "退回原因：隐患数量与附件不符" in notice(page)
     assert field_value(page, "hazards_found") == "5"
 
@@ -152,7 +152,7 @@ def test_an_approved_report_in_the_plan_is_the_starting_point_too(setup, reporte
     page = reporter.get(url).get_data(as_text=True)
     assert field_value(page, "extinguishers_checked") == "64"
     assert '<option selected value="合格">' in page
-    assert "本表已按李老师于 2025-07-15 08:30（UTC+08:00）提交的填报（已通过）填好" in notice(page)
+    assert "以下内容取自李老师于 2025-07-15 08:30（UTC+08:00）提交的填报（已通过）" in notice(page)
 
 
 def test_evidence_is_carried_into_the_submitted_correction(setup, reporter) -> None:
@@ -293,7 +293,7 @@ def test_what_users_typed_is_escaped_on_the_correction_page(setup) -> None:
     page = client.get(FILL_URL).get_data(as_text=True)
     assert "&lt;/textarea&gt;&lt;script&gt;alert(1)&lt;/script&gt;</textarea>" in page
     assert "<script>alert(1)" not in page
-    assert "本表已按&lt;b&gt;马&lt;/b&gt;于" in notice(page)
+    assert "以下内容取自&lt;b&gt;马&lt;/b&gt;于" in notice(page)
     assert "退回原因：&lt;img src=x onerror=&#34;alert(2)&#34;&gt;" in notice(page)
     assert "<img src=x" not in page and "<b>马</b>" not in page
 
