@@ -37,6 +37,7 @@ from builder.model import (
     Form,
     FormField,
     Period,
+    Problem,
     Report,
     Unit,
     evidence_dir,
@@ -163,7 +164,7 @@ def approved_in_tree(root: Path, unit: str, form: str, period: str) -> Report | 
     try:
         with os.scandir(folder) as entries:
             names = [entry.name for entry in entries if entry.is_file()]
-    except (FileNotFoundError, NotADirectoryError):
+    except OSError:  # no report of this slot yet (or an unreadable folder: start empty)
         return None
     reports = []
     for name in names:
@@ -171,7 +172,7 @@ def approved_in_tree(root: Path, unit: str, form: str, period: str) -> Report | 
         if submission_id == name or not is_identifier(submission_id):
             continue
         rel = report_path(form, period, unit, submission_id)  # identifiers only
-        problems: list[Any] = []
+        problems: list[Problem] = []
         try:
             data = json.loads(Path(root, rel).read_bytes().decode("utf-8"))
         except (OSError, ValueError):
