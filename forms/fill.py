@@ -1,23 +1,17 @@
 """Filling a form: the fill page (draft save and resume, evidence), the check-your-answers
 page with the final submit, the confirmation page and evidence downloads.
 
-A correction starts from the report it corrects: with no draft, the fill page is filled
-from the slot's latest submission (or approved report), and its evidence is carried into
-the draft on the first save.
+A correction starts from the report it corrects (forms.corrections).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
-import os
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,22 +31,24 @@ from builder.model import (
     Form,
     FormField,
     Period,
-    Problem,
-    Report,
     Unit,
-    evidence_dir,
-    is_identifier,
-    report_path,
 )
-from builder.records import format_bound, json_values, read_record
-from builder.reports import REPORTS_DIR, parse_report
+from builder.records import json_values, read_record
 from forms.accounts import Account
 from forms.auth import current_account, login_required
+from forms.corrections import (
+    CORRECTION_CONTROLS,
+    EARLIER_INPUT,
+    REMOVE_EARLIER_INPUT,
+    Earlier,
+    carry_evidence,
+    earlier_report,
+    typed_as_text,
+)
 from forms.evidence import (
     EvidenceError,
     check_upload,
     is_stored_name,
-    sanitise_name,
     stored_name,
 )
 from forms.formgen import build_form, display_value, posted_values, widget_kind
@@ -65,7 +61,7 @@ from forms.permissions import (
     resolve_form,
     resolve_unit,
 )
-from forms.portal import STATE_LABELS, latest_records, report_from_dict
+from forms.portal import STATE_LABELS
 from forms.repository import RepositoryError
 from forms.services import services
 from forms.submissions import EvidenceFile, InvalidState
@@ -77,15 +73,7 @@ STORAGE_ERROR = (
     "系统暂时无法保存您的填报（服务器存储空间不足或不可写）。"
     "您填写的内容已作为草稿保留，请稍后再试或联系管理员。"
 )
-# The fill page's own controls for a correction. Form field names never hold a hyphen
-# (content/README.md), so these cannot shadow a field of any plan's form.
-EARLIER_INPUT = "earlier-report"
-REMOVE_EARLIER_INPUT = "remove-earlier-file"
-CORRECTION_CONTROLS = frozenset({EARLIER_INPUT, REMOVE_EARLIER_INPUT})
-EARLIER_CHANGED = (
-    "在您填写期间，本单位又提交了一份新的填报，原填报的佐证材料没有带入草稿。"
-    "请查看最新的填报，再上传需要的文件。"
-)
+
 
 
 @dataclass(frozen=True)
@@ -125,135 +113,6 @@ def error_summary(form: Form, errors: dict[str, str]) -> list[tuple[str | None, 
         if form.field_named(name) is None:
             summary.append((None, name, message))
     return summary
-
-
-@dataclass(frozen=True)
-class Earlier:
-    """The report a correction starts from."""
-
-    report: Report
-    state: str  # its review state, as the portal labels it
-    reason: str  # why it was returned, "" otherwise
-    in_service: bool  # a submission in the service's git; else an approved report in ROOT
-
-
-def earlier_report(target: Target) -> Earlier | None:
-    """The report the portal shows as the slot's latest: its latest submission in any
-    review state (a returned one too: that is the one the reviewer asked to correct),
-    else its latest approved report in the plan's repository; None when there is none."""
-    store = services()
-    records = latest_records(store.submissions.list(unit=target.unit.id))
-    record = records.get((target.form.id, target.period.id))
-    if record is None:
-        report = approved_in_tree(store.root, target.unit.id, target.form.id, target.period.id)
-        return Earlier(report, STATE_LABELS["approved"], "", False) if report else None
-    try:
-        report = report_from_dict(store.submissions.read_report(record.id))
-    except (InvalidState, RepositoryError, OSError, KeyError, TypeError, ValueError):
-        # The form still opens, empty as before: a correction can always be typed anew.
-        log.exception("submission %s cannot be read to start a correction", record.id)
-        return None
-    reason = record.reason if record.state == "rejected" else ""
-    return Earlier(report, STATE_LABELS.get(record.state, record.state), reason, True)
-
-
-def approved_in_tree(root: Path, unit: str, form: str, period: str) -> Report | None:
-    """The latest approved report of one slot in `root`/data/reports: only that slot's
-    folder is read, not every report of the plan."""
-    folder = Path(root, REPORTS_DIR, form, period, unit)
-    try:
-        with os.scandir(folder) as entries:
-            names = [entry.name for entry in entries if entry.is_file()]
-    except OSError:  # no report of this slot yet (or an unreadable folder: start empty)
-        return None
-    reports = []
-    for name in names:
-        submission_id = name.removesuffix(".json")
-        if submission_id == name or not is_identifier(submission_id):
-            continue
-        rel = report_path(form, period, unit, submission_id)  # identifiers only
-        problems: list[Problem] = []
-        try:
-            data = json.loads(Path(root, rel).read_bytes().decode("utf-8"))
-        except (OSError, ValueError):
-            log.warning("approved report %s cannot be read", rel)
-            continue
-        report = parse_report(rel, data, None, problems)
-        if report is not None:
-            reports.append(report)
-    return max(reports, key=lambda r: (r.submitted_at, r.id), default=None)
-
-
-def typed_as_text(form: Form, values: Mapping[str, Any]) -> dict[str, str]:
-    """A report's values as the strings a person types for them (what a draft holds), for
-    the form's own fields: 60 rather than 60.0, true/false for a yes/no field."""
-    text: dict[str, str] = {}
-    for field in form.fields:
-        value = values.get(field.name)
-        if isinstance(value, bool):
-            text[field.name] = "true" if value else "false"
-        elif isinstance(value, str | int | float):
-            text[field.name] = format_bound(value)
-    return text
-
-
-def read_earlier_file(earlier: Earlier, file: str, limit: int) -> bytes:
-    """One evidence file of the earlier report, at most `limit` + 1 bytes of it (enough
-    for the size check to refuse it). Raises FileNotFoundError for anything not there."""
-    if not is_stored_name(file):
-        raise FileNotFoundError(file)
-    report = earlier.report
-    if earlier.in_service:
-        try:
-            return bytes(services().submissions.read_evidence(report.id, file)[: limit + 1])
-        except (InvalidState, RepositoryError, KeyError) as error:
-            raise FileNotFoundError(file) from error
-    root = services().root.resolve()
-    path = root.joinpath(evidence_dir(report.form, report.period, report.unit, report.id), file)
-    # The report's folder comes from identifiers and the file from a stored name; a
-    # symbolic link committed there must still not lead out of the repository.
-    if not path.resolve().is_relative_to(root):
-        raise FileNotFoundError(file)
-    with path.open("rb") as handle:
-        return handle.read(limit + 1)
-
-
-def _carry_evidence(target: Target, posted_id: str, removed: set[str]) -> list[str]:
-    """Attach the earlier report's evidence to the new draft, but the files the user
-    ticked for removal; each file is checked again like an upload. Chinese messages for
-    the files that could not be carried."""
-    earlier = earlier_report(target)
-    if earlier is None or earlier.report.id != posted_id:
-        # The page showed another report's files than the slot's latest now: carrying
-        # these would attach files the user never saw.
-        return [EARLIER_CHANGED]
-    store = services()
-    limit = current_app.config["EVIDENCE_MAX_BYTES"]
-    max_files = current_app.config["EVIDENCE_MAX_FILES"]
-    messages: list[str] = []
-    for item in earlier.report.evidence:
-        if item.file in removed:
-            continue
-        shown = sanitise_name(item.name)
-        try:
-            data = read_earlier_file(earlier, item.file, limit)
-        except OSError:
-            messages.append(f"原填报中的文件“{shown}”无法读取，请重新上传")
-            continue
-        try:
-            checked = check_upload(item.name, data, limit)
-        except EvidenceError as error:
-            messages.append(f"原填报中的文件未能带入：{error}")
-            continue
-        if hashlib.sha256(data).hexdigest() != item.sha256:
-            messages.append(f"原填报中的文件“{shown}”与提交时的记录不符，请重新上传")
-            continue
-        added = store.drafts.add_file(
-            *target.key, checked.name, checked.media_type, data, max_files
-        )
-        if added is None:
-            messages.append(f"文件“{checked.name}”未能添加：每份填报最多上传 {max_files} 个文件")
-    return messages
 
 
 def _render_fill(
@@ -326,7 +185,7 @@ def edit(unit_id: str, form_id: str, period_id: str) -> Any:
         if draft is not None:
             # The draft wins over the earlier report: it is the user's newer typing.
             return _render_fill(target, draft.values)
-        earlier = earlier_report(target)
+        earlier = earlier_report(*target.key)
         values = typed_as_text(target.form, earlier.report.values) if earlier else {}
         return _render_fill(target, values, earlier=earlier)
 
@@ -352,7 +211,7 @@ def edit(unit_id: str, form_id: str, period_id: str) -> Any:
     earlier_id = request.form.get(EARLIER_INPUT)
     if starting and earlier_id:
         removed = set(request.form.getlist(REMOVE_EARLIER_INPUT))
-        file_errors += _carry_evidence(target, earlier_id, removed)
+        file_errors += carry_evidence(target.key, earlier_id, removed)
     file_errors += _accept_files(target)
 
     if action == "save":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from forms.fill import typed_as_text
+from forms.corrections import typed_as_text
 from tests.app_fixtures import (
     FILL_URL,
     INSPECTION_OK,
