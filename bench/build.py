@@ -225,7 +225,7 @@ def measure_scale(units: int, seed: int, work: Path, rebuild: bool,
     results.figure(f"u{units}.builder_share", figures["own_work_share_cpu"],
                    f"builder's own work (load, statuses, pages; its process): "
                    f"{figures['own_work_cpu_s']:.1f} s of {figures['total_cpu_s']:.1f} s CPU = "
-                   f"{figures['own_work_share_cpu']:.0%} (target <= 10%): load content "
+                   f"{figures['own_work_share_cpu']:.1%} (target <= 10%): load content "
                    f"{figures['stage_load_content']:.2f} s, reports "
                    f"{figures['stage_load_reports']:.2f} s, evaluate "
                    f"{figures['stage_evaluate']:.2f} s, render {figures['stage_render_pages']:.2f}"
@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     largest = scales[max(scales)]
     results.target("target_builder_share", largest["own_work_share_cpu"] <= 0.10,
                    f"builder's own work at {max(scales)} units "
-                   f"{largest['own_work_share_cpu']:.0%} <= 10% (with the exports "
+                   f"{largest['own_work_share_cpu']:.1%} <= 10% (with the exports "
                    f"{largest['builder_share_cpu']:.0%})")
     low, high = (500, 5000) if {500, 5000} <= scales.keys() else (min(scales), max(scales))
     if low != high:
