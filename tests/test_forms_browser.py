@@ -172,6 +172,20 @@ def test_report_review_and_rebuild_in_a_real_browser(
         page.goto(f"{base}/units/dongfeng-ps/")
         assert "75%" in indicator_row(page, "灭火器检查覆盖率")  # 48 of 64
         shot(page, "rebuilt-unit")
+
+        # A correction starts from the approved report: its values and its evidence.
+        page.goto(f"{base}/forms/")
+        page.get_by_role("button", name="退出登录").click()
+        log_in(page, base, "dongfeng")
+        page.goto(f"{base}/forms/units/dongfeng-ps/inspection/2025-T2/")
+        note = page.get_by_role("note").filter(has_text="更正")
+        expect(note).to_contain_text("王老师")
+        expect(note).to_contain_text("已通过")
+        expect(page.get_by_label("已检查灭火器数量")).to_have_value("48")
+        expect(page.get_by_label("本期发现隐患（处）")).to_have_value("2")
+        expect(page.locator(".file-list")).to_contain_text("检查记录.pdf")
+        shot(page, "correction")
+        assert serious_accessibility_violations(page) == []
     finally:
         context.close()
     assert violations == []
