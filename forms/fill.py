@@ -199,8 +199,10 @@ def edit(unit_id: str, form_id: str, period_id: str) -> Any:
     }
     known = {name: value for name, value in posted.items() if target.form.field_named(name)}
     # The earlier report's evidence joins the draft when the draft begins, never again:
-    # a file removed from a draft later must stay removed.
-    starting = store.drafts.load(*target.key) is None
+    # a file removed from a draft later must stay removed. (Only a page that listed an
+    # earlier report's files asks; every other save skips the extra read.)
+    earlier_id = request.form.get(EARLIER_INPUT)
+    starting = bool(earlier_id) and store.drafts.load(*target.key) is None
     for number in request.form.getlist("remove_file"):
         # File numbers are small; a forged 20-digit one would overflow sqlite's integer.
         if number.isascii() and number.isdigit() and len(number) <= 9:
@@ -208,7 +210,6 @@ def edit(unit_id: str, form_id: str, period_id: str) -> Any:
     # The draft is saved whatever the outcome, so nothing typed is ever lost.
     store.drafts.save(*target.key, known, target.account.name)
     file_errors: list[str] = []
-    earlier_id = request.form.get(EARLIER_INPUT)
     if starting and earlier_id:
         removed = set(request.form.getlist(REMOVE_EARLIER_INPUT))
         file_errors += carry_evidence(target.key, earlier_id, removed)
