@@ -161,6 +161,18 @@ def effective_reports(reports: Iterable[Report], as_of: date) -> dict[ReportKey,
     return best
 
 
+def reports_after(reports: Iterable[Report], as_of: date) -> dict[str, tuple[Report, ...]]:
+    """The reports `effective_reports` leaves out as submitted after `as_of`, by unit, each
+    unit's in submission order (then id). Approved all the same: the site lists them so that
+    a report received after its date (an archived plan's end, the demo's day) is not silently
+    missing, without counting it. Units with none are absent (the usual case: as_of = today)."""
+    late = [report for report in reports if report.submitted_at.date() > as_of]
+    by_unit: dict[str, list[Report]] = {}
+    for report in sorted(late, key=_order):
+        by_unit.setdefault(report.unit, []).append(report)
+    return {unit: tuple(listed) for unit, listed in by_unit.items()}
+
+
 def _first_submissions(reports: Iterable[Report], as_of: date) -> dict[ReportKey, date]:
     """When each (unit, form, period) was first reported: a late correction of a report
     that came in on time does not make the unit late."""

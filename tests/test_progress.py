@@ -39,6 +39,7 @@ from builder.progress import (
     evaluate,
     format_value,
     next_due,
+    reports_after,
     rollup,
 )
 from tests.factories import make_form, make_period, make_plan, make_report
@@ -223,6 +224,37 @@ def test_separate_units_forms_and_periods_never_replace_each_other() -> None:
         report("u1", "Q1", {}, fid="other"),
     ]
     assert len(effective_reports(reports, date(2022, 12, 31))) == 4
+
+
+# ------------------------------------------------------------------ reports after the as-of date
+
+
+def test_reports_after_the_as_of_date_are_listed_by_unit_in_submission_order() -> None:
+    counted = report("u1", "Q1", {"count": 1}, "2022-04-05T10:00:00")
+    same_day = report("u1", "Q2", {"count": 1}, "2022-07-04T23:30:00")  # still 4 July
+    later = report("u1", "Q3", {"count": 1}, "2022-10-08T09:00:00", rid="20221008090000-b")
+    tie = report("u1", "Q2", {"count": 2}, "2022-10-08T09:00:00", rid="20221008090000-a")
+    first = report("u1", "Q2", {"count": 3}, "2022-07-05T08:00:00")
+    other = report("u2", "Q1", {"count": 1}, "2022-08-01T10:00:00")
+
+    after = reports_after([later, counted, other, tie, same_day, first], date(2022, 7, 4))
+
+    assert after == {"u1": (first, tie, later), "u2": (other,)}
+
+
+def test_no_reports_after_the_as_of_date_means_no_entry_at_all() -> None:
+    reports = [report("u1", "Q1", {"count": 1}, "2022-04-05T10:00:00")]
+    assert reports_after(reports, date(2022, 4, 5)) == {}
+
+
+def test_a_correction_after_the_as_of_date_is_listed_while_the_earlier_report_counts() -> None:
+    c = content((task("t1", indicator("i1", "sum", target=Target(minimum=4))),))
+    first = report("u1", "Q1", {"count": 1}, "2022-04-05T10:00:00")
+    correction = report("u1", "Q1", {"count": 5}, "2022-04-08T09:00:00")
+    as_of = date(2022, 4, 7)
+
+    assert reports_after([first, correction], as_of) == {"u1": (correction,)}
+    assert one(c, [first, correction], as_of.isoformat()).value == 1
 
 
 # ------------------------------------------------------------------ values
@@ -841,6 +873,7 @@ def test_the_order_reports_arrive_in_changes_nothing(
     shuffled = list(reports)
     rnd.shuffle(shuffled)
     assert effective_reports(shuffled, as_of) == effective_reports(reports, as_of)
+    assert reports_after(shuffled, as_of) == reports_after(reports, as_of)
     a, b = evaluate(c, reports, as_of), evaluate(c, shuffled, as_of)
     for u in c.units:
         assert a.for_unit(u.id) == b.for_unit(u.id)
