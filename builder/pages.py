@@ -44,6 +44,7 @@ from builder.progress import (
     applies,
     format_value,
     next_due,
+    reports_after,
     rollup,
 )
 from builder.templating import environment, html_text, markdown_text
@@ -294,6 +295,9 @@ class _Site:
         self.profiles = {u.id: (u.type, frozenset(f for f, on in u.flags.items() if on))
                          for u in content.units}
         self.applies: dict[tuple[str, tuple[str, frozenset[str]]], bool] = {}
+        # Approved reports received after the date progress counts to, by unit: listed on
+        # their unit's page, not counted. Usually none (as_of = today): one dict read a page.
+        self.reports_after = reports_after(self.reports, progress.as_of)
 
     def link(self, from_path: str, to_path: str) -> str:
         """relative_url from one docs file to another."""
@@ -790,9 +794,39 @@ def _unit_source(site: _Site, unit: Unit, *, indicator_tbody: str, task_items: s
         else '<p class="ps-empty">本单位没有需要报送的表单。</p>\n',
         "\n",
     ]
+    received_after = site.reports_after.get(unit.id)
+    if received_after:
+        as_of = site.progress.as_of.isoformat()
+        parts += [
+            "## 统计日期后收到的填报 {#ps-reports-after}\n\n",
+            f"以下填报已审核通过，但在统计日期之后提交，未计入上方的指标进度和报送情况"
+            f"（统计截至 {as_of}）。\n\n",
+            block(_reports_after_table(site, received_after)),
+            "\n",
+        ]
     if report_details:
         parts += ["## 报送内容 {#ps-reports}\n\n", block(report_details)]
     return {"source": "".join(parts), "blocks": tuple(blocks)}
+
+
+def _reports_after_table(site: _Site, reports: Sequence[Report]) -> str:
+    """The reports a unit sent after the as-of date: what, for when, when and by whom."""
+    rows = []
+    for report in reports:
+        form, period = site.forms.get(report.form), site.periods.get(report.period)
+        by = report.submitted_by.get("name") or report.submitted_by.get("account") or "—"
+        rows.append(
+            f'<tr data-report="{html_text(report.id)}" data-form="{site.text(report.form)}" '
+            f'data-period="{site.text(report.period)}">'
+            f"<td>{site.text(form.title if form else report.form)}</td>"
+            f"<td>{site.text(period.title if period else report.period)}</td>"
+            f"<td>{minute_text(report.submitted_at)}</td><td>{html_text(by)}</td></tr>\n"
+        )
+    return (
+        '<table data-ps-table="unit-reports-after" data-search-exclude>\n'
+        "<thead><tr><th>表单</th><th>报送周期</th><th>提交时间</th><th>提交人</th></tr></thead>\n"
+        f"<tbody>\n{''.join(rows)}</tbody>\n</table>"
+    )
 
 
 # The big tables' rows are built as plain strings: a unit page has dozens of rows and the

@@ -405,3 +405,89 @@ def test_hostile_unit_name_in_the_heading_is_literal_markdown() -> None:
     assert heading is not None
     assert "<a " not in heading.group(1) and "<em>" not in heading.group(1)
     assert "[点我](javascript:alert(1)) *粗* | 管道" in heading.group(1)
+
+
+# --------------------------------------------------------------------------- after the as-of date
+
+
+def _section(html: str, anchor: str) -> str:
+    """The part of a page's HTML from the heading with this id to the next h2."""
+    start = html.find(f'id="{anchor}"')
+    if start < 0:
+        return ""
+    end = html.find("<h2", start)
+    return html[start:end if end >= 0 else len(html)]
+
+
+def _received_after_rows(html: str) -> list[list[str]]:
+    section = _section(html, "ps-reports-after")
+    return [re.findall(r"<td>(.*?)</td>", row)
+            for row in re.findall(r"<tr data-report=.*?</tr>", section)]
+
+
+def test_unit_page_lists_reports_received_after_the_as_of_date_without_counting_them() -> None:
+    counted = _render()["units/a.md"]
+    late_q3 = _report("a", "2022-Q3", AS_OF + timedelta(days=3),
+                      {"drills": 9, "checked": 10, "plan_filed": True})
+    late_q4 = _report("a", "2022-Q4", AS_OF + timedelta(days=1), {"drills": 9})
+    with_late = _render(reports=[*_reports(), late_q3, late_q4])
+
+    html = _html(with_late["units/a.md"])
+    assert _received_after_rows(html) == [
+        ["季度进展表", "2022年第4季度", "2022-10-21 09:30", "张三"],
+        ["季度进展表", "2022年第3季度", "2022-10-23 09:30", "张三"],
+    ]
+    section = _section(html, "ps-reports-after")
+    assert "统计日期后收到的填报" in section
+    assert "未计入上方的指标进度和报送情况（统计截至 2022-10-20）" in section
+    # Everything else on the page, and every other page, is what it was without them.
+    page = with_late["units/a.md"].markdown
+    start, end = page.find("## 统计日期后收到的填报"), page.find("## 报送内容")
+    assert 0 < start < end and page[:start] + page[end:] == counted.markdown
+    states = dict(re.findall(r'data-period="([^"]+)" data-reporting="(\w+)"', html))
+    assert states["2022-Q3"] == "missing" and states["2022-Q4"] == "open"
+    assert "3 次" in html  # the drills counted: Q1 and Q2 only
+    others = _render()
+    for path, page in with_late.items():
+        if path != "units/a.md":
+            assert page.markdown == others[path].markdown, path
+
+
+def test_unit_page_without_reports_after_the_as_of_date_has_no_such_section() -> None:
+    late = _report("a", "2022-Q3", AS_OF + timedelta(days=3), {"drills": 1})
+    pages = _render(reports=[*_reports(), late])
+    assert "统计日期后收到的填报" in pages["units/a.md"].markdown  # a's own report, only on a's
+    for path in ("units/b.md", "units/c.md"):
+        page = pages[path]
+        assert "统计日期后收到的填报" not in page.markdown
+        assert "ps-reports-after" not in page.markdown
+        assert "unit-reports-after" not in page.markdown
+
+
+def test_a_correction_after_the_as_of_date_is_listed_while_the_earlier_report_counts() -> None:
+    correction = _report("c", "2022-Q1", AS_OF + timedelta(days=2), {"drills": 7, "checked": 4},
+                         rid="20221022093000-fix")
+    html = _html(_render(reports=[*_reports(), correction])["units/c.md"])
+
+    assert _received_after_rows(html) == [
+        ["季度进展表", "2022年第1季度", "2022-10-22 09:30", "张三"],
+    ]
+    assert 'data-report="20221022093000-fix"' in html
+    indicators = _section(html, "ps-indicators")
+    assert re.search(r"开展演练</td><td>≥ 4 次</td><td>2022-12-31</td><td>0 次</td>", indicators)
+    assert re.search(r"设施检查率</td><td>≥ 100%</td><td>2022-06-30</td><td>25%</td>", indicators)
+    reports = _section(html, "ps-reports")
+    assert 'data-report="20221022093000-fix"' not in reports  # the contents shown are Q1's first
+
+
+def test_reports_after_the_as_of_date_show_their_typed_fields_as_text() -> None:
+    late = make_report("a", "2022-Q3", {"drills": 1}, datetime(2022, 11, 1, 8, 5, tzinfo=CST),
+                       form="quarterly", rid="20221101080500-late",
+                       submitted_by={"account": "a", "name": HOSTILE_NAME})
+    content = _content(unit_name=HOSTILE_NAME)
+    html = _html(_render(content, [*_reports(), late])["units/a.md"])
+    section = _section(html, "ps-reports-after")
+
+    assert "<script" not in section and "&lt;script&gt;" in section
+    assert "[点我](javascript:alert(1))" in section and 'href="javascript' not in section
+    assert _received_after_rows(html)[0][:3] == ["季度进展表", "2022年第3季度", "2022-11-01 08:05"]
