@@ -132,11 +132,12 @@ def approve(submission_id: str) -> Any:
 def _site_note(record: SubmissionRecord) -> str:
     """What the rebuilt site will show of an approved report: progress is counted as of
     the site's date (mkdocs.yml `as_of`; a demo keeps one in the past), and a report
-    submitted after it is not counted, which the reviewer should not be told otherwise."""
+    submitted after it is not counted but listed on its unit's page under its own heading
+    (builder.pages), which the reviewer should be told rather than promised new figures."""
     as_of = services().as_of
     if as_of is not None and record.submitted_at.date() > as_of:
-        return (f"网站按 {as_of.isoformat()} 统计进度，此后提交的填报不计入网站，"
-                "重新生成后网站内容不变。")
+        return (f"网站按 {as_of.isoformat()} 统计进度，此填报晚于该日期提交，不计入进度；"
+                "重新生成后将在本单位页面的“统计日期后收到的填报”中列出。")
     return "网站将在重新生成后显示新数据。"
 
 
