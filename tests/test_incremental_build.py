@@ -229,3 +229,39 @@ def test_builds_and_their_cache_can_move_together(tmp_path: Path, plan: Path) ->
     build_site(plan, moved / "two", cache=moved / "pages.json")
 
     assert shared(moved / "one", moved / "two", unit_page("binjiang-ps"))
+
+
+def test_a_report_approved_after_the_as_of_date_is_listed_on_the_rebuilt_unit_page_only(
+    tmp_path: Path, plan: Path
+) -> None:
+    git(plan, "init", "-q", "-b", "main")
+    git(plan, "add", "-A")
+    git(plan, "commit", "-qm", "Plan")
+    rebuilder = SiteRebuilder(plan, tmp_path / "sites")
+    first = rebuilder.rebuild()
+    # A correction submitted after the site's as_of (2025-09-30), as the service merges it.
+    path = sorted((plan / "data" / "reports").rglob("*.json"))[0]
+    report = json.loads(path.read_text(encoding="utf-8"))
+    report.update(id="20251015090000-0badf00d", submitted_at="2025-10-15T09:00:00+08:00")
+    (path.parent / f"{report['id']}.json").write_text(json.dumps(report, ensure_ascii=False),
+                                                       encoding="utf-8")
+    git(plan, "add", "-A")
+    git(plan, "commit", "-qm", "Approve a late correction")
+
+    second = rebuilder.rebuild()
+
+    assert first is not None and second is not None
+    page = unit_page(str(report["unit"]))
+    after = (second / page).read_text(encoding="utf-8")
+    start = after.index('<h2 id="ps-reports-after"')
+    end = after.index("<h2", start + 1)
+    section = after[start:end]
+    assert "统计日期后收到的填报" in section and "（统计截至 2025-09-30）" in section
+    assert 'data-report="20251015090000-0badf00d"' in section and "2025-10-15 09:00" in section
+    # Nothing else changes: the rest of the page's content (statuses, values, the reports
+    # that count), and every other page, taken over from the served build.
+    before = (first / page).read_text(encoding="utf-8")
+    content = after[after.index('<h1 id="ps-unit"'):after.index("</article>")]
+    assert content.replace(section, "") in before
+    others = [p.relative_to(second).as_posix() for p in second.rglob("index.html")]
+    assert all(shared(first, second, other) for other in others if other != page)
