@@ -248,6 +248,10 @@ def task_label(task: Task, guarantees_title: str) -> str:
 
 _CACHED_VALUE_TYPES = frozenset({str, int, bool, type(None)})
 
+# Where a table's rows go in a template's block (see `_Site.render`): a comment, which no
+# escaped text can forge.
+_ROWS = Markup("<!--plansite-rows-->")
+
 
 class _Site:
     """Lookups shared by every page, built once per render (no per-page scans)."""
@@ -433,9 +437,21 @@ class _Site:
 
         blocks: list[str] = []
 
-        def block(caller: Callable[[], str]) -> Markup:
-            # `{% call block() %}<table>...</table>{% endcall %}` in a template.
-            blocks.append(str(caller()).strip("\n"))
+        def block(rows: str | None = None, *, caller: Callable[..., str]) -> Markup:
+            # `{% call block() %}<table>...</table>{% endcall %}` in a template, or
+            # `{% call(rows) block(tbody) %}...<tbody>{{ rows }}</tbody>...{% endcall %}`
+            # for a table whose rows are built here: megabytes on a task page or the matrix,
+            # put in once, where a template variable is copied into the template's output,
+            # its Markup, the block's str and its strip.
+            if rows is None:
+                html = str(caller()).strip("\n")
+            else:
+                head, _, tail = str(caller(_ROWS)).partition(_ROWS)
+                if head.strip("\n") and tail.strip("\n"):  # the same as stripping it all
+                    html = head.lstrip("\n") + rows + tail.rstrip("\n")
+                else:
+                    html = (head + rows + tail).strip("\n")
+            blocks.append(html)
             return Markup(BLOCK_TOKEN.format(len(blocks) - 1) + "\n")
 
         source = self.env.get_template(template).render(
@@ -616,7 +632,7 @@ def _unit_link(site: _Site, path: str, unit: Unit) -> str:
     return site.unit_link(site.link(path, f"units/{unit.id}.md"), unit.id, unit.name)
 
 
-def _task_unit_rows(site: _Site, path: str, task: Task, units: Sequence[Unit]) -> Markup:
+def _task_unit_rows(site: _Site, path: str, task: Task, units: Sequence[Unit]) -> str:
     link = site.linker(path)
     for_indicator, rollup_of = site.progress.for_indicator, site.progress.unit_task_rollup
     cells, fragment = site.fragments, site.fragment
@@ -656,7 +672,7 @@ def _task_unit_rows(site: _Site, path: str, task: Task, units: Sequence[Unit]) -
             row.append(cell)
         row.append("</tr>\n")
         rows.append("".join(row))
-    return Markup("".join(rows))
+    return "".join(rows)
 
 
 def _unit_row_head(site: _Site, link: Callable[[str], str], unit: Unit) -> str:
@@ -683,7 +699,7 @@ def _units_index(site: _Site) -> GeneratedPage:
             f'{site.fragment("status_cell", item.status)}</tr>\n'
         )
     return site.render("units_index.md", path, "单位总览", unit_count=len(rows),
-                       units_tbody=Markup("".join(rows)), statuses=statuses)
+                       units_tbody="".join(rows), statuses=statuses)
 
 
 def _latest_reports(ordered: Sequence[ReportingState]) -> dict[str, list[Report]]:
@@ -1051,7 +1067,7 @@ def _matrix(site: _Site) -> GeneratedPage:
         rows.append(f'<tr data-unit="{site.text(unit.id)}"><td>{_unit_link(site, path, unit)}'
                     f"</td>{''.join(cells)}</tr>\n")
     return site.render("matrix.md", path, "进度矩阵", tasks=tasks,
-                       matrix_tbody=Markup("".join(rows)), legend=list(SHORT_LABELS.items()))
+                       matrix_tbody="".join(rows), legend=list(SHORT_LABELS.items()))
 
 
 def _data(site: _Site) -> GeneratedPage:
