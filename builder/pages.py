@@ -294,11 +294,23 @@ class _Site:
         self.unit_row_heads: dict[int, dict[str, str]] = {}
         self.unit_row_tails: dict[tuple[int, str, str, type, Any], str] = {}
         self.status_cells = {status: self.fragment("status_cell", status) for status in Status}
+        # The tasks that apply to each unit and the units of each task, in plan and registry
+        # order (the tasks index, each task page and each unit page ask: 3 x units x tasks).
         # Whether a task applies depends on the unit's type and flags only (as in
-        # progress.evaluate), and thousands of units share a handful of those.
-        self.profiles = {u.id: (u.type, frozenset(f for f, on in u.flags.items() if on))
-                         for u in content.units}
-        self.applies: dict[tuple[str, tuple[str, frozenset[str]]], bool] = {}
+        # progress.evaluate), and thousands of units share a handful of those, so each
+        # profile's tasks are worked out once.
+        by_profile: dict[tuple[str, frozenset[str]], tuple[Task, ...]] = {}
+        self.unit_tasks: dict[str, tuple[Task, ...]] = {}
+        self.task_units: dict[str, list[Unit]] = {t.id: [] for t in content.tasks}
+        for unit in content.units:
+            profile = (unit.type, frozenset(f for f, on in unit.flags.items() if on))
+            tasks = by_profile.get(profile)
+            if tasks is None:
+                tasks = by_profile[profile] = tuple(
+                    t for t in content.tasks if self.task_applies(t, unit))
+            self.unit_tasks[unit.id] = tasks
+            for task in tasks:
+                self.task_units[task.id].append(unit)
         # Approved reports received after the date progress counts to, by unit: listed on
         # their unit's page, not counted. Usually none (as_of = today): one dict read a page.
         self.reports_after = reports_after(self.reports, progress.as_of)
@@ -477,14 +489,6 @@ class _Site:
                              blocks=tuple(blocks))
 
     def task_applies(self, task: Task, unit: Unit) -> bool:
-        # Asked by the tasks index, each task page and each unit page.
-        key = (task.id, self.profiles[unit.id])
-        answer = self.applies.get(key)
-        if answer is None:
-            answer = self.applies[key] = self._task_applies(task, unit)
-        return answer
-
-    def _task_applies(self, task: Task, unit: Unit) -> bool:
         if not task.applies_to.matches(unit):
             return False
         if not task.indicators:
@@ -593,13 +597,12 @@ def _tasks_index(site: _Site) -> GeneratedPage:
         "tasks/index.md",
         "任务总览",
         groups=[("主要任务", site.main_tasks), (site.plan.guarantees_title, site.guarantees)],
-        applicable_count={t.id: sum(1 for u in site.content.units if site.task_applies(t, u))
-                          for t in site.content.tasks},
+        applicable_count={t.id: len(site.task_units[t.id]) for t in site.content.tasks},
     )
 
 
 def _task_page(site: _Site, task: Task) -> GeneratedPage:
-    units = [u for u in site.content.units if site.task_applies(task, u)]
+    units = site.task_units[task.id]
     progress = site.progress
     path = f"tasks/{task.id}.md"
     indicators = [
@@ -735,7 +738,7 @@ def _unit_page(site: _Site, unit: Unit) -> GeneratedPage:
     progress = site.progress
     results = [r for r in progress.for_unit(unit.id) if r.status is not Status.NOT_APPLICABLE]
     states = progress.reporting(unit.id)
-    tasks = [t for t in site.content.tasks if site.task_applies(t, unit)]
+    tasks = site.unit_tasks[unit.id]
     checklists: list[tuple[Task, tuple[bool | None, ...]]] = []
     if any(task.checklist for task in tasks):
         periods = site.periods
