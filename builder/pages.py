@@ -460,7 +460,7 @@ class _Site:
             else:
                 head, _, tail = str(caller(_ROWS)).partition(_ROWS)
                 if head.strip("\n") and tail.strip("\n"):  # the same as stripping it all
-                    html = head.lstrip("\n") + rows + tail.rstrip("\n")
+                    html = "".join((head.lstrip("\n"), rows, tail.rstrip("\n")))  # one copy
                 else:
                     html = (head + rows + tail).strip("\n")
             blocks.append(html)
@@ -650,12 +650,13 @@ def _task_unit_rows(site: _Site, path: str, task: Task, units: Sequence[Unit]) -
     # Each indicator's results by unit, from its column (as Progress.result finds them, the
     # last for a unit id wins): one dict read per cell instead of a method call.
     columns = [{r.unit: r for r in for_indicator(indicator.id)} for indicator in indicators]
-    rows = []
+    # Every row's pieces in one list, joined once: thousands of rows a page.
+    parts: list[str] = []
     for unit in units:
         head = heads.get(unit.id)
         if head is None:
             head = heads[unit.id] = _unit_row_head(site, link, unit)
-        row = [head]
+        parts.append(head)
         for indicator, by_value, column in zip(indicators, value_cells, columns, strict=True):
             result = column[unit.id]
             value = result.value
@@ -664,7 +665,7 @@ def _task_unit_rows(site: _Site, path: str, task: Task, units: Sequence[Unit]) -
             if cell is None:
                 cell = by_value[key] = site.value_cell(
                     indicator.id, result.status, site.value_text(indicator, value))
-            row.append(cell)
+            parts.append(cell)
         if indicators:
             item = rollup_of(unit.id, task.id)
             key = ("rollup-cells", item.share, item.status._value_)
@@ -672,10 +673,9 @@ def _task_unit_rows(site: _Site, path: str, task: Task, units: Sequence[Unit]) -
             if cell is None:
                 cell = cells[key] = Markup(fragment("share_cell", item.share)
                                            + fragment("status_cell", item.status))
-            row.append(cell)
-        row.append("</tr>\n")
-        rows.append("".join(row))
-    return "".join(rows)
+            parts.append(cell)
+        parts.append("</tr>\n")
+    return "".join(parts)
 
 
 def _unit_row_head(site: _Site, link: Callable[[str], str], unit: Unit) -> str:
