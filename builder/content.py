@@ -108,6 +108,9 @@ class _Known:
     broken_forms: set[str] = field(default_factory=set)
     forms_loaded: bool = False
     units: tuple[Unit, ...] = ()
+    # One unit per distinct (type, flags set): which units an AppliesTo matches depends
+    # on nothing else, and thousands of units share a handful of these.
+    unit_profiles: tuple[Unit, ...] = ()
 
 
 def _read_yaml_mapping(
@@ -408,6 +411,12 @@ def _read_units(root: Path, problems: list[Problem], known: _Known) -> list[Unit
             )
         )
     known.units = tuple(units)
+    profiles: dict[tuple[str, frozenset[str]], Unit] = {}
+    for unit in units:
+        profiles.setdefault(
+            (unit.type, frozenset(flag for flag, on in unit.flags.items() if on)), unit
+        )
+    known.unit_profiles = tuple(profiles.values())
     return units
 
 
@@ -805,6 +814,13 @@ def _check_form_coverage(
         form = ctx.known.forms.get(ref.form)
         if form is None or form.applies_to.is_all:
             continue
+        if not any(
+            task_applies.matches(unit)
+            and indicator.applies_to.matches(unit)
+            and not form.applies_to.matches(unit)
+            for unit in ctx.known.unit_profiles
+        ):
+            continue  # the usual case, decided without going through every unit
         missing = [
             unit.id
             for unit in ctx.known.units
