@@ -1056,9 +1056,10 @@ def _matrix(site: _Site) -> GeneratedPage:
     # A cell by its task and counts, the status by its value: a str hashes in C, an Enum
     # member in Python, and the matrix has units x tasks cells.
     by_task: list[tuple[Task, dict[tuple[str, int, int], Markup]]] = [(t, {}) for t in tasks]
-    rows = []
+    parts: list[str] = []  # every row's pieces, joined once
     for unit in site.content.units:
-        cells = []
+        parts.append(f'<tr data-unit="{site.text(unit.id)}"><td>{_unit_link(site, path, unit)}'
+                     "</td>")
         for task, known in by_task:
             item = rollup_of(unit.id, task.id)
             key = (item.status._value_, item.met, item.applicable)
@@ -1066,11 +1067,10 @@ def _matrix(site: _Site) -> GeneratedPage:
             if cell is None:
                 cell = known[key] = site.fragment("matrix_cell", task.id, item.status,
                                                   item.met, item.applicable)
-            cells.append(cell)
-        rows.append(f'<tr data-unit="{site.text(unit.id)}"><td>{_unit_link(site, path, unit)}'
-                    f"</td>{''.join(cells)}</tr>\n")
+            parts.append(cell)
+        parts.append("</tr>\n")
     return site.render("matrix.md", path, "进度矩阵", tasks=tasks,
-                       matrix_tbody="".join(rows), legend=list(SHORT_LABELS.items()))
+                       matrix_tbody="".join(parts), legend=list(SHORT_LABELS.items()))
 
 
 def _data(site: _Site) -> GeneratedPage:
