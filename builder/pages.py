@@ -896,7 +896,7 @@ def _unit_indicator_rows(site: _Site, path: str, link: Callable[[str], str], uni
             tail = tails[key] = (f"{_indicator_cells(site, link, result.indicator)}"
                                  f"<td>{html_text(site.value_text(indicator, value))}</td>"
                                  f"{status_cells[result.status]}</tr>\n")
-        rows.append(head + tail)
+        rows += (head, tail)  # no concatenated copy of each row
     return "".join(rows)
 
 
@@ -922,6 +922,10 @@ _CHECK_MARKS = {
 }
 
 
+# The unit page's blocks are made without a newline at either end: `block` strips them,
+# and a strip that removes anything copies the whole text (tens of KB a page).
+
+
 def _checklists_html(site: _Site,
                      checklists: Sequence[tuple[Task, tuple[bool | None, ...]]]) -> str:
     parts = []
@@ -933,7 +937,7 @@ def _checklists_html(site: _Site,
             group = site.fragments[key] = Markup(
                 _checklist_group(site, task, list(zip(task.checklist, ticks, strict=True))))
         parts.append(group)
-    return "".join(parts)
+    return "\n".join(parts)
 
 
 def _checklist_group(site: _Site, task: Task,
@@ -953,7 +957,7 @@ def _checklist_group(site: _Site, task: Task,
             f'<li class="ps-checklist__item ps-checklist__item--{kind}"><span class="ps-tick" '
             f'aria-hidden="true">{tick}</span> {site.text(item.title)}{note}</li>\n'
         )
-    parts.append("</ul>\n</div>\n")
+    parts.append("</ul>\n</div>")
     return "".join(parts)
 
 
@@ -1038,6 +1042,8 @@ def _report_details_html(site: _Site, history: History) -> str:
         if not details:
             continue
         report_id = html_text(report.id)
+        if parts:
+            parts.append("\n")
         parts.append(
             f'<details class="ps-report-details" data-report="{report_id}" data-search-exclude>\n'
             f"<summary>{site.text(form.title)} · {site.text(period.title)}"
@@ -1045,7 +1051,7 @@ def _report_details_html(site: _Site, history: History) -> str:
             "<thead><tr><th>填报项</th><th>内容</th></tr></thead>\n<tbody>\n"
         )
         parts.extend(details)
-        parts.append("</tbody>\n</table>\n</details>\n")
+        parts.append("</tbody>\n</table>\n</details>")
     return "".join(parts)
 
 
