@@ -247,6 +247,11 @@ def task_label(task: Task, guarantees_title: str) -> str:
 
 
 _CACHED_VALUE_TYPES = frozenset({str, int, bool, type(None)})
+_ABSENT = object()
+
+# A form field as a report's contents table shows it: name, type, the row's HTML up to the
+# value, and its finished rows by (type, value) of a value (see _Site.detail_cells).
+DetailField = tuple[str, str, str, dict[tuple[type, Any], str]]
 
 # Where a table's rows go in a template's block (see `_Site.render`): a comment, which no
 # escaped text can forge.
@@ -284,7 +289,7 @@ class _Site:
         self.links: dict[str | int, dict[str, str]] = {}
         self.targets: dict[str, str | None] = {}
         self.escaped: dict[str, str] = {}
-        self.details: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+        self.details: dict[tuple[str, str], list[DetailField]] = {}
         self.values: dict[tuple[str, type, Any], str] = {}
         self.banner_text: str | None = None
         self.value_texts: dict[tuple[str, type, Any], str] = {}
@@ -380,15 +385,16 @@ class _Site:
             text = self.value_texts[key] = format_value(indicator, value)
         return text
 
-    def detail_cells(self, form: Form) -> list[tuple[str, str, str]]:
-        """(name, type, the row's HTML up to the value) of each field of a form, in form
-        order: the labels of a report's contents table, the same for every report."""
+    def detail_cells(self, form: Form) -> list[DetailField]:
+        """(name, type, the row's HTML up to the value, its finished rows by value) of each
+        field of a form, in form order: the labels of a report's contents table, the same
+        for every report, and its rows, filled as reports show values."""
         key = ("detail-cells", form.id)
         cells = self.details.get(key)
         if cells is None:
             cells = self.details[key] = [
                 (f.name, f.type, f'<tr><td>{self.text(f.title or f.name)}</td>'
-                                 '<td class="ps-report-value">')
+                                 '<td class="ps-report-value">', {})
                 for f in form.fields
             ]
         return cells
@@ -1023,22 +1029,26 @@ def _reporting_cells(site: _Site, state: ReportingState, form: Form, period: Per
 
 def _report_details_html(site: _Site, history: History) -> str:
     parts = []
-    shown = site.values
     for state, form, period in history:
         report = state.report
         if report is None:
             continue
         values = report.values
         details = []
-        for name, kind, cells in site.detail_cells(form):
-            if name in values:
-                value = values[name]
-                # value_html, its cache read here: a unit page shows ~50 report values.
-                html = shown.get((kind, value.__class__, value)) \
-                    if value.__class__ in _CACHED_VALUE_TYPES else None
-                if html is None:
-                    html = site.value_html(kind, value)
-                details.append(f"{cells}{html}</td></tr>\n")
+        for name, kind, cells, rows in site.detail_cells(form):
+            value = values.get(name, _ABSENT)
+            if value is _ABSENT:
+                continue
+            # The finished row, once per field and value (as value_html, whose cache this
+            # is in front of): a unit page shows ~50 report values, most of them repeats.
+            if value.__class__ in _CACHED_VALUE_TYPES:
+                key = (value.__class__, value)  # True == 1, but "是" != "1"
+                row = rows.get(key)
+                if row is None:
+                    row = rows[key] = f"{cells}{site.value_html(kind, value)}</td></tr>\n"
+            else:
+                row = f"{cells}{site.value_html(kind, value)}</td></tr>\n"
+            details.append(row)
         if not details:
             continue
         report_id = html_text(report.id)
