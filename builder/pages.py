@@ -994,14 +994,14 @@ def _reporting_rows(site: _Site, unit: Unit, history: History) -> str:
             evidence = "<br>".join(
                 f'<span class="ps-evidence">{html_text(ev.name)}（{html_text(size_text(ev.size))}）'
                 "</span>" for ev in report.evidence
-            ) or "—"
+            ) if report.evidence else "—"
         else:
             submitted, by, evidence = "—", "—", "—"
         action = (f'<a class="ps-form-link" href="{unit_url}{path}">'
                   f'{"更正" if report else "填报"}</a>') if unit_url and path else "—"
         rows.append(
             f'<tr data-unit="{unit_id}" {cells}<td>{submitted}</td>'
-            f"<td>{html_text(by)}</td><td>{evidence}</td><td>{action}</td></tr>\n"
+            f"<td>{site.text(by)}</td><td>{evidence}</td><td>{action}</td></tr>\n"
         )
     return "".join(rows)
 
