@@ -12,6 +12,7 @@ against dangling ids.
 from __future__ import annotations
 
 import csv
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -332,8 +333,10 @@ def _read_units(root: Path, problems: list[Problem], known: _Known) -> list[Unit
         return []
 
     fields = [schema.get_field(name) for name in header]
-    # Field.read_cell builds a new cell reader (constraints compiled) for every cell.
-    readers = [cell_reader(f) or f.read_cell for f in fields]
+    # Field.read_cell builds a new cell reader (constraints compiled) for every cell. A
+    # reader is a pure function of the text, and most columns repeat a few texts (types,
+    # flags, small counts) over thousands of rows: each distinct text is read once.
+    readers = [functools.cache(cell_reader(f) or f.read_cell) for f in fields]
     unique_columns = [
         f.name for f in schema.fields if f.name == "id" or (f.constraints or {}).get("unique")
     ]
