@@ -305,6 +305,7 @@ class _Site:
         # progress.evaluate), and thousands of units share a handful of those, so each
         # profile's tasks are worked out once.
         by_profile: dict[tuple[str, frozenset[str]], tuple[Task, ...]] = {}
+        self.profiles: dict[str, tuple[str, frozenset[str]]] = {}  # unit id -> type, flags
         self.unit_tasks: dict[str, tuple[Task, ...]] = {}
         self.task_units: dict[str, list[Unit]] = {t.id: [] for t in content.tasks}
         for unit in content.units:
@@ -313,6 +314,7 @@ class _Site:
             if tasks is None:
                 tasks = by_profile[profile] = tuple(
                     t for t in content.tasks if self.task_applies(t, unit))
+            self.profiles[unit.id] = profile
             self.unit_tasks[unit.id] = tasks
             for task in tasks:
                 self.task_units[task.id].append(unit)
@@ -760,7 +762,7 @@ def _unit_page(site: _Site, unit: Unit) -> GeneratedPage:
     return GeneratedPage(path=path, title=unit.name, in_nav=False, **_unit_source(
         site, unit,
         indicator_tbody=_unit_indicator_rows(site, path, link, unit, results),
-        task_items=_task_items(site, link, tasks),
+        task_items=_task_items(site, path, link, unit),
         checklists_html=_checklists_html(site, checklists),
         history_tbody=_reporting_rows(site, unit, history),
         report_details=_report_details_html(site, history),
@@ -906,7 +908,18 @@ def _unit_indicator_rows(site: _Site, path: str, link: Callable[[str], str], uni
     return "".join(rows)
 
 
-def _task_items(site: _Site, link: Callable[[str], str], tasks: Sequence[Task]) -> str:
+def _task_items(site: _Site, path: str, link: Callable[[str], str], unit: Unit) -> str:
+    # The same list on every unit page of one depth (see _unit_indicator_rows) whose unit
+    # has the same tasks, that is the same type and flags: a handful a build.
+    key = ("task-items", url_base(path, site.options.directory_urls).count("/"),
+           site.profiles[unit.id])
+    html = site.fragments.get(key)
+    if html is None:
+        html = site.fragments[key] = Markup(_task_item_list(site, link, site.unit_tasks[unit.id]))
+    return html
+
+
+def _task_item_list(site: _Site, link: Callable[[str], str], tasks: Sequence[Task]) -> str:
     items = []
     for task in tasks:
         href = link(f"tasks/{task.id}.md")
