@@ -457,20 +457,22 @@ class _Site:
 
         blocks: list[str] = []
 
-        def block(rows: str | None = None, *, caller: Callable[..., str]) -> Markup:
+        def block(rows: Sequence[str] | None = None, *,
+                  caller: Callable[..., str]) -> Markup:
             # `{% call block() %}<table>...</table>{% endcall %}` in a template, or
-            # `{% call(rows) block(tbody) %}...<tbody>{{ rows }}</tbody>...{% endcall %}`
-            # for a table whose rows are built here: megabytes on a task page or the matrix,
-            # put in once, where a template variable is copied into the template's output,
-            # its Markup, the block's str and its strip.
+            # `{% call(rows) block(pieces) %}...<tbody>{{ rows }}</tbody>...{% endcall %}`
+            # for a table whose rows are built here, as a list of pieces: megabytes on a
+            # task page or the matrix, joined once with the template's part around them,
+            # where a template variable is copied into the template's output, its Markup,
+            # the block's str and its strip.
             if rows is None:
                 html = str(caller()).strip("\n")
             else:
                 head, _, tail = str(caller(_ROWS)).partition(_ROWS)
                 if head.strip("\n") and tail.strip("\n"):  # the same as stripping it all
-                    html = "".join((head.lstrip("\n"), rows, tail.rstrip("\n")))  # one copy
+                    html = "".join([head.lstrip("\n"), *rows, tail.rstrip("\n")])
                 else:
-                    html = (head + rows + tail).strip("\n")
+                    html = "".join([head, *rows, tail]).strip("\n")
             blocks.append(html)
             return Markup(BLOCK_TOKEN.format(len(blocks) - 1) + "\n")
 
@@ -634,7 +636,7 @@ def _task_page(site: _Site, task: Task) -> GeneratedPage:
         indicators=indicators,
         task_rollup=progress.task_rollup(task.id),
         unit_count=len(units),
-        units_tbody=_task_unit_rows(site, path, task, units),
+        unit_rows=_task_unit_rows(site, path, task, units),
         trusted=_trusted_markdown,
     )
 
@@ -643,7 +645,8 @@ def _unit_link(site: _Site, path: str, unit: Unit) -> str:
     return site.unit_link(site.link(path, f"units/{unit.id}.md"), unit.id, unit.name)
 
 
-def _task_unit_rows(site: _Site, path: str, task: Task, units: Sequence[Unit]) -> str:
+def _task_unit_rows(site: _Site, path: str, task: Task, units: Sequence[Unit]) -> list[str]:
+    """The table's rows as pieces, for the page's block to join once."""
     link = site.linker(path)
     for_indicator, rollup_of = site.progress.for_indicator, site.progress.unit_task_rollup
     cells, fragment = site.fragments, site.fragment
@@ -658,7 +661,6 @@ def _task_unit_rows(site: _Site, path: str, task: Task, units: Sequence[Unit]) -
     # Each indicator's results by unit, from its column (as Progress.result finds them, the
     # last for a unit id wins): one dict read per cell instead of a method call.
     columns = [{r.unit: r for r in for_indicator(indicator.id)} for indicator in indicators]
-    # Every row's pieces in one list, joined once: thousands of rows a page.
     parts: list[str] = []
     for unit in units:
         head = heads.get(unit.id)
@@ -683,7 +685,7 @@ def _task_unit_rows(site: _Site, path: str, task: Task, units: Sequence[Unit]) -
                                            + fragment("status_cell", item.status))
             parts.append(cell)
         parts.append("</tr>\n")
-    return "".join(parts)
+    return parts
 
 
 def _unit_row_head(site: _Site, link: Callable[[str], str], unit: Unit) -> str:
@@ -710,7 +712,7 @@ def _units_index(site: _Site) -> GeneratedPage:
             f'{site.fragment("status_cell", item.status)}</tr>\n'
         )
     return site.render("units_index.md", path, "单位总览", unit_count=len(rows),
-                       units_tbody="".join(rows), statuses=statuses)
+                       unit_rows=rows, statuses=statuses)
 
 
 def _latest_reports(ordered: Sequence[ReportingState]) -> dict[str, list[Report]]:
@@ -1085,7 +1087,7 @@ def _matrix(site: _Site) -> GeneratedPage:
     # A cell by its task and counts, the status by its value: a str hashes in C, an Enum
     # member in Python, and the matrix has units x tasks cells.
     by_task: list[tuple[Task, dict[tuple[str, int, int], Markup]]] = [(t, {}) for t in tasks]
-    parts: list[str] = []  # every row's pieces, joined once
+    parts: list[str] = []  # every row's pieces, for the block to join once
     for unit in site.content.units:
         parts.append(f'<tr data-unit="{site.text(unit.id)}"><td>{_unit_link(site, path, unit)}'
                      "</td>")
@@ -1099,7 +1101,7 @@ def _matrix(site: _Site) -> GeneratedPage:
             parts.append(cell)
         parts.append("</tr>\n")
     return site.render("matrix.md", path, "进度矩阵", tasks=tasks,
-                       matrix_tbody="".join(parts), legend=list(SHORT_LABELS.items()))
+                       unit_rows=parts, legend=list(SHORT_LABELS.items()))
 
 
 def _data(site: _Site) -> GeneratedPage:
