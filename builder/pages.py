@@ -251,7 +251,7 @@ _ABSENT = object()
 
 # A form field as a report's contents table shows it: name, type, the row's HTML up to the
 # value, and its finished rows by (type, value) of a value (see _Site.detail_cells).
-DetailField = tuple[str, str, str, dict[tuple[type, Any], str]]
+_DetailField = tuple[str, str, str, dict[tuple[type, Any], str]]
 
 # Where a table's rows go in a template's block (see `_Site.render`): a comment, which no
 # escaped text can forge.
@@ -289,7 +289,7 @@ class _Site:
         self.links: dict[str | int, dict[str, str]] = {}
         self.targets: dict[str, str | None] = {}
         self.escaped: dict[str, str] = {}
-        self.details: dict[tuple[str, str], list[DetailField]] = {}
+        self.details: dict[tuple[str, str], list[_DetailField]] = {}
         self.values: dict[tuple[str, type, Any], str] = {}
         self.banner_text: str | None = None
         self.value_texts: dict[tuple[str, type, Any], str] = {}
@@ -387,7 +387,7 @@ class _Site:
             text = self.value_texts[key] = format_value(indicator, value)
         return text
 
-    def detail_cells(self, form: Form) -> list[DetailField]:
+    def detail_cells(self, form: Form) -> list[_DetailField]:
         """(name, type, the row's HTML up to the value, its finished rows by value) of each
         field of a form, in form order: the labels of a report's contents table, the same
         for every report, and its rows, filled as reports show values."""
@@ -1067,7 +1067,7 @@ def _report_details_html(site: _Site, history: History) -> str:
         if not details:
             continue
         report_id = html_text(report.id)
-        if parts:
+        if parts:  # newlines between reports, none at the end (see _checklists_html)
             parts.append("\n")
         parts.append(
             f'<details class="ps-report-details" data-report="{report_id}" data-search-exclude>\n'
