@@ -30,31 +30,24 @@ from mkdocs.plugins import BasePlugin, CombinedEvent, event_priority
 from mkdocs.structure.files import File, Files, InclusionLevel
 from mkdocs.structure.pages import Page
 
-from builder.gcpause import collection_paused
+from builder import search
+from builder.content import load_content, load_reports
+from builder.model import Content, ContentError, Report
+from builder.pagecache import (
+    CachedPage,
+    PageCache,
+    ReusedFile,
+    SearchEntries,
+    environment_key,
+    page_key,
+    take_over,
+)
+from builder.pages import GeneratedPage, SiteOptions, insert_blocks, nav, render_pages
+from builder.progress import Progress, evaluate
 
 if TYPE_CHECKING:  # imported when used: `mkdocs build` needs neither (~20 ms a build)
     from mkdocs.livereload import LiveReloadServer
     from tqdm import tqdm
-
-# Importing the builder (Frictionless and its pydantic models above all) creates some 20,000
-# objects that live as long as the process; meanwhile the cyclic collector would run dozens
-# of times, its older generations walking MkDocs' heap too, finding no garbage: 0.02 s of
-# the import's 0.16 s CPU, at any scale (bench/README.md, fourth round).
-with collection_paused():
-    from builder import search
-    from builder.content import load_content, load_reports
-    from builder.model import Content, ContentError, Report
-    from builder.pagecache import (
-        CachedPage,
-        PageCache,
-        ReusedFile,
-        SearchEntries,
-        environment_key,
-        page_key,
-        take_over,
-    )
-    from builder.pages import GeneratedPage, SiteOptions, insert_blocks, nav, render_pages
-    from builder.progress import Progress, evaluate
 
 log = logging.getLogger("mkdocs.plugins.plansite")
 
