@@ -165,12 +165,17 @@ def test_anything_the_cache_cannot_vouch_for_gives_a_full_build(
         assert not shared(tmp_path / "before", target, unit_page("binjiang-ps"))
 
 
-def test_the_rebuild_worker_takes_unchanged_pages_over_from_the_served_build(
-    tmp_path: Path, plan: Path
-) -> None:
+def commit_plan(plan: Path) -> None:
+    """The plan as the first commit of main, as the rebuild worker reads it."""
     git(plan, "init", "-q", "-b", "main")
     git(plan, "add", "-A")
     git(plan, "commit", "-qm", "Plan")
+
+
+def test_the_rebuild_worker_takes_unchanged_pages_over_from_the_served_build(
+    tmp_path: Path, plan: Path
+) -> None:
+    commit_plan(plan)
     sites = tmp_path / "sites"
     rebuilder = SiteRebuilder(plan, sites)
     first = rebuilder.rebuild()
@@ -234,9 +239,7 @@ def test_builds_and_their_cache_can_move_together(tmp_path: Path, plan: Path) ->
 def test_a_report_approved_after_the_as_of_date_is_listed_on_the_rebuilt_unit_page_only(
     tmp_path: Path, plan: Path
 ) -> None:
-    git(plan, "init", "-q", "-b", "main")
-    git(plan, "add", "-A")
-    git(plan, "commit", "-qm", "Plan")
+    commit_plan(plan)
     rebuilder = SiteRebuilder(plan, tmp_path / "sites")
     first = rebuilder.rebuild()
     # A correction submitted after the site's as_of (2025-09-30), as the service merges it.
