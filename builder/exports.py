@@ -477,31 +477,34 @@ def write_workbook(
 # --- both, from a repository -------------------------------------------------------------
 
 
-def export_repository(root: Path, as_of: date, out_dir: Path) -> None:
-    """Load the repository, evaluate progress at `as_of` and write both exports to out_dir.
+def export_repository(root: Path, as_of: date | None, out_dir: Path) -> None:
+    """Load the repository, evaluate progress at `as_of` (None: today, as
+    builder.progress.progress_date decides it) and write both exports to out_dir.
 
     The entry point of the export process the MkDocs plugin starts beside the page build
     (builder.plugin.ExportJob): progress cannot be pickled (read-only mappings), and
     loading again costs the second core about a second at 2,000 units, the first none."""
     from builder.content import load_content, load_reports
-    from builder.progress import evaluate
+    from builder.progress import evaluate, progress_date
 
     content = load_content(root)
     reports = load_reports(root, content)
-    progress = evaluate(content, reports, as_of)
+    progress = evaluate(content, reports, progress_date(as_of, reports, date.today()))
     write_data_package(content, reports, progress, out_dir)
     write_workbook(content, reports, progress, out_dir / "progress.xlsx")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m builder.exports ROOT AS_OF OUT_DIR`: the plugin's export process."""
+    """`python -m builder.exports ROOT AS_OF OUT_DIR`: the plugin's export process (an
+    empty AS_OF: today)."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 3:
         print("usage: python -m builder.exports ROOT AS_OF OUT_DIR", file=sys.stderr)
         return 2
-    export_repository(Path(args[0]), date.fromisoformat(args[1]), Path(args[2]))
+    as_of = date.fromisoformat(args[1]) if args[1] else None
+    export_repository(Path(args[0]), as_of, Path(args[2]))
     return 0
 
 

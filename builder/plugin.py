@@ -43,7 +43,7 @@ from builder.pagecache import (
     take_over,
 )
 from builder.pages import GeneratedPage, SiteOptions, insert_blocks, nav, render_pages
-from builder.progress import Progress, evaluate
+from builder.progress import Progress, evaluate, progress_date
 
 if TYPE_CHECKING:  # imported when used: `mkdocs build` needs neither (~20 ms a build)
     from mkdocs.livereload import LiveReloadServer
@@ -65,9 +65,11 @@ class PlansiteConfig(Config):
     exports = c.Type(bool, default=True)  # write data/ (CSV, data package, xlsx) after the build
 
 
-def parse_as_of(value: date | str | None) -> date:
+def parse_as_of(value: date | str | None) -> date | None:
+    """The configured as-of date; None when there is none (today: builder.progress.
+    progress_date, which needs the reports)."""
     if value is None:
-        return date.today()
+        return None
     if isinstance(value, date):
         return value
     try:
@@ -93,9 +95,9 @@ def flag_labels(root: Path) -> dict[str, str]:
 class SiteData:
     """Everything one build reads: loaded once, used by every event."""
 
-    def __init__(self, root: Path, as_of: date, forms_url: str, directory_urls: bool):
+    def __init__(self, root: Path, as_of: date | None, forms_url: str, directory_urls: bool):
+        """`as_of`: the configured date progress counts to; None for today."""
         self.root = root
-        self.as_of = as_of
         try:
             self.content: Content = load_content(root)
             self.reports: list[Report] = load_reports(root, self.content)
@@ -104,6 +106,7 @@ class SiteData:
             raise PluginError(
                 f"方案内容有 {len(error.problems)} 个问题，网站未生成：\n{listed}"
             ) from error
+        self.as_of = as_of = progress_date(as_of, self.reports, date.today())
         self.progress: Progress = evaluate(self.content, self.reports, as_of)
         options = SiteOptions(as_of=as_of, forms_url=forms_url, directory_urls=directory_urls,
                               flag_labels=flag_labels(root))
@@ -284,14 +287,15 @@ class ExportJob:
     on_config; `finish` moves the files into site_dir, so a failed export never leaves half
     a download behind."""
 
-    def __init__(self, root: Path, as_of: date):
+    def __init__(self, root: Path, as_of: date | None):
         self.folder = Path(tempfile.mkdtemp(prefix="plansite-exports-"))
         # The child must import this very builder package, wherever it was imported from.
         package_parent = str(Path(__file__).resolve().parent.parent)
         path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH")) if p)
         self.log = tempfile.TemporaryFile()  # noqa: SIM115  (closed by finish or cancel)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "builder.exports", str(root), as_of.isoformat(),
+            # No as_of: "today", which the child works out from the reports as SiteData does.
+            [sys.executable, "-m", "builder.exports", str(root), as_of.isoformat() if as_of else "",
              str(self.folder)],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONPATH": path},

@@ -177,6 +177,20 @@ def _order(report: Report) -> tuple[datetime, str]:
     return (_instant(report.submitted_at), report.id)
 
 
+def progress_date(as_of: date | None, reports: Iterable[Report], today: date) -> date:
+    """The date progress is counted to: `as_of` when one is configured, else today.
+
+    "Today" is this machine's date, but a report carries its submitter's offset (the
+    organisation's zone, +08:00 for the first plan), which can already be tomorrow on a
+    server kept in UTC: from 00:00 to 08:00 in Beijing a report submitted "today" is dated
+    tomorrow. Counting as of today must count every report there is, so a report dated
+    later than `today` moves the date to its own.
+    """
+    if as_of is not None:
+        return as_of
+    return max([today, *(report.submitted_at.date() for report in reports)])
+
+
 def effective_reports(reports: Iterable[Report], as_of: date) -> dict[ReportKey, Report]:
     """The report that counts for each (unit, form, period) as of a date.
 

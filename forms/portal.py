@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, url_for
 
 from builder.model import Content, Evidence, Report, Status, Unit
-from builder.progress import Progress, evaluate, format_value
+from builder.progress import Progress, evaluate, format_value, progress_date
 from forms.auth import current_account, login_required
 from forms.permissions import can_review, require_view_unit, resolve_unit
 from forms.services import Services, services
@@ -103,8 +103,6 @@ def approved_reports(store: Services, unit: Unit) -> list[Report]:
     return reports
 
 
-def as_of_date(store: Services) -> date:
-    return store.as_of or date.today()
 
 
 def unit_entries(
@@ -160,7 +158,7 @@ def unit(unit_id: str) -> Any:
     unit = resolve_unit(content, unit_id)
     require_view_unit(account, unit.id)
     reports = approved_reports(store, unit)
-    progress = evaluate(content, reports, as_of_date(store))
+    progress = evaluate(content, reports, progress_date(store.as_of, reports, date.today()))
     rollup = progress.unit_rollup(unit.id)
     indicators = {i.id: (t, i) for t in content.tasks for i in t.indicators}
     results = [

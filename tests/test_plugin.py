@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -161,6 +161,34 @@ def test_as_of_decides_what_counts(tmp_path: Path) -> None:
     share = re.compile(r'data-ps="plan-share">([^<]+)<')
     assert share.search(early).group(1) == "0%"  # nothing was reported yet
     assert share.search(late).group(1) != "0%"
+
+
+def test_without_an_as_of_date_a_report_already_dated_tomorrow_in_its_zone_counts(
+    tmp_path: Path,
+) -> None:
+    # The service dates reports in the organisation's zone (+08:00); from 00:00 to 08:00 in
+    # Beijing that is tomorrow for a build machine kept in UTC. "As of today" must count it.
+    root = _second_plan(tmp_path)
+    config = yaml.safe_load((root / "mkdocs.yml").read_text(encoding="utf-8"))
+    for plugin in config["plugins"]:
+        if isinstance(plugin, dict) and "plansite" in plugin:
+            plugin["plansite"].pop("as_of")
+    (root / "mkdocs.yml").write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
+    path = sorted((root / "data" / "reports" / "inspection").rglob("dongfeng-ps/*.json"))[-1]
+    report = json.loads(path.read_text(encoding="utf-8"))
+    tomorrow = date.today() + timedelta(days=1)
+    report["id"] = f"{tomorrow:%Y%m%d}003000-00c0ffee"
+    report["submitted_at"] = f"{tomorrow.isoformat()}T00:30:00+08:00"
+    report["values"]["extinguishers_checked"] = 48
+    path.unlink()
+    path.with_name(f"{report['id']}.json").write_text(
+        json.dumps(report, ensure_ascii=False), encoding="utf-8")
+    site = tmp_path / "site"
+    build_site(root, site)
+    page = (site / "units" / "dongfeng-ps" / "index.html").read_text(encoding="utf-8")
+    assert tomorrow.isoformat() in page  # the date progress counts to
+    assert "统计日期后收到的填报" not in page
+    assert "75%" in page  # 48 of 64 extinguishers: the report counts
 
 
 def test_hostile_unit_names_and_notes_stay_text_in_the_built_site(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ from builder.progress import (
     evaluate,
     format_value,
     next_due,
+    progress_date,
     reports_after,
     rollup,
 )
@@ -184,6 +185,26 @@ def test_the_as_of_day_is_the_report_s_own_calendar_day() -> None:
     # 23:30 in China on 4 July is 15:30 UTC on 4 July, and still 4 July for the unit.
     r = report("u1", "Q1", {"count": 1}, "2022-07-04T23:30:00")
     assert effective_reports([r], date(2022, 7, 4)) == {("u1", FORM, "Q1"): r}
+
+
+def test_a_configured_as_of_date_is_the_date_progress_counts_to() -> None:
+    late = report("u1", "Q2", {"count": 1}, "2022-07-05T10:00:00")
+    assert progress_date(date(2022, 7, 4), [late], today=date(2026, 1, 1)) == date(2022, 7, 4)
+
+
+def test_without_one_progress_counts_to_today() -> None:
+    early = report("u1", "Q1", {"count": 1}, "2022-04-05T10:00:00")
+    assert progress_date(None, [early], today=date(2022, 7, 4)) == date(2022, 7, 4)
+    assert progress_date(None, [], today=date(2022, 7, 4)) == date(2022, 7, 4)
+
+
+def test_today_counts_a_report_already_dated_tomorrow_in_its_own_zone() -> None:
+    # 00:30 on 5 July in China is 16:30 on 4 July on a server kept in UTC: the report was
+    # submitted "today" for that server, and counting as of today must count it.
+    just_in = report("u1", "Q2", {"count": 1}, "2022-07-05T00:30:00")
+    as_of = progress_date(None, [just_in], today=date(2022, 7, 4))
+    assert as_of == date(2022, 7, 5)
+    assert effective_reports([just_in], as_of) == {("u1", FORM, "Q2"): just_in}
 
 
 def test_a_correction_replaces_the_earlier_report_whatever_the_input_order() -> None:

@@ -25,7 +25,7 @@ from openpyxl import load_workbook
 
 from builder.content import load_content, load_reports
 from builder.exports import FORMULA_TRIGGERS, write_data_package, write_workbook
-from builder.progress import evaluate
+from builder.progress import evaluate, progress_date
 from tests.app_fixtures import (
     FILL_URL,
     INSPECTION_OK,
@@ -296,7 +296,9 @@ def test_formulas_typed_into_forms_are_neutralised_in_every_export(tmp_path: Pat
     reports = load_reports(merged, content)
     typed = {r.values.get("notes") for r in reports}
     assert {f.strip() for f in FORMULAS} <= typed  # the formulas really went through
-    progress = evaluate(content, reports, date.today())
+    # As the build counts "today": the reports are dated in +08:00, tomorrow for a UTC
+    # machine after 16:00.
+    progress = evaluate(content, reports, progress_date(None, reports, date.today()))
     package = tmp_path / "package"
     write_data_package(content, reports, progress, package)
     workbook_path = tmp_path / "plan.xlsx"
