@@ -109,8 +109,8 @@ class _Known:
     broken_forms: set[str] = field(default_factory=set)
     forms_loaded: bool = False
     units: tuple[Unit, ...] = ()
-    # One unit per distinct (type, flags set): which units an AppliesTo matches depends
-    # on nothing else, and thousands of units share a handful of these.
+    # One unit per distinct Unit.profile: which units an AppliesTo matches depends on
+    # nothing else, and thousands of units share a handful of these.
     unit_profiles: tuple[Unit, ...] = ()
 
 
@@ -416,9 +416,7 @@ def _read_units(root: Path, problems: list[Problem], known: _Known) -> list[Unit
     known.units = tuple(units)
     profiles: dict[tuple[str, frozenset[str]], Unit] = {}
     for unit in units:
-        profiles.setdefault(
-            (unit.type, frozenset(flag for flag, on in unit.flags.items() if on)), unit
-        )
+        profiles.setdefault(unit.profile, unit)
     known.unit_profiles = tuple(profiles.values())
     return units
 

@@ -188,6 +188,13 @@ class Unit:
     def __hash__(self) -> int:
         return hash(self.id)
 
+    @property
+    def profile(self) -> tuple[str, frozenset[str]]:
+        """All that AppliesTo.matches reads of the unit: its type and the flags it has.
+        Thousands of units share a handful of profiles, so what depends only on which
+        tasks, indicators and forms apply is decided once per profile."""
+        return (self.type, frozenset(flag for flag, on in self.flags.items() if on))
+
 
 @dataclass(frozen=True)
 class Period:

@@ -301,20 +301,18 @@ class _Site:
         self.status_cells = {status: self.fragment("status_cell", status) for status in Status}
         # The tasks that apply to each unit and the units of each task, in plan and registry
         # order (the tasks index, each task page and each unit page ask: 3 x units x tasks).
-        # Whether a task applies depends on the unit's type and flags only (as in
-        # progress.evaluate), and thousands of units share a handful of those, so each
-        # profile's tasks are worked out once.
+        # Whether a task applies depends on the unit's profile only (Unit.profile), and
+        # thousands of units share a handful of those, so each profile's tasks are worked
+        # out once.
         by_profile: dict[tuple[str, frozenset[str]], tuple[Task, ...]] = {}
-        self.profiles: dict[str, tuple[str, frozenset[str]]] = {}  # unit id -> type, flags
         self.unit_tasks: dict[str, tuple[Task, ...]] = {}
         self.task_units: dict[str, list[Unit]] = {t.id: [] for t in content.tasks}
         for unit in content.units:
-            profile = (unit.type, frozenset(f for f, on in unit.flags.items() if on))
+            profile = unit.profile
             tasks = by_profile.get(profile)
             if tasks is None:
                 tasks = by_profile[profile] = tuple(
                     t for t in content.tasks if self.task_applies(t, unit))
-            self.profiles[unit.id] = profile
             self.unit_tasks[unit.id] = tasks
             for task in tasks:
                 self.task_units[task.id].append(unit)
@@ -912,9 +910,9 @@ def _unit_indicator_rows(site: _Site, path: str, link: Callable[[str], str], uni
 
 def _task_items(site: _Site, path: str, link: Callable[[str], str], unit: Unit) -> str:
     # The same list on every unit page of one depth (see _unit_indicator_rows) whose unit
-    # has the same tasks, that is the same type and flags: a handful a build.
+    # has the same tasks, that is the same Unit.profile: a handful a build.
     key = ("task-items", url_base(path, site.options.directory_urls).count("/"),
-           site.profiles[unit.id])
+           unit.profile)
     html = site.fragments.get(key)
     if html is None:
         html = site.fragments[key] = Markup(_task_item_list(site, link, site.unit_tasks[unit.id]))

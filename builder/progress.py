@@ -576,7 +576,7 @@ def evaluate(content: Content, reports: Iterable[Report], as_of: date) -> Progre
         _pace(ind, content.plan.start, as_of, _first_report_due(content, task, ind))
         for task, ind in indicators
     ]
-    # Applicability depends on the unit's type and flags only (AppliesTo.matches), and
+    # Applicability depends on the unit's profile only (Unit.profile), and
     # thousands of units share a handful of those: decide once per combination.
     applicability: dict[tuple[str, frozenset[str]], tuple[bool, ...]] = {}
 
@@ -603,7 +603,7 @@ def evaluate(content: Content, reports: Iterable[Report], as_of: date) -> Progre
     for unit in content.units:
         unit_id = unit.id
         by_form = grouped.get(unit_id, empty)
-        profile = (unit.type, frozenset(flag for flag, on in unit.flags.items() if on))
+        profile = unit.profile
         if profile not in applicability:
             applicability[profile] = tuple(_applies(t, i, unit, forms) for t, i in indicators)
         unit_results: list[IndicatorResult] = []
