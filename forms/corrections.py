@@ -21,7 +21,13 @@ from flask import current_app
 from builder.model import Form, Problem, Report, evidence_dir, is_identifier, report_path
 from builder.records import format_bound
 from builder.reports import REPORTS_DIR, parse_report
-from forms.evidence import EvidenceError, check_upload, is_stored_name, sanitise_name
+from forms.evidence import (
+    EvidenceError,
+    check_upload,
+    is_stored_name,
+    sanitise_name,
+    too_many_files,
+)
 from forms.portal import STATE_LABELS, latest_records, report_from_dict
 from forms.repository import RepositoryError
 from forms.services import services
@@ -165,6 +171,6 @@ def carry_evidence(slot: tuple[str, str, str], posted_id: str, removed: set[str]
             *slot, checked.name, checked.media_type, data, max_files
         )
         if added is None:
-            messages.append(f"文件“{checked.name}”未能添加：每份填报最多上传 {max_files} 个文件")
+            messages.append(too_many_files(checked.name, max_files))
     return messages
 

@@ -122,6 +122,12 @@ def check_upload(filename: str, data: bytes, max_bytes: int) -> CheckedFile:
     return CheckedFile(name=f"{stem}.{kind}", media_type=ALLOWED_TYPES[kind], extension=kind)
 
 
+def too_many_files(name: str, limit: int) -> str:
+    """Why a checked file was not attached: the draft already holds `limit` files (an
+    upload, or a file carried over from the report a correction starts from)."""
+    return f"文件“{name}”未能添加：每份填报最多上传 {limit} 个文件"
+
+
 def stored_name(number: int, name: str) -> str:
     """The file name in the repository: `<n>-<sanitised name>`."""
     return f"{number}-{sanitise_name(name)}"

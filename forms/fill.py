@@ -50,6 +50,7 @@ from forms.evidence import (
     check_upload,
     is_stored_name,
     stored_name,
+    too_many_files,
 )
 from forms.formgen import build_form, display_value, posted_values, widget_kind
 from forms.permissions import (
@@ -170,8 +171,7 @@ def _accept_files(target: Target) -> list[str]:
             *target.key, checked.name, checked.media_type, data, config["EVIDENCE_MAX_FILES"]
         )
         if added is None:
-            limit = config["EVIDENCE_MAX_FILES"]
-            messages.append(f"文件“{checked.name}”未能添加：每份填报最多上传 {limit} 个文件")
+            messages.append(too_many_files(checked.name, config["EVIDENCE_MAX_FILES"]))
     return messages
 
 

@@ -103,8 +103,6 @@ def approved_reports(store: Services, unit: Unit) -> list[Report]:
     return reports
 
 
-
-
 def unit_entries(
     store: Services, content: Content, progress: Progress, unit: Unit, reports: list[Report]
 ) -> list[Entry]:
