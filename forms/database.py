@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,10 +40,7 @@ class Database:
         # Set up with a connection of its own, closed at once: the store may be built
         # before gunicorn forks, and no connection may cross the fork.
         with _closing(sqlite3.connect(path, timeout=busy_timeout)) as db:
-            # WAL is a property of the file: set once, not on every connection (switching
-            # needs a lock other workers may hold). Readers then never wait for a writer.
-            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(db, busy_timeout)
 
     def _connection(self, synchronous: str) -> sqlite3.Connection:
         local = self._local
@@ -77,6 +75,26 @@ class Database:
         if connection is not None and self._local.pid == os.getpid():
             connection.close()
         self._local.__dict__.clear()
+
+
+def _use_wal(db: sqlite3.Connection, busy_timeout: float) -> None:
+    """Put the file in WAL mode. WAL is a property of the file: set once, not on every
+    connection. Readers then never wait for a writer.
+
+    Switching needs the file to itself, and SQLite answers "database is locked" at once,
+    without its busy handler, while another process holds it: gunicorn's workers all
+    open a new instance's files together, and one worker failing to boot stops the whole
+    server. So it tries again until the busy timeout; once another worker has switched
+    the file, there is nothing left to do."""
+    deadline = time.monotonic() + busy_timeout
+    while db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as error:
+            busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # or an extended BUSY_*
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 @contextmanager

@@ -4,10 +4,12 @@ its branch is, and the instance databases keep one connection per thread and pro
 from __future__ import annotations
 
 import errno
+import multiprocessing
 import os
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pygit2
 import pytest
@@ -147,6 +149,35 @@ def test_each_thread_keeps_its_own_connection(tmp_path: Path) -> None:
     with database.transaction() as db:
         assert db.execute("SELECT COUNT(*) FROM t").fetchone() == (12,)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def _open_together(path: str, barrier: Any, failures: Any) -> None:
+    barrier.wait()
+    try:
+        Database(Path(path))
+    except sqlite3.Error as error:
+        failures.put(repr(error))
+
+
+def test_workers_opening_a_new_file_together_all_start(tmp_path: Path) -> None:
+    # gunicorn's workers open a new instance's sqlite files at the same moment; switching
+    # a file to WAL refused one of them ("database is locked") in a few rounds out of 30,
+    # and a worker that fails to boot stops the whole server.
+    context = multiprocessing.get_context("fork")
+    failures = context.Queue()
+    for round_ in range(30):
+        path = tmp_path / f"r{round_}.sqlite"
+        barrier = context.Barrier(12)
+        workers = [context.Process(target=_open_together, args=(str(path), barrier, failures))
+                   for _ in range(12)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert [worker.exitcode for worker in workers] == [0] * 12
+        assert failures.empty(), failures.get()
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 def test_a_forked_child_opens_its_own_connection_and_its_writes_are_seen(
