@@ -329,7 +329,6 @@ class ExportJob:
 
 def write_exports(plan: SiteData, out_dir: Path) -> None:
     """The downloads of the data page: CSV + data package and the workbook."""
-    from builder.exports import write_data_package, write_workbook
+    from builder.exports import write_exports
 
-    write_data_package(plan.content, plan.reports, plan.progress, out_dir)
-    write_workbook(plan.content, plan.reports, plan.progress, out_dir / "progress.xlsx")
+    write_exports(plan.content, plan.reports, plan.progress, out_dir)

@@ -16,13 +16,20 @@ from pathlib import Path
 
 import frictionless
 import pytest
+from markupsafe import Markup
 from openpyxl import load_workbook
 
+from builder import exports
 from builder.exports import (
+    EXPORTS,
     FORMULA_TRIGGERS,
+    Download,
+    Export,
+    downloads,
     neutralise,
     sheet_title,
     write_data_package,
+    write_exports,
     write_workbook,
 )
 from builder.model import (
@@ -157,6 +164,31 @@ def exported(tmp_path: Path) -> dict:
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+# --- the registry ---------------------------------------------------------------------
+
+
+def test_every_export_writes_each_file_it_offers_for_download(tmp_path):
+    content, reports = make_content(), make_reports()
+    write_exports(content, reports, evaluate(content, reports, AS_OF), tmp_path)
+    offered = {d.file for d in downloads(content)}
+    assert offered == {p.name for p in tmp_path.iterdir()}
+    assert {"progress.xlsx", "datapackage.json", "progress.csv"} <= offered
+
+
+def test_an_export_added_to_the_registry_is_written_and_listed(tmp_path, monkeypatch):
+    def write(content, reports, progress, out_dir):
+        (out_dir / "units.txt").write_text("\n".join(u.id for u in content.units))
+
+    def offered(content):
+        return [Download("units.txt", "单位清单", Markup("全部单位代码。"))]
+
+    monkeypatch.setattr(exports, "EXPORTS", (*EXPORTS, Export("units", write, offered)))
+    content, reports = make_content(), make_reports()
+    write_exports(content, reports, evaluate(content, reports, AS_OF), tmp_path)
+    assert (tmp_path / "units.txt").read_text() == "\n".join(u.id for u in content.units)
+    assert downloads(content)[-1].label == "单位清单"
 
 
 # --- the data package -----------------------------------------------------------------

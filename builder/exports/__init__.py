@@ -1,0 +1,73 @@
+"""The site's downloads, written beside the pages: a registry of exports.
+
+Each export is one module holding an `EXPORT` (how it writes its files, what the downloads
+page says of them); `EXPORTS` lists them in the order of the downloads page. Adding an
+export is adding its module and its line here.
+
+Spreadsheet formula injection: a unit name or a report note typed as `=HYPERLINK(...)` must
+not become a formula in whoever opens the file. Every text cell that starts with one of
+`= + - @ TAB CR` is written with a leading `'` in CSV and as an explicit string cell with
+Excel's quote prefix in the workbook (builder.exports.tables.neutralise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from builder.exports import datapackage, workbook
+from builder.exports.datapackage import DATAPACKAGE, csv_text, write_data_package
+from builder.exports.downloads import Download, Export
+from builder.exports.tables import FORMULA_TRIGGERS, neutralise
+from builder.exports.workbook import WORKBOOK, sheet_title, write_workbook
+from builder.model import Content, Report
+from builder.progress import Progress
+
+EXPORTS: tuple[Export, ...] = (workbook.EXPORT, datapackage.EXPORT)
+
+__all__ = [
+    "DATAPACKAGE",
+    "EXPORTS",
+    "FORMULA_TRIGGERS",
+    "WORKBOOK",
+    "Download",
+    "Export",
+    "csv_text",
+    "downloads",
+    "export_repository",
+    "neutralise",
+    "sheet_title",
+    "write_data_package",
+    "write_exports",
+    "write_workbook",
+]
+
+
+def write_exports(content: Content, reports: Sequence[Report], progress: Progress,
+                  out_dir: Path) -> None:
+    """Write every export's files into out_dir."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for export in EXPORTS:
+        export.write(content, reports, progress, out_dir)
+
+
+def downloads(content: Content) -> list[Download]:
+    """The files of the downloads page, in the exports' order."""
+    return [download for export in EXPORTS for download in export.downloads(content)]
+
+
+def export_repository(root: Path, as_of: date | None, out_dir: Path) -> None:
+    """Load the repository, evaluate progress at `as_of` (None: today, as
+    builder.progress.progress_date decides it) and write every export to out_dir.
+
+    The entry point of the export process the MkDocs plugin starts beside the page build
+    (builder.plugin.ExportJob): progress cannot be pickled (read-only mappings), so the
+    process loads the repository again."""
+    from builder.content import load_content, load_reports
+    from builder.progress import evaluate, progress_date
+
+    content = load_content(root)
+    reports = load_reports(root, content)
+    progress = evaluate(content, reports, progress_date(as_of, reports, date.today()))
+    write_exports(content, reports, progress, out_dir)
