@@ -18,22 +18,19 @@ from typing import Any
 
 import frictionless
 
+from builder.fields import FIELD_TYPES
 from builder.model import Form, Problem
 
 REQUIRED_MESSAGE = "此项为必填项"
 UNKNOWN_FIELD_MESSAGE = "表单中没有此字段"
 BROKEN_SCHEMA_MESSAGE = "表单结构有误，无法校验此项，请联系方案管理员"
 
-# The message for a value that is not of the field's type, per Frictionless type.
-TYPE_MESSAGES: dict[str, str] = {
-    "integer": "请输入整数",
-    "number": "请输入数字",
-    "boolean": "请选择“是”或“否”",
-    "date": "请输入有效日期（格式：YYYY-MM-DD）",
+# Messages for the Frictionless types a unit registry column may have beyond the form
+# field types (builder.fields), which carry their own.
+REGISTRY_TYPE_MESSAGES: dict[str, str] = {
     "datetime": "请输入有效的日期和时间",
     "time": "请输入有效时间（格式：HH:MM）",
     "year": "请输入有效年份",
-    "string": "请输入文字",
 }
 OTHER_TYPE_MESSAGE = "格式不正确"
 OUT_OF_RANGE_MESSAGE = "数值超出可处理的范围"
@@ -114,7 +111,7 @@ def cell_error_message(field: frictionless.Field, notes: Mapping[str, str]) -> s
         case "required":
             return REQUIRED_MESSAGE
         case "type":
-            return TYPE_MESSAGES.get(field.type, OTHER_TYPE_MESSAGE)
+            return type_message(field.type)
         case "minimum":
             return f"不能小于 {bound}"
         case "maximum":
@@ -135,15 +132,12 @@ def cell_error_message(field: frictionless.Field, notes: Mapping[str, str]) -> s
             return OTHER_TYPE_MESSAGE
 
 
-def _finite(raw: object) -> bool:
-    """False for a NaN or an infinity, as text or as a number; True for anything else
-    (which Frictionless then reads or refuses on its own terms)."""
-    if isinstance(raw, bool) or not isinstance(raw, str | int | float | Decimal):
-        return True
-    try:
-        return Decimal(str(raw).strip()).is_finite()
-    except ArithmeticError:
-        return True
+def type_message(frictionless_type: str) -> str:
+    """The Chinese message for a value that is not of the type."""
+    known = FIELD_TYPES.get(frictionless_type)
+    if known is not None:
+        return known.type_message
+    return REGISTRY_TYPE_MESSAGES.get(frictionless_type, OTHER_TYPE_MESSAGE)
 
 
 def read_cell(
@@ -152,22 +146,18 @@ def read_cell(
     """Type one value; returns (value, Chinese error or None). Blank text counts as missing.
 
     `reader` is the field's cell reader when the caller has one built already."""
+    kind = FIELD_TYPES.get(field.type)
     if isinstance(raw, str):
-        # Surrounding blanks in a typed field are a typing accident, not data.
-        raw = raw if field.type == "string" else raw.strip()
+        raw = kind.clean_text(raw) if kind is not None else raw.strip()
         if not raw.strip():
             raw = None
-    if isinstance(raw, list | dict):
-        return None, TYPE_MESSAGES.get(field.type, OTHER_TYPE_MESSAGE)
-    if field.type == "number" and not _finite(raw):
-        # NaN and Infinity are numbers to Python and Decimal but no report's value: JSON has
-        # no literal for them and every bound compares false against NaN.
-        return None, TYPE_MESSAGES["number"]
+    if isinstance(raw, list | dict) or (kind is not None and kind.refuses(raw)):
+        return None, type_message(field.type)
     try:
         value, notes = (reader or field.read_cell)(raw)
     except ArithmeticError:
         # Decimal signalling on odd input ("sNaN") while comparing with a bound.
-        return None, TYPE_MESSAGES.get(field.type, OTHER_TYPE_MESSAGE)
+        return None, type_message(field.type)
     except (TypeError, ValueError):
         # A constraint of the wrong type in the schema (e.g. minimum: "x"); the loader
         # reports it to the plan editor, the person filling the form cannot fix it.

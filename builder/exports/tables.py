@@ -16,9 +16,9 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, time
 from typing import Any
 
+from builder.fields import FIELD_TYPES
 from builder.model import Content, Form, Report, Status
 from builder.progress import Progress, effective_reports, format_value
 
@@ -138,13 +138,8 @@ def _widen_for_neutralised_text(descriptor: dict[str, Any]) -> None:
 
 def _typed_for_field(value: Any, descriptor: dict[str, Any]) -> Any:
     """A report value as its column expects it (JSON gives 3.0 for an integer field)."""
-    field_type = descriptor.get("type")
-    if field_type == "integer" and isinstance(value, float) and value.is_integer():
-        return int(value)
-    fmt = descriptor.get("format")
-    if isinstance(value, date | time) and isinstance(fmt, str) and fmt.startswith("%"):
-        return value.strftime(fmt)
-    return value
+    kind = FIELD_TYPES.get(descriptor.get("type", "string"))
+    return kind.exported(value, descriptor) if kind is not None else value
 
 
 def report_table(content: Content, form: Form, reports: Iterable[Report]) -> Table:

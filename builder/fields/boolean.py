@@ -1,0 +1,42 @@
+"""Yes/no answers: a checklist item done, a measure in place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from builder.fields.base import FieldType
+
+if TYPE_CHECKING:
+    from wtforms.fields.core import Field
+
+    from builder.model import FormField
+
+
+class BooleanType(FieldType):
+    name = "boolean"
+    type_message = "请选择“是”或“否”"
+    yes_no = True
+
+    def shown(self, value: Any) -> str:
+        # A posted draft holds "true"/"false"; a report holds true/false.
+        return "是" if value in (True, "true") else "否"
+
+    def widget(self, field: FormField) -> str:
+        return "select" if field.enum else "radio"
+
+    def html_attributes(self, field: FormField) -> dict[str, Any]:
+        attributes = super().html_attributes(field)
+        attributes.pop("required", None)  # set per radio button by the template
+        return attributes
+
+    def form_field(self, field: FormField, options: dict[str, Any]) -> Field:
+        from wtforms import RadioField
+        from wtforms.fields.choices import SelectChoice
+
+        if field.enum:
+            return super().form_field(field, options)
+        choices = [SelectChoice("true", "是"), SelectChoice("false", "否")]
+        return RadioField(choices=choices, validate_choice=False, **options)
+
+
+FIELD_TYPE = BooleanType()

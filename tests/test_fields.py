@@ -1,0 +1,64 @@
+"""Form field types: one module each in builder/fields, found by their Frictionless name;
+reading, showing and exporting a value asks the field's type."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import frictionless
+import pytest
+
+from builder import fields
+from builder.fields import FIELD_TYPES, FieldType, field_type
+from builder.records import read_cell
+
+
+def test_every_form_field_type_is_registered_under_its_frictionless_name():
+    assert set(FIELD_TYPES) == {"integer", "number", "boolean", "string", "date"}
+    assert all(field_type(name).name == name for name in FIELD_TYPES)
+
+
+@pytest.mark.parametrize(("kind", "raw", "message"), [
+    ("integer", "3.5", "请输入整数"),
+    ("number", "abc", "请输入数字"),
+    ("number", "NaN", "请输入数字"),
+    ("number", "-Infinity", "请输入数字"),
+    ("boolean", "perhaps", "请选择“是”或“否”"),
+    ("date", "2022-13-01", "请输入有效日期（格式：YYYY-MM-DD）"),
+])
+def test_a_value_not_of_the_type_gets_the_types_message(kind, raw, message):
+    field = frictionless.Field.from_descriptor({"name": "x", "type": kind})
+    assert read_cell(field, raw) == (None, message)
+
+
+def test_only_text_keeps_the_blanks_around_it():
+    text = frictionless.Field.from_descriptor({"name": "x", "type": "string"})
+    count = frictionless.Field.from_descriptor({"name": "x", "type": "integer"})
+    assert read_cell(text, " 说明 ") == (" 说明 ", None)
+    assert read_cell(count, " 12 ") == (12, None)
+
+
+@pytest.mark.parametrize(("kind", "value", "shown"), [
+    ("integer", 3.0, "3"),
+    ("number", 2.5, "2.5"),
+    ("boolean", True, "是"),
+    ("boolean", "false", "否"),
+    ("string", "按计划推进", "按计划推进"),
+])
+def test_a_value_is_shown_by_its_type(kind, value, shown):
+    assert field_type(kind).shown(value) == shown
+
+
+def test_a_registered_type_is_read_with_its_own_message(monkeypatch):
+    class YearType(FieldType):
+        name: ClassVar[str] = "year"
+        type_message: ClassVar[str] = "请输入四位年份"
+
+        def refuses(self, raw: Any) -> bool:
+            return str(raw).startswith("0")
+
+    monkeypatch.setitem(fields.FIELD_TYPES, "year", YearType())
+    field = frictionless.Field.from_descriptor({"name": "x", "type": "year"})
+    assert read_cell(field, "2025") == (2025, None)
+    assert read_cell(field, "0999") == (None, "请输入四位年份")
+    assert read_cell(field, "二〇二五") == (None, "请输入四位年份")
