@@ -9,11 +9,8 @@ each in its own child process (wall and CPU time, peak RSS via wait4):
             plain `mkdocs build` of DIR with the plugin off: the same site, where MkDocs
             and Material do all the work the builder does not.
 
-The builder's share of the full build is the CPU time spent importing the plansite plugin
-and inside its event handlers, over the build's CPU time (timed in the full build's own
-process). (full - plain mkdocs) / full is printed too, but since the plugin keeps generated
-tables out of Python-Markdown and the search index, the plain build of the same pages does
-more work than the full one, and that difference can be negative. Then, at the
+Since the plugin keeps generated tables out of Python-Markdown and the search index, the
+plain build of the same pages can do more work than the full one. Then, at the
 rebuild scales, the repository is built with a page cache, one approved report (a
 correction for one unit) is written to data/reports and the site is built again into a new
 folder with that cache, as the rebuild worker does (builder.pagecache): the time until that
@@ -54,16 +51,6 @@ ENV = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
 def mkdocs_build(config: Path, site: Path) -> ChildRun:
     return run_child(python_command("-m", "mkdocs", "build", "-q", "-f", str(config),
                                     "-d", str(site)), cwd=config.parent, env=ENV)
-
-
-def timed_mkdocs_build(config: Path, site: Path) -> tuple[ChildRun, dict[str, float]]:
-    """`mkdocs build` in a child (bench.timed_build) that also reports the CPU time spent
-    importing the plugin and inside its event handlers: the builder's own share."""
-    # The child runs in the workload folder, as mkdocs does; bench/ must stay importable.
-    path = os.pathsep.join(p for p in (str(REPO_ROOT), ENV.get("PYTHONPATH", "")) if p)
-    run = run_child(python_command("-m", "bench.timed_build", str(config), str(site)),
-                    cwd=config.parent, env={**ENV, "PYTHONPATH": path})
-    return run, json.loads(run.output.strip().splitlines()[-1])
 
 
 def pages_only(root: Path, out: Path) -> ChildRun:
@@ -186,8 +173,7 @@ def rebuild_worker_after_merge(root: Path, work: Path) -> dict[str, float]:
 def measure_scale(units: int, seed: int, work: Path, rebuild: bool,
                   results: Results) -> dict[str, float]:
     workload = make_workload(work / "repo", units, seed)
-    full, spent = timed_mkdocs_build(workload.root / "mkdocs.yml", work / "site")
-    own = spent["import_cpu"] + spent["plugin_cpu"]
+    full = mkdocs_build(workload.root / "mkdocs.yml", work / "site")
     pages = count_pages(work / "site")
     only = pages_only(workload.root, work / "plain")
     plain = mkdocs_build(work / "plain" / "mkdocs.yml", work / "plain-site")
@@ -201,16 +187,6 @@ def measure_scale(units: int, seed: int, work: Path, rebuild: bool,
         "pages_per_s": pages / full.seconds, "pages_per_cpu_s": pages / full.cpu_seconds,
         "ms_per_page": full.seconds / pages * 1000,
         "cpu_ms_per_page": full.cpu_seconds / pages * 1000,
-        "builder_cpu_s": own, "builder_import_cpu_s": spent["import_cpu"],
-        "builder_share_cpu": own / spent["total_cpu"],
-        # The issue's list (loading content and reports, statuses, pages): the plugin's
-        # imports and handlers in the build's own process; the exports process aside.
-        "own_work_cpu_s": spent["import_cpu"] + spent["plugin_main_cpu"],
-        "own_work_share_cpu": (spent["import_cpu"] + spent["plugin_main_cpu"])
-        / spent["total_cpu"],
-        "export_cpu_s": spent["export_cpu"], "total_cpu_s": spent["total_cpu"],
-        **{f"stage_{name}": spent.get(f"{name}_cpu", 0.0)
-           for name in ("load_content", "load_reports", "evaluate", "render_pages")},
         "vs_plain_share": (full.cpu_seconds - plain.cpu_seconds) / full.cpu_seconds,
     }
     print(f"-- {units} units, {workload.reports} reports, {pages} pages")
@@ -222,16 +198,6 @@ def measure_scale(units: int, seed: int, work: Path, rebuild: bool,
                    f"baseline: pages-only {only.seconds:.1f} s ({only.cpu_seconds:.1f} s CPU)"
                    f" + plain mkdocs {plain.seconds:.1f} s ({plain.cpu_seconds:.1f} s CPU,"
                    f" peak {plain.peak_mb:.0f} MB, {plain_pages} pages)")
-    results.figure(f"u{units}.builder_share", figures["own_work_share_cpu"],
-                   f"builder's own work (load, statuses, pages; its process): "
-                   f"{figures['own_work_cpu_s']:.1f} s of {figures['total_cpu_s']:.1f} s CPU = "
-                   f"{figures['own_work_share_cpu']:.1%} (target <= 10%): load content "
-                   f"{figures['stage_load_content']:.2f} s, reports "
-                   f"{figures['stage_load_reports']:.2f} s, evaluate "
-                   f"{figures['stage_evaluate']:.2f} s, render {figures['stage_render_pages']:.2f}"
-                   f" s; with the exports process ({figures['export_cpu_s']:.1f} s) "
-                   f"{figures['builder_share_cpu']:.0%}; (full - plain) / full = "
-                   f"{figures['vs_plain_share']:.0%}")
     results.ratio(f"u{units}.full_vs_baseline", full.seconds, only.seconds + plain.seconds,
                   "full build / (pages-only + plain mkdocs)")
     if rebuild:
@@ -285,17 +251,12 @@ def main(argv: list[str] | None = None) -> int:
             work = Path(temp) / str(units)
             scales[units] = measure_scale(units, args.seed, work, units in args.rebuild, results)
             shutil.rmtree(work)  # 5000 units of HTML are large; keep the disk free
-    # Share and growth are judged on CPU time, steady on this shared machine. Pages per
+    # Growth is judged on CPU time, steady on this shared machine. Pages per
     # second is a throughput "on this 2-core machine": the build uses both cores (the
     # exports run in their own process beside the page build), so it is judged on wall
     # time, with the load average printed to tell whether the machine was quiet.
     print("-- targets (CPU time, except pages/s: wall time; load average "
           f"{os.getloadavg()[0]:.1f} now)")
-    largest = scales[max(scales)]
-    results.target("target_builder_share", largest["own_work_share_cpu"] <= 0.10,
-                   f"builder's own work at {max(scales)} units "
-                   f"{largest['own_work_share_cpu']:.1%} <= 10% (with the exports "
-                   f"{largest['builder_share_cpu']:.0%})")
     low, high = (500, 5000) if {500, 5000} <= scales.keys() else (min(scales), max(scales))
     if low != high:
         growth = results.ratio("per_page_growth", scales[high]["ms_per_page"],

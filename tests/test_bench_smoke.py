@@ -88,7 +88,14 @@ def test_build_benchmark_compares_the_full_build_with_pages_only_plus_plain_mkdo
         assert scale["pages"] == scale["plain_pages"] > units
         assert scale["full_peak_mb"] > 0 and scale["full_cpu_s"] > 0
     assert figures["u10"]["rebuild_s"] > 0  # the new report reached its unit's page
-    assert "target_builder_share" in figures and "per_page_growth_cpu" in figures
+    assert "per_page_growth_cpu" in figures
+
+
+@pytest.mark.slow
+def test_compare_benchmark_builds_with_both_code_trees_in_turns() -> None:
+    figures = run_bench("compare", "--old", str(REPO))  # the same code twice
+    assert figures["cpu-old"] > 0 and figures["cpu-new"] > 0
+    assert figures["cpu-ratio"] == pytest.approx(figures["cpu-new"] / figures["cpu-old"])
 
 
 @pytest.mark.slow
