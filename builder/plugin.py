@@ -45,7 +45,7 @@ from builder.pagecache import (
 from builder.pages import GeneratedPage, SiteOptions, insert_blocks, nav, render_pages
 from builder.progress import Progress, evaluate, progress_date
 
-if TYPE_CHECKING:  # imported when used: `mkdocs build` needs neither (~20 ms a build)
+if TYPE_CHECKING:  # imported where used: a plain `mkdocs build` needs neither
     from mkdocs.livereload import LiveReloadServer
     from tqdm import tqdm
 
@@ -170,7 +170,7 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
         self.search = search_entries or None
         previous = self.previous if search_entries is not False else None
         environment = environment_key(config) if self.cache is not None else ""
-        present = files.src_uris  # generated paths are POSIX already: no PurePath per page
+        present = files.src_uris
         for page in self.plan.pages:
             existing = present.get(page.path)
             if existing is not None:  # a generated page replaces a hand-written one
