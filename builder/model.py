@@ -1,6 +1,6 @@
 """The content model: the plan, its tasks and indicators, units, periods, forms and reports.
 
-Plain frozen dataclasses with no I/O. `builder.content` loads them from `content/`,
+Plain frozen dataclasses with no I/O. `builder.plan` loads them from `content/`,
 `schemas/` and `data/reports/`; everything downstream (progress rules, pages, exports,
 the form service) works on these objects only.
 """

@@ -696,7 +696,7 @@ def _demo_settings(root: Path) -> dict[str, Any]:
 
 
 def _load(root: Path) -> Content:
-    from builder.content import load_content  # the loader is only needed on the command line
+    from builder.plan import load_content  # the loader is only needed on the command line
 
     return load_content(root)
 
