@@ -1,4 +1,4 @@
-"""builder.plan: the plan loaded from files (and builder.reports: the reports), every problem collected."""
+"""builder.plan and builder.reports: the plan and the reports read, every problem collected."""
 
 from __future__ import annotations
 
