@@ -180,15 +180,14 @@ def _status(indicator: Indicator, value: Value, pace: _Pace) -> Status:
     """Decide in the documented order; NOT_APPLICABLE is decided before this is called."""
     target = indicator.target
     # A value exists only when some report (or, for a ratio, a unit attribute) gave one.
-    reported = value is not None
     if target is None:
-        if reported:
+        if value is not None:
             return Status.MET
     elif target.is_met(value):
         return Status.MET
     if pace.overdue:
         return Status.OVERDUE
-    if not reported:
+    if value is None:
         return Status.NOT_REPORTED if pace.report_due else Status.ON_TRACK
     if pace.expected is not None and not isinstance(value, bool) and value < pace.expected:
         return Status.BEHIND
