@@ -36,8 +36,8 @@ import pygit2
 
 from bench.measure import REPO_ROOT, Results, header, percentile
 from bench.validation import sample_value
-from builder.content import load_content
 from builder.model import Content, Unit, report_path
+from builder.plan import load_content
 from builder.synthetic import generate_units
 from forms import repository
 from forms.submissions import GitConfig, SubmissionService

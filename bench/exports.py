@@ -26,9 +26,10 @@ STEPS = ("load", "plain-csv", "data-package", "workbook")
 
 def child(step: str, root: Path, out: Path) -> None:
     """One step in this process; prints its timings as JSON on the last line."""
-    from builder.content import load_content, load_reports
     from builder.exports import write_data_package, write_workbook
+    from builder.plan import load_content
     from builder.progress import evaluate
+    from builder.reports import load_reports
 
     timings: dict[str, float] = {}
     start = time.perf_counter()

@@ -39,8 +39,8 @@ from pathlib import Path
 from bench.measure import REPO_ROOT, Results, header, percentile
 from bench.validation import as_posted, sample_records
 from bench.workload import make_workload
-from builder.content import load_content
 from builder.model import Content, Form, Unit
+from builder.plan import load_content
 from forms.accounts import AccountStore
 
 HOST = "127.0.0.1"  # never anything else

@@ -19,8 +19,8 @@ from typing import Any
 import frictionless
 
 from bench.measure import REPO_ROOT, Results, header, repeat_cpu
-from builder.content import load_content
 from builder.model import Form, FormField
+from builder.plan import load_content
 from builder.records import read_record
 
 

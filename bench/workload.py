@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.measure import REPO_ROOT
-from builder.content import load_content
+from builder.plan import load_content
 from builder.synthetic import generate_reports, generate_units, units_csv, write_reports
 
 # What a plan repository needs to build and take submissions; data/ is generated instead.

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, cast
 
 import yaml
@@ -220,6 +221,92 @@ class Document:
             self.problem(join_path(path, key), "应为 true 或 false")
             return default
         return value
+
+
+def read_yaml_mapping(
+    root: Path, file: str, problems: list[Problem]
+) -> tuple[Document, dict[str, Any]] | None:
+    """A YAML file's top-level mapping and the Document that reads it; None when the file
+    is missing, unreadable, not YAML or not a mapping (each already a problem)."""
+    text = read_text(root, file, problems)
+    if text is None:
+        return None
+    before = len(problems)
+    data = parse_yaml(file, text, problems)
+    if len(problems) > before:
+        return None
+    doc = Document(file, problems)
+    mapping = doc.mapping(data, "", f"{PurePosixPath(file).name} 的内容")
+    if mapping is None:
+        return None
+    return doc, mapping
+
+
+# ------------------------------------------------------------------ declared records
+
+# Reads `key` of a mapping at `path`: the value, or None after reporting a problem.
+ValueReader = Callable[[Document, dict[str, Any], str, str], Any]
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of a Record: how its value is read, and whether the record needs it."""
+
+    read: ValueReader
+    required: bool = True
+
+
+IDENTIFIER_KEY = Key(lambda doc, entry, key, path: doc.identifier(entry, key, path))
+TEXT_KEY = Key(lambda doc, entry, key, path: doc.text(entry, key, path))
+OPTIONAL_TEXT_KEY = Key(
+    lambda doc, entry, key, path: doc.text(entry, key, path, required=False) or "",
+    required=False,
+)
+DATE_KEY = Key(lambda doc, entry, key, path: doc.date(entry, key, path))
+
+
+@dataclass(frozen=True)
+class Record:
+    """The declared shape of a small mapping (a period, a unit type, a category...).
+
+    Reading one reports a value that is not a mapping, every unknown key and every key
+    read wrongly, then runs `check` (for relations between keys) on what was read.
+    """
+
+    what: str  # the mapping's Chinese name, for "…应为映射"
+    keys: Mapping[str, Key]
+    check: Callable[[Document, dict[str, Any], str], None] | None = None
+
+    def read(self, doc: Document, value: Any, path: str) -> dict[str, Any] | None:
+        """The values by key; None when it is not a mapping or a required value is wanting."""
+        entry = doc.mapping(value, path, self.what)
+        if entry is None:
+            return None
+        doc.keys(entry, set(self.keys), path)
+        values = {key: spec.read(doc, entry, key, path) for key, spec in self.keys.items()}
+        if self.check is not None:
+            self.check(doc, values, path)
+        if all(values[key] for key, spec in self.keys.items() if spec.required):
+            return values
+        return None
+
+    def read_list(
+        self, doc: Document, data: dict[str, Any], key: str, *, required: bool = False
+    ) -> list[dict[str, Any]]:
+        """The records listed under `key`, leaving out those that could not be read."""
+        records = []
+        for index, item in enumerate(doc.items(data, key, required=required)):
+            values = self.read(doc, item, f"{key}[{index}]")
+            if values is not None:
+                records.append(values)
+        return records
+
+
+def dates_in_order(doc: Document, values: dict[str, Any], path: str) -> None:
+    """A Record check: the end is not before the start."""
+    start, end = values.get("start"), values.get("end")
+    if start and end and start > end:
+        doc.problem(join_path(path, "end"), "结束日期早于开始日期")
 
 
 def join_path(path: str, key: str) -> str:

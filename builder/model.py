@@ -1,6 +1,6 @@
 """The content model: the plan, its tasks and indicators, units, periods, forms and reports.
 
-Plain frozen dataclasses with no I/O. `builder.content` loads them from `content/`,
+Plain frozen dataclasses with no I/O. `builder.plan` loads them from `content/`,
 `schemas/` and `data/reports/`; everything downstream (progress rules, pages, exports,
 the form service) works on these objects only.
 """
@@ -32,6 +32,10 @@ class Status(enum.Enum):
     NOT_REPORTED = "not_reported"
     OVERDUE = "overdue"
     NOT_APPLICABLE = "not_applicable"
+
+    # Members are singletons compared by identity, so identity is a valid hash; Enum's own
+    # hashes the name in Python, and statuses are counted by the hundred thousand.
+    __hash__ = object.__hash__
 
     @property
     def label(self) -> str:
@@ -109,19 +113,17 @@ class Target:
         return not (self.maximum is not None and value > self.maximum)
 
 
-Rule = Literal["sum", "latest", "ratio", "yes_no"]
-
-
 @dataclass(frozen=True)
 class Indicator:
     id: str
     task_id: str
     title: str
-    rule: Rule
+    rule: str  # a name in builder.rules.RULES (the loader checks it)
     due: date
-    field: FieldRef | None = None  # sum, latest, yes_no
-    numerator: Operand | None = None  # ratio
-    denominator: Operand | None = None  # ratio
+    # What the rule reads: one form field, or (a ratio) a numerator and a denominator.
+    field: FieldRef | None = None
+    numerator: Operand | None = None
+    denominator: Operand | None = None
     target: Target | None = None
     measure: str = ""  # display unit of the value (个, 次, 人)
     applies_to: AppliesTo = ALL_UNITS  # narrows the task's

@@ -31,7 +31,6 @@ from mkdocs.structure.files import File, Files, InclusionLevel
 from mkdocs.structure.pages import Page
 
 from builder import search
-from builder.content import load_content, load_reports
 from builder.model import Content, ContentError, Report
 from builder.pagecache import (
     CachedPage,
@@ -43,7 +42,9 @@ from builder.pagecache import (
     take_over,
 )
 from builder.pages import GeneratedPage, SiteOptions, insert_blocks, nav, render_pages
+from builder.plan import load_content
 from builder.progress import Progress, evaluate, progress_date
+from builder.reports import load_reports
 
 if TYPE_CHECKING:  # imported where used: a plain `mkdocs build` needs neither
     from mkdocs.livereload import LiveReloadServer

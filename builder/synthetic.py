@@ -45,6 +45,8 @@ from builder.model import (
     is_identifier,
     report_path,
 )
+from builder.rules import RULES
+from builder.rules.base import Draw
 
 # Reports carry local time; the default is UTC+8 (China Standard Time), where the form
 # service runs for the first plan. Callers may pass another zone.
@@ -238,7 +240,7 @@ def units_csv(rows: Sequence[Mapping[str, Any]]) -> str:
 class _Role:
     """How the plan reads one form field, which decides how its values are drawn."""
 
-    kind: str  # "ratio" (numerator), "sum", "latest", "yes_no"
+    kind: Draw  # how the indicator's rule wants the field drawn (builder.rules.base.Draw)
     indicator: Indicator
     combine: str = "latest"  # for ratio numerators
     denominator: Operand | None = None
@@ -249,14 +251,15 @@ def _roles(content: Content) -> dict[FieldRef, _Role]:
     # Ratio numerators first: their cap (the denominator) must win over a plainer reading.
     for indicator in content.indicators:
         numerator = indicator.numerator
-        if indicator.rule == "ratio" and numerator and numerator.field:
+        if RULES[indicator.rule].draw == "ratio" and numerator and numerator.field:
             roles.setdefault(
                 numerator.field,
                 _Role("ratio", indicator, numerator.combine, indicator.denominator),
             )
     for indicator in content.indicators:
-        if indicator.field and indicator.rule in ("sum", "latest", "yes_no"):
-            roles.setdefault(indicator.field, _Role(indicator.rule, indicator))
+        draw = RULES[indicator.rule].draw
+        if indicator.field and draw != "ratio":
+            roles.setdefault(indicator.field, _Role(draw, indicator))
     # Checklist booleans behave like yes/no items due at the end of the plan.
     for task in content.tasks:
         for item in task.checklist:
@@ -270,7 +273,7 @@ def _roles(content: Content) -> dict[FieldRef, _Role]:
                     field=item.field,
                     target=Target(equals=True),
                 )
-                roles[item.field] = _Role("yes_no", pseudo)
+                roles[item.field] = _Role(RULES[pseudo.rule].draw, pseudo)
     return roles
 
 
@@ -610,10 +613,10 @@ def _count(
     # Tracked without a target: a modest, size-free count that grows over the year.
     scale = minimum * level if minimum is not None else base * profile.activity
     goal = scale * progress
-    if role.kind == "sum":
+    if role.kind == "running_total":
         reached = _round_randomly(goal, rng)
         return _clamp(field, max(0, reached - state.sums.get(ref, 0)))
-    # latest: a level reached stays reached.
+    # level: a level reached stays reached.
     return _clamp(field, max(_round_randomly(goal, rng), state.latest.get(ref, 0)))
 
 
@@ -696,7 +699,7 @@ def _demo_settings(root: Path) -> dict[str, Any]:
 
 
 def _load(root: Path) -> Content:
-    from builder.content import load_content  # the loader is only needed on the command line
+    from builder.plan import load_content  # the loader is only needed on the command line
 
     return load_content(root)
 

@@ -1,6 +1,6 @@
 """`plansite validate`: every problem in the plan's files and in the approved reports.
 
-Loading (builder.content) already checks the structure of every file and the references
+Loading (builder.plan) already checks the structure of every file and the references
 between them; this adds what is too slow for every build or needs the file system: each
 report's values read against its form's schema, and the evidence files a report lists.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from builder.content import read_content
 from builder.documents import sort_problems
 from builder.model import Content, Problem, Report, evidence_dir
+from builder.plan import read_content
 from builder.records import read_record, record_errors_to_problems
 from builder.reports import read_reports
 

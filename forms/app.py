@@ -181,7 +181,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     root = Path(settings["ROOT"])
     content = settings.get("CONTENT")
     if content is None:
-        from builder.content import load_content
+        from builder.plan import load_content
 
         content = load_content(root)
     submissions = settings.get("SUBMISSIONS")

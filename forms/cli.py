@@ -86,7 +86,7 @@ def _known_units(root: Path) -> set[str] | None:
     """The unit ids of the plan, or None when there is no plan to check against."""
     if not (root / "content").is_dir():
         return None
-    from builder.content import load_content
+    from builder.plan import load_content
 
     return {unit.id for unit in load_content(root).units}
 
@@ -192,8 +192,8 @@ def run_serve(args: argparse.Namespace, environ: Mapping[str, str] | None = None
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    from builder.content import load_content
     from builder.model import ContentError
+    from builder.plan import load_content
     from forms.app import create_app
     from forms.site import current_site
 

@@ -90,7 +90,7 @@ def report_from_dict(data: dict[str, Any]) -> Report:
 
 def approved_reports(store: Services, unit: Unit) -> list[Report]:
     """The unit's approved reports: those in the working tree plus those merged since."""
-    from builder.content import load_reports
+    from builder.reports import load_reports
 
     reports = [r for r in load_reports(store.root, store.content) if r.unit == unit.id]
     known = {r.id for r in reports}

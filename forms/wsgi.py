@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 
 
 def make_app() -> Flask:
-    from builder.content import load_content
     from builder.model import ContentError
+    from builder.plan import load_content
     from forms.cli import embedded_services
 
     settings = load_config()

@@ -106,7 +106,7 @@ def take_screenshots(browser: Browser, site_root: Path, base_url: str, unit_id: 
 
 def main(argv: list[str] | None = None) -> int:
     from builder.build import build_site
-    from builder.content import load_content
+    from builder.plan import load_content
 
     parser = argparse.ArgumentParser(description="Refresh the README's screenshots.")
     parser.add_argument("out_dir", type=Path)

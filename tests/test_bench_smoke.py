@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from bench.workload import make_workload
-from builder.content import load_content, load_reports
+from builder.plan import load_content
+from builder.reports import load_reports
 
 REPO = Path(__file__).resolve().parent.parent
 

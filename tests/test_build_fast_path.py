@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from builder.build import build_site, write_if_changed, write_pages
-from builder.content import load_content
 from builder.pages import BLOCK_TOKEN, GeneratedPage, insert_blocks
+from builder.plan import load_content
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "school-safety-2025"

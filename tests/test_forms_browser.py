@@ -16,7 +16,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 from werkzeug.serving import make_server
 
-from builder.content import load_content
+from builder.plan import load_content
 from forms.app import create_app
 from forms.cli import embedded_services
 from forms.rebuild import SiteRebuilder

@@ -17,7 +17,7 @@ import yaml
 from mkdocs.exceptions import PluginError
 
 from builder.build import build_site, write_pages
-from builder.content import load_content
+from builder.plan import load_content
 from builder.plugin import flag_labels
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.content import load_content
 from builder.model import Form, Problem
+from builder.plan import load_content
 from builder.records import (
     UNKNOWN_FIELD_MESSAGE,
     form_schema,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.content import load_content
+from builder.plan import load_content
 from forms.outbox import IN_REVIEW, QUEUED, Outbox
 from tests.fake_forge import FakeForge
 from tests.reliability_support import (

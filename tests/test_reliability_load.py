@@ -20,8 +20,8 @@ from typing import Any
 import pygit2
 import pytest
 
-from builder.content import load_content
 from builder.model import report_path
+from builder.plan import load_content
 from forms.outbox import APPROVED, IN_REVIEW, Outbox
 from tests.reliability_support import (
     FULL,

@@ -22,11 +22,12 @@ from hypothesis import strategies as st
 from markupsafe import escape
 
 from builder import pages
-from builder.content import load_content, load_reports
 from builder.gcpause import without_collection
 from builder.model import AppliesTo, ChecklistItem, FieldRef, FormField, Status, Unit
 from builder.pages import SiteOptions, _Site, relative_url, render_pages
+from builder.plan import load_content
 from builder.progress import evaluate, rollup
+from builder.reports import load_reports
 from builder.templating import html_text
 from tests.test_pages import AS_OF, _content, _report, _reports
 

@@ -23,9 +23,10 @@ import pygit2
 import pytest
 from openpyxl import load_workbook
 
-from builder.content import load_content, load_reports
 from builder.exports import FORMULA_TRIGGERS, write_data_package, write_workbook
+from builder.plan import load_content
 from builder.progress import evaluate, progress_date
+from builder.reports import load_reports
 from tests.app_fixtures import (
     FILL_URL,
     INSPECTION_OK,

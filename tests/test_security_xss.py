@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 from werkzeug.serving import make_server
 
-from builder.content import load_content
+from builder.plan import load_content
 from forms.app import create_app
 from forms.cli import embedded_services
 from tests.app_fixtures import INSPECTION_OK, PASSWORD, make_repository, post

@@ -209,7 +209,7 @@ def test_the_plan_index_finds_what_a_scan_finds_and_follows_a_reloaded_plan(
     tmp_path: Path,
 ) -> None:
     from bench.workload import make_workload
-    from builder.content import load_content
+    from builder.plan import load_content
     from forms.permissions import content_index
 
     root = make_workload(tmp_path / "plan", 30, 1).root

@@ -21,8 +21,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
 
-from builder.content import load_content
 from builder.model import Content, Status
+from builder.plan import load_content
 from builder.progress import applies
 from tests.browser import serve_directory, take_screenshots
 from tests.conftest import ServedSite

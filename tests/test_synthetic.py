@@ -21,9 +21,10 @@ import frictionless
 import pytest
 import yaml
 
-from builder.content import load_content, load_reports
 from builder.model import Content, Report, Status, is_identifier, report_path
+from builder.plan import load_content
 from builder.progress import effective_reports, evaluate
+from builder.reports import load_reports
 from builder.synthetic import (
     PROFILES,
     generate_reports,

@@ -64,8 +64,9 @@ def export_repository(root: Path, as_of: date | None, out_dir: Path) -> None:
     The entry point of the export process the MkDocs plugin starts beside the page build
     (builder.plugin.ExportJob): progress cannot be pickled (read-only mappings), so the
     process loads the repository again."""
-    from builder.content import load_content, load_reports
+    from builder.plan import load_content
     from builder.progress import evaluate, progress_date
+    from builder.reports import load_reports
 
     content = load_content(root)
     reports = load_reports(root, content)

@@ -1,44 +1,17 @@
-"""The shortcuts evaluate() takes for speed give the same results as the plain code.
-
-builder.progress builds its results without the dataclass' __init__ and compares fixed
-offset submission times without converting them; these tests hold both to the plain
-behaviour, so that a new field or a new kind of time zone cannot drift silently.
-"""
+"""builder.reporting: which reports count as of a date, whatever zone they were sent from."""
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from builder.model import Report, Status
-from builder.progress import IndicatorResult, _result, effective_reports, reports_after
+from builder.model import Report
+from builder.reporting import effective_reports, reports_after
 from tests.factories import make_report
 
 CST = timezone(timedelta(hours=8))
-
-
-def test_a_result_built_by_the_shortcut_is_the_one_init_builds() -> None:
-    arguments = ("u1", "t1", "i1", 2.5, Status.BEHIND, ("r1", "r2"), 3.0)
-    fast, plain = _result(*arguments), IndicatorResult(*arguments)
-    assert fast == plain and hash(fast) == hash(plain) and repr(fast) == repr(plain)
-    assert dataclasses.astuple(fast) == arguments
-    # Every field is set: a field added to IndicatorResult must be added to _result too.
-    assert len(dataclasses.fields(IndicatorResult)) == len(arguments)
-
-
-def test_the_shortcut_s_expected_defaults_to_none_as_the_dataclass_s_does() -> None:
-    assert _result("u", "t", "i", None, Status.NOT_APPLICABLE, ()) == IndicatorResult(
-        "u", "t", "i", None, Status.NOT_APPLICABLE, ()
-    )
-
-
-def test_a_result_built_by_the_shortcut_is_frozen() -> None:
-    result = _result("u", "t", "i", None, Status.NOT_REPORTED, ())
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        result.value = 1.0  # type: ignore[misc]
 
 
 def at(moment: datetime, rid: str) -> Report:

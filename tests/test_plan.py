@@ -1,4 +1,4 @@
-"""builder.content: the plan and the reports loaded from files, every problem collected."""
+"""builder.plan and builder.reports: the plan and the reports read, every problem collected."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from builder.content import load_content, load_reports, read_content
 from builder.model import (
     ALL_UNITS,
     AppliesTo,
@@ -19,6 +18,8 @@ from builder.model import (
     Target,
     report_path,
 )
+from builder.plan import load_content, read_content
+from builder.reports import load_reports
 from tests.fixtures import SCHOOL_SAFETY, copy_plan, edit
 
 REPOSITORY = Path(__file__).resolve().parent.parent

@@ -1,0 +1,10 @@
+"""Where the plan's files are, relative to the repository root (messages name them)."""
+
+PLAN_FILE = "content/plan.yml"
+CALENDAR_FILE = "content/calendar.yml"
+UNITS_FILE = "content/units.csv"
+UNITS_SCHEMA_FILE = "schemas/units.schema.json"
+FORMS_FILE = "content/forms.yml"
+FORM_SCHEMAS_DIR = "schemas/forms"
+TASKS_DIR = "content/tasks"
+GUARANTEES_DIR = "content/guarantees"

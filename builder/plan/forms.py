@@ -1,0 +1,176 @@
+"""content/forms.yml (which forms, for which periods and units) and each form's Table
+Schema in schemas/forms/<id>.json (its fields)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import frictionless
+
+from builder.documents import Document, duplicates, read_json, read_yaml_mapping
+from builder.model import FIELD_NAME, Form, FormField, Problem
+from builder.plan.applies_to import read_applies_to, read_ids
+from builder.plan.files import FORM_SCHEMAS_DIR, FORMS_FILE
+from builder.plan.references import Reference
+
+# Field types the form service can render and the progress rules can read.
+FORM_FIELD_TYPES = ("integer", "number", "boolean", "string", "date")
+NUMERIC_TYPES = ("integer", "number")
+FORM_KEYS = {"id", "periods", "applies_to"}
+BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+@dataclass
+class FormsFile:
+    forms: list[Form] = field(default_factory=list)
+    broken: set[str] = field(default_factory=set)  # forms whose schema did not load
+    references: list[Reference] = field(default_factory=list)
+
+
+def read_forms(root: Path, problems: list[Problem]) -> FormsFile:
+    read = FormsFile()
+    loaded = read_yaml_mapping(root, FORMS_FILE, problems)
+    if loaded is None:
+        return read
+    doc, data = loaded
+    doc.keys(data, {"forms"}, "")
+    ids: list[str] = []
+    for index, item in enumerate(doc.items(data, "forms", required=True)):
+        path = f"forms[{index}]"
+        entry = doc.mapping(item, path, "表单")
+        if entry is None:
+            continue
+        doc.keys(entry, FORM_KEYS, path)
+        form_id = doc.identifier(entry, "id", path)
+        if form_id is None:
+            continue
+        ids.append(form_id)
+        periods = read_ids(doc, entry, "periods", path, "period", read.references, required=True)
+        for repeated in sorted(duplicates(periods)):
+            doc.problem(f"{path}.periods", f"报送周期“{repeated}”重复")
+        applies_to = read_applies_to(
+            doc, entry.get("applies_to"), f"{path}.applies_to", read.references
+        )
+        schema = _read_form_schema(root, form_id, problems)
+        if schema is None:
+            read.broken.add(form_id)
+            continue
+        schema_path, descriptor, fields = schema
+        read.forms.append(
+            Form(
+                id=form_id,
+                title=str(descriptor.get("title", form_id)),
+                description=str(descriptor.get("description", "") or ""),
+                schema_path=schema_path,
+                fields=tuple(fields),
+                periods=tuple(periods),
+                applies_to=applies_to,
+                descriptor=descriptor,
+            )
+        )
+    for repeated in sorted(duplicates(ids)):
+        doc.problem("forms", f"表单标识“{repeated}”重复")
+    return read
+
+
+def frictionless_schema(
+    file: str, descriptor: Any, problems: list[Problem]
+) -> frictionless.Schema | None:
+    if not isinstance(descriptor, dict):
+        problems.append(Problem(file, "", "应为 JSON 对象（Frictionless Table Schema）"))
+        return None
+    try:
+        return frictionless.Schema.from_descriptor(descriptor)
+    except frictionless.FrictionlessException as error:
+        note = error.error.note if error.error is not None else str(error)
+        problems.append(Problem(file, "", f"不是有效的 Frictionless Table Schema（{note}）"))
+        return None
+
+
+def _read_form_schema(
+    root: Path, form_id: str, problems: list[Problem]
+) -> tuple[str, dict[str, Any], list[FormField]] | None:
+    file = f"{FORM_SCHEMAS_DIR}/{form_id}.json"
+    before = len(problems)
+    descriptor = read_json(root, file, problems)
+    if descriptor is None:
+        return None
+    schema = frictionless_schema(file, descriptor, problems)
+    if schema is None:
+        return None
+    if not descriptor.get("title"):
+        problems.append(Problem(file, "title", "缺少 title（表单的中文名称）"))
+    doc = Document(file, problems)
+    read = [_form_field(doc, index, field_) for index, field_ in enumerate(schema.fields)]
+    fields = [field_ for field_ in read if field_ is not None]
+    for repeated in sorted(duplicates([f.name for f in fields])):
+        doc.problem(f"fields.{repeated}", f"字段名“{repeated}”重复")
+    if not fields and len(problems) == before:
+        problems.append(Problem(file, "fields", "表单没有任何字段"))
+    if len(problems) > before:
+        return None
+    return file, descriptor, fields
+
+
+def _form_field(doc: Document, index: int, field_: frictionless.Field) -> FormField | None:
+    if not FIELD_NAME.fullmatch(field_.name or ""):
+        doc.problem(
+            f"fields[{index}].name",
+            f"字段名“{field_.name}”无效"
+            "（只能使用小写字母、数字和 _，以字母开头，最长 63 个字符）",
+        )
+        return None
+    path = f"fields.{field_.name}"
+    if field_.type not in FORM_FIELD_TYPES:
+        doc.problem(
+            f"{path}.type",
+            f"表单不支持字段类型“{field_.type}”（可用：{'、'.join(FORM_FIELD_TYPES)}）",
+        )
+        return None
+    if not field_.title:
+        doc.problem(f"{path}.title", "缺少 title（字段的中文标签）")
+    constraints: dict[str, Any] = dict(field_.constraints or {})
+    if not _constraints_ok(doc, path, field_.type, constraints):
+        return None
+    numeric = field_.type in NUMERIC_TYPES
+    enum = constraints.get("enum")
+    return FormField(
+        name=field_.name,
+        type=field_.type,
+        title=field_.title or field_.name,
+        description=field_.description or "",
+        required=bool(constraints.get("required", False)),
+        minimum=float(constraints["minimum"]) if numeric and "minimum" in constraints else None,
+        maximum=float(constraints["maximum"]) if numeric and "maximum" in constraints else None,
+        max_length=constraints.get("maxLength"),
+        enum=tuple(enum) if isinstance(enum, list) and enum else None,
+    )
+
+
+def _constraints_ok(doc: Document, path: str, type_: str, constraints: dict[str, Any]) -> bool:
+    """Report bounds and lengths that do not fit the field's type; an empty enum too
+    (that one does not make the field unusable: it is read as no enum)."""
+    ok = True
+    for bound in BOUNDS:
+        if bound not in constraints:
+            continue
+        if type_ in NUMERIC_TYPES:
+            value = constraints[bound]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                doc.problem(f"{path}.constraints.{bound}", "应为数字")
+                ok = False
+        elif type_ != "date":
+            doc.problem(f"{path}.constraints.{bound}", f"{type_} 类型的字段不能设置 {bound}")
+            ok = False
+    for length in ("minLength", "maxLength"):
+        value = constraints.get(length)
+        natural = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        if value is not None and not natural:
+            doc.problem(f"{path}.constraints.{length}", "应为非负整数")
+            ok = False
+    enum = constraints.get("enum")
+    if enum is not None and (not isinstance(enum, list) or not enum):
+        doc.problem(f"{path}.constraints.enum", "应为非空列表")
+    return ok
