@@ -1,8 +1,8 @@
 """The MkDocs plugin: the plan's pages as virtual files of a Material site.
 
-A thin wrapper: it loads the content and reports (`builder.content`), evaluates progress
-(`builder.progress`), renders the pages (`builder.pages`) and hands them to MkDocs. A
-plan with problems never builds: every problem is listed in the error.
+A thin wrapper: it loads the plan and reports (`builder.plan`, `builder.reports`),
+evaluates progress (`builder.progress`), renders the pages (`builder.pages`) and hands them
+to MkDocs. A plan with problems never builds: every problem is listed in the error.
 
     plugins:
       - search: {lang: zh}

@@ -3,6 +3,9 @@ reading, showing and exporting a value asks the field's type."""
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
 from typing import Any, ClassVar
 
 import frictionless
@@ -10,7 +13,10 @@ import pytest
 
 from builder import fields
 from builder.fields import FIELD_TYPES, FieldType, field_type
+from builder.plan import read_content
 from builder.records import read_cell
+
+SECOND_PLAN = Path(__file__).parent / "fixtures" / "school-safety-2025"
 
 
 def test_every_form_field_type_is_registered_under_its_frictionless_name():
@@ -62,3 +68,26 @@ def test_a_registered_type_is_read_with_its_own_message(monkeypatch):
     assert read_cell(field, "2025") == (2025, None)
     assert read_cell(field, "0999") == (None, "请输入四位年份")
     assert read_cell(field, "二〇二五") == (None, "请输入四位年份")
+
+
+def test_the_plan_accepts_a_registered_type_and_names_the_types_it_knows(tmp_path, monkeypatch):
+    plan = tmp_path / "plan"
+    shutil.copytree(SECOND_PLAN, plan)
+    schema_file = plan / "schemas" / "forms" / "drill.json"
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
+    schema["fields"].append({"name": "school_year", "type": "year", "title": "学年"})
+    schema_file.write_text(json.dumps(schema, ensure_ascii=False), encoding="utf-8")
+
+    _, problems = read_content(plan)
+    assert [(p.field, p.message) for p in problems] == [
+        ("fields.school_year.type",
+         "表单不支持字段类型“year”（可用：integer、number、boolean、string、date）")]
+
+    class YearType(FieldType):
+        name: ClassVar[str] = "year"
+
+    monkeypatch.setitem(fields.FIELD_TYPES, "year", YearType())
+    content, problems = read_content(plan)
+    assert problems == []
+    assert content is not None
+    assert content.form("drill").field_named("school_year").type == "year"

@@ -14,7 +14,12 @@ FIELD_TYPES: dict[str, FieldType] = {
     for module in (integer, number, boolean, string, date)
 }
 
-__all__ = ["FIELD_TYPES", "FieldType", "field_type"]
+# The types an indicator may count with (sum, latest, ratio) and the types that answer a
+# yes/no indicator or checklist item, in registry order (the plan editor's messages list them).
+NUMERIC_TYPES: tuple[str, ...] = tuple(n for n, t in FIELD_TYPES.items() if t.numeric)
+YES_NO_TYPES: tuple[str, ...] = tuple(n for n, t in FIELD_TYPES.items() if t.yes_no)
+
+__all__ = ["FIELD_TYPES", "NUMERIC_TYPES", "YES_NO_TYPES", "FieldType", "field_type"]
 
 
 def field_type(name: str) -> FieldType:

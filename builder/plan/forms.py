@@ -10,14 +10,12 @@ from typing import Any
 import frictionless
 
 from builder.documents import Document, duplicates, read_json, read_yaml_mapping
+from builder.fields import FIELD_TYPES, FieldType
 from builder.model import FIELD_NAME, Form, FormField, Problem
 from builder.plan.applies_to import read_applies_to, read_ids
 from builder.plan.files import FORM_SCHEMAS_DIR, FORMS_FILE
 from builder.plan.references import Reference
 
-# Field types the form service can render and the progress rules can read.
-FORM_FIELD_TYPES = ("integer", "number", "boolean", "string", "date")
-NUMERIC_TYPES = ("integer", "number")
 FORM_KEYS = {"id", "periods", "applies_to"}
 BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
@@ -123,18 +121,19 @@ def _form_field(doc: Document, index: int, field_: frictionless.Field) -> FormFi
         )
         return None
     path = f"fields.{field_.name}"
-    if field_.type not in FORM_FIELD_TYPES:
+    kind = FIELD_TYPES.get(field_.type)
+    if kind is None:
         doc.problem(
             f"{path}.type",
-            f"表单不支持字段类型“{field_.type}”（可用：{'、'.join(FORM_FIELD_TYPES)}）",
+            f"表单不支持字段类型“{field_.type}”（可用：{'、'.join(FIELD_TYPES)}）",
         )
         return None
     if not field_.title:
         doc.problem(f"{path}.title", "缺少 title（字段的中文标签）")
     constraints: dict[str, Any] = dict(field_.constraints or {})
-    if not _constraints_ok(doc, path, field_.type, constraints):
+    if not _constraints_ok(doc, path, kind, constraints):
         return None
-    numeric = field_.type in NUMERIC_TYPES
+    numeric = kind.numeric
     enum = constraints.get("enum")
     return FormField(
         name=field_.name,
@@ -149,20 +148,21 @@ def _form_field(doc: Document, index: int, field_: frictionless.Field) -> FormFi
     )
 
 
-def _constraints_ok(doc: Document, path: str, type_: str, constraints: dict[str, Any]) -> bool:
+def _constraints_ok(doc: Document, path: str, kind: FieldType,
+                    constraints: dict[str, Any]) -> bool:
     """Report bounds and lengths that do not fit the field's type; an empty enum too
     (that one does not make the field unusable: it is read as no enum)."""
     ok = True
     for bound in BOUNDS:
         if bound not in constraints:
             continue
-        if type_ in NUMERIC_TYPES:
+        if kind.numeric:
             value = constraints[bound]
             if isinstance(value, bool) or not isinstance(value, int | float):
                 doc.problem(f"{path}.constraints.{bound}", "应为数字")
                 ok = False
-        elif type_ != "date":
-            doc.problem(f"{path}.constraints.{bound}", f"{type_} 类型的字段不能设置 {bound}")
+        elif not kind.takes_bounds:
+            doc.problem(f"{path}.constraints.{bound}", f"{kind.name} 类型的字段不能设置 {bound}")
             ok = False
     for length in ("minLength", "maxLength"):
         value = constraints.get(length)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from builder.documents import Document, parse_yaml, read_text, split_front_matter
+from builder.fields import YES_NO_TYPES
 from builder.model import (
     ALL_UNITS,
     FIELD_NAME,
@@ -153,7 +154,7 @@ def _checklist(reader: _Reader, items: list[Any]) -> list[ChecklistItem]:
         title = doc.text(entry, "title", where)
         ref = None
         if entry.get("field") is not None:
-            ref = reader.field_ref(entry["field"], f"{where}.field", ("boolean",))
+            ref = reader.field_ref(entry["field"], f"{where}.field", YES_NO_TYPES)
             if ref is None:
                 continue
         if title:

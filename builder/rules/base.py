@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
 from builder.documents import Document
+from builder.fields import NUMERIC_TYPES
 from builder.model import FieldRef, Indicator, Operand, Report, Target, Unit
 
-NUMERIC_TYPES = ("integer", "number")
 # The keys an indicator may use to say what it reads; each rule uses some of them.
 INPUT_KEYS = ("field", "numerator", "denominator")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from builder.documents import Document
+from builder.fields import YES_NO_TYPES
 from builder.model import Report, Target
 from builder.rules.base import FieldRule, Measured, latest_of
 
@@ -13,7 +14,7 @@ TARGET_MESSAGE = "yes_no 规则的目标应为 equals: true 或 equals: false"
 
 class YesNoRule(FieldRule):
     name = "yes_no"
-    field_types: ClassVar[tuple[str, ...]] = ("boolean",)
+    field_types: ClassVar[tuple[str, ...]] = YES_NO_TYPES
 
     def equals_target(self, value: Any, where: str, doc: Document) -> Target | None:
         if not isinstance(value, bool):
