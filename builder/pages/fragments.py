@@ -18,7 +18,6 @@ from markupsafe import Markup
 
 from builder.templating import html_text
 
-
 _HOLE = "<!--plansite-hole-{}-->"
 
 
@@ -43,7 +42,7 @@ class Fragments:
     """Calls of the macros in a module made from `_macros.html`."""
 
     def __init__(self, macros: Any):
-        self._macros = macros
+        self.macros = macros
         self._html: dict[tuple[Hashable, ...], Markup] = {}
 
     def __call__(self, macro: str, *args: Hashable) -> Markup:
@@ -52,5 +51,5 @@ class Fragments:
         key = (macro, *args)
         html = self._html.get(key)
         if html is None:
-            html = self._html[key] = Markup(getattr(self._macros, macro)(*args))
+            html = self._html[key] = Markup(getattr(self.macros, macro)(*args))
         return html

@@ -26,4 +26,4 @@ def matrix_page(site: Site) -> GeneratedPage:
         row = site.fragments("matrix_row", link(f"units/{unit.id}.md"), unit.id, unit.name, CELLS)
         rows.append(fill(row, cells=Markup("".join(cells))))
     return site.render("matrix.md", path, "进度矩阵", tasks=tasks,
-                       unit_rows=Markup("".join(rows)), legend=list(SHORT_LABELS.items()))
+                       unit_rows=rows, legend=list(SHORT_LABELS.items()))

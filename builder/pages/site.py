@@ -27,6 +27,10 @@ from builder.pages.text import (
 from builder.progress import Progress, Rollup, applies, reports_after
 from builder.templating import environment
 
+# Where a table's rows go in its block (see Site.render): a comment, which no escaped text
+# can forge.
+_ROWS = Markup("<!--plansite-rows-->")
+
 
 @dataclass(frozen=True)
 class SiteOptions:
@@ -101,8 +105,16 @@ class Site:
         fragments = self.fragments
         blocks: list[str] = []
 
-        def block(caller: Callable[[], str]) -> Markup:
-            blocks.append(str(caller()).strip("\n"))
+        def block(rows: Sequence[str] | None = None, *, caller: Callable[..., str]) -> Markup:
+            # `{% call(rows) block(pieces) %}<table>...{{ rows }}...</table>{% endcall %}`:
+            # a table whose rows are built in Python, as pieces joined once with the table
+            # around them (megabytes on a task page, the matrix and thousands of unit pages).
+            if rows is None:
+                html = str(caller()).strip("\n")
+            else:
+                head, _, tail = str(caller(_ROWS)).partition(_ROWS)
+                html = "".join([head.lstrip("\n"), *rows, tail.rstrip("\n")])
+            blocks.append(html)
             return Markup(BLOCK_TOKEN.format(len(blocks) - 1) + "\n")
 
         def share_cell(item: Rollup) -> Markup:

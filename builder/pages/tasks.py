@@ -58,7 +58,7 @@ def task_page(site: Site, task: Task) -> GeneratedPage:
 
 
 def _unit_rows(site: Site, link: Callable[[str], str], task: Task,
-               units: Sequence[Unit]) -> Markup:
+               units: Sequence[Unit]) -> list[str]:
     """A row per unit: its value and status on each indicator, then its share met."""
     fragments, progress = site.fragments, site.progress
     rows = []
@@ -74,4 +74,4 @@ def _unit_rows(site: Site, link: Callable[[str], str], task: Task,
         row = fragments("task_unit_row", link(f"units/{unit.id}.md"), unit.id, unit.name,
                         site.type_label(unit), CELLS)
         rows.append(fill(row, cells=Markup("".join(cells))))
-    return Markup("".join(rows))
+    return rows

@@ -32,7 +32,7 @@ def units_index_page(site: Site) -> GeneratedPage:
             tuple(item.counts.get(status, 0) for status in statuses), item.status,
         ))
     return site.render("units_index.md", path, "单位总览", unit_count=len(rows),
-                       unit_rows=Markup("".join(rows)), statuses=statuses)
+                       unit_rows=rows, statuses=statuses)
 
 
 def unit_page(site: Site, unit: Unit) -> GeneratedPage:
@@ -77,7 +77,7 @@ REPORT_ID, ROWS = hole("report_id"), hole("rows")
 
 
 def _indicator_rows(site: Site, task_hrefs: Mapping[str, str], unit: Unit,
-                    results: Sequence[IndicatorResult]) -> Markup:
+                    results: Sequence[IndicatorResult]) -> list[str]:
     rows = []
     for result in results:
         indicator = site.indicators[result.indicator][1]
@@ -85,7 +85,7 @@ def _indicator_rows(site: Site, task_hrefs: Mapping[str, str], unit: Unit,
             "unit_indicator_row", task_hrefs[result.task], result.indicator,
             format_value(indicator, result.value), result.status, UNIT_ID,
         ))
-    return Markup(fill("".join(rows), unit_id=unit.id))
+    return [fill("".join(rows), unit_id=unit.id)] if rows else []
 
 
 def _checklists(site: Site, tasks: Sequence[Task], states: Sequence[ReportingState]) -> Markup:
@@ -126,7 +126,7 @@ def _ticks(latest: Mapping[str, Sequence[Report]],
     return tuple(ticks)
 
 
-def _reporting_rows(site: Site, unit: Unit, history: History) -> Markup:
+def _reporting_rows(site: Site, unit: Unit, history: History) -> list[str]:
     rows = []
     for state, form, period in history:
         report = state.report
@@ -142,7 +142,7 @@ def _reporting_rows(site: Site, unit: Unit, history: History) -> Markup:
             if report and report.evidence else "—",
             form_href=href or "",
         ))
-    return Markup(fill("".join(rows), unit_id=unit.id))
+    return [fill("".join(rows), unit_id=unit.id)] if rows else []
 
 
 def _report_details(site: Site, history: History) -> Markup:
