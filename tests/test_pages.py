@@ -3,11 +3,14 @@ user or a plan editor can inject markup. Pure: hand-made content, no MkDocs."""
 
 from __future__ import annotations
 
+import posixpath
 import re
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
 import markdown
 import pytest
+from markupsafe import escape
 
 from builder.model import (
     AppliesTo,
@@ -31,12 +34,14 @@ from builder.model import (
 from builder.pages import (
     GeneratedPage,
     SiteOptions,
+    form_link,
     nav,
+    page_url,
     relative_url,
     render_pages,
     target_text,
 )
-from builder.progress import evaluate
+from builder.progress import evaluate, rollup
 from tests.factories import make_form, make_plan, make_report
 
 CST = timezone(timedelta(hours=8))
@@ -491,3 +496,139 @@ def test_reports_after_the_as_of_date_show_their_typed_fields_as_text() -> None:
     assert "<script" not in section and "&lt;script&gt;" in section
     assert "[点我](javascript:alert(1))" in section and 'href="javascript' not in section
     assert _received_after_rows(html)[0][:3] == ["季度进展表", "2022年第3季度", "2022-11-01 08:05"]
+
+
+# --------------------------------------------------------------------------- links, all pairs
+
+LINKED_PATHS = (
+    "index.md", "plan.md", "matrix.md", "data.md", "tasks/index.md", "tasks/t-drills.md",
+    "tasks/t-check.md", "units/index.md", "units/a.md", "units/b.md", "guide/setup/index.md",
+    "guide/setup/more.md", "data/progress.xlsx", "units/a/photo.png",
+)
+
+
+def _relpath_url(source: str, target: str, directory_urls: bool) -> str:
+    """The relative URL as posixpath.relpath gives it: what relative_url must equal."""
+    here = page_url(source, directory_urls)
+    base = here if here == "" or here.endswith("/") else posixpath.dirname(here)
+    there = page_url(target, directory_urls)
+    rel = posixpath.relpath(there or ".", base or ".")
+    if there == "" or there.endswith("/"):
+        return "./" if rel == "." else rel + "/"
+    return rel
+
+
+@pytest.mark.parametrize("directory_urls", [True, False])
+def test_every_link_between_any_two_files_is_the_relative_path(directory_urls: bool) -> None:
+    for source in LINKED_PATHS:
+        for target in LINKED_PATHS:
+            assert relative_url(source, target, directory_urls) == _relpath_url(
+                source, target, directory_urls), (source, target)
+
+
+# --------------------------------------------------------------------------- what applies
+
+
+def test_units_of_one_type_see_the_tasks_of_their_own_flags() -> None:
+    content = _content()
+    drills = content.tasks[0]
+    rural = replace(drills, id="t-rural", number=3, title="乡村校舍巡查",
+                    applies_to=AppliesTo(flags=("rural",)), checklist=())
+    units = (
+        Unit("a", "城区学校", "school", flags={"rural": False}, attributes={"facilities": 1}),
+        Unit("c", "乡村学校", "school", flags={"rural": True}, attributes={"facilities": 1}),
+        Unit("d", "另一所城区学校", "school", attributes={"facilities": 1}),
+    )
+    pages = _render(replace(content, tasks=(*content.tasks, rural), units=units), [])
+    assert "乡村校舍巡查" in pages["units/c.md"].markdown
+    assert "乡村校舍巡查" not in pages["units/a.md"].markdown
+    assert "乡村校舍巡查" not in pages["units/d.md"].markdown
+    assert "（1 个）" in pages["tasks/t-rural.md"].markdown
+
+
+def test_a_checklist_item_shows_the_latest_answer_of_its_own_form() -> None:
+    content = _content()
+    drills = replace(content.tasks[0], checklist=(
+        ChecklistItem("报送方案", FieldRef("quarterly", "plan_filed")),
+        ChecklistItem("无人报送的事项", FieldRef("other", "plan_filed")),
+    ))
+    content = replace(content, tasks=(drills, *content.tasks[1:]))
+    reports = [
+        _report("a", "2022-Q2", date(2022, 7, 5), {"plan_filed": False}),
+        _report("a", "2022-Q1", date(2022, 4, 2), {"plan_filed": True}),
+        _report("a", "2022-Q3", date(2022, 10, 5), {"drills": 1}),  # says nothing: Q2 counts
+        _report("c", "2022-Q1", date(2022, 4, 2), {"plan_filed": True}),
+    ]
+    pages = _render(content, reports)
+    a, c = pages["units/a.md"].markdown, pages["units/c.md"].markdown
+    assert "ps-checklist__item--open" in a and "ps-checklist__item--done" not in a
+    assert "ps-checklist__item--done" in c and "ps-checklist__item--open" not in c
+    # The item whose form nobody reports stays unknown on both pages.
+    assert a.count("ps-checklist__item--unknown") == c.count("ps-checklist__item--unknown") == 1
+
+
+def test_report_values_that_compare_equal_keep_their_own_text() -> None:
+    content = _content()
+    form = content.forms[0]
+    form = replace(form, fields=(*form.fields, FormField("score", "number", "得分")))
+    content = replace(content, forms=(form,))
+    reports = [
+        _report("a", "2022-Q1", date(2022, 4, 2), {"plan_filed": True, "drills": 1,
+                                                   "score": 0.0, "notes": "1"}),
+        _report("a", "2022-Q2", date(2022, 7, 2), {"plan_filed": 1, "drills": True,
+                                                   "score": -0.0, "notes": "0"}),
+    ]
+    details = re.findall(r'<td>(\S+?)</td><td class="ps-report-value">(.*?)</td>',
+                         _render(content, reports)["units/a.md"].markdown)
+    assert details == [
+        ("演练次数", "1"), ("已报送方案", "是"), ("备注", "1"), ("得分", "0.0"),
+        ("演练次数", "是"), ("已报送方案", "1"), ("备注", "0"), ("得分", "-0.0"),
+    ]
+
+
+@pytest.mark.parametrize("forms_url", ["/forms/", "/forms", "forms", "http://x/?a=1&b=<2>"])
+@pytest.mark.parametrize("unit_id", ["a", "bad id", "<x>"])
+def test_each_reporting_row_links_the_form_service_page_of_its_unit_form_and_period(
+        forms_url: str, unit_id: str) -> None:
+    content = _content()
+    content = replace(content, units=(replace(content.units[0], id=unit_id),))
+    page = _render(content, [], forms_url=forms_url)[f"units/{unit_id}.md"].markdown
+    rows = re.findall(r'<tr data-unit="[^"]*" data-form="quarterly" data-period="([^"]+)".*?'
+                      r"</tr>", page)
+    assert rows == ["2022-Q1", "2022-Q2", "2022-Q3", "2022-Q4"]
+    for period in rows:
+        link = form_link(forms_url, unit_id, "quarterly", period)
+        expected = (f'<a class="ps-form-link" href="{escape(link)}">填报</a>' if link
+                    else "<td>—</td></tr>")
+        row = re.search(rf'data-period="{period}".*?</tr>', page)
+        assert row is not None and expected in row.group(0)
+
+
+# --------------------------------------------------------------------------- roll-ups shown
+
+# The matrix and the task pages show Progress.unit_task_rollup: it must be the roll-up of
+# the unit's results on the task. (They specify builder.progress and belong with its tests.)
+
+
+@pytest.mark.parametrize("days", [0, 60, 120, 200, 400])
+def test_every_units_x_tasks_cell_is_the_rollup_of_the_units_results_on_the_task(
+        days: int) -> None:
+    content = _content()
+    progress = evaluate(content, _reports(), date(2022, 3, 1) + timedelta(days=days))
+    for unit in content.units:
+        for task in content.tasks:
+            expected = rollup(r for r in progress.for_unit(unit.id) if r.task == task.id)
+            assert progress.unit_task_rollup(unit.id, task.id) == expected
+
+
+def test_a_task_without_indicators_has_an_empty_cell_and_unknown_ids_raise() -> None:
+    content = _content()
+    content = replace(content, tasks=(*content.tasks, replace(
+        content.tasks[0], id="t-talk", number=3, indicators=(), checklist=())))
+    progress = evaluate(content, _reports(), AS_OF)
+    cell = progress.unit_task_rollup("a", "t-talk")
+    assert (cell.applicable, cell.status) == (0, Status.NOT_APPLICABLE)
+    with pytest.raises(KeyError):
+        progress.unit_task_rollup("nobody", "t-drills")
+    with pytest.raises(KeyError):
+        progress.unit_task_rollup("a", "no-task")

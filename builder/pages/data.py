@@ -1,0 +1,10 @@
+"""The downloads page: the data files written with the site."""
+
+from __future__ import annotations
+
+from builder.pages.page import GeneratedPage
+from builder.pages.site import Site
+
+
+def data_page(site: Site) -> GeneratedPage:
+    return site.render("data.md", "data.md", "数据下载", forms=site.content.forms)

@@ -1,0 +1,186 @@
+"""What every page of one build needs: the content and its progress, the options, lookups
+by id, which tasks apply to which unit, and rendering a template into a GeneratedPage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from markupsafe import Markup
+
+from builder.charts import percent
+from builder.model import Content, Indicator, Report, Status, Task, Unit
+from builder.pages.fragments import Fragments
+from builder.pages.links import PageLinks
+from builder.pages.page import BLOCK_TOKEN, GeneratedPage
+from builder.pages.text import (
+    REPORTING_LABELS,
+    SHORT_LABELS,
+    STATUS_SORT,
+    size_text,
+    target_text,
+    task_label,
+    task_sort_key,
+)
+from builder.progress import Progress, Rollup, applies, reports_after
+from builder.templating import environment
+
+# Where a table's rows go in its block (see Site.render): a comment, which no escaped text
+# can forge.
+_ROWS = Markup("<!--plansite-rows-->")
+
+
+@dataclass(frozen=True)
+class SiteOptions:
+    as_of: date | None = None  # None: the progress's own as-of date
+    forms_url: str = "/forms/"  # where the form service is mounted (absolute or relative)
+    directory_urls: bool = True  # MkDocs `use_directory_urls`: decides relative links
+    flag_labels: Mapping[str, str] = field(default_factory=dict)  # unit flag -> Chinese label
+    overdue_limit: int = 100  # rows of the home page's overdue table; the rest is counted
+
+
+class Site:
+    """The shared context of one build's pages."""
+
+    def __init__(self, content: Content, reports: Sequence[Report], progress: Progress,
+                 options: SiteOptions):
+        self.content = content
+        self.progress = progress
+        self.options = options
+        self.plan = content.plan
+        self.as_of = options.as_of or progress.as_of
+        self.tasks = {t.id: t for t in content.tasks}
+        self.units = {u.id: u for u in content.units}
+        self.forms = {f.id: f for f in content.forms}
+        self.periods = {p.id: p for p in content.periods}
+        self.categories = {c.id: c for c in content.plan.categories}
+        self.unit_type_labels = {t.id: t.label for t in content.plan.unit_types}
+        self.indicators: dict[str, tuple[Task, Indicator]] = {
+            i.id: (t, i) for t in content.tasks for i in t.indicators
+        }
+        self.main_tasks = [t for t in content.tasks if t.kind == "task"]
+        self.guarantees = [t for t in content.tasks if t.kind == "guarantee"]
+        self.unit_tasks, self.task_units = _applicable_tasks(content)
+        # Approved reports received after the date progress counts to, by unit: listed on
+        # their unit's page, not counted.
+        self.reports_after = reports_after(reports, progress.as_of)
+        self.env = environment()
+        self.fragments = Fragments(self.env.get_template("_macros.html").make_module({
+            "site": self,
+            "badge_class": _badge_class,
+            "status_sort": STATUS_SORT,
+            "short_labels": SHORT_LABELS,
+            "reporting_labels": REPORTING_LABELS,
+            "check_marks": CHECK_MARKS,
+            "percent": percent,
+            "size_text": size_text,
+            "target_text": target_text,
+            "task_sort_key": task_sort_key,
+        }))
+
+    def label(self, task: Task) -> str:
+        return task_label(task, self.plan.guarantees_title)
+
+    def type_label(self, unit: Unit) -> str:
+        """Plan.unit_type_label of the unit's type."""
+        return self.unit_type_labels.get(unit.type, unit.type)
+
+    def links(self, path: str) -> PageLinks:
+        return PageLinks(path, self.options.directory_urls)
+
+    def unit_link(self, link: Callable[[str], str], unit: Unit) -> Markup:
+        return self.fragments("unit_link", link(f"units/{unit.id}.md"), unit.id, unit.name)
+
+    def task_link(self, link: Callable[[str], str], task: Task, text: str) -> Markup:
+        return self.fragments("task_link", link(f"tasks/{task.id}.md"), task.id, text)
+
+    def render(self, template: str, path: str, title: str, in_nav: bool = True,
+               **context: Any) -> GeneratedPage:
+        """The page of a template of `templates/`. A template puts each big table into
+        `{% call block() %}...{% endcall %}`: the table becomes one of the page's blocks
+        (see GeneratedPage), its place in the Markdown a placeholder."""
+        link = self.links(path)
+        fragments = self.fragments
+        blocks: list[str] = []
+
+        def block(rows: Sequence[str] | None = None, *, caller: Callable[..., str]) -> Markup:
+            # `{% call(rows) block(pieces) %}<table>...{{ rows }}...</table>{% endcall %}`:
+            # a table whose rows are built in Python, as pieces joined once with the table
+            # around them (megabytes on a task page, the matrix and thousands of unit pages).
+            if rows is None:
+                html = str(caller()).strip("\n")
+            else:
+                head, _, tail = str(caller(_ROWS)).partition(_ROWS)
+                html = "".join([head.lstrip("\n"), *rows, tail.rstrip("\n")])
+            blocks.append(html)
+            return Markup(BLOCK_TOKEN.format(len(blocks) - 1) + "\n")
+
+        def share_cell(item: Rollup) -> Markup:
+            return fragments("share_cell", item.share)
+
+        def status_cell(status: Status) -> Markup:
+            return fragments("status_cell", status)
+
+        def badge(status: Status) -> Markup:
+            return fragments("badge", status)
+
+        source = self.env.get_template(template).render(
+            site=self,
+            block=block,
+            plan=self.plan,
+            as_of=self.as_of,
+            title=title,
+            link=link,
+            unit_link=lambda unit: self.unit_link(link, unit),
+            task_link=lambda task, text: self.task_link(link, task, text),
+            badge=badge,
+            status_cell=status_cell,
+            share_cell=share_cell,
+            percent=percent,
+            **context,
+        )
+        return GeneratedPage(path=path, title=title, source=source, in_nav=in_nav,
+                             blocks=tuple(blocks))
+
+
+# A checklist item's class, tick and state, by whether the unit's latest report ticks it
+# (None: no report says).
+CHECK_MARKS: dict[bool | None, tuple[str, str, str]] = {
+    True: ("done", "✔", "（已落实）"),
+    False: ("open", "✘", "（未落实）"),
+    None: ("unknown", "·", "（尚未报送）"),
+}
+
+
+def _badge_class(status: Status) -> str:
+    return f"ps-status ps-status--{status.value}"
+
+
+def _applicable_tasks(
+    content: Content,
+) -> tuple[dict[str, tuple[Task, ...]], dict[str, list[Unit]]]:
+    """The tasks that apply to each unit and the units of each task, in plan and registry
+    order. Whether a task applies depends on the unit's profile only (Unit.profile), and
+    thousands of units share a handful of those: each profile's tasks are worked out once."""
+    by_profile: dict[tuple[str, frozenset[str]], tuple[Task, ...]] = {}
+    unit_tasks: dict[str, tuple[Task, ...]] = {}
+    task_units: dict[str, list[Unit]] = {t.id: [] for t in content.tasks}
+    for unit in content.units:
+        tasks = by_profile.get(unit.profile)
+        if tasks is None:
+            tasks = by_profile[unit.profile] = tuple(
+                t for t in content.tasks if _task_applies(content, t, unit))
+        unit_tasks[unit.id] = tasks
+        for task in tasks:
+            task_units[task.id].append(unit)
+    return unit_tasks, task_units
+
+
+def _task_applies(content: Content, task: Task, unit: Unit) -> bool:
+    if not task.applies_to.matches(unit):
+        return False
+    if not task.indicators:
+        return True
+    return any(applies(content, task, indicator, unit) for indicator in task.indicators)

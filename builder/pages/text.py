@@ -1,0 +1,92 @@
+"""How values, targets, dates and labels are written on the pages (plain text, unescaped)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from builder.model import AppliesTo, Content, Indicator, Status, Task
+from builder.progress import SEVERITY, format_value
+
+# Labels of a unit's reporting state for one form x period.
+REPORTING_LABELS: dict[str, str] = {
+    "reported": "已报送",
+    "late": "逾期报送",
+    "missing": "未报送",
+    "open": "待报送",
+}
+
+# Short cell text of the units x tasks matrix; the full label is in the cell's <abbr>.
+SHORT_LABELS: dict[Status, str] = {
+    Status.MET: "完成",
+    Status.ON_TRACK: "正常",
+    Status.BEHIND: "滞后",
+    Status.NOT_REPORTED: "未报",
+    Status.OVERDUE: "逾期",
+    Status.NOT_APPLICABLE: "—",
+}
+
+# Sort key of a status in sortable tables: worst first when sorted ascending.
+STATUS_SORT: dict[Status, int] = {
+    **{status: index for index, status in enumerate(SEVERITY)},
+    Status.NOT_APPLICABLE: len(SEVERITY),
+}
+
+
+def target_text(indicator: Indicator) -> str:
+    """The indicator's target in words: "≥ 100%", "1–2 次", "是", "仅跟踪"."""
+    target = indicator.target
+    if target is None:
+        return "仅跟踪"
+    if target.equals is not None:
+        return format_value(indicator, target.equals)
+    low = format_value(indicator, target.minimum) if target.minimum is not None else None
+    high = format_value(indicator, target.maximum) if target.maximum is not None else None
+    if low and high:
+        return f"{low} 至 {high}"
+    if low:
+        return f"≥ {low}"
+    return f"≤ {high}" if high else "仅跟踪"
+
+
+def applies_text(content: Content, applies_to: AppliesTo, flag_labels: Mapping[str, str]) -> str:
+    if applies_to.is_all:
+        return "全部单位"
+    parts = [content.plan.unit_type_label(t) for t in applies_to.unit_types]
+    parts += [flag_labels.get(flag, flag) for flag in applies_to.flags]
+    return "、".join(parts)
+
+
+def cell_value(form_field_type: str, value: Any) -> str:
+    """A report's value of a form field as its contents table shows it."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float) and value.is_integer() and form_field_type == "integer":
+        return str(int(value))
+    return str(value)
+
+
+def size_text(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+def minute_text(moment: datetime) -> str:
+    """A submission time to the minute, in the time zone it was submitted in."""
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def task_label(task: Task, guarantees_title: str) -> str:
+    """How a task is numbered for readers: "任务5" or "组织保障1"."""
+    return f"任务{task.number}" if task.kind == "task" else f"{guarantees_title}{task.number}"
+
+
+def task_sort_key(task: Task) -> str:
+    """A task's place in a sortable column: tasks in number order, then the guarantees."""
+    return f"{task.number:04d}" if task.kind == "task" else f"9{task.number:03d}"
