@@ -39,7 +39,6 @@ from builder.pages import (
     page_url,
     relative_url,
     render_pages,
-    target_text,
 )
 from builder.progress import evaluate, rollup
 from tests.factories import make_form, make_plan, make_report
@@ -359,21 +358,6 @@ def test_units_index_has_every_unit_with_share_and_counts() -> None:
     html = _html(_render()["units/index.md"])
     assert len(re.findall(r'<tr data-unit="', html)) == 3
     assert "学校" in html and "机关" in html
-
-
-@pytest.mark.parametrize(
-    ("indicator", "expected"),
-    [
-        (Indicator("i", "t", "x", "ratio", date(2022, 1, 1), target=Target(minimum=1.0)), "≥ 100%"),
-        (Indicator("i", "t", "x", "sum", date(2022, 1, 1), target=Target(minimum=1, maximum=2),
-                   measure="个"), "1 个 至 2 个"),
-        (Indicator("i", "t", "x", "yes_no", date(2022, 1, 1), target=Target(equals=True)), "是"),
-        (Indicator("i", "t", "x", "sum", date(2022, 1, 1), target=Target(maximum=3)), "≤ 3"),
-        (Indicator("i", "t", "x", "sum", date(2022, 1, 1)), "仅跟踪"),
-    ],
-)
-def test_targets_read_as_words(indicator: Indicator, expected: str) -> None:
-    assert target_text(indicator) == expected
 
 
 # --------------------------------------------------------------------------- escaping

@@ -6,7 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
-from builder.content import load_content, load_reports
+from builder.plan import load_content
+from builder.reports import load_reports
 
 FIXTURE = Path(__file__).parent / "fixtures" / "school-safety-2025"
 

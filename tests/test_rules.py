@@ -25,8 +25,8 @@ from builder.model import (
     Unit,
 )
 from builder.plan import read_content
-from builder.progress import evaluate, format_value
-from builder.rules import RULES, register, target_text
+from builder.progress import evaluate
+from builder.rules import RULES, format_value, register, target_text
 from builder.rules.base import Draw, FieldRule, Measured, number
 from builder.synthetic import generate_reports
 from tests.factories import make_form, make_period, make_plan, make_report
@@ -125,3 +125,18 @@ def test_a_registered_rule_measures_progress_and_writes_its_values(max_of) -> No
     assert target_text(rule_indicator) == "≥ 最高 5"
     generated = list(generate_reports(content, ["Q1", "Q2"], seed=1))
     assert generated and all(isinstance(r["values"].get("n", 0), int) for r in generated)
+
+
+@pytest.mark.parametrize(
+    ("indicator", "expected"),
+    [
+        (Indicator("i", "t", "x", "ratio", date(2022, 1, 1), target=Target(minimum=1.0)), "≥ 100%"),
+        (Indicator("i", "t", "x", "sum", date(2022, 1, 1), target=Target(minimum=1, maximum=2),
+                   measure="个"), "1 个 至 2 个"),
+        (Indicator("i", "t", "x", "yes_no", date(2022, 1, 1), target=Target(equals=True)), "是"),
+        (Indicator("i", "t", "x", "sum", date(2022, 1, 1), target=Target(maximum=3)), "≤ 3"),
+        (Indicator("i", "t", "x", "sum", date(2022, 1, 1)), "仅跟踪"),
+    ],
+)
+def test_targets_read_as_words(indicator: Indicator, expected: str) -> None:
+    assert target_text(indicator) == expected

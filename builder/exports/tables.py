@@ -20,7 +20,8 @@ from typing import Any
 
 from builder.fields import FIELD_TYPES
 from builder.model import Content, Form, Report, Status
-from builder.progress import Progress, effective_reports, format_value
+from builder.progress import Progress, effective_reports
+from builder.rules import format_value
 
 # Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection list).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")

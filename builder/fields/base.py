@@ -58,6 +58,8 @@ class FieldType:
 
     def shown(self, value: Any) -> str:
         """A present value as the site, the check page and the review queue show it."""
+        if isinstance(value, bool):  # a yes/no, whatever field holds it
+            return "是" if value else "否"
         return str(value)
 
     def widget(self, field: FormField) -> str:

@@ -19,7 +19,11 @@ class BooleanType(FieldType):
 
     def shown(self, value: Any) -> str:
         # A posted draft holds "true"/"false"; a report holds true/false.
-        return "是" if value in (True, "true") else "否"
+        if value == "true":
+            return "是"
+        if value == "false":
+            return "否"
+        return super().shown(value)
 
     def widget(self, field: FormField) -> str:
         return "select" if field.enum else "radio"

@@ -25,7 +25,6 @@ from builder.pages.page import BLOCK_TOKEN, GeneratedPage, insert_blocks, nav
 from builder.pages.plan import plan_page
 from builder.pages.site import Site, SiteOptions
 from builder.pages.tasks import task_page, tasks_index_page
-from builder.pages.text import target_text
 from builder.pages.units import unit_page, units_index_page
 from builder.progress import Progress
 
@@ -39,7 +38,6 @@ __all__ = [
     "page_url",
     "relative_url",
     "render_pages",
-    "target_text",
 ]
 
 

@@ -7,8 +7,8 @@ from typing import Any
 from builder.charts import Bar, share_bars, status_stack
 from builder.pages.page import GeneratedPage
 from builder.pages.site import Site
-from builder.pages.text import target_text
-from builder.progress import IndicatorResult, format_value, next_due, rollup
+from builder.progress import IndicatorResult, next_due, rollup
+from builder.rules import format_value, target_text
 
 
 def home_page(site: Site) -> GeneratedPage:

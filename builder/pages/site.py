@@ -20,11 +20,11 @@ from builder.pages.text import (
     SHORT_LABELS,
     STATUS_SORT,
     size_text,
-    target_text,
     task_label,
     task_sort_key,
 )
 from builder.progress import Progress, Rollup, applies, reports_after
+from builder.rules import target_text
 from builder.templating import environment
 
 # Where a table's rows go in its block (see Site.render): a comment, which no escaped text

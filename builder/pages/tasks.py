@@ -11,8 +11,9 @@ from builder.pages.fragments import fill, hole
 from builder.pages.page import GeneratedPage
 from builder.pages.plan import trusted_markdown
 from builder.pages.site import Site
-from builder.pages.text import applies_text, target_text
-from builder.progress import format_value, rollup
+from builder.pages.text import applies_text
+from builder.progress import rollup
+from builder.rules import format_value, target_text
 
 CELLS = hole("cells")
 

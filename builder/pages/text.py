@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from builder.model import AppliesTo, Content, Indicator, Status, Task
-from builder.progress import SEVERITY, format_value
+from builder.fields import field_type
+from builder.model import AppliesTo, Content, Status, Task
+from builder.progress import SEVERITY
 
 # Labels of a unit's reporting state for one form x period.
 REPORTING_LABELS: dict[str, str] = {
@@ -34,22 +35,6 @@ STATUS_SORT: dict[Status, int] = {
 }
 
 
-def target_text(indicator: Indicator) -> str:
-    """The indicator's target in words: "≥ 100%", "1–2 次", "是", "仅跟踪"."""
-    target = indicator.target
-    if target is None:
-        return "仅跟踪"
-    if target.equals is not None:
-        return format_value(indicator, target.equals)
-    low = format_value(indicator, target.minimum) if target.minimum is not None else None
-    high = format_value(indicator, target.maximum) if target.maximum is not None else None
-    if low and high:
-        return f"{low} 至 {high}"
-    if low:
-        return f"≥ {low}"
-    return f"≤ {high}" if high else "仅跟踪"
-
-
 def applies_text(content: Content, applies_to: AppliesTo, flag_labels: Mapping[str, str]) -> str:
     if applies_to.is_all:
         return "全部单位"
@@ -62,11 +47,7 @@ def cell_value(form_field_type: str, value: Any) -> str:
     """A report's value of a form field as its contents table shows it."""
     if value is None or value == "":
         return "—"
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, float) and value.is_integer() and form_field_type == "integer":
-        return str(int(value))
-    return str(value)
+    return field_type(form_field_type).shown(value)
 
 
 def size_text(size: int) -> str:
