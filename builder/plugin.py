@@ -28,7 +28,9 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, CombinedEvent, event_priority
 from mkdocs.structure.files import File, Files, InclusionLevel
+from mkdocs.structure.nav import Navigation
 from mkdocs.structure.pages import Page
+from mkdocs.utils.templates import TemplateContext
 
 from builder import search
 from builder.model import Content, ContentError, Report
@@ -66,7 +68,7 @@ class PlansiteConfig(Config):
     exports = c.Type(bool, default=True)  # write data/ (CSV, data package, xlsx) after the build
 
 
-def parse_as_of(value: date | str | None) -> date | None:
+def parse_as_of(value: object) -> date | None:
     """The configured as-of date; None when there is none (today: builder.progress.
     progress_date, which needs the reports)."""
     if value is None:
@@ -74,7 +76,7 @@ def parse_as_of(value: date | str | None) -> date | None:
     if isinstance(value, date):
         return value
     try:
-        return date.fromisoformat(value)
+        return date.fromisoformat(str(value))
     except ValueError as error:
         raise PluginError(f"plansite: as_of 不是有效日期（应为 YYYY-MM-DD）：{value!r}") from error
 
@@ -168,7 +170,7 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
         self.cache = (PageCache(site_dir=Path(config.site_dir).resolve())
                       if self.record or self.previous is not None else None)
         search_entries = SearchEntries.of(config) if self.cache is not None else None
-        self.search = search_entries or None
+        self.search = search_entries if isinstance(search_entries, SearchEntries) else None
         previous = self.previous if search_entries is not False else None
         environment = environment_key(config) if self.cache is not None else ""
         present = files.src_uris
@@ -208,8 +210,8 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
     # search index gets headings and prose without parsing and segmenting every table cell,
     # which the browser's search would only drown unit pages in anyway.
     @event_priority(-100)
-    def on_page_context(self, context: dict[str, Any], *, page: Page, config: MkDocsConfig,
-                        nav: Any) -> dict[str, Any]:
+    def on_page_context(self, context: TemplateContext, *, page: Page, config: MkDocsConfig,
+                        nav: Navigation) -> TemplateContext:
         if self.search is not None:
             # The search plugin (priority 0) has just indexed this page.
             self.indexed[page.file.src_uri] = self.search.new_entries()
