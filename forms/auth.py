@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     g,
     redirect,
@@ -111,7 +110,7 @@ def login() -> Any:
 
 
 @bp.route("/logout", methods=["POST"])
-def logout() -> Response:
+def logout() -> Any:
     session.clear()
     return redirect(url_for("auth.login"))
 

@@ -84,7 +84,7 @@ def _apply(repo: pygit2.Repository, old: str, new: str, folder: Path) -> int:
             continue
         target = _target(folder, delta.new_file.path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(repo[delta.new_file.id].data)
+        target.write_bytes(repo[delta.new_file.id].peel(pygit2.Blob).data)
         if delta.new_file.mode == FileMode.BLOB_EXECUTABLE:
             target.chmod(0o755)
         changed += 1

@@ -383,7 +383,7 @@ def _fsync_pool() -> ThreadPoolExecutor:
         return _pool[1]
 
 
-def _fsync_one(target: int | Path) -> None:
+def _fsync_one(target: int | str | Path) -> None:
     if isinstance(target, int):
         os.fsync(target)
         return
@@ -394,7 +394,7 @@ def _fsync_one(target: int | Path) -> None:
         os.close(fd)
 
 
-def _fsync_all(targets: Sequence[int | Path]) -> None:
+def _fsync_all(targets: Sequence[int | str | Path]) -> None:
     """fsync open files (descriptors) and folders (paths) at the same time, so that the file
     system flushes them in one journal commit; raise the first failure once all have
     finished."""
@@ -571,7 +571,7 @@ def diff_to_parent(repo: pygit2.Repository, commit_id: str) -> str:
     """The patch a commit introduces against its first parent (its base)."""
     commit = repo[commit_id].peel(pygit2.Commit)
     if commit.parents:
-        diff = repo.diff(commit.parents[0].tree, commit.tree)
+        diff = commit.parents[0].tree.diff_to_tree(commit.tree)
     else:
         diff = commit.tree.diff_to_tree(swap=True)
     return diff.patch or ""
@@ -591,13 +591,13 @@ def export_tree(repo: pygit2.Repository, commit_id: str, dest: Path) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         for entry in tree:
             if entry.filemode == pygit2.enums.FileMode.TREE:
-                stack.append((repo[entry.id], folder / entry.name))
+                stack.append((repo[entry.id].peel(pygit2.Tree), folder / str(entry.name)))
             elif entry.filemode in (
                 pygit2.enums.FileMode.BLOB,
                 pygit2.enums.FileMode.BLOB_EXECUTABLE,
             ):
-                target = folder / entry.name
-                target.write_bytes(repo[entry.id].data)
+                target = folder / str(entry.name)
+                target.write_bytes(repo[entry.id].peel(pygit2.Blob).data)
                 if entry.filemode == pygit2.enums.FileMode.BLOB_EXECUTABLE:
                     target.chmod(0o755)
                 count += 1

@@ -617,7 +617,7 @@ def _record_from_commit(
     commit = repo[repo.references[ref].target].peel(pygit2.Commit)
     suffix = f"/{unit}/{submission_id}.json"
     parent = commit.parents[0].tree if commit.parents else None
-    diff = repo.diff(parent, commit.tree) if parent is not None else commit.tree.diff_to_tree()
+    diff = parent.diff_to_tree(commit.tree) if parent is not None else commit.tree.diff_to_tree()
     for delta in diff.deltas:
         path = delta.new_file.path
         if path.startswith("data/reports/") and path.endswith(suffix):

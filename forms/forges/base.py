@@ -201,7 +201,8 @@ def event_from_payload(kind: str, payload: Any) -> WebhookEvent:
         return WebhookEvent(kind=kind)
     actor = _text(payload.get("sender"), "login")
     if kind == "pull_request":
-        pull = payload.get("pull_request") if isinstance(payload.get("pull_request"), dict) else {}
+        given = payload.get("pull_request")
+        pull: dict[str, Any] = given if isinstance(given, dict) else {}
         number = pull.get("number", payload.get("number"))
         return WebhookEvent(
             kind=kind,
