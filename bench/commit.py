@@ -20,7 +20,6 @@ runs:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import subprocess
@@ -38,6 +37,7 @@ from bench.measure import REPO_ROOT, Results, header, percentile
 from bench.validation import sample_value
 from builder.model import Content, Unit, report_path
 from builder.plan import load_content
+from builder.reports import document_json
 from builder.synthetic import generate_units
 from forms import repository
 from forms.submissions import GitConfig, SubmissionService
@@ -132,7 +132,7 @@ def build_remote(path: Path, content: Content, files: int, seed: int,
         stream.write(f"M 100644 inline {name}\n".encode() + _data_command(data))
     for n, (form, period, unit) in chosen:
         document = report(content, form, period, unit, n, start, rng)
-        text = json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+        text = document_json(document, sort_keys=True)
         name = report_path(form, period, unit, document["id"])
         stream.write(f"M 100644 inline {name}\n".encode() + _data_command(text.encode()))
         count += 1
@@ -155,7 +155,7 @@ def new_reports(content: Content, count: int, seed: int) -> list[dict[str, Any]]
 
 def files_of(document: Mapping[str, Any]) -> dict[str, bytes]:
     path = report_path(document["form"], document["period"], document["unit"], document["id"])
-    return {path: (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()}
+    return {path: document_json(document).encode()}
 
 
 def interleaved(actions: dict[str, tuple[Callable[[dict[str, Any]], Any], int]],

@@ -1,8 +1,12 @@
-"""Read the approved reports in `data/reports/<form>/<period>/<unit>/<id>.json`.
+"""The report document, `data/reports/<form>/<period>/<unit>/<id>.json`: the one owner of
+its JSON form.
 
-Structure and references are checked here, for every build, so this is the hot path with
-100k reports: one json.loads per file and plain checks, no Frictionless per report. The
-values against their form's schema are checked by builder.validate.
+`report_document`/`report_json` write it, `parse_report`/`report_from_document` read it
+with the same checks wherever it comes from (the plan's repository, a submission in the
+form service's git, a generated workload), and `read_reports` reads every approved report
+of a repository. Structure and references are checked here; the values against their
+form's schema are checked by builder.validate (one json.loads per file and plain checks,
+no Frictionless per report: a build reads every report).
 """
 
 from __future__ import annotations
@@ -10,14 +14,14 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
 from builder.documents import Document, json_problem, sort_problems
-from builder.gcpause import without_collection
 from builder.model import (
     IDENTIFIER,
     Content,
@@ -38,15 +42,14 @@ SHA256 = re.compile(r"^[0-9a-f]{64}$")
 def _report_files(root: Path, problems: list[Problem]) -> Iterator[tuple[str, str]]:
     """(relative path, absolute path) of every report: `<form>/<period>/<unit>/<id>.json`.
 
-    Deeper files are evidence, not reports. os.scandir rather than glob/rglob: with
-    100k reports the directory walk is a noticeable part of the load time.
+    Deeper files are evidence, not reports.
     """
     base = os.path.join(root, REPORTS_DIR)
     if not os.path.isdir(base):
         return
 
     def entries(path: str) -> list[os.DirEntry[str]]:
-        # Unsorted: read_reports sorts once at the end, cheaper than 40k small sorts.
+        # Unsorted: read_reports sorts the reports once at the end.
         with os.scandir(path) as scan:
             return list(scan)
 
@@ -135,7 +138,6 @@ def parse_report(
     ids: dict[str, str] = {}
     for key in ("id", "form", "period", "unit"):
         value = entry.get(key)
-        # The common case first: this runs four times for each of 100k reports.
         if type(value) is str and IDENTIFIER.fullmatch(value):
             ids[key] = value
         elif (checked := doc.identifier(entry, key)) is not None:
@@ -160,8 +162,7 @@ def parse_report(
         doc.problem("values", "缺少 values（填报内容）")
     evidence = _evidence(doc, entry.get("evidence"))
     if len(ids) == 4:
-        # rel is <REPORTS_DIR>/<form>/<period>/<unit>/<file> (see _report_files); comparing
-        # parts is cheaper than building report_path() for each of 100k reports.
+        # rel is <REPORTS_DIR>/<form>/<period>/<unit>/<file> (see _report_files).
         parts = rel.rsplit("/", 4)
         if parts[1:] != [ids["form"], ids["period"], ids["unit"], f"{ids['id']}.json"]:
             expected = report_path(ids["form"], ids["period"], ids["unit"], ids["id"])
@@ -181,6 +182,81 @@ def parse_report(
         evidence=tuple(evidence),
         path=rel,
     )
+
+
+class ReportError(ValueError):
+    """A report document that fails parse_report's checks; `problems` name each field."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(str(problem) for problem in problems))
+        self.problems = problems
+
+
+def report_from_document(
+    data: Any, rel: str | None = None, index: ReportIndex | None = None
+) -> Report:
+    """A report from its parsed JSON, with parse_report's checks; raises ReportError.
+
+    `rel` is where the document was read from (default: where its identifiers say it
+    belongs, for a document that is not a file yet).
+    """
+    problems: list[Problem] = []
+    report = parse_report(rel or _expected_path(data), data, index, problems)
+    if report is None:
+        raise ReportError(problems)
+    return report
+
+
+def _expected_path(data: Any) -> str:
+    try:
+        return report_path(data["form"], data["period"], data["unit"], data["id"])
+    except (TypeError, KeyError, ValueError):
+        return REPORTS_DIR  # parse_report names what is wrong with the identifiers
+
+
+def report_document(report: Report) -> dict[str, Any]:
+    """A report as its JSON document, the keys in the order they are written."""
+    return {
+        "id": report.id,
+        "form": report.form,
+        "period": report.period,
+        "unit": report.unit,
+        "submitted_at": report.submitted_at.isoformat(),
+        "submitted_by": dict(report.submitted_by),
+        "values": dict(report.values),
+        "evidence": [
+            {
+                "file": item.file,
+                "name": item.name,
+                "media_type": item.media_type,
+                "size": item.size,
+                "sha256": item.sha256,
+            }
+            for item in report.evidence
+        ],
+    }
+
+
+def document_json(document: Mapping[str, Any], *, sort_keys: bool = False) -> str:
+    """A report document as the text of its file: indented, Chinese characters as they
+    are, one final newline. Generated reports (builder.synthetic) sort their keys."""
+    text = json.dumps(
+        document, ensure_ascii=False, indent=2, sort_keys=sort_keys, default=_json_value
+    )
+    return text + "\n"
+
+
+def report_json(report: Report) -> str:
+    """The text of a report's file."""
+    return document_json(report_document(report))
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 @dataclass(frozen=True)
@@ -224,20 +300,6 @@ def _check_report_references(doc: Document, index: ReportIndex, ids: dict[str, s
         doc.problem("unit", f"表单 {form.id} 不适用于单位 {unit.id}")
 
 
-def _read_bytes(path: str) -> bytes:
-    """A whole file. A bare descriptor rather than open(): a buffered file object per
-    report was a third of the time spent reading 100k small files."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        chunks = []
-        while chunk := os.read(fd, 1 << 16):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-@without_collection
 def read_reports(root: Path, content: Content | None) -> tuple[list[Report], list[Problem]]:
     """Every report under data/reports/ and every problem; references checked given content."""
     problems: list[Problem] = []
@@ -245,8 +307,7 @@ def read_reports(root: Path, content: Content | None) -> tuple[list[Report], lis
     index = ReportIndex.of(content) if content is not None else None
     for rel, path in _report_files(Path(root), problems):
         try:
-            # Decoding first spares json its per-call encoding detection.
-            data = json.loads(_read_bytes(path).decode("utf-8"))
+            data = json.loads(Path(path).read_bytes().decode("utf-8"))
         except json.JSONDecodeError as error:
             problems.append(json_problem(rel, error))
             continue

@@ -5,9 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import sqlite3
-from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,14 +13,11 @@ from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from builder.model import Content
-from forms.accounts import ROLE_LABELS, AccountStore
-from forms.auth import Throttle, current_account
-from forms.config import instance_secret_key, load_config
-from forms.drafts import DraftStore
+from forms.accounts import ROLE_LABELS
+from forms.auth import current_account
 from forms.security import install_security
 from forms.services import EXTENSION, Services
-from forms.sessions import install_sessions
+from forms.services import services as current_services
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +51,11 @@ def _error_page(error: HTTPException) -> Any:
 
 
 def _app_limit_mb() -> int:
-    from flask import current_app
-
-    return int(current_app.config["EVIDENCE_MAX_BYTES"]) // (1024 * 1024)
+    return current_services().settings.evidence_max_bytes // (1024 * 1024)
 
 
 def _app_max_files() -> int:
-    from flask import current_app
-
-    return int(current_app.config["EVIDENCE_MAX_FILES"])
+    return current_services().settings.evidence_max_files
 
 
 def _csrf_error(error: CSRFError) -> Any:
@@ -114,96 +105,30 @@ def moment(value: Any) -> str:
     Times kept in UTC (drafts) are shown in the configured zone; a report's own offset is
     kept, it is what the reporter saw.
     """
-    from flask import current_app
-
     try:
         when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     except ValueError:
         return str(value)
     if when.tzinfo is not None and when.utcoffset() == timedelta(0):
-        zone = current_app.config.get("TIMEZONE")
+        zone = current_services().settings.timezone
         when = when.astimezone(ZoneInfo(zone)) if zone else when.astimezone()
     text = when.strftime("%Y-%m-%d %H:%M")
     offset = when.strftime("%z")
     return f"{text}（UTC{offset[:3]}:{offset[3:]}）" if offset else text
 
 
-def _as_of(value: Any) -> date | None:
-    if value in (None, ""):
-        return None
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
-def report_labels(content: Content) -> Callable[[Mapping[str, Any]], Any]:
-    """The human names of a report's identifiers, for pull request titles and bodies."""
-    from forms.forges.base import ReportLabels
-
-    units = {unit.id: unit.name for unit in content.units}
-    forms = {form.id: form for form in content.forms}
-    periods = {period.id: period.title for period in content.periods}
-
-    def labels(report: Mapping[str, Any]) -> ReportLabels:
-        unit, form, period = (str(report.get(key, "")) for key in ("unit", "form", "period"))
-        known = forms.get(form)
-        return ReportLabels(
-            unit_name=units.get(unit, unit),
-            form_title=known.title if known else form,
-            period_title=periods.get(period, period),
-            field_titles={f.name: f.title for f in known.fields} if known else {},
-        )
-
-    return labels
-
-
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build one application. Services live on app.extensions["plansite"].
-
-    Tests and `plansite serve` may pass ready objects: SUBMISSIONS (a SubmissionService),
-    REBUILDER (a SiteRebuilder), CONTENT (a loaded Content), THROTTLE_CLOCK (a clock).
-    """
-    settings = load_config(config)
-    instance = Path(settings["INSTANCE_PATH"])
-    instance.mkdir(parents=True, exist_ok=True)
+def create_app(services: Services) -> Flask:
+    """The Flask app of already built services (forms.services.build_services), kept on
+    app.extensions["plansite"]."""
     app = Flask(
         __name__,
-        instance_path=str(instance),
+        instance_path=str(services.instance),
         static_folder="static",
         static_url_path="/forms/static",
     )
-    app.config.update(settings)
-    app.config.setdefault("SITES_DIR", str(instance / "sites"))
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = instance_secret_key(instance)
-    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
-        seconds=int(settings["PERMANENT_SESSION_LIFETIME"])
-    )
+    app.config.update(services.settings.flask_config(services.secret_key))
+    app.extensions[EXTENSION] = services
 
-    root = Path(settings["ROOT"])
-    content = settings.get("CONTENT")
-    if content is None:
-        from builder.plan import load_content
-
-        content = load_content(root)
-    submissions = settings.get("SUBMISSIONS")
-    if submissions is None:
-        from forms.submissions import SubmissionService
-
-        submissions = SubmissionService.open_default(instance, root, labels=report_labels(content))
-    throttle_clock = settings.get("THROTTLE_CLOCK")
-    database = instance / "accounts.sqlite"
-    app.extensions[EXTENSION] = Services(
-        root=root,
-        instance=instance,
-        content=content,
-        accounts=AccountStore(database),
-        throttle=Throttle(database, throttle_clock) if throttle_clock else Throttle(database),
-        drafts=DraftStore(instance / "drafts.sqlite"),
-        submissions=submissions,
-        rebuilder=settings.get("REBUILDER"),
-        as_of=_as_of(settings.get("AS_OF")),
-    )
-
-    install_sessions(app)
     csrf = install_security(app)
     from forms import auth, fill, hooks, portal, review, site
 
@@ -238,7 +163,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             account = None
         return {
             "account": account,
-            "plan": content.plan,
+            "plan": services.content.plan,
             "role_labels": ROLE_LABELS,
         }
 

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import getpass
 import logging
-import os
 import secrets
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from forms.accounts import AccountError, AccountStore
+from forms.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from forms.services import Services
 
 log = logging.getLogger(__name__)
 
 DEMO_UNITS = 3  # demo reporter accounts created on first run
-
-
-def _instance_default() -> Path:
-    return Path(os.environ.get("PLANSITE_INSTANCE", "instance"))
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -33,7 +33,7 @@ def add_serve_command(subparsers: argparse._SubParsersAction) -> None:  # type: 
     parser = subparsers.add_parser(
         "serve", help="serve the site at / and the form service at /forms/ (waitress)"
     )
-    parser.add_argument("--root", type=Path, default=Path("."), help="repository root")
+    parser.add_argument("--root", type=Path, default=None, help="repository root (default: .)")
     parser.add_argument("--instance", type=Path, default=None, help="instance folder")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
@@ -69,7 +69,7 @@ def add_users_command(subparsers: argparse._SubParsersAction) -> None:  # type: 
 
 
 def _store(args: argparse.Namespace) -> AccountStore:
-    instance: Path = args.instance or _instance_default()
+    instance: Path = args.instance or load_settings().instance
     return AccountStore(instance / "accounts.sqlite")
 
 
@@ -164,58 +164,60 @@ def create_demo_accounts(store: AccountStore, units: list[tuple[str, str]]) -> d
     return created
 
 
-def embedded_services(
-    root: Path, instance: Path, content: Any, build: Callable[[Path, Path], None] | None = None
-) -> tuple[Any, Any]:
-    """The embedded default: the git layer on instance/remote.git, the rebuild worker
-    building main into instance/sites, and merges triggering rebuilds."""
-    from forms.app import report_labels
-    from forms.rebuild import SiteRebuilder
-    from forms.submissions import SubmissionService
-
-    # The embedded default (a local bare remote and the built-in review queue) unless
-    # PLANSITE_REMOTE / PLANSITE_FORGE name a real remote and forge.
-    submissions = SubmissionService.from_environ(
-        instance, root, os.environ, labels=report_labels(content)
-    )
-    rebuilder = SiteRebuilder(
-        Path(submissions.config.remote),
-        instance / "sites",
-        build,
-        branch=submissions.config.main_branch,
-    )
-    submissions.on_merged(rebuilder.trigger)
-    return submissions, rebuilder
-
-
-def run_serve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
+def run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     from builder.model import ContentError
-    from builder.plan import load_content
     from forms.app import create_app
+    from forms.services import build_services
     from forms.site import current_site
 
-    root: Path = args.root.resolve()
-    instance: Path = (args.instance or _instance_default()).resolve()
-    instance.mkdir(parents=True, exist_ok=True)
+    settings = serve_settings(args)
     try:
-        content = load_content(root)
+        services = build_services(settings)
     except ContentError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)
         print("方案内容有错误，无法启动填报服务", file=sys.stderr)
         return 1
-    submissions, rebuilder = embedded_services(root, instance, content)
-    if current_site(instance / "sites") is None:
+    if services.rebuilder is not None and current_site(settings.sites_dir) is None:
         log.info("no built site yet: building it in the background")
-        rebuilder.trigger()
-    accounts = AccountStore(instance / "accounts.sqlite")
-    created = create_demo_accounts(accounts, [(unit.id, unit.name) for unit in content.units])
+        services.rebuilder.trigger()
+    show_demo_accounts(services)
+    services.submissions.start_background_sync(settings.sync_interval)
+    app = create_app(services)
+    from waitress import serve
+
+    print(f"网站：http://{args.host}:{args.port}/  填报系统：http://{args.host}:{args.port}/forms/")
+    serve(app, host=args.host, port=args.port, threads=args.threads)
+    return 0
+
+
+def serve_settings(args: argparse.Namespace) -> Settings:
+    """The settings, with --root and --instance winning; the portal's date defaults to the
+    site's (mkdocs.yml `as_of`: the demo plan is evaluated as of 2022)."""
+    overrides = {
+        key: str(value)
+        for key, value in (("ROOT", args.root), ("INSTANCE_PATH", args.instance))
+        if value is not None
+    }
+    settings = load_settings(overrides)
+    if settings.as_of is None:
+        from builder.build import configured_as_of
+
+        settings = dataclasses.replace(settings, as_of=configured_as_of(settings.root))
+    return settings
+
+
+def show_demo_accounts(services: Services) -> None:
+    """On first run, create the demo accounts; at every start, print them."""
+    accounts = services.accounts
+    units = [(unit.id, unit.name) for unit in services.content.units]
+    created = create_demo_accounts(accounts, units)
     # Demo passwords are stored hashed; a copy readable only by the owner stays in the
     # instance folder (never in the repository) so every start-up can print them again.
-    demo_file = instance / "demo-accounts.txt"
+    demo_file = services.instance / "demo-accounts.txt"
     if created:
         lines = []
         for name, password in created.items():
@@ -227,26 +229,3 @@ def run_serve(args: argparse.Namespace, environ: Mapping[str, str] | None = None
     if demo_file.exists():
         print(f"演示账号（账号 角色 密码；仅供演示，保存在 {demo_file}）：")
         print(demo_file.read_text(encoding="utf-8"), end="")
-    interval = int(os.environ.get("PLANSITE_SYNC_INTERVAL", "30"))
-    submissions.start_background_sync(interval)
-    settings: dict[str, Any] = {}
-    if not os.environ.get("PLANSITE_AS_OF"):
-        from builder.build import configured_as_of
-
-        # Same "today" as the published site (the demo plan is evaluated as of 2022).
-        settings["AS_OF"] = configured_as_of(root)
-    app = create_app(
-        {
-            **settings,
-            "ROOT": str(root),
-            "INSTANCE_PATH": str(instance),
-            "CONTENT": content,
-            "SUBMISSIONS": submissions,
-            "REBUILDER": rebuilder,
-        }
-    )
-    from waitress import serve
-
-    print(f"网站：http://{args.host}:{args.port}/  填报系统：http://{args.host}:{args.port}/forms/")
-    serve(app, host=args.host, port=args.port, threads=args.threads)
-    return 0

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
-
 from builder.model import Form, Problem, Report, evidence_dir, is_identifier, report_path
 from builder.records import format_bound
 from builder.reports import REPORTS_DIR, parse_report
@@ -28,7 +26,7 @@ from forms.evidence import (
     sanitise_name,
     too_many_files,
 )
-from forms.portal import STATE_LABELS, latest_records, report_from_dict
+from forms.portal import STATE_LABELS, latest_records
 from forms.repository import RepositoryError
 from forms.services import services
 from forms.submissions import InvalidState
@@ -67,7 +65,7 @@ def earlier_report(unit: str, form: str, period: str) -> Earlier | None:
         report = approved_in_tree(store.root, unit, form, period)
         return Earlier(report, STATE_LABELS["approved"], "", False) if report else None
     try:
-        report = report_from_dict(store.submissions.read_report(record.id))
+        report = store.submissions.read_report(record.id)
     except (InvalidState, RepositoryError, OSError, KeyError, TypeError, ValueError):
         # The form still opens, empty as before: a correction can always be typed anew.
         log.exception("submission %s cannot be read to start a correction", record.id)
@@ -147,8 +145,8 @@ def carry_evidence(slot: tuple[str, str, str], posted_id: str, removed: set[str]
         # these would attach files the user never saw.
         return [EARLIER_CHANGED]
     store = services()
-    limit = current_app.config["EVIDENCE_MAX_BYTES"]
-    max_files = current_app.config["EVIDENCE_MAX_FILES"]
+    limit = store.settings.evidence_max_bytes
+    max_files = store.settings.evidence_max_files
     messages: list[str] = []
     for item in earlier.report.evidence:
         if item.file in removed:

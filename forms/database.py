@@ -1,8 +1,7 @@
 """One sqlite file of the instance folder, with one open connection per thread.
 
-Opening a connection per call cost more than the queries themselves: the open, the WAL
-set-up and, worst, the checkpoint SQLite runs (with two fsyncs) when the last connection
-to a WAL database closes. A connection is not safe to share between threads or to carry
+Connections are kept: SQLite runs a checkpoint (with two fsyncs) whenever the last
+connection to a WAL database closes. A connection is not safe to share between threads or to carry
 across fork (gunicorn forks its workers), so each thread of each process gets its own,
 opened on first use and kept.
 """

@@ -6,7 +6,6 @@ A correction starts from the report it corrects (forms.corrections).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import secrets
@@ -18,7 +17,6 @@ from zoneinfo import ZoneInfo
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -31,9 +29,11 @@ from builder.model import (
     Form,
     FormField,
     Period,
+    Report,
     Unit,
 )
 from builder.records import json_values, read_record
+from builder.reports import report_document
 from forms.accounts import Account
 from forms.auth import current_account, login_required
 from forms.corrections import (
@@ -54,7 +54,7 @@ from forms.evidence import (
 )
 from forms.formgen import build_form, display_value, posted_values, widget_kind
 from forms.permissions import (
-    content_index,
+    by_id,
     malformed,
     require_identifier,
     require_submit,
@@ -146,8 +146,8 @@ def _render_fill(
             earlier=earlier,
             earlier_input=EARLIER_INPUT,
             remove_earlier_input=REMOVE_EARLIER_INPUT,
-            max_files=current_app.config["EVIDENCE_MAX_FILES"],
-            max_mb=current_app.config["EVIDENCE_MAX_BYTES"] // (1024 * 1024),
+            max_files=services().settings.evidence_max_files,
+            max_mb=services().settings.evidence_max_bytes // (1024 * 1024),
         ),
         status,
     )
@@ -156,22 +156,22 @@ def _render_fill(
 def _accept_files(target: Target) -> list[str]:
     """Check and attach the uploaded files; Chinese messages for the refused ones."""
     store = services()
-    config = current_app.config
+    settings = store.settings
     messages: list[str] = []
     for upload in request.files.getlist("evidence"):
         if not upload.filename:
             continue
-        data = upload.read(config["EVIDENCE_MAX_BYTES"] + 1)
+        data = upload.read(settings.evidence_max_bytes + 1)
         try:
-            checked = check_upload(upload.filename, data, config["EVIDENCE_MAX_BYTES"])
+            checked = check_upload(upload.filename, data, settings.evidence_max_bytes)
         except EvidenceError as error:
             messages.append(str(error))
             continue
         added = store.drafts.add_file(
-            *target.key, checked.name, checked.media_type, data, config["EVIDENCE_MAX_FILES"]
+            *target.key, checked.name, checked.media_type, data, settings.evidence_max_files
         )
         if added is None:
-            messages.append(too_many_files(checked.name, config["EVIDENCE_MAX_FILES"]))
+            messages.append(too_many_files(checked.name, settings.evidence_max_files))
     return messages
 
 
@@ -233,25 +233,23 @@ def new_submission_id(now: datetime) -> str:
 
 
 def _local_now() -> datetime:
-    zone = current_app.config.get("TIMEZONE")
+    zone = services().settings.timezone
     return datetime.now(ZoneInfo(zone)) if zone else datetime.now().astimezone()
 
 
-def build_report(
-    target: Target, values: dict[str, Any], evidence: list[dict[str, Any]], now: datetime
-) -> dict[str, Any]:
-    return {
-        "id": new_submission_id(now),
-        "form": target.form.id,
-        "period": target.period.id,
-        "unit": target.unit.id,
+def build_report(target: Target, values: dict[str, Any], now: datetime) -> Report:
+    """The report a submission commits; its evidence is the draft's files (submit())."""
+    return Report(
+        id=new_submission_id(now),
+        form=target.form.id,
+        period=target.period.id,
+        unit=target.unit.id,
         # Milliseconds: a correction sent within the same second as the report it
         # corrects must still sort after it (the latest submission wins).
-        "submitted_at": now.isoformat(timespec="milliseconds"),
-        "submitted_by": {"account": target.account.name, "name": target.account.display_name},
-        "values": json_values(values),
-        "evidence": evidence,
-    }
+        submitted_at=now.replace(microsecond=now.microsecond // 1000 * 1000),
+        submitted_by={"account": target.account.name, "name": target.account.display_name},
+        values=json_values(values),
+    )
 
 
 @bp.route("/units/<unit_id>/<form_id>/<period_id>/check", methods=["GET", "POST"])
@@ -284,33 +282,23 @@ def check(unit_id: str, form_id: str, period_id: str) -> Any:
         )
 
     evidence_files: list[EvidenceFile] = []
-    listed: list[dict[str, Any]] = []
     for position, held in enumerate(draft.files, start=1):
         data = store.drafts.file_data(*target.key, held.number)
         if data is None:
             continue
         file = stored_name(position, held.name)
         evidence_files.append(EvidenceFile(file, held.name, held.media_type, data))
-        listed.append(
-            {
-                "file": file,
-                "name": held.name,
-                "media_type": held.media_type,
-                "size": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(),
-            }
-        )
-    report = build_report(target, values, listed, _local_now())
-    domain = current_app.config["EMAIL_DOMAIN"]
+    report = build_report(target, values, _local_now())
+    domain = store.settings.email_domain
     try:
         record = store.submissions.submit(
-            report,
+            report_document(report),
             evidence_files,
             target.account.display_name,
             f"{target.account.name}@{domain}",
         )
     except (OSError, RepositoryError):
-        log.exception("submission %s could not be stored", report["id"])
+        log.exception("submission %s could not be stored", report.id)
         return render_template("error.html", title="暂时无法提交", message=STORAGE_ERROR), 503
     # Only now, with the commit and its branch on disk, is the submission acknowledged.
     store.drafts.delete(*target.key)
@@ -340,11 +328,10 @@ def submission(submission_id: str) -> Any:
     store = services()
     content = store.content
     report = store.submissions.read_report(record.id)
-    index = content_index(content)
-    unit = index.units.get(record.unit)
-    form = index.forms.get(record.form)
-    period = index.periods.get(record.period)
-    rows = report_rows(form, report.get("values") or {}) if form else []
+    unit = by_id(content.units, record.unit)
+    form = by_id(content.forms, record.form)
+    period = by_id(content.periods, record.period)
+    rows = report_rows(form, report.values) if form else []
     return render_template(
         "submission.html",
         record=record,
@@ -378,16 +365,16 @@ def evidence(submission_id: str, file: str) -> Any:
     store = services()
     report = store.submissions.read_report(record.id)
     # Only names listed in the report reach the git layer: never a path chosen by the URL.
-    listed = next((e for e in report.get("evidence") or () if e.get("file") == file), None)
+    listed = next((e for e in report.evidence if e.file == file), None)
     if listed is None:
         abort(404)
     try:
-        data = store.submissions.read_evidence(record.id, listed["file"])
+        data = store.submissions.read_evidence(record.id, listed.file)
     except (InvalidState, FileNotFoundError, KeyError):
         abort(404)
     return send_file(
         io.BytesIO(data),
-        mimetype=listed.get("media_type") or "application/octet-stream",
+        mimetype=listed.media_type,
         as_attachment=True,
-        download_name=listed.get("name") or listed["file"],
+        download_name=listed.name,
     )

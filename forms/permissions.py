@@ -8,9 +8,8 @@ nothing in the content is a 404.
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
-from typing import NoReturn
+from collections.abc import Iterable
+from typing import NoReturn, Protocol, TypeVar
 
 from flask import abort
 
@@ -63,44 +62,22 @@ def require_review(account: Account) -> None:
         refuse("只有审核人或管理员可以审核填报。")
 
 
-@dataclass(frozen=True)
-class ContentIndex:
-    """The plan's units, forms and periods by id: a request looks one up in constant time
-    instead of scanning every unit of the plan (thousands in a large one)."""
-
-    units: dict[str, Unit]
-    forms: dict[str, Form]
-    periods: dict[str, Period]
+class Identified(Protocol):
+    @property
+    def id(self) -> str: ...
 
 
-_indexes: dict[int, tuple[Content, ContentIndex]] = {}
-_indexes_lock = threading.Lock()
+T = TypeVar("T", bound=Identified)
 
 
-def content_index(content: Content) -> ContentIndex:
-    """The index of a loaded plan, built once per process. Keyed by identity (hashing a
-    whole plan would cost more than the scan); the entry keeps the plan alive, so its id
-    cannot be reused by another one while it is cached."""
-    entry = _indexes.get(id(content))
-    if entry is not None and entry[0] is content:
-        return entry[1]
-    # Reversed: with a duplicated id (the loader refuses them) the first one wins, as in
-    # a scan.
-    index = ContentIndex(
-        units={u.id: u for u in reversed(content.units)},
-        forms={f.id: f for f in reversed(content.forms)},
-        periods={p.id: p for p in reversed(content.periods)},
-    )
-    with _indexes_lock:
-        if len(_indexes) >= 8:  # a process serves one plan; tests build many
-            _indexes.clear()
-        _indexes[id(content)] = (content, index)
-    return index
+def by_id(items: Iterable[T], wanted: str) -> T | None:
+    """The first of `items` with this id, None when there is none."""
+    return next((item for item in items if item.id == wanted), None)
 
 
 def resolve_unit(content: Content, unit_id: str) -> Unit:
     require_identifier(unit_id)
-    unit = content_index(content).units.get(unit_id)
+    unit = by_id(content.units, unit_id)
     if unit is None:
         abort(404)
     return unit
@@ -110,11 +87,10 @@ def resolve_form(content: Content, unit: Unit, form_id: str, period_id: str) -> 
     """The form and period, when the form applies to the unit and the period is one of its own."""
     require_identifier(form_id)
     require_identifier(period_id)
-    index = content_index(content)
-    form = index.forms.get(form_id)
+    form = by_id(content.forms, form_id)
     if form is None or not form.applies_to.matches(unit) or period_id not in form.periods:
         abort(404)
-    period = index.periods.get(period_id)
+    period = by_id(content.periods, period_id)
     if period is None:
         abort(404)
     return form, period

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, url_for
 
-from builder.model import Content, Evidence, Report, Status, Unit
+from builder.model import Content, Report, Status, Unit
 from builder.progress import Progress, evaluate, format_value, progress_date
 from forms.auth import current_account, login_required
 from forms.permissions import can_review, require_view_unit, resolve_unit
@@ -72,22 +72,6 @@ def latest_records(records: Iterable[Any]) -> dict[tuple[str, str], Any]:
     return latest
 
 
-def report_from_dict(data: dict[str, Any]) -> Report:
-    return Report(
-        id=data["id"],
-        form=data["form"],
-        period=data["period"],
-        unit=data["unit"],
-        submitted_at=datetime.fromisoformat(data["submitted_at"]),
-        submitted_by=dict(data.get("submitted_by") or {}),
-        values=dict(data.get("values") or {}),
-        evidence=tuple(
-            Evidence(e["file"], e["name"], e["media_type"], int(e["size"]), e["sha256"])
-            for e in data.get("evidence") or ()
-        ),
-    )
-
-
 def approved_reports(store: Services, unit: Unit) -> list[Report]:
     """The unit's approved reports: those in the working tree plus those merged since."""
     from builder.reports import load_reports
@@ -97,7 +81,7 @@ def approved_reports(store: Services, unit: Unit) -> list[Report]:
     for record in store.submissions.list(unit=unit.id, state="approved"):
         if record.id not in known:
             try:
-                reports.append(report_from_dict(store.submissions.read_report(record.id)))
+                reports.append(store.submissions.read_report(record.id))
             except (KeyError, ValueError, OSError):
                 log.exception("approved submission %s cannot be read", record.id)
     return reports

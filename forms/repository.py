@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import queue
 import random
 import secrets
 import shutil
@@ -22,6 +21,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -325,7 +325,6 @@ def write_objects_durably(objects_dir: Path, objects: Mapping[str, tuple[int, by
     then the folders holding the new names are fsynced. Objects already present are
     left alone (same id, same content). The fsyncs of each step run at the same time:
     the file system flushes them in one journal commit instead of one after another.
-    Paths are plain strings: pathlib objects cost more than the system calls here.
     """
     root = str(objects_dir)
     pending: list[tuple[int, str, str]] = []
@@ -341,8 +340,7 @@ def write_objects_durably(objects_dir: Path, objects: Mapping[str, tuple[int, by
                     os.mkdir(folder)
                 folders.add(root)
             header = _OBJECT_TYPES[kind] + b" %d\0" % len(data)
-            # os.open with O_EXCL and a random name is what mkstemp does, without its
-            # Python-level name generator, the chmod and the file object.
+            # A new file of a random name (O_EXCL), never one another writer opened.
             temporary = f"{folder}/tmp_obj_{secrets.token_hex(8)}"
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
             pending.append((fd, temporary, final))
@@ -351,8 +349,8 @@ def write_objects_durably(objects_dir: Path, objects: Mapping[str, tuple[int, by
         _fsync_all([fd for fd, _, _ in pending])
         while pending:
             fd, temporary, final = pending[-1]
-            # rename, not link + unlink: one call less per object. If another process put
-            # the same object there meanwhile, it is replaced by the same bytes, at once.
+            # If another process put the same object there meanwhile, it is replaced by
+            # the same bytes, at once.
             os.rename(temporary, final)
             pending.pop()
             os.close(fd)
@@ -370,86 +368,22 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-class _FsyncFanout:
-    """Threads of this process that run fsyncs at the same time, fed from one queue.
-
-    A ThreadPoolExecutor did the same with a Future, a condition and a lock per item:
-    about 15 µs of CPU per fsync, a quarter of a commit's Python time. Here an item is a
-    queue entry; the caller runs one target itself and waits on one lock for the rest.
-    """
-
-    MAX_THREADS = 16
-
-    def __init__(self) -> None:
-        self.pid = os.getpid()
-        self.jobs: queue.SimpleQueue[tuple[_FsyncBatch, int | Path]] = queue.SimpleQueue()
-        self.threads = 0
-        self.lock = threading.Lock()
-
-    def run(self, targets: Sequence[int | Path]) -> None:
-        batch = _FsyncBatch(len(targets))
-        helpers = min(len(targets) - 1, self.MAX_THREADS)
-        with self.lock:
-            while self.threads < helpers:
-                threading.Thread(
-                    target=self._work, name=f"plansite-fsync-{self.threads}", daemon=True
-                ).start()
-                self.threads += 1
-        for target in targets[1:]:
-            self.jobs.put((batch, target))
-        batch.run(targets[0])
-        batch.wait()
-
-    def _work(self) -> None:
-        while True:
-            batch, target = self.jobs.get()
-            batch.run(target)
+FSYNC_THREADS = 16
+_pool_lock = threading.Lock()
+_pool: tuple[int, ThreadPoolExecutor] | None = None
 
 
-class _FsyncBatch:
-    """fsyncs that finish together: the first failure is raised once all have run."""
-
-    def __init__(self, count: int):
-        self.left = count
-        self.error: BaseException | None = None
-        self.lock = threading.Lock()
-        self.finished = threading.Lock()
-        self.finished.acquire()
-
-    def run(self, target: int | Path) -> None:
-        error = None
-        try:
-            _fsync_one(target)
-        except BaseException as failure:  # handed to the waiting caller, never lost
-            error = failure
-        with self.lock:
-            if error is not None and self.error is None:
-                self.error = error
-            self.left -= 1
-            last = self.left == 0
-        if last:
-            self.finished.release()
-
-    def wait(self) -> None:
-        self.finished.acquire()
-        if self.error is not None:
-            raise self.error
+def _fsync_pool() -> ThreadPoolExecutor:
+    """This process's fsync threads. Threads do not survive fork: a gunicorn worker starts
+    its own pool on first use."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(FSYNC_THREADS, "plansite-fsync"))
+        return _pool[1]
 
 
-_fanout_lock = threading.Lock()
-_fanout: _FsyncFanout | None = None
-
-
-def _fsync_fanout() -> _FsyncFanout:
-    # Threads do not survive fork: a gunicorn worker starts its own on first use.
-    global _fanout
-    with _fanout_lock:
-        if _fanout is None or _fanout.pid != os.getpid():
-            _fanout = _FsyncFanout()
-        return _fanout
-
-
-def _fsync_one(target: int | Path) -> None:
+def _fsync_one(target: int | str | Path) -> None:
     if isinstance(target, int):
         os.fsync(target)
         return
@@ -460,14 +394,18 @@ def _fsync_one(target: int | Path) -> None:
         os.close(fd)
 
 
-def _fsync_all(targets: Sequence[int | Path]) -> None:
-    """fsync open files (descriptors) and folders (paths), concurrently; raise the first
-    failure once all have finished."""
+def _fsync_all(targets: Sequence[int | str | Path]) -> None:
+    """fsync open files (descriptors) and folders (paths) at the same time, so that the file
+    system flushes them in one journal commit; raise the first failure once all have
+    finished."""
     if len(targets) <= 1:
         for target in targets:
             _fsync_one(target)
         return
-    _fsync_fanout().run(targets)
+    futures = [_fsync_pool().submit(_fsync_one, target) for target in targets]
+    wait(futures)
+    for future in futures:
+        future.result()
 
 
 @dataclass(frozen=True)
@@ -633,7 +571,7 @@ def diff_to_parent(repo: pygit2.Repository, commit_id: str) -> str:
     """The patch a commit introduces against its first parent (its base)."""
     commit = repo[commit_id].peel(pygit2.Commit)
     if commit.parents:
-        diff = repo.diff(commit.parents[0].tree, commit.tree)
+        diff = commit.parents[0].tree.diff_to_tree(commit.tree)
     else:
         diff = commit.tree.diff_to_tree(swap=True)
     return diff.patch or ""
@@ -653,13 +591,13 @@ def export_tree(repo: pygit2.Repository, commit_id: str, dest: Path) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         for entry in tree:
             if entry.filemode == pygit2.enums.FileMode.TREE:
-                stack.append((repo[entry.id], folder / entry.name))
+                stack.append((repo[entry.id].peel(pygit2.Tree), folder / str(entry.name)))
             elif entry.filemode in (
                 pygit2.enums.FileMode.BLOB,
                 pygit2.enums.FileMode.BLOB_EXECUTABLE,
             ):
-                target = folder / entry.name
-                target.write_bytes(repo[entry.id].data)
+                target = folder / str(entry.name)
+                target.write_bytes(repo[entry.id].peel(pygit2.Blob).data)
                 if entry.filemode == pygit2.enums.FileMode.BLOB_EXECUTABLE:
                     target.chmod(0o755)
                 count += 1

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from forms.auth import current_account, login_required
 from forms.fill import report_rows, state_label
@@ -82,9 +82,9 @@ def _detail(
     report = store.submissions.read_report(record.id)
     form = next((f for f in store.content.forms if f.id == record.form), None)
     rows = (
-        report_rows(form, report.get("values") or {})
+        report_rows(form, report.values)
         if form
-        else [(name, str(value)) for name, value in (report.get("values") or {}).items()]
+        else [(name, str(value)) for name, value in report.values.items()]
     )
     units, forms, periods = _titles()
     return (
@@ -119,7 +119,7 @@ def approve(submission_id: str) -> Any:
     account = _reviewer()
     store = services()
     record = _submission(submission_id)
-    email = f"{account.name}@{current_app.config['EMAIL_DOMAIN']}"
+    email = f"{account.name}@{services().settings.email_domain}"
     return _decide(
         record,
         "approving",

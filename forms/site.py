@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.security import safe_join
 
 from forms.security import site_csp
+from forms.services import services
 
 bp = Blueprint("site", __name__)
 
@@ -82,7 +83,7 @@ def serve(path: str) -> Any:
             if endpoint != request.endpoint:
                 abort(405)
         abort(404)
-    sites_dir = Path(current_app.config["SITES_DIR"])
+    sites_dir = services().settings.sites_dir
     root = current_site(sites_dir)
     if root is None:
         if path:

@@ -20,28 +20,27 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pygit2
 
-from builder.model import evidence_dir, is_identifier, report_path
+from builder.model import Report, evidence_dir, is_identifier, report_path
+from builder.reports import report_from_document, report_json
 from forms import repository
+from forms.forges import FORGES, make_forge
 from forms.forges.base import (
     CLOSED,
     MERGED,
     Forge,
+    ForgeConfig,
     ForgeError,
     ForgeUnavailable,
     ReportLabels,
     identifier_labels,
     pull_request_text,
 )
-from forms.forges.gitea import GiteaForge
-from forms.forges.github import GitHubForge
-from forms.forges.local import LocalForge
 from forms.locks import file_lock
 from forms.outbox import (
     APPROVED,
@@ -86,17 +85,6 @@ class EvidenceFile:
 
 
 @dataclass(frozen=True)
-class ForgeConfig:
-    kind: str = "local"  # local | gitea | github
-    api_url: str = ""  # gitea: the server root; github: https://api.github.com by default
-    owner: str = ""
-    repo: str = ""
-    token: str = ""
-    webhook_secret: str = ""
-    timeout: float = 15.0
-
-
-@dataclass(frozen=True)
 class GitConfig:
     instance_dir: Path
     service_repo: Path  # the service's own bare repository
@@ -116,15 +104,23 @@ class GitConfig:
     def __post_init__(self) -> None:
         if not is_identifier(self.main_branch):
             raise ValueError(f"main branch must be an identifier: {self.main_branch!r}")
-        if self.forge.kind not in ("local", "gitea", "github"):
+        if self.forge.kind not in FORGES:
             raise ValueError(f"unknown forge kind: {self.forge.kind!r}")
-        if self.forge.kind == "local" and "://" in self.remote:
-            # The local forge merges inside the remote repository: it must be on this disk.
-            raise ValueError("the local forge needs a remote on this machine (a path)")
 
     @property
     def outbox_path(self) -> Path:
         return self.instance_dir / "submissions.sqlite"
+
+
+def embedded_config(instance_dir: Path, worktree: Path) -> GitConfig:
+    """The embedded setup: a local bare `remote.git` seeded from the working tree's
+    committed HEAD on first run, the service's own `service.git`, the local forge."""
+    remote = instance_dir / "remote.git"
+    if not remote.exists():
+        repository.seed_bare_from_worktree(worktree, remote, "main")
+    return GitConfig(
+        instance_dir=instance_dir, service_repo=instance_dir / "service.git", remote=str(remote)
+    )
 
 
 class InvalidState(Exception):
@@ -145,36 +141,23 @@ class SyncResult:
     skipped: bool = False  # another process was syncing
 
 
-def make_forge(config: GitConfig) -> Forge:
-    settings = config.forge
-    if settings.kind == "gitea":
-        return GiteaForge(
-            settings.api_url, settings.owner, settings.repo, settings.token,
-            webhook_secret=settings.webhook_secret, base_branch=config.main_branch,
-            timeout=settings.timeout,
-        )
-    if settings.kind == "github":
-        return GitHubForge(
-            settings.owner, settings.repo, settings.token,
-            api_url=settings.api_url or "https://api.github.com",
-            webhook_secret=settings.webhook_secret, base_branch=config.main_branch,
-            timeout=settings.timeout,
-        )
-    return LocalForge(Path(config.remote), config.committer, main_branch=config.main_branch)
-
-
 class SubmissionService:
     def __init__(
         self,
         config: GitConfig,
         *,
-        labels: Callable[[Mapping[str, Any]], ReportLabels] | None = None,
+        labels: Callable[[Report], ReportLabels] | None = None,
         forge: Forge | None = None,
         clock: Callable[[], float] = time.time,
     ):
         self.config = config
         self.labels = labels or identifier_labels
-        self.forge = forge or make_forge(config)
+        self.forge = forge or make_forge(
+            config.forge,
+            remote=config.remote,
+            main_branch=config.main_branch,
+            committer=config.committer,
+        )
         self.clock = clock
         self.outbox = Outbox(config.outbox_path)
         self._callbacks: builtins.list[Callable[[str], None]] = []
@@ -188,74 +171,23 @@ class SubmissionService:
         self._refresh_main()
 
     @classmethod
-    def from_environ(
-        cls,
-        instance_dir: Path,
-        worktree: Path,
-        environ: Mapping[str, str],
-        *,
-        labels: Callable[[Mapping[str, Any]], ReportLabels] | None = None,
-    ) -> SubmissionService:
-        """The embedded default, unless PLANSITE_REMOTE names another remote:
-
-        PLANSITE_REMOTE (path or https URL), PLANSITE_REMOTE_USER, PLANSITE_REMOTE_TOKEN,
-        PLANSITE_MAIN_BRANCH, PLANSITE_FORGE (local|gitea|github), PLANSITE_FORGE_URL,
-        PLANSITE_FORGE_OWNER, PLANSITE_FORGE_REPO, PLANSITE_FORGE_TOKEN,
-        PLANSITE_WEBHOOK_SECRET, PLANSITE_COMMITTER_NAME, PLANSITE_COMMITTER_EMAIL.
-        """
-        remote = environ.get("PLANSITE_REMOTE", "")
-        if not remote:
-            return cls.open_default(instance_dir, worktree, labels=labels)
-        committer = Identity(
-            environ.get("PLANSITE_COMMITTER_NAME", "plansite form service"),
-            environ.get("PLANSITE_COMMITTER_EMAIL", "plansite@localhost"),
-        )
-        config = GitConfig(
-            instance_dir=instance_dir,
-            service_repo=instance_dir / "service.git",
-            remote=remote,
-            main_branch=environ.get("PLANSITE_MAIN_BRANCH", "main"),
-            forge=ForgeConfig(
-                kind=environ.get("PLANSITE_FORGE", "local"),
-                api_url=environ.get("PLANSITE_FORGE_URL", ""),
-                owner=environ.get("PLANSITE_FORGE_OWNER", ""),
-                repo=environ.get("PLANSITE_FORGE_REPO", ""),
-                token=environ.get("PLANSITE_FORGE_TOKEN", ""),
-                webhook_secret=environ.get("PLANSITE_WEBHOOK_SECRET", ""),
-            ),
-            committer=committer,
-            remote_username=environ.get("PLANSITE_REMOTE_USER", ""),
-            remote_password=environ.get("PLANSITE_REMOTE_TOKEN", ""),
-        )
-        return cls(config, labels=labels)
-
-    @classmethod
     def open_default(
         cls,
         instance_dir: Path,
         worktree: Path,
         *,
-        labels: Callable[[Mapping[str, Any]], ReportLabels] | None = None,
+        labels: Callable[[Report], ReportLabels] | None = None,
     ) -> SubmissionService:
-        """The embedded setup: a local bare `remote.git` seeded from the working tree's
-        committed HEAD on first run, the service's own `service.git`, the local forge."""
-        remote = instance_dir / "remote.git"
-        if not remote.exists():
-            repository.seed_bare_from_worktree(worktree, remote, "main")
-        config = GitConfig(
-            instance_dir=instance_dir,
-            service_repo=instance_dir / "service.git",
-            remote=str(remote),
-        )
-        return cls(config, labels=labels)
+        """The embedded setup (embedded_config)."""
+        return cls(embedded_config(instance_dir, worktree), labels=labels)
 
     # -- reading -------------------------------------------------------------------------
 
     def _repo(self) -> pygit2.Repository:
         # One handle per thread and process: libgit2 handles must not be shared across
-        # threads or survive a fork. Kept, because opening one cost more than the reads a
-        # request makes with it; it sees other processes' writes (refs are read from disk
-        # at each lookup, and a missing object makes libgit2 look for new packs).
+        # threads or survive a fork. A kept handle sees other processes' writes (refs are
+        # read from disk at each lookup, and a missing object makes libgit2 look for new
+        # packs).
         handles = self._handles
         if getattr(handles, "pid", None) != os.getpid():
             handles.repo = pygit2.Repository(str(self.config.service_repo))
@@ -280,10 +212,11 @@ class SubmissionService:
             raise InvalidState(f"unknown submission {submission_id!r}", "找不到该填报记录")
         return entry
 
-    def read_report(self, submission_id: str) -> dict[str, Any]:
+    def read_report(self, submission_id: str) -> Report:
+        """The submitted report (builder.reports' checks; ReportError if it fails them)."""
         record = self._require(submission_id).record
         path = report_path(record.form, record.period, record.unit, record.id)
-        return json.loads(repository.read_blob(self._repo(), record.commit, path))
+        return _read_report(self._repo(), record.commit, path)
 
     def read_evidence(self, submission_id: str, file: str) -> bytes:
         record = self._require(submission_id).record
@@ -310,35 +243,22 @@ class SubmissionService:
         Everything is checked before anything is written: a ValueError leaves no trace.
         `report["evidence"]` is rewritten from the files actually stored (size, sha256).
         """
-        document, files, submitted_at = _prepare(report, evidence)
-        author = Identity.cleaned(author_name, author_email).signature(submitted_at)
-        branch = repository.submission_branch(document["unit"], document["id"])
+        checked, files = _prepare(report, evidence)
+        author = Identity.cleaned(author_name, author_email).signature(checked.submitted_at)
+        branch = repository.submission_branch(checked.unit, checked.id)
         self._refresh_main()
         repo = self._repo()
         main = repository.resolve(repo, self.config.main_branch)
         if main is None:
             raise RemoteUnavailable("the service has no copy of main yet and the remote is down")
         message = (
-            f"Submit {document['form']} {document['period']} for {document['unit']}\n\n"
-            f"Submission: {document['id']}\n"
+            f"Submit {checked.form} {checked.period} for {checked.unit}\n\n"
+            f"Submission: {checked.id}\n"
         )
         oid = repository.commit_on_new_branch(
             repo, branch, main, files, message, author, self.config.committer.signature()
         )
-        record = SubmissionRecord(
-            id=document["id"],
-            unit=document["unit"],
-            form=document["form"],
-            period=document["period"],
-            branch=branch,
-            commit=str(oid),
-            state=QUEUED,
-            reason="",
-            submitted_at=submitted_at,
-            submitted_by=str(document["submitted_by"].get("account", "")),
-            review_url="",
-            reviewer="",
-        )
+        record = _queued_record(checked, branch, str(oid))
         self.outbox.add(record)
         log.info("submission %s committed on %s (%s)", record.id, branch, oid)
         return record
@@ -630,36 +550,17 @@ def _is_evidence_file(name: str) -> bool:
     )
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def _prepare(
     report: Mapping[str, Any], evidence: Sequence[EvidenceFile]
-) -> tuple[dict[str, Any], dict[str, bytes], datetime]:
-    """Check a report and its evidence; return the document, the files to commit and the
-    submission time. Pure: raises ValueError before anything touches the repository."""
+) -> tuple[Report, dict[str, bytes]]:
+    """Check a report and its evidence; return the report as committed and the files to
+    commit. Pure: raises ValueError before anything touches the repository.
+
+    The report is checked as every report document is (builder.reports); its evidence
+    is the files given (their size and SHA-256), whatever `report["evidence"]` says.
+    """
     if not isinstance(report, Mapping):
         raise ValueError("report must be a mapping")
-    for key in ("id", "form", "period", "unit"):
-        if not is_identifier(report.get(key)):
-            raise ValueError(f"report {key} is not an identifier: {report.get(key)!r}")
-    submitted_by = report.get("submitted_by")
-    if not isinstance(submitted_by, Mapping):
-        raise ValueError("report submitted_by must be a mapping")
-    if not isinstance(report.get("values"), Mapping):
-        raise ValueError("report values must be a mapping")
-    raw_time = report.get("submitted_at")
-    if isinstance(raw_time, datetime):
-        submitted_at = raw_time
-    elif isinstance(raw_time, str):
-        submitted_at = datetime.fromisoformat(raw_time)
-    else:
-        raise ValueError("report submitted_at is missing")
     names: set[str] = set()
     for item in evidence:
         if not _is_evidence_file(item.file):
@@ -667,9 +568,10 @@ def _prepare(
         if item.file in names:
             raise ValueError(f"evidence file given twice: {item.file!r}")
         names.add(item.file)
-    document = dict(report)
-    document["submitted_at"] = submitted_at.isoformat()
-    document["evidence"] = [
+    submitted_at = report.get("submitted_at")
+    if isinstance(submitted_at, datetime):
+        submitted_at = submitted_at.isoformat()
+    stored = [
         {
             "file": item.file,
             "name": item.name,
@@ -679,13 +581,34 @@ def _prepare(
         }
         for item in evidence
     ]
-    path = report_path(document["form"], document["period"], document["unit"], document["id"])
-    text = json.dumps(document, ensure_ascii=False, indent=2, default=_json_default) + "\n"
-    files = {path: text.encode()}
-    folder = evidence_dir(document["form"], document["period"], document["unit"], document["id"])
+    checked = report_from_document({**report, "submitted_at": submitted_at, "evidence": stored})
+    path = report_path(checked.form, checked.period, checked.unit, checked.id)
+    files = {path: report_json(checked).encode()}
+    folder = evidence_dir(checked.form, checked.period, checked.unit, checked.id)
     for item in evidence:
         files[f"{folder}/{item.file}"] = item.data
-    return document, files, submitted_at
+    return checked, files
+
+
+def _queued_record(report: Report, branch: str, commit: str) -> SubmissionRecord:
+    return SubmissionRecord(
+        id=report.id,
+        unit=report.unit,
+        form=report.form,
+        period=report.period,
+        branch=branch,
+        commit=commit,
+        state=QUEUED,
+        reason="",
+        submitted_at=report.submitted_at,
+        submitted_by=report.submitted_by.get("account", ""),
+        review_url="",
+        reviewer="",
+    )
+
+
+def _read_report(repo: pygit2.Repository, commit: str, path: str) -> Report:
+    return report_from_document(json.loads(repository.read_blob(repo, commit, path)), path)
 
 
 def _record_from_commit(
@@ -694,23 +617,15 @@ def _record_from_commit(
     commit = repo[repo.references[ref].target].peel(pygit2.Commit)
     suffix = f"/{unit}/{submission_id}.json"
     parent = commit.parents[0].tree if commit.parents else None
-    diff = repo.diff(parent, commit.tree) if parent is not None else commit.tree.diff_to_tree()
+    diff = parent.diff_to_tree(commit.tree) if parent is not None else commit.tree.diff_to_tree()
     for delta in diff.deltas:
         path = delta.new_file.path
         if path.startswith("data/reports/") and path.endswith(suffix):
             try:
-                document = json.loads(repository.read_blob(repo, str(commit.id), path))
-                submitted_at = datetime.fromisoformat(document["submitted_at"])
-                return SubmissionRecord(
-                    id=submission_id, unit=unit, form=document["form"],
-                    period=document["period"], branch=ref.removeprefix("refs/heads/"),
-                    commit=str(commit.id), state=QUEUED, reason="",
-                    submitted_at=submitted_at,
-                    submitted_by=str((document.get("submitted_by") or {}).get("account", "")),
-                    review_url="", reviewer="",
-                )
-            except (ValueError, KeyError, TypeError) as error:
+                report = _read_report(repo, str(commit.id), path)
+            except ValueError as error:
                 log.error("cannot recover %s: %s", ref, error)
                 return None
+            return _queued_record(report, ref.removeprefix("refs/heads/"), str(commit.id))
     log.error("cannot recover %s: no report in its commit", ref)
     return None

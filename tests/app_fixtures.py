@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from forms.app import create_app
-from forms.services import Services
+from forms.services import Services, build_services
+from forms.settings import load_settings
 from forms.submissions import SubmissionService
 
 FIXTURE = Path(__file__).parent / "fixtures" / "school-safety-2025"
@@ -62,24 +65,27 @@ class Setup:
         return self.app.test_client()
 
 
-def make_setup(tmp_path: Path, **config: Any) -> Setup:
+def make_setup(
+    tmp_path: Path, *, throttle_clock: Callable[[], float] = time.time, **config: Any
+) -> Setup:
+    """The app as `plansite serve` wires it (forms.services), without the rebuild worker,
+    on a fresh copy of the fixture plan; `config` overrides settings (UPPERCASE keys)."""
     repo = make_repository(tmp_path / "repo")
     instance = tmp_path / "instance"
-    submissions = SubmissionService.open_default(instance, repo)
-    settings: dict[str, Any] = {
+    overrides: dict[str, Any] = {
         "ROOT": str(repo),
         "INSTANCE_PATH": str(instance),
         "SECRET_KEY": "test-secret",
-        "SUBMISSIONS": submissions,
         "AS_OF": "2025-08-01",
         "TIMEZONE": "Asia/Shanghai",
+        **config,
     }
-    settings.update(config)
-    app = create_app(settings)
-    store: Services = app.extensions["plansite"]
+    settings = load_settings(overrides, environ={})
+    store = build_services(settings, rebuild_site=False, throttle_clock=throttle_clock)
+    app = create_app(store)
     for name, (role, unit, display) in ACCOUNTS.items():
         store.accounts.add(name, role, PASSWORD, unit=unit, display_name=display)
-    return Setup(app, repo, instance, submissions)
+    return Setup(app, repo, instance, store.submissions)
 
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')

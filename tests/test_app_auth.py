@@ -10,7 +10,15 @@ import pytest
 
 from forms.accounts import AccountError, AccountStore
 from forms.cli import create_demo_accounts
-from tests.app_fixtures import PASSWORD, csrf_token, logged_in, login, make_setup, post
+from tests.app_fixtures import (
+    PASSWORD,
+    Setup,
+    csrf_token,
+    logged_in,
+    login,
+    make_setup,
+    post,
+)
 
 
 class Clock:
@@ -28,7 +36,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def setup(tmp_path: Path, clock: Clock):
-    return make_setup(tmp_path, THROTTLE_CLOCK=clock)
+    return make_setup(tmp_path, throttle_clock=clock)
 
 
 def test_passwords_are_stored_as_scrypt_hashes(tmp_path: Path) -> None:
@@ -110,6 +118,45 @@ def test_login_replaces_the_session(setup) -> None:
         assert session["account"] == "dongfeng"
 
 
+def _session_cookie(setup: Setup) -> tuple[str, str]:
+    client = logged_in(setup, "dongfeng")
+    name = setup.services.settings.session_cookie_name
+    cookie = client.get_cookie(name)
+    assert cookie is not None
+    return name, cookie.value
+
+
+def _opens_portal(setup: Setup, name: str, cookie: str) -> bool:
+    client = setup.client()
+    client.set_cookie(name, cookie)
+    return client.get("/forms/units/dongfeng-ps/").status_code == 200
+
+
+def test_a_tampered_session_cookie_opens_no_session(setup) -> None:
+    name, cookie = _session_cookie(setup)
+    assert _opens_portal(setup, name, cookie)
+    payload, _, signature = cookie.rpartition(".")
+    forged = payload + "." + ("A" if signature[0] != "A" else "B") + signature[1:]
+    assert not _opens_portal(setup, name, forged)
+
+
+def test_a_session_expires_its_lifetime_after_the_last_activity(
+    setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    real = time.time
+    lifetime = setup.services.settings.permanent_session_lifetime
+    monkeypatch.setattr(time, "time", lambda: real() - lifetime - 60)
+    name, old = _session_cookie(setup)  # last used "a lifetime and a minute ago"
+    monkeypatch.setattr(time, "time", real)
+    assert not _opens_portal(setup, name, old)
+    monkeypatch.setattr(time, "time", lambda: real() - lifetime + 60)
+    name, recent = _session_cookie(setup)  # a minute short of its lifetime: still valid
+    monkeypatch.setattr(time, "time", real)
+    assert _opens_portal(setup, name, recent)
+
+
 def test_session_cookie_is_httponly_lax_and_secure_when_configured(tmp_path: Path) -> None:
     setup = make_setup(tmp_path, SESSION_COOKIE_SECURE=True)
     client = setup.client()
@@ -137,7 +184,7 @@ def test_post_without_csrf_token_is_refused_in_chinese(setup) -> None:
 
 
 def test_account_is_locked_after_repeated_failures_then_unlocks(setup, clock: Clock) -> None:
-    free = setup.app.config["LOGIN_FREE_ATTEMPTS"]
+    free = setup.services.settings.login_free_attempts
     client = setup.client()
     for _ in range(free + 1):
         assert login(client, "dongfeng", "wrong password").status_code == 401
@@ -145,16 +192,16 @@ def test_account_is_locked_after_repeated_failures_then_unlocks(setup, clock: Cl
     response = login(client, "dongfeng")
     assert response.status_code == 429
     assert "登录失败次数过多" in response.get_data(as_text=True)
-    clock.now += setup.app.config["LOGIN_BASE_DELAY"] + 1
+    clock.now += setup.services.settings.login_base_delay + 1
     assert login(client, "dongfeng").status_code == 302
 
 
 def test_delay_grows_with_every_further_failure(setup, clock: Clock) -> None:
     throttle = setup.services.throttle
-    base = setup.app.config["LOGIN_BASE_DELAY"]
+    base = setup.services.settings.login_base_delay
     client = setup.client()
     waits = []
-    for _ in range(setup.app.config["LOGIN_FREE_ATTEMPTS"] + 3):
+    for _ in range(setup.services.settings.login_free_attempts + 3):
         clock.now += 10_000 if waits and waits[-1] > 10_000 else 0
         login(client, "shiyan", "wrong password")
         waits.append(throttle.wait_seconds("account:shiyan"))
@@ -167,7 +214,7 @@ def test_failures_from_one_address_lock_that_address_for_every_account(
     tmp_path: Path, clock: Clock
 ) -> None:
     setup = make_setup(
-        tmp_path, THROTTLE_CLOCK=clock, LOGIN_IP_FREE_ATTEMPTS=4, LOGIN_FREE_ATTEMPTS=100
+        tmp_path, throttle_clock=clock, LOGIN_IP_FREE_ATTEMPTS=4, LOGIN_FREE_ATTEMPTS=100
     )
     client = setup.client()
     for name in ("a1", "a2", "a3", "a4", "a5"):
@@ -199,20 +246,45 @@ def test_secret_key_is_generated_once_into_the_instance_folder(tmp_path: Path) -
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
 
 
-def test_config_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from forms.config import load_config
+def test_config_file_and_environment(tmp_path: Path) -> None:
+    from forms.settings import ConfigError, load_settings
 
     config_file = tmp_path / "plansite.toml"
     config_file.write_text('login_free_attempts = 7\nemail_domain = "example.org"\n')
     environ = {"PLANSITE_CONFIG": str(config_file), "PLANSITE_EMAIL_DOMAIN": "env.example"}
-    config = load_config({"ROOT": str(tmp_path)}, environ)
-    assert config["LOGIN_FREE_ATTEMPTS"] == 7
-    assert config["EMAIL_DOMAIN"] == "env.example"  # the environment wins over the file
+    settings = load_settings({"ROOT": str(tmp_path)}, environ)
+    assert settings.login_free_attempts == 7
+    assert settings.email_domain == "env.example"  # the environment wins over the file
     python_file = tmp_path / "plansite.py"
-    python_file.write_text("SESSION_COOKIE_SECURE = True\n")
-    config = load_config({}, {"PLANSITE_CONFIG": str(python_file), "PLANSITE_INSTANCE": "x"})
-    assert config["SESSION_COOKIE_SECURE"] is True
-    assert config["INSTANCE_PATH"].endswith("/x")
+    python_file.write_text("SESSION_COOKIE_SECURE = True\nPREFERRED_URL_SCHEME = 'https'\n")
+    settings = load_settings({}, {"PLANSITE_CONFIG": str(python_file), "PLANSITE_INSTANCE": "x"})
+    assert settings.session_cookie_secure is True
+    assert settings.instance_path == Path("x").resolve()
+    assert settings.flask_config("k")["PREFERRED_URL_SCHEME"] == "https"  # Flask's own key
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings({}, {"PLANSITE_CONFIG": str(tmp_path / "missing.toml")})
+
+
+def test_environment_values_are_read_as_their_setting_s_type(tmp_path: Path) -> None:
+    from datetime import date
+
+    from forms.settings import load_settings
+
+    environ = {
+        "PLANSITE_SESSION_COOKIE_SECURE": "yes",
+        "PLANSITE_EVIDENCE_MAX_FILES": "2",
+        "PLANSITE_AS_OF": "2022-10-20",
+        "PLANSITE_TIMEZONE": "",
+        "PLANSITE_REMOTE": "https://git.example.org/plan.git",
+        "PLANSITE_FORGE": "gitea",
+    }
+    settings = load_settings({}, environ)
+    assert settings.session_cookie_secure is True
+    assert settings.evidence_max_files == 2
+    assert settings.as_of == date(2022, 10, 20)
+    assert settings.timezone is None
+    assert (settings.remote, settings.forge) == ("https://git.example.org/plan.git", "gitea")
+    assert load_settings({}, {}).sync_interval == 30
 
 
 def test_users_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:

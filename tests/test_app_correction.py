@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from builder.reports import report_document
 from forms.corrections import typed_as_text
 from tests.app_fixtures import (
     FILL_URL,
@@ -109,7 +110,7 @@ def test_the_notice_names_the_submission_and_says_nothing_changes_before_approva
     setup, reporter
 ) -> None:
     submission_id = submit(reporter)
-    report = setup.submissions.read_report(submission_id)
+    report = report_document(setup.submissions.read_report(submission_id))
     text = notice(reporter.get(FILL_URL).get_data(as_text=True))
     when = local_time(report["submitted_at"])
     assert f"以下内容取自王老师于 {when}提交的填报（已提交/等待同步）" in text
@@ -178,7 +179,7 @@ def test_evidence_is_carried_into_the_submitted_correction(setup, reporter) -> N
     assert "<li>检查记录.pdf</li>" in check and "<li>现场.png</li>" in check
 
     second = post(reporter, FILL_URL + "check").headers["Location"].rsplit("/", 1)[1]
-    report = setup.submissions.read_report(second)
+    report = report_document(setup.submissions.read_report(second))
     assert report["values"]["hazards_fixed"] == 4
     assert [(e["file"], e["name"]) for e in report["evidence"]] == [
         ("1-检查记录.pdf", "检查记录.pdf"),

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from builder.reports import report_document
 from forms.evidence import EvidenceError, check_upload, sanitise_name, sniff, stored_name
 from tests.app_fixtures import FILL_URL, INSPECTION_OK, logged_in, make_setup, post
 
@@ -140,7 +141,7 @@ def test_files_are_held_with_the_draft_and_committed_on_submit(setup) -> None:
     assert [f.name for f in draft.files] == ["检查记录.pdf", "现场.png"]
     post(client, FILL_URL, {**INSPECTION_OK, "action": "continue"})
     submission = post(client, FILL_URL + "check").headers["Location"].rsplit("/", 1)[1]
-    report = setup.submissions.read_report(submission)
+    report = report_document(setup.submissions.read_report(submission))
     assert [e["file"] for e in report["evidence"]] == ["1-检查记录.pdf", "2-现场.png"]
     assert report["evidence"][0]["media_type"] == "application/pdf"
     assert setup.submissions.read_evidence(submission, "1-检查记录.pdf") == PDF

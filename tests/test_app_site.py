@@ -27,7 +27,7 @@ def sha(text: bytes) -> str:
 @pytest.fixture
 def setup(tmp_path: Path):
     setup = make_setup(tmp_path)
-    sites = Path(setup.app.config["SITES_DIR"])
+    sites = setup.services.settings.sites_dir
     build = sites / "abc1234-1"
     (build / "units").mkdir(parents=True)
     (build / "index.html").write_bytes(PAGE)
@@ -70,7 +70,7 @@ def test_missing_files_get_the_site_404_and_nothing_escapes_the_site(setup) -> N
 
 
 def test_a_swapped_build_is_served_at_once(setup) -> None:
-    sites = Path(setup.app.config["SITES_DIR"])
+    sites = setup.services.settings.sites_dir
     (sites / "def5678-2").mkdir()
     (sites / "def5678-2" / "index.html").write_bytes(b"<p>new</p>")
     os.symlink("def5678-2", sites / "next")

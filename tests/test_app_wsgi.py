@@ -21,7 +21,7 @@ def test_wsgi_app_is_built_from_plansite_environment_variables(
     wsgi = importlib.reload(importlib.import_module("forms.wsgi"))
     assert "app" not in vars(wsgi)  # built on first access, not at import
     app = wsgi.app
-    assert app.config["ROOT"] == str(repo)
+    assert app.extensions["plansite"].root == repo.resolve()
     assert (instance / "remote.git").is_dir() and (instance / "secret_key").is_file()
     response = app.test_client().get("/forms/login")
     assert response.status_code == 200

@@ -230,3 +230,32 @@ def test_outbox_decisions_are_durable_even_after_a_fast_insert(tmp_path: Path,
     with sqlite3.connect(tmp_path / "instance" / "submissions.sqlite") as db:
         row = db.execute("SELECT state, reviewer FROM submissions WHERE id = 'r-1'").fetchone()
     assert row == (APPROVED, "王五")
+
+
+def test_every_fsync_runs_and_the_first_failure_reaches_the_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folders = [tmp_path / f"d{n}" for n in range(6)]
+    for folder in folders:
+        folder.mkdir()
+    synced: list[str] = []
+    lock = threading.Lock()
+    real_fsync = os.fsync
+
+    def watched_fsync(fd: int) -> None:
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        with lock:
+            synced.append(path)
+        if path.endswith("/d3"):
+            raise OSError(errno.EIO, "I/O error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", watched_fsync)
+    with pytest.raises(OSError) as raised:
+        repository._fsync_all(folders)
+    assert raised.value.errno == errno.EIO
+    assert sorted(synced) == sorted(str(f) for f in folders)
+    # The pool still works after a failure.
+    synced.clear()
+    repository._fsync_all(folders[:3])
+    assert sorted(synced) == sorted(str(f) for f in folders[:3])

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from builder.reports import report_from_document
 from forms import repository
 from forms.forges.base import (
     ForgeError,
@@ -20,6 +21,8 @@ from forms.forges.base import (
 from forms.forges.gitea import GiteaForge
 from forms.forges.github import GitHubForge
 from forms.outbox import APPROVED, IN_REVIEW, QUEUED, REJECTED
+from forms.services import git_config
+from forms.settings import load_settings
 from forms.submissions import CLOSED_ON_FORGE, ForgeConfig, GitConfig, SubmissionService
 from tests.fake_forge import FakeForge, git, make_plan_worktree, sample_report
 
@@ -36,16 +39,19 @@ LABELS = ReportLabels(
 
 
 def test_the_pull_request_title_names_unit_form_and_period() -> None:
-    text = pull_request_text(sample_report("r-1"), LABELS)
+    text = pull_request_text(report_from_document(sample_report("r-1")), LABELS)
 
     assert text.title == "【填报】甲单位 季度进展表 2022年第一季度"
 
 
 def test_the_pull_request_body_is_a_table_of_field_titles_and_values() -> None:
     report = sample_report("r-1", values={"count": 3, "done": False, "notes": None})
-    report["evidence"] = [{"file": "1-a.pdf", "name": "报告.pdf"}]
+    report["evidence"] = [
+        {"file": "1-a.pdf", "name": "报告.pdf", "media_type": "application/pdf", "size": 1,
+         "sha256": "0" * 64}
+    ]
 
-    body = pull_request_text(report, LABELS).body
+    body = pull_request_text(report_from_document(report), LABELS).body
 
     table = "| 项目 | 填报内容 |\n| --- | --- |\n| 数量 | 3 |\n| 是否完成 | 否 |\n| 说明 | — |"
     assert table in body
@@ -55,7 +61,7 @@ def test_the_pull_request_body_is_a_table_of_field_titles_and_values() -> None:
 
 def test_typed_text_cannot_break_the_table_or_inject_markup() -> None:
     notes = "a | b\nsecond line\r\n<script>alert(1)</script> ![x](http://evil/x.png)"
-    report = sample_report("r-1", values={"notes": notes})
+    report = report_from_document(sample_report("r-1", values={"notes": notes}))
 
     body = pull_request_text(report, LABELS).body
 
@@ -71,11 +77,12 @@ def test_typed_text_cannot_break_the_table_or_inject_markup() -> None:
 def test_a_title_is_one_bounded_line_and_unknown_names_fall_back_to_identifiers() -> None:
     labels = ReportLabels("单位\n名称", "表" * 300, "期")
 
-    title = pull_request_text(sample_report("r-1"), labels).title
+    report = report_from_document(sample_report("r-1"))
+    title = pull_request_text(report, labels).title
 
     assert "\n" not in title
     assert len(title) <= 250 and title.endswith("…")
-    fallback = pull_request_text(sample_report("r-1"), identifier_labels(sample_report("r-1")))
+    fallback = pull_request_text(report, identifier_labels(report))
     assert fallback.title == "【填报】unit-a quarterly 2022-Q1"
 
 
@@ -419,7 +426,9 @@ def test_the_environment_selects_the_remote_and_the_forge(setup: Setup, tmp_path
         "PLANSITE_WEBHOOK_SECRET": setup.fake.webhook_secret,
         "PLANSITE_COMMITTER_NAME": "填报服务",
     }
-    service = SubmissionService.from_environ(tmp_path / "env", tmp_path / "unused", environ)
+    settings = load_settings({"INSTANCE": str(tmp_path / "env")}, environ)
+    (tmp_path / "env").mkdir()
+    service = SubmissionService(git_config(settings))
 
     service.submit(sample_report("r-1"), [], "张三", "a@example.org")
     assert service.sync(now=T0).opened == 1
@@ -434,9 +443,24 @@ def test_the_environment_selects_the_remote_and_the_forge(setup: Setup, tmp_path
 def test_without_a_configured_remote_the_embedded_default_is_used(tmp_path: Path) -> None:
     worktree = make_plan_worktree(tmp_path / "plan")
 
-    service = SubmissionService.from_environ(tmp_path / "instance", worktree, {})
+    settings = load_settings({"ROOT": str(worktree), "INSTANCE": str(tmp_path / "instance")}, {})
+    (tmp_path / "instance").mkdir()
+    service = SubmissionService(git_config(settings))
 
     assert service.forge.kind == "local"
     assert Path(service.config.remote) == tmp_path / "instance" / "remote.git"
-    with pytest.raises(ValueError):
-        GitConfig(tmp_path, tmp_path / "s.git", "https://example.org/plan.git")
+    with pytest.raises(ValueError, match="on this machine"):
+        SubmissionService(GitConfig(tmp_path, tmp_path / "s.git", "https://example.org/plan.git"))
+    with pytest.raises(ValueError, match="unknown forge kind"):
+        GitConfig(tmp_path, tmp_path / "s.git", "/x", forge=ForgeConfig(kind="gitlab"))
+
+
+def test_every_registered_forge_is_made_by_its_own_module() -> None:
+    from forms.forges import FORGES, make_forge
+
+    committer = repository.Identity("服务", "service@example.org")
+    for kind, create in FORGES.items():
+        assert create.__module__ == f"forms.forges.{kind}"
+        forge = make_forge(ForgeConfig(kind=kind, api_url="http://127.0.0.1:9"),
+                           remote="/srv/plan.git", main_branch="main", committer=committer)
+        assert forge.kind == kind

@@ -16,10 +16,10 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 from werkzeug.serving import make_server
 
-from builder.plan import load_content
 from forms.app import create_app
-from forms.cli import embedded_services
 from forms.rebuild import SiteRebuilder
+from forms.services import build_services
+from forms.settings import load_settings
 from tests.app_fixtures import FIXTURE, PASSWORD, make_repository
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -48,21 +48,21 @@ def plan_with_site(tmp_path: Path) -> Path:
 def served(tmp_path: Path) -> Iterator[tuple[str, SiteRebuilder]]:
     repo = make_repository(tmp_path / "repo", plan_with_site(tmp_path))
     instance = tmp_path / "instance"
-    content = load_content(repo)
-    submissions, rebuilder = embedded_services(repo, instance, content)
-    rebuilder.rebuild()  # the site as it was before the submission
-    assert rebuilder.current is not None, rebuilder.last_error
-    app = create_app(
+    settings = load_settings(
         {
             "ROOT": str(repo),
             "INSTANCE_PATH": str(instance),
             "SECRET_KEY": "browser-test",
-            "SUBMISSIONS": submissions,
-            "REBUILDER": rebuilder,
-            "CONTENT": content,
             "TIMEZONE": "Asia/Shanghai",
-        }
+        },
+        environ={},
     )
+    services = build_services(settings)
+    rebuilder = services.rebuilder
+    assert rebuilder is not None
+    rebuilder.rebuild()  # the site as it was before the submission
+    assert rebuilder.current is not None, rebuilder.last_error
+    app = create_app(services)
     accounts = app.extensions["plansite"].accounts
     accounts.add("dongfeng", "reporter", PASSWORD, unit="dongfeng-ps", display_name="王老师")
     accounts.add("checker", "reviewer", PASSWORD, display_name="赵审核")

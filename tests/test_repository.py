@@ -7,12 +7,15 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import os
 import subprocess
+import threading
 from pathlib import Path
 
 import pygit2
 import pytest
 
+from builder.reports import report_document
 from forms import repository
 from forms.outbox import APPROVED, IN_REVIEW, QUEUED, REJECTED
 from forms.repository import MergeConflict, RefExists
@@ -98,7 +101,7 @@ def test_the_committed_report_lists_the_stored_evidence(service: SubmissionServi
         "张三", "a@example.org",
     )
 
-    stored = service.read_report("r-1")
+    stored = report_document(service.read_report("r-1"))
     assert stored["values"] == {"count": 3, "done": True, "notes": "说明"}
     assert stored["evidence"] == [
         {"file": "1-a.pdf", "name": "甲.pdf", "media_type": "application/pdf",
@@ -175,7 +178,7 @@ def test_an_id_used_twice_is_refused_and_the_first_submission_stays(
         service.submit(sample_report("r-1", values={"count": 9}), [], "李四", "b@example.org")
 
     assert service.get("r-1") == first
-    assert service.read_report("r-1")["values"]["count"] == 3
+    assert service.read_report("r-1").values["count"] == 3
 
 
 def test_author_text_that_would_break_the_signature_is_cleaned(
@@ -472,3 +475,39 @@ def test_a_tree_with_new_files_keeps_every_existing_entry(tmp_path: Path) -> Non
         repository.tree_with_files(repo, tree, {"a/x.txt": b"other"})
     with pytest.raises(ValueError):
         repository.tree_with_files(repo, tree, {"a/../b.txt": b"z"})
+
+
+def test_a_kept_handle_reads_a_submission_another_process_committed(
+    service: SubmissionService, tmp_path: Path, worktree: Path
+) -> None:
+    kept = service._repo()  # opened before the other process writes anything
+    other = SubmissionService.open_default(tmp_path / "instance", worktree)
+    record = other.submit(sample_report("r-2"), [], "李四", "b@example.org")
+    assert service._repo() is kept
+    assert service.read_report(record.id).id == "r-2"
+    assert f"refs/heads/{record.branch}" in kept.references
+
+
+def test_each_thread_and_each_forked_process_opens_its_own_handle(
+    service: SubmissionService,
+) -> None:
+    main = service._repo()
+    seen: list[object] = []
+    thread = threading.Thread(target=lambda: seen.append(service._repo()))
+    thread.start()
+    thread.join()
+    assert seen and seen[0] is not main
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a handle of its own, which works
+        try:
+            fresh = service._repo() is not main and service.list() == []
+            os.write(writer, b"1" if fresh and "refs/heads/main" in service._repo().references
+                     else b"0")
+        finally:
+            os._exit(0)
+    os.close(writer)
+    answer = os.read(reader, 1)
+    os.waitpid(pid, 0)
+    os.close(reader)
+    assert answer == b"1"

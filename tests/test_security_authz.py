@@ -20,7 +20,6 @@ import pytest
 from flask.testing import FlaskClient
 
 from forms import repository
-from forms.submissions import ForgeConfig, GitConfig, SubmissionService
 from tests.app_fixtures import (
     INSPECTION_OK,
     PASSWORD,
@@ -294,7 +293,7 @@ class Clock:
 
 
 def test_guessing_one_account_is_throttled_even_with_the_right_password(tmp_path: Path) -> None:
-    setup = make_setup(tmp_path, THROTTLE_CLOCK=Clock(), LOGIN_FREE_ATTEMPTS=3)
+    setup = make_setup(tmp_path, throttle_clock=Clock(), LOGIN_FREE_ATTEMPTS=3)
     client = setup.client()
     statuses = [login(client, "dongfeng", f"guess {n}").status_code for n in range(3)]
     assert statuses == [401, 401, 401]
@@ -307,7 +306,7 @@ def test_guessing_one_account_is_throttled_even_with_the_right_password(tmp_path
 
 
 def test_spraying_many_accounts_from_one_address_is_throttled(tmp_path: Path) -> None:
-    setup = make_setup(tmp_path, THROTTLE_CLOCK=Clock(), LOGIN_IP_FREE_ATTEMPTS=5)
+    setup = make_setup(tmp_path, throttle_clock=Clock(), LOGIN_IP_FREE_ATTEMPTS=5)
     attacker = setup.app.test_client()
     attacker.environ_base["REMOTE_ADDR"] = "203.0.113.7"
     for n in range(6):
@@ -355,16 +354,10 @@ def forge_setups(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         repo = make_repository(base / "plan")
         remote = base / "remote.git"
         repository.seed_bare_from_worktree(repo, remote, "main")
-        config = GitConfig(
-            instance_dir=base / "instance",
-            service_repo=base / "instance" / "service.git",
-            remote=str(remote),
-            forge=ForgeConfig(kind=kind, api_url="http://127.0.0.1:9", owner="o", repo="r",
-                              token="t", webhook_secret="hook-secret"),
+        result[kind] = make_setup(
+            base / "app", REMOTE=str(remote), FORGE=kind, FORGE_URL="http://127.0.0.1:9",
+            FORGE_OWNER="o", FORGE_REPO="r", FORGE_TOKEN="t", WEBHOOK_SECRET="hook-secret",
         )
-        (base / "instance").mkdir()
-        submissions = SubmissionService(config)
-        result[kind] = make_setup(base / "app", SUBMISSIONS=submissions)
     return result
 
 

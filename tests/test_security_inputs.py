@@ -26,7 +26,7 @@ from openpyxl import load_workbook
 from builder.exports import FORMULA_TRIGGERS, write_data_package, write_workbook
 from builder.plan import load_content
 from builder.progress import evaluate, progress_date
-from builder.reports import load_reports
+from builder.reports import load_reports, report_document
 from tests.app_fixtures import (
     FILL_URL,
     INSPECTION_OK,
@@ -220,7 +220,7 @@ def test_malicious_file_names_are_sanitised_down_to_the_committed_path(tmp_path:
     stored: list[str] = []
     for sid in (submission, second):
         record = setup.submissions.get(sid)
-        report = setup.submissions.read_report(sid)
+        report = report_document(setup.submissions.read_report(sid))
         folder = f"data/reports/inspection/{record.period}/dongfeng-ps/{sid}/"
         repo = pygit2.Repository(str(setup.instance / "service.git"))
         commit = repo[record.commit].peel(pygit2.Commit)

@@ -17,9 +17,9 @@ import pytest
 from playwright.sync_api import Browser, Page
 from werkzeug.serving import make_server
 
-from builder.plan import load_content
 from forms.app import create_app
-from forms.cli import embedded_services
+from forms.services import build_services
+from forms.settings import load_settings
 from tests.app_fixtures import INSPECTION_OK, PASSWORD, make_repository, post
 from tests.browser import page_url, serve_directory
 from tests.test_forms_browser import log_in, plan_with_site
@@ -81,13 +81,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     tmp = tmp_path_factory.mktemp("xss")
     repo = make_repository(tmp / "repo", plan_with_site(tmp))
     instance = tmp / "instance"
-    content = load_content(repo)
-    submissions, rebuilder = embedded_services(repo, instance, content)
-    app = create_app({
+    settings = load_settings({
         "ROOT": str(repo), "INSTANCE_PATH": str(instance), "SECRET_KEY": "xss-test",
-        "SUBMISSIONS": submissions, "REBUILDER": rebuilder, "CONTENT": content,
         "TIMEZONE": "Asia/Shanghai",
-    })
+    }, environ={})
+    store = build_services(settings)
+    rebuilder = store.rebuilder
+    assert rebuilder is not None
+    app = create_app(store)
     accounts = app.extensions["plansite"].accounts
     accounts.add("dongfeng", "reporter", PASSWORD, unit=UNIT, display_name="王老师")
     accounts.add("checker", "reviewer", PASSWORD, display_name="赵审核")
@@ -124,7 +125,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         yield {
             "base": f"http://127.0.0.1:{server.server_port}",
             "site": rebuilder.current,
-            "content": content,
+            "content": store.content,
             "approved": approved,
             "returned": returned,
             "reason": reason,

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from builder.model import Report
+
 if TYPE_CHECKING:
     from forms.outbox import SubmissionRecord
     from forms.repository import Identity
@@ -35,6 +37,19 @@ class ForgeUnavailable(ForgeError):
     """The forge could not be reached or had a server error; the request may be retried."""
 
     user_message = "代码托管平台暂时无法连接，请稍后重试"
+
+
+@dataclass(frozen=True)
+class ForgeConfig:
+    """The settings of a forge (forms.settings reads them; forms.forges.FORGES makes it)."""
+
+    kind: str = "local"  # a name in forms.forges.FORGES
+    api_url: str = ""  # gitea: the server root; github: https://api.github.com by default
+    owner: str = ""
+    repo: str = ""
+    token: str = ""
+    webhook_secret: str = ""
+    timeout: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -99,39 +114,33 @@ class PullRequestText:
     body: str
 
 
-def identifier_labels(report: Mapping[str, Any]) -> ReportLabels:
+def identifier_labels(report: Report) -> ReportLabels:
     """Fallback when no content is at hand: the identifiers stand for themselves."""
-    return ReportLabels(
-        unit_name=str(report.get("unit", "")),
-        form_title=str(report.get("form", "")),
-        period_title=str(report.get("period", "")),
-    )
+    return ReportLabels(unit_name=report.unit, form_title=report.form, period_title=report.period)
 
 
-def pull_request_text(report: Mapping[str, Any], labels: ReportLabels) -> PullRequestText:
+def pull_request_text(report: Report, labels: ReportLabels) -> PullRequestText:
     """Title "【填报】<unit> <form> <period>" and a Markdown table of field title / value."""
     title = one_line(f"【填报】{labels.unit_name} {labels.form_title} {labels.period_title}")
-    values = report.get("values") or {}
-    who = report.get("submitted_by") or {}
+    who = report.submitted_by
     lines = [
         f"**填报单位**：{markdown_text(labels.unit_name)}  ",
         f"**报表**：{markdown_text(labels.form_title)}  ",
         f"**报送期**：{markdown_text(labels.period_title)}  ",
         f"**填报人**：{markdown_text(str(who.get('name', '')))}"
         f"（{markdown_text(str(who.get('account', '')))}）  ",
-        f"**提交时间**：{markdown_text(str(report.get('submitted_at', '')))}  ",
-        f"**编号**：`{markdown_text(str(report.get('id', '')))}`",
+        f"**提交时间**：{markdown_text(report.submitted_at.isoformat())}  ",
+        f"**编号**：`{markdown_text(report.id)}`",
         "",
         "| 项目 | 填报内容 |",
         "| --- | --- |",
     ]
-    for name, value in values.items():
+    for name, value in report.values.items():
         label = labels.field_titles.get(name, name)
         lines.append(f"| {table_cell(label)} | {table_cell(display_value(value))} |")
-    evidence = report.get("evidence") or []
-    if evidence:
+    if report.evidence:
         lines += ["", "**佐证材料**：", ""]
-        lines += [f"- {markdown_text(str(e.get('name', e.get('file', ''))))}" for e in evidence]
+        lines += [f"- {markdown_text(item.name)}" for item in report.evidence]
     lines += ["", "审核通过请合并本请求；如需退回，请关闭本请求并在评论中说明原因。", ""]
     return PullRequestText(title=title, body="\n".join(lines))
 
@@ -192,7 +201,8 @@ def event_from_payload(kind: str, payload: Any) -> WebhookEvent:
         return WebhookEvent(kind=kind)
     actor = _text(payload.get("sender"), "login")
     if kind == "pull_request":
-        pull = payload.get("pull_request") if isinstance(payload.get("pull_request"), dict) else {}
+        given = payload.get("pull_request")
+        pull: dict[str, Any] = given if isinstance(given, dict) else {}
         number = pull.get("number", payload.get("number"))
         return WebhookEvent(
             kind=kind,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from forms.forges.base import header, signature_matches
+from forms.forges.base import ForgeConfig, header, signature_matches
 from forms.forges.http import JsonClient
 from forms.forges.rest import RestForge
+
+if TYPE_CHECKING:
+    from forms.repository import Identity
 
 
 class GiteaForge(RestForge):
@@ -56,3 +59,17 @@ class GiteaForge(RestForge):
         if not signature_matches(self.webhook_secret, body, given):
             return None
         return header(headers, "X-Gitea-Event") or header(headers, "X-Forgejo-Event")
+
+
+def create(
+    config: ForgeConfig, *, remote: str, main_branch: str, committer: Identity
+) -> GiteaForge:
+    return GiteaForge(
+        config.api_url,
+        config.owner,
+        config.repo,
+        config.token,
+        webhook_secret=config.webhook_secret,
+        base_branch=main_branch,
+        timeout=config.timeout,
+    )

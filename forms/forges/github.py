@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from forms.forges.base import header, signature_matches
+from forms.forges.base import ForgeConfig, header, signature_matches
 from forms.forges.http import JsonClient
 from forms.forges.rest import RestForge
+
+if TYPE_CHECKING:
+    from forms.repository import Identity
 
 API_VERSION = "2022-11-28"
 
@@ -61,3 +64,17 @@ class GitHubForge(RestForge):
         if not signature_matches(self.webhook_secret, body, given.removeprefix("sha256=")):
             return None
         return header(headers, "X-GitHub-Event")
+
+
+def create(
+    config: ForgeConfig, *, remote: str, main_branch: str, committer: Identity
+) -> GitHubForge:
+    return GitHubForge(
+        config.owner,
+        config.repo,
+        config.token,
+        api_url=config.api_url or "https://api.github.com",
+        webhook_secret=config.webhook_secret,
+        base_branch=main_branch,
+        timeout=config.timeout,
+    )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pygit2
 
 from forms import repository
-from forms.forges.base import OPEN, WebhookEvent
+from forms.forges.base import OPEN, ForgeConfig, WebhookEvent
 from forms.locks import file_lock
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class LocalForge:
     ) -> None:
         repo = pygit2.Repository(str(self.remote))
         # One merge at a time across workers: concurrent approvals otherwise race on main's
-        # compare-and-swap and redo their merges (1,000 approvals by 16 reviewers: 111 s).
+        # compare-and-swap and redo their merges.
         # The compare-and-swap still guards against pushes from outside the service.
         with file_lock(self.remote / "plansite-merge.lock"):
             repository.merge_into(
@@ -63,3 +63,12 @@ class LocalForge:
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent | None:
         return None  # nothing calls in: every webhook for a local forge is refused
+
+
+def create(
+    config: ForgeConfig, *, remote: str, main_branch: str, committer: repository.Identity
+) -> LocalForge:
+    if "://" in remote:
+        # The local forge merges inside the remote repository: it must be on this disk.
+        raise ValueError("the local forge needs a remote on this machine (a path)")
+    return LocalForge(Path(remote), committer, main_branch=main_branch)
