@@ -318,7 +318,8 @@ def _record(submission_id: str) -> Any:
 
 
 def state_label(record: Any) -> str:
-    return STATE_LABELS.get(record.state, record.state)
+    state: str = record.state
+    return STATE_LABELS.get(state, state)
 
 
 @bp.route("/submissions/<submission_id>")

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from forms.database import FULL, NORMAL, Database
 
@@ -69,7 +70,7 @@ def retry_delay(attempts: int, base: float, cap: float) -> float:
     """Seconds to wait after the `attempts`-th consecutive failure: doubling, capped."""
     if attempts <= 0:
         return 0.0
-    return min(cap, base * 2 ** min(attempts - 1, 30))
+    return min(cap, base * 2.0 ** min(attempts - 1, 30))
 
 
 _SCHEMA = """
@@ -254,7 +255,7 @@ class Outbox:
             return cursor.rowcount == 1
 
 
-def _entry(row: tuple) -> OutboxEntry:
+def _entry(row: tuple[Any, ...]) -> OutboxEntry:
     record = SubmissionRecord(
         id=row[0],
         unit=row[1],

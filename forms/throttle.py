@@ -47,7 +47,8 @@ class Throttle:
             ).fetchone()
         if row is None:
             return 0
-        return max(0, math.ceil(row[0] - self.clock()))
+        locked_until: float = row[0]
+        return max(0, math.ceil(locked_until - self.clock()))
 
     def record_failure(self, key: str, policy: ThrottlePolicy) -> None:
         now = self.clock()
