@@ -12,90 +12,34 @@ from functools import lru_cache
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
-from wtforms import (
-    DateField,
-    DecimalField,
-    Form,
-    IntegerField,
-    RadioField,
-    SelectField,
-    StringField,
-    TextAreaField,
-)
-from wtforms.fields.choices import SelectChoice
+from wtforms import Form
 from wtforms.fields.core import Field
 
+from builder.fields import field_type
 from builder.model import Form as ReportForm
 from builder.model import FormField
 
-BOOLEAN_CHOICES = [SelectChoice("true", "是"), SelectChoice("false", "否")]
-SHORT_TEXT_LIMIT = 100  # strings allowed longer than this get a text area
 # Posted names that are part of the page, not of the report.
 CONTROL_NAMES = frozenset({"csrf_token", "action", "remove_file", "evidence"})
 
 
-def _number(value: float | None) -> str | None:
-    if value is None:
-        return None
-    return str(int(value)) if float(value).is_integer() else str(value)
-
-
 def render_attributes(field: FormField) -> dict[str, Any]:
-    """HTML attributes carrying the schema's constraints."""
-    attributes: dict[str, Any] = {}
-    if field.required:
-        attributes["required"] = True
-        attributes["aria-required"] = "true"
-    if field.type in ("integer", "number"):
-        if field.minimum is not None:
-            attributes["min"] = _number(field.minimum)
-        if field.maximum is not None:
-            attributes["max"] = _number(field.maximum)
-        attributes["step"] = "1" if field.type == "integer" else "any"
-        attributes["inputmode"] = "numeric" if field.type == "integer" else "decimal"
-    if field.type == "string" and field.max_length is not None:
-        attributes["maxlength"] = field.max_length
-    return attributes
+    """HTML attributes carrying the schema's constraints (the field type's)."""
+    return field_type(field.type).html_attributes(field)
 
 
 def widget_kind(field: FormField) -> str:
     """How the template lays the field out: select, radio, textarea, date, number or text."""
-    if field.enum:
-        return "select"
-    if field.type == "boolean":
-        return "radio"
-    if field.type == "date":
-        return "date"
-    if field.type in ("integer", "number"):
-        return "number"
-    if field.type == "string" and (field.max_length is None or field.max_length > SHORT_TEXT_LIMIT):
-        return "textarea"
-    return "text"
+    return field_type(field.type).widget(field)
 
 
 def _make_field(field: FormField) -> Field:
-    label = field.title or field.name
     options: dict[str, Any] = {
-        "label": label,
+        "label": field.title or field.name,
         "description": field.description,
         "render_kw": render_attributes(field),
     }
-    kind = widget_kind(field)
-    if kind == "select":
-        choices = [SelectChoice("", "请选择")]
-        choices += [SelectChoice(str(value), str(value)) for value in field.enum or ()]
-        return SelectField(choices=choices, validate_choice=False, **options)
-    if kind == "radio":
-        options["render_kw"].pop("required", None)  # set per radio in the template
-        return RadioField(choices=BOOLEAN_CHOICES, validate_choice=False, **options)
-    if kind == "date":
-        return DateField(**options)
-    if kind == "number":
-        return IntegerField(**options) if field.type == "integer" else DecimalField(**options)
-    if kind == "textarea":
-        options["render_kw"]["rows"] = 4
-        return TextAreaField(**options)
-    return StringField(**options)
+    return field_type(field.type).form_field(field, options)
 
 
 @lru_cache(maxsize=256)
@@ -128,6 +72,4 @@ def display_value(field: FormField, value: Any) -> str:
     """A typed value as the check page and the review table show it."""
     if value is None or value == "":
         return "（未填写）"
-    if field.type == "boolean" or isinstance(value, bool):
-        return "是" if value in (True, "true") else "否"
-    return str(value)
+    return field_type(field.type).shown(value)

@@ -13,8 +13,11 @@ import pytest
 
 from builder import fields
 from builder.fields import FIELD_TYPES, FieldType, field_type
+from builder.model import FormField
 from builder.plan import read_content
 from builder.records import read_cell
+from forms.formgen import build_form, display_value, widget_kind
+from tests.factories import make_form
 
 SECOND_PLAN = Path(__file__).parent / "fixtures" / "school-safety-2025"
 
@@ -91,3 +94,24 @@ def test_the_plan_accepts_a_registered_type_and_names_the_types_it_knows(tmp_pat
     assert problems == []
     assert content is not None
     assert content.form("drill").field_named("school_year").type == "year"
+
+
+def test_the_form_service_renders_each_field_with_its_types_input(monkeypatch):
+    class YearType(FieldType):
+        name: ClassVar[str] = "year"
+
+        def widget(self, field: FormField) -> str:
+            return "number"
+
+        def html_attributes(self, field: FormField) -> dict[str, Any]:
+            return {**super().html_attributes(field), "min": "1949", "inputmode": "numeric"}
+
+    monkeypatch.setitem(fields.FIELD_TYPES, "year", YearType())
+    form = make_form("annual", [FormField("school_year", "year", "学年", required=True),
+                                FormField("held", "boolean", "是否举办")], ("2025",))
+    rendered = build_form(form, {"school_year": "2025"})
+    year = str(rendered["school_year"])
+    assert 'min="1949"' in year and 'inputmode="numeric"' in year and 'value="2025"' in year
+    assert widget_kind(form.fields[0]) == "number"
+    assert widget_kind(form.fields[1]) == "radio"
+    assert display_value(form.fields[1], "true") == "是"

@@ -28,17 +28,13 @@ class BooleanType(FieldType):
     def widget(self, field: FormField) -> str:
         return "select" if field.enum else "radio"
 
-    def html_attributes(self, field: FormField) -> dict[str, Any]:
-        attributes = super().html_attributes(field)
-        attributes.pop("required", None)  # set per radio button by the template
-        return attributes
-
     def form_field(self, field: FormField, options: dict[str, Any]) -> Field:
         from wtforms import RadioField
         from wtforms.fields.choices import SelectChoice
 
         if field.enum:
             return super().form_field(field, options)
+        options["render_kw"].pop("required", None)  # set per radio button by the template
         choices = [SelectChoice("true", "是"), SelectChoice("false", "否")]
         return RadioField(choices=choices, validate_choice=False, **options)
 
