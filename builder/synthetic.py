@@ -40,11 +40,13 @@ from builder.model import (
     Indicator,
     Operand,
     Period,
+    Report,
     Target,
     Unit,
     is_identifier,
     report_path,
 )
+from builder.reports import document_json, report_document
 from builder.rules import RULES
 from builder.rules.base import Draw
 
@@ -519,16 +521,15 @@ def _report(
     reporter: str,
 ) -> dict[str, Any]:
     suffix = _rng(seed, "id", unit.id, sub.form.id, sub.period.id, at.isoformat()).getrandbits(32)
-    return {
-        "id": f"{at:%Y%m%d%H%M%S}-{suffix:08x}",
-        "form": sub.form.id,
-        "period": sub.period.id,
-        "unit": unit.id,
-        "submitted_at": at.isoformat(),
-        "submitted_by": {"account": unit.id, "name": reporter},
-        "values": values,
-        "evidence": [],
-    }
+    return report_document(Report(
+        id=f"{at:%Y%m%d%H%M%S}-{suffix:08x}",
+        form=sub.form.id,
+        period=sub.period.id,
+        unit=unit.id,
+        submitted_at=at,
+        submitted_by={"account": unit.id, "name": reporter},
+        values=values,
+    ))
 
 
 # --------------------------------------------------------------------------- values
@@ -667,8 +668,7 @@ def write_reports(root: Path, reports: Iterable[Mapping[str, Any]]) -> int:
         relative = report_path(report["form"], report["period"], report["unit"], report["id"])
         target = root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(report, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-        target.write_text(text, encoding="utf-8")
+        target.write_text(document_json(report, sort_keys=True), encoding="utf-8")
         written += 1
     return written
 
