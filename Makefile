@@ -4,14 +4,21 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup browser lint validate build clean
+.PHONY: run test check static setup browser lint format validate build clean
 
 run: setup                      ## set up, then serve site + forms + review queue on 127.0.0.1:8000
 	$(BIN)/plansite serve --root . --instance instance --port $${PORT:-8000}
 
-test: setup browser             ## the whole test suite, browser tests included
-	$(BIN)/ruff check .
+test: setup browser static      ## the whole test suite, browser tests included
 	$(BIN)/pytest -q -n auto -p no:cacheprovider $(PYTEST_ARGS)
+
+check: setup static             ## the fast loop: lint, format, types, the tests that need no browser
+	$(BIN)/pytest -q -n auto -p no:cacheprovider -m "not browser and not slow" $(PYTEST_ARGS)
+
+static: setup                   ## ruff, ruff format and mypy (strict for the pure core)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 setup: $(STAMP)
 
@@ -30,6 +37,9 @@ browser:
 
 lint: setup
 	$(BIN)/ruff check .
+
+format: setup                   ## rewrite the code as ruff format wants it
+	$(BIN)/ruff format .
 
 validate: setup
 	$(BIN)/plansite validate --root .
