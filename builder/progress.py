@@ -109,6 +109,10 @@ def _rollup(counts: Mapping[Status, int]) -> Rollup:
     )
 
 
+# The roll-up of nothing: a unit x task cell without results (a task with no indicators).
+NO_RESULTS = _rollup({})
+
+
 # --------------------------------------------------------------------------- applicability
 
 
@@ -233,7 +237,7 @@ class Progress:
         """One cell of the units x tasks matrix: the unit's results on the task."""
         if task_id not in self.task_rollups or unit_id not in self.results:
             raise KeyError((unit_id, task_id))
-        return self.unit_task_rollups.get((unit_id, task_id), _rollup({}))
+        return self.unit_task_rollups.get((unit_id, task_id), NO_RESULTS)
 
     def category_rollup(self, category_id: str) -> Rollup:
         return self.category_rollups[category_id]
@@ -349,7 +353,9 @@ def _progress(
         for result in unit_results.values():
             by_unit[unit_id][result.status] += 1
             by_task[result.task][result.status] += 1
-            cell = by_cell.setdefault((unit_id, result.task), _no_counts())
+            cell = by_cell.get((unit_id, result.task))
+            if cell is None:
+                cell = by_cell[(unit_id, result.task)] = _no_counts()
             cell[result.status] += 1
     by_category = {category.id: _no_counts() for category in content.plan.categories}
     plan = _no_counts()

@@ -34,9 +34,9 @@ class ReportingState:
 def _instant(moment: datetime) -> datetime:
     """A comparable instant. Reports carry an offset; a naive time is read as UTC so that
     mixing the two cannot raise in the middle of a build."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
+    if moment.utcoffset() is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    return moment  # aware datetimes compare by their instant, whatever their offset
 
 
 def submission_order(report: Report) -> tuple[datetime, str]:

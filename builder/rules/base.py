@@ -150,7 +150,10 @@ class FieldRule(Rule):
         ref = indicator.field
         if ref is None:
             return NOT_REPORTED
-        return self.measure_field(reports.get(ref.form, []), ref.field)
+        form_reports = reports.get(ref.form)
+        if not form_reports:  # nothing reported on the form yet: the common case
+            return NOT_REPORTED
+        return self.measure_field(form_reports, ref.field)
 
     def measure_field(self, reports: list[Report], name: str) -> Measured:
         raise NotImplementedError
