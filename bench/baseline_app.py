@@ -12,8 +12,7 @@ from flask import Flask, request
 app = Flask(__name__)
 
 PAGE = (
-    '<html><body><form><input type="hidden" name="csrf_token" value="{token}">'
-    "</form></body></html>"
+    '<html><body><form><input type="hidden" name="csrf_token" value="{token}"></form></body></html>'
 )
 
 

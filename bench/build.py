@@ -49,13 +49,18 @@ ENV = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
 
 
 def mkdocs_build(config: Path, site: Path) -> ChildRun:
-    return run_child(python_command("-m", "mkdocs", "build", "-q", "-f", str(config),
-                                    "-d", str(site)), cwd=config.parent, env=ENV)
+    return run_child(
+        python_command("-m", "mkdocs", "build", "-q", "-f", str(config), "-d", str(site)),
+        cwd=config.parent,
+        env=ENV,
+    )
 
 
 def pages_only(root: Path, out: Path) -> ChildRun:
-    return run_child(python_command("-m", "builder.cli", "build", "--root", str(root),
-                                    "--pages-only", str(out)), env=ENV)
+    return run_child(
+        python_command("-m", "builder.cli", "build", "--root", str(root), "--pages-only", str(out)),
+        env=ENV,
+    )
 
 
 def count_pages(site: Path) -> int:
@@ -78,16 +83,19 @@ def correction(root: Path, number: int = 0) -> dict[str, Any]:
     unit's latest report that the build's as_of date still counts, submitted on that day
     (`number` minutes after 9:00, so that successive corrections differ)."""
     as_of = plugin_as_of(root) or date.today()
-    reports = [json.loads(p.read_text(encoding="utf-8"))
-               for p in sorted((root / "data" / "reports").rglob("*.json"))]
+    reports = [
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted((root / "data" / "reports").rglob("*.json"))
+    ]
     unit = min(r["unit"] for r in reports)
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for report in (r for r in reports if r["unit"] == unit):
         key = (report["form"], report["period"])
         if key not in latest or report["submitted_at"] > latest[key]["submitted_at"]:
             latest[key] = report
-    candidates = [r for r in latest.values()
-                  if datetime.fromisoformat(r["submitted_at"]).date() < as_of]
+    candidates = [
+        r for r in latest.values() if datetime.fromisoformat(r["submitted_at"]).date() < as_of
+    ]
     if not candidates:
         raise SystemExit(f"{unit}: no report before {as_of} to correct")
     base = max(candidates, key=lambda r: r["submitted_at"])
@@ -95,8 +103,7 @@ def correction(root: Path, number: int = 0) -> dict[str, Any]:
     moment = datetime.combine(as_of, moment.timetz()).replace(hour=9, minute=number, second=0)
     if moment <= datetime.fromisoformat(base["submitted_at"]):
         moment = datetime.fromisoformat(base["submitted_at"]) + timedelta(minutes=1 + number)
-    return {**base, "id": f"{moment:%Y%m%d%H%M%S}-0badcafe",
-            "submitted_at": moment.isoformat()}
+    return {**base, "id": f"{moment:%Y%m%d%H%M%S}-0badcafe", "submitted_at": moment.isoformat()}
 
 
 def plansite_build(root: Path, site: Path, cache: Path | None = None) -> ChildRun:
@@ -123,11 +130,17 @@ def rebuild_after_report(root: Path, work: Path) -> dict[str, Any]:
         page = work / site / "units" / report["unit"] / "index.html"
         if report["id"] not in page.read_text(encoding="utf-8"):
             raise SystemExit(f"{page} does not show report {report['id']} after the rebuild")
-    rendered = sum(1 for p in (work / "site-rebuilt").rglob("index.html")
-                   if p.stat().st_nlink == 1)  # the others are links to the previous build
-    return {"rebuild_s": elapsed, "rebuild_cpu_s": incremental.cpu_seconds,
-            "rebuild_full_s": full.seconds, "rebuild_full_cpu_s": full.cpu_seconds,
-            "rebuild_previous_s": previous.seconds, "rebuild_pages_rendered": rendered}
+    rendered = sum(
+        1 for p in (work / "site-rebuilt").rglob("index.html") if p.stat().st_nlink == 1
+    )  # the others are links to the previous build
+    return {
+        "rebuild_s": elapsed,
+        "rebuild_cpu_s": incremental.cpu_seconds,
+        "rebuild_full_s": full.seconds,
+        "rebuild_full_cpu_s": full.cpu_seconds,
+        "rebuild_previous_s": previous.seconds,
+        "rebuild_pages_rendered": rendered,
+    }
 
 
 def child_rebuild_worker(root: Path, sites: Path) -> None:
@@ -154,8 +167,14 @@ def child_rebuild_worker(root: Path, sites: Path) -> None:
         published = rebuilder.rebuild()
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         figures[f"{kind}_s"] = time.perf_counter() - start
-        figures[f"{kind}_cpu_s"] = (time.process_time() - cpu + after.ru_utime
-                                    - children.ru_utime + after.ru_stime - children.ru_stime)
+        figures[f"{kind}_cpu_s"] = (
+            time.process_time()
+            - cpu
+            + after.ru_utime
+            - children.ru_utime
+            + after.ru_stime
+            - children.ru_stime
+        )
         page = sites / "current" / "units" / report["unit"] / "index.html"
         if published is None or report["id"] not in page.read_text(encoding="utf-8"):
             raise SystemExit(f"{page} does not show {report['id']}: {rebuilder.last_error}")
@@ -165,13 +184,16 @@ def child_rebuild_worker(root: Path, sites: Path) -> None:
 def rebuild_worker_after_merge(root: Path, work: Path) -> dict[str, float]:
     git_commit_all(root, "Workload")
     path = os.pathsep.join(p for p in (str(REPO_ROOT), ENV.get("PYTHONPATH", "")) if p)
-    run = run_child(python_command("-m", "bench.build", "--child-rebuild", str(root),
-                                   str(work / "sites")), env={**ENV, "PYTHONPATH": path})
+    run = run_child(
+        python_command("-m", "bench.build", "--child-rebuild", str(root), str(work / "sites")),
+        env={**ENV, "PYTHONPATH": path},
+    )
     return json.loads(run.output.strip().splitlines()[-1])
 
 
-def measure_scale(units: int, seed: int, work: Path, rebuild: bool,
-                  results: Results) -> dict[str, float]:
+def measure_scale(
+    units: int, seed: int, work: Path, rebuild: bool, results: Results
+) -> dict[str, float]:
     workload = make_workload(work / "repo", units, seed)
     full = mkdocs_build(workload.root / "mkdocs.yml", work / "site")
     pages = count_pages(work / "site")
@@ -179,49 +201,85 @@ def measure_scale(units: int, seed: int, work: Path, rebuild: bool,
     plain = mkdocs_build(work / "plain" / "mkdocs.yml", work / "plain-site")
     plain_pages = count_pages(work / "plain-site")
     figures = {
-        "units": units, "reports": workload.reports, "pages": pages,
-        "full_s": full.seconds, "full_cpu_s": full.cpu_seconds, "full_peak_mb": full.peak_mb,
-        "pages_only_s": only.seconds, "pages_only_cpu_s": only.cpu_seconds,
-        "plain_s": plain.seconds, "plain_cpu_s": plain.cpu_seconds,
-        "plain_peak_mb": plain.peak_mb, "plain_pages": plain_pages,
-        "pages_per_s": pages / full.seconds, "pages_per_cpu_s": pages / full.cpu_seconds,
+        "units": units,
+        "reports": workload.reports,
+        "pages": pages,
+        "full_s": full.seconds,
+        "full_cpu_s": full.cpu_seconds,
+        "full_peak_mb": full.peak_mb,
+        "pages_only_s": only.seconds,
+        "pages_only_cpu_s": only.cpu_seconds,
+        "plain_s": plain.seconds,
+        "plain_cpu_s": plain.cpu_seconds,
+        "plain_peak_mb": plain.peak_mb,
+        "plain_pages": plain_pages,
+        "pages_per_s": pages / full.seconds,
+        "pages_per_cpu_s": pages / full.cpu_seconds,
         "ms_per_page": full.seconds / pages * 1000,
         "cpu_ms_per_page": full.cpu_seconds / pages * 1000,
         "vs_plain_share": (full.cpu_seconds - plain.cpu_seconds) / full.cpu_seconds,
     }
     print(f"-- {units} units, {workload.reports} reports, {pages} pages")
-    results.figure(f"u{units}.full", figures["full_s"],
-                   f"full mkdocs build: {full.seconds:.1f} s wall, {full.cpu_seconds:.1f} s CPU,"
-                   f" peak {full.peak_mb:.0f} MB, {figures['pages_per_s']:.0f} pages/s "
-                   f"({figures['pages_per_cpu_s']:.0f} per CPU s)")
-    results.figure(f"u{units}.baseline", figures["plain_s"],
-                   f"baseline: pages-only {only.seconds:.1f} s ({only.cpu_seconds:.1f} s CPU)"
-                   f" + plain mkdocs {plain.seconds:.1f} s ({plain.cpu_seconds:.1f} s CPU,"
-                   f" peak {plain.peak_mb:.0f} MB, {plain_pages} pages)")
-    results.ratio(f"u{units}.full_vs_baseline", full.seconds, only.seconds + plain.seconds,
-                  "full build / (pages-only + plain mkdocs)")
+    results.figure(
+        f"u{units}.full",
+        figures["full_s"],
+        f"full mkdocs build: {full.seconds:.1f} s wall, {full.cpu_seconds:.1f} s CPU,"
+        f" peak {full.peak_mb:.0f} MB, {figures['pages_per_s']:.0f} pages/s "
+        f"({figures['pages_per_cpu_s']:.0f} per CPU s)",
+    )
+    results.figure(
+        f"u{units}.baseline",
+        figures["plain_s"],
+        f"baseline: pages-only {only.seconds:.1f} s ({only.cpu_seconds:.1f} s CPU)"
+        f" + plain mkdocs {plain.seconds:.1f} s ({plain.cpu_seconds:.1f} s CPU,"
+        f" peak {plain.peak_mb:.0f} MB, {plain_pages} pages)",
+    )
+    results.ratio(
+        f"u{units}.full_vs_baseline",
+        full.seconds,
+        only.seconds + plain.seconds,
+        "full build / (pages-only + plain mkdocs)",
+    )
     if rebuild:
         rebuilt = rebuild_after_report(workload.root, work / "rebuild")
         figures.update(rebuilt)
-        results.figure(f"u{units}.rebuild", rebuilt["rebuild_s"],
-                       f"new report -> unit page shows it: {rebuilt['rebuild_s']:.1f} s "
-                       f"({rebuilt['rebuild_cpu_s']:.1f} s CPU, "
-                       f"{rebuilt['rebuild_pages_rendered']} pages rendered, the others taken "
-                       f"over); full build of the same commit {rebuilt['rebuild_full_s']:.1f} s "
-                       f"({rebuilt['rebuild_full_cpu_s']:.1f} s CPU)")
-        results.ratio(f"u{units}.rebuild_vs_full", rebuilt["rebuild_s"],
-                      rebuilt["rebuild_full_s"], "rebuild after one report / full build (wall)")
-        results.ratio(f"u{units}.rebuild_vs_full_cpu", rebuilt["rebuild_cpu_s"],
-                      rebuilt["rebuild_full_cpu_s"], "rebuild after one report / full build (CPU)")
+        results.figure(
+            f"u{units}.rebuild",
+            rebuilt["rebuild_s"],
+            f"new report -> unit page shows it: {rebuilt['rebuild_s']:.1f} s "
+            f"({rebuilt['rebuild_cpu_s']:.1f} s CPU, "
+            f"{rebuilt['rebuild_pages_rendered']} pages rendered, the others taken "
+            f"over); full build of the same commit {rebuilt['rebuild_full_s']:.1f} s "
+            f"({rebuilt['rebuild_full_cpu_s']:.1f} s CPU)",
+        )
+        results.ratio(
+            f"u{units}.rebuild_vs_full",
+            rebuilt["rebuild_s"],
+            rebuilt["rebuild_full_s"],
+            "rebuild after one report / full build (wall)",
+        )
+        results.ratio(
+            f"u{units}.rebuild_vs_full_cpu",
+            rebuilt["rebuild_cpu_s"],
+            rebuilt["rebuild_full_cpu_s"],
+            "rebuild after one report / full build (CPU)",
+        )
         worker = rebuild_worker_after_merge(workload.root, work / "worker")
         figures.update({f"worker_{k}": v for k, v in worker.items()})
-        results.figure(f"u{units}.worker", worker["warm_s"],
-                       f"rebuild worker, merge -> served unit page shows it: warm "
-                       f"{worker['warm_s']:.1f} s ({worker['warm_cpu_s']:.1f} s CPU), cold (no "
-                       f"copy of main, no page cache) {worker['cold_s']:.1f} s "
-                       f"({worker['cold_cpu_s']:.1f} s CPU)")
-        results.ratio(f"u{units}.worker_warm_vs_cold", worker["warm_s"], worker["cold_s"],
-                      "rebuild worker after one merge, warm / cold (wall)")
+        results.figure(
+            f"u{units}.worker",
+            worker["warm_s"],
+            f"rebuild worker, merge -> served unit page shows it: warm "
+            f"{worker['warm_s']:.1f} s ({worker['warm_cpu_s']:.1f} s CPU), cold (no "
+            f"copy of main, no page cache) {worker['cold_s']:.1f} s "
+            f"({worker['cold_cpu_s']:.1f} s CPU)",
+        )
+        results.ratio(
+            f"u{units}.worker_warm_vs_cold",
+            worker["warm_s"],
+            worker["cold_s"],
+            "rebuild worker after one merge, warm / cold (wall)",
+        )
     results.figures[f"u{units}"] = figures
     return figures
 
@@ -229,13 +287,19 @@ def measure_scale(units: int, seed: int, work: Path, rebuild: bool,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, nargs="+", default=list(SCALES))
-    parser.add_argument("--rebuild", type=int, nargs="*", default=list(REBUILD_SCALES),
-                        help="scales at which to measure the rebuild after one report")
+    parser.add_argument(
+        "--rebuild",
+        type=int,
+        nargs="*",
+        default=list(REBUILD_SCALES),
+        help="scales at which to measure the rebuild after one report",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--small", action="store_true", help="10 and 30 units, for the smoke test")
-    parser.add_argument("--child-rebuild", nargs=2, metavar=("ROOT", "SITES"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child-rebuild", nargs=2, metavar=("ROOT", "SITES"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.child_rebuild:
         child_rebuild_worker(Path(args.child_rebuild[0]), Path(args.child_rebuild[1]))
@@ -255,23 +319,37 @@ def main(argv: list[str] | None = None) -> int:
     # second is a throughput "on this 2-core machine": the build uses both cores (the
     # exports run in their own process beside the page build), so it is judged on wall
     # time, with the load average printed to tell whether the machine was quiet.
-    print("-- targets (CPU time, except pages/s: wall time; load average "
-          f"{os.getloadavg()[0]:.1f} now)")
+    print(
+        "-- targets (CPU time, except pages/s: wall time; load average "
+        f"{os.getloadavg()[0]:.1f} now)"
+    )
     low, high = (500, 5000) if {500, 5000} <= scales.keys() else (min(scales), max(scales))
     if low != high:
-        growth = results.ratio("per_page_growth", scales[high]["ms_per_page"],
-                               scales[low]["ms_per_page"],
-                               f"wall time per page at {high} / at {low} units")
-        cpu_growth = results.ratio("per_page_growth_cpu", scales[high]["cpu_ms_per_page"],
-                                   scales[low]["cpu_ms_per_page"],
-                                   f"CPU time per page at {high} / at {low} units")
-        results.target("target_per_page_growth", cpu_growth <= 1.3,
-                       f"per-page time growth {cpu_growth:.2f}x (wall {growth:.2f}x) <= 1.3x")
+        growth = results.ratio(
+            "per_page_growth",
+            scales[high]["ms_per_page"],
+            scales[low]["ms_per_page"],
+            f"wall time per page at {high} / at {low} units",
+        )
+        cpu_growth = results.ratio(
+            "per_page_growth_cpu",
+            scales[high]["cpu_ms_per_page"],
+            scales[low]["cpu_ms_per_page"],
+            f"CPU time per page at {high} / at {low} units",
+        )
+        results.target(
+            "target_per_page_growth",
+            cpu_growth <= 1.3,
+            f"per-page time growth {cpu_growth:.2f}x (wall {growth:.2f}x) <= 1.3x",
+        )
     if 2000 in scales:
         rate = scales[2000]["pages_per_s"]
-        results.target("target_pages_per_s", rate >= 150,
-                       f"{rate:.0f} pages per second at 2000 units "
-                       f"({scales[2000]['pages_per_cpu_s']:.0f} per CPU second) >= 150")
+        results.target(
+            "target_pages_per_s",
+            rate >= 150,
+            f"{rate:.0f} pages per second at 2000 units "
+            f"({scales[2000]['pages_per_cpu_s']:.0f} per CPU second) >= 150",
+        )
     print(f"  saved {results.save()}")
     return 0
 

@@ -46,10 +46,14 @@ TZ = timezone(timedelta(hours=8))
 PLAN_FOLDERS = ("content", "schemas")
 BENCH_IDENTITY = repository.Identity("plansite bench", "bench@plansite.invalid")
 # Durable like the service (fsync of objects and refs), and no user configuration.
-GIT_ENV = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
-           "GIT_AUTHOR_NAME": "plansite bench", "GIT_AUTHOR_EMAIL": "bench@plansite.invalid",
-           "GIT_COMMITTER_NAME": "plansite bench",
-           "GIT_COMMITTER_EMAIL": "bench@plansite.invalid"}
+GIT_ENV = {
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "plansite bench",
+    "GIT_AUTHOR_EMAIL": "bench@plansite.invalid",
+    "GIT_COMMITTER_NAME": "plansite bench",
+    "GIT_COMMITTER_EMAIL": "bench@plansite.invalid",
+}
 GIT_DURABLE = ("-c", "core.fsync=committed", "-c", "core.fsyncMethod=fsync")
 
 
@@ -74,13 +78,22 @@ def submission_id(n: int, start: datetime) -> str:
     return f"{start + timedelta(seconds=n):%Y%m%d%H%M%S}-{n:08x}"
 
 
-def report(content: Content, form_id: str, period: str, unit: str, n: int,
-           start: datetime, rng: random.Random) -> dict[str, Any]:
+def report(
+    content: Content,
+    form_id: str,
+    period: str,
+    unit: str,
+    n: int,
+    start: datetime,
+    rng: random.Random,
+) -> dict[str, Any]:
     form = content.form(form_id)
     moment = start + timedelta(seconds=n)
     return {
         "id": submission_id(n, start),
-        "form": form_id, "period": period, "unit": unit,
+        "form": form_id,
+        "period": period,
+        "unit": unit,
         "submitted_at": moment.isoformat(),
         "submitted_by": {"account": unit, "name": "bench"},
         "values": {f.name: sample_value(f, rng) for f in form.fields},
@@ -93,7 +106,7 @@ def slots(content: Content, seed: int) -> Iterator[tuple[str, str, str]]:
     batch = 1
     while True:
         rows = generate_units(content, 1000 * batch, seed)
-        for row in rows[1000 * (batch - 1):]:
+        for row in rows[1000 * (batch - 1) :]:
             unit = _unit(row)
             for form in content.forms:
                 if form.applies_to.matches(unit):
@@ -102,8 +115,9 @@ def slots(content: Content, seed: int) -> Iterator[tuple[str, str, str]]:
         batch += 1
 
 
-def build_remote(path: Path, content: Content, files: int, seed: int,
-                 with_reports: bool = True) -> tuple[pygit2.Repository, int]:
+def build_remote(
+    path: Path, content: Content, files: int, seed: int, with_reports: bool = True
+) -> tuple[pygit2.Repository, int]:
     """A bare repository with the plan and `files` reports on main; returns (repo, files).
 
     Written with `git fast-import`, which streams every object into one pack: 100,000
@@ -115,13 +129,13 @@ def build_remote(path: Path, content: Content, files: int, seed: int,
     rng = random.Random(seed)
     start = datetime(2022, 1, 1, 8, 0, tzinfo=TZ)
     chosen: Iterator[tuple[str, str, str]] = (
-        iter(zip(range(files), slots(content, seed), strict=False)) if with_reports
-        else iter(())
+        iter(zip(range(files), slots(content, seed), strict=False)) if with_reports else iter(())
     )
     count = 0
     importer = subprocess.Popen(
         ["git", "--git-dir", str(path), "fast-import", "--quiet", "--done"],
-        stdin=subprocess.PIPE, env={**os.environ, **GIT_ENV},
+        stdin=subprocess.PIPE,
+        env={**os.environ, **GIT_ENV},
     )
     assert importer.stdin is not None
     stream = importer.stdin
@@ -158,8 +172,9 @@ def files_of(document: Mapping[str, Any]) -> dict[str, bytes]:
     return {path: document_json(document).encode()}
 
 
-def interleaved(actions: dict[str, tuple[Callable[[dict[str, Any]], Any], int]],
-                documents: list[dict[str, Any]]) -> dict[str, list[float]]:
+def interleaved(
+    actions: dict[str, tuple[Callable[[dict[str, Any]], Any], int]], documents: list[dict[str, Any]]
+) -> dict[str, list[float]]:
     """Time every action on every document, taking turns document by document, so that a
     burst of someone else's load on this shared machine hits all of them alike.
 
@@ -185,8 +200,9 @@ def pygit2_commit(repo: pygit2.Repository, prefix: str) -> Callable[[dict[str, A
         main = repository.resolve(repo, "main")
         assert main is not None
         branch = f"{prefix}/{document['unit']}/{document['id']}"
-        repository.commit_on_new_branch(repo, branch, main, files_of(document),
-                                        f"Submit {document['id']}", signature, signature)
+        repository.commit_on_new_branch(
+            repo, branch, main, files_of(document), f"Submit {document['id']}", signature, signature
+        )
 
     return commit
 
@@ -195,9 +211,13 @@ def cli_commit(repo_path: Path, work: Path) -> Callable[[dict[str, Any]], None]:
     env = {**os.environ, **GIT_ENV}
 
     def git(*args: str, stdin: bytes | None = None, **extra: str) -> str:
-        done = subprocess.run(["git", *GIT_DURABLE, "--git-dir", str(repo_path), *args],
-                              input=stdin, env={**env, **extra}, check=True,
-                              capture_output=True)
+        done = subprocess.run(
+            ["git", *GIT_DURABLE, "--git-dir", str(repo_path), *args],
+            input=stdin,
+            env={**env, **extra},
+            check=True,
+            capture_output=True,
+        )
         return done.stdout.decode().strip()
 
     def commit(document: dict[str, Any]) -> None:
@@ -205,8 +225,7 @@ def cli_commit(repo_path: Path, work: Path) -> Callable[[dict[str, Any]], None]:
         index = str(work / "index")
         blob = git("hash-object", "-w", "--stdin", stdin=data)
         git("read-tree", "main", GIT_INDEX_FILE=index)
-        git("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}",
-            GIT_INDEX_FILE=index)
+        git("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", GIT_INDEX_FILE=index)
         tree = git("write-tree", GIT_INDEX_FILE=index)
         parent = git("rev-parse", "main")
         oid = git("commit-tree", tree, "-p", parent, "-m", f"Submit {document['id']}")
@@ -217,9 +236,12 @@ def cli_commit(repo_path: Path, work: Path) -> Callable[[dict[str, Any]], None]:
 
 def summarise(results: Results, key: str, title: str, latencies: list[float]) -> float:
     rate = len(latencies) / sum(latencies)
-    results.figure(f"{key}_per_s", rate,
-                   f"{title}: {rate:.0f} commits/s, p50 {percentile(latencies, 0.5) * 1000:.1f}"
-                   f" ms, p95 {percentile(latencies, 0.95) * 1000:.1f} ms")
+    results.figure(
+        f"{key}_per_s",
+        rate,
+        f"{title}: {rate:.0f} commits/s, p50 {percentile(latencies, 0.5) * 1000:.1f}"
+        f" ms, p95 {percentile(latencies, 0.95) * 1000:.1f} ms",
+    )
     results.figures[f"{key}_p50_ms"] = percentile(latencies, 0.5) * 1000
     results.figures[f"{key}_p95_ms"] = percentile(latencies, 0.95) * 1000
     return rate
@@ -243,46 +265,70 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(temp)
         start = time.perf_counter()
         remote, count = build_remote(work / "remote.git", content, args.files, args.seed)
-        results.figure("setup_s", time.perf_counter() - start,
-                       f"remote with {count} report files built (git fast-import) in "
-                       f"{time.perf_counter() - start:.1f} s")
+        results.figure(
+            "setup_s",
+            time.perf_counter() - start,
+            f"remote with {count} report files built (git fast-import) in "
+            f"{time.perf_counter() - start:.1f} s",
+        )
         results.figures["files"] = count
         documents = new_reports(content, args.commits + 1, args.seed)
         warmup, documents = documents[0], documents[1:]
 
-        config = GitConfig(instance_dir=work / "instance", service_repo=work / "service.git",
-                           remote=str(work / "remote.git"), committer=BENCH_IDENTITY)
+        config = GitConfig(
+            instance_dir=work / "instance",
+            service_repo=work / "service.git",
+            remote=str(work / "remote.git"),
+            committer=BENCH_IDENTITY,
+        )
         (work / "instance").mkdir()
         service = SubmissionService(config)  # turns durable (fsync) writes on, process-wide
         # The first submit fetches the 100,000-file main into the service's repository.
         first = time.perf_counter()
         service.submit(warmup, [], "bench", "bench@plansite.invalid")
-        results.figure("first_submit_s", time.perf_counter() - first,
-                       f"first submission (fetches main): {time.perf_counter() - first:.1f} s")
+        results.figure(
+            "first_submit_s",
+            time.perf_counter() - first,
+            f"first submission (fetches main): {time.perf_counter() - first:.1f} s",
+        )
         repository.enable_durable_writes()
         empty, _ = build_remote(work / "empty.git", content, 0, args.seed, with_reports=False)
-        latencies = interleaved({
-            "service": (lambda d: service.submit(d, [], "bench", "bench@plansite.invalid"), 1),
-            "repository": (pygit2_commit(remote, "bench"), 1),
-            "empty": (pygit2_commit(empty, "bench"), 1),
-            # The slow way: a quarter of the documents (at least a few).
-            "cli": (cli_commit(work / "remote.git", work), max(1, min(4, len(documents) // 5))),
-        }, documents)
-        service_rate = summarise(results, "service", "SubmissionService.submit",
-                                 latencies["service"])
-        repo_rate = summarise(results, "repository", f"commit_on_new_branch, {count} files",
-                              latencies["repository"])
-        empty_rate = summarise(results, "empty", "commit_on_new_branch, no reports",
-                               latencies["empty"])
-        cli_rate = summarise(results, "cli", f"git CLI plumbing, {count} files",
-                             latencies["cli"])
+        latencies = interleaved(
+            {
+                "service": (lambda d: service.submit(d, [], "bench", "bench@plansite.invalid"), 1),
+                "repository": (pygit2_commit(remote, "bench"), 1),
+                "empty": (pygit2_commit(empty, "bench"), 1),
+                # The slow way: a quarter of the documents (at least a few).
+                "cli": (cli_commit(work / "remote.git", work), max(1, min(4, len(documents) // 5))),
+            },
+            documents,
+        )
+        service_rate = summarise(
+            results, "service", "SubmissionService.submit", latencies["service"]
+        )
+        repo_rate = summarise(
+            results, "repository", f"commit_on_new_branch, {count} files", latencies["repository"]
+        )
+        empty_rate = summarise(
+            results, "empty", "commit_on_new_branch, no reports", latencies["empty"]
+        )
+        cli_rate = summarise(results, "cli", f"git CLI plumbing, {count} files", latencies["cli"])
         print("-- ratios")
-        results.ratio("service_vs_repository", service_rate, repo_rate,
-                      "service commits/s / bare commit_on_new_branch commits/s")
-        results.ratio("repository_vs_empty", repo_rate, empty_rate,
-                      f"commit_on_new_branch commits/s with {count} files / with none")
-        results.ratio("service_vs_cli", service_rate, cli_rate,
-                      "service commits/s / git CLI commits/s")
+        results.ratio(
+            "service_vs_repository",
+            service_rate,
+            repo_rate,
+            "service commits/s / bare commit_on_new_branch commits/s",
+        )
+        results.ratio(
+            "repository_vs_empty",
+            repo_rate,
+            empty_rate,
+            f"commit_on_new_branch commits/s with {count} files / with none",
+        )
+        results.ratio(
+            "service_vs_cli", service_rate, cli_rate, "service commits/s / git CLI commits/s"
+        )
     print(f"  saved {results.save()}")
     return 0
 

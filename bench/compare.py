@@ -26,9 +26,13 @@ def build_with(code: Path, root: Path, site: Path) -> ChildRun:
     """`mkdocs build` of root with the builder imported from the code tree `code`."""
     shutil.rmtree(site, ignore_errors=True)
     env = {**ENV, "PYTHONPATH": str(code)}
-    return run_child(python_command("-m", "mkdocs", "build", "-q", "-f",
-                                    str(root / "mkdocs.yml"), "-d", str(site)),
-                     cwd=root, env=env)
+    return run_child(
+        python_command(
+            "-m", "mkdocs", "build", "-q", "-f", str(root / "mkdocs.yml"), "-d", str(site)
+        ),
+        cwd=root,
+        env=env,
+    )
 
 
 def compare(old: Path, root: Path, runs: int, work: Path, results: Results) -> None:
@@ -39,15 +43,19 @@ def compare(old: Path, root: Path, runs: int, work: Path, results: Results) -> N
         for name, code in order if turn % 2 == 0 else reversed(order):
             run = build_with(code, root, work / f"site-{name}")
             measured[name].append(run)
-            print(f"  {name}: {run.cpu_seconds:.2f} s CPU, {run.seconds:.2f} s wall, "
-                  f"{run.peak_mb:.0f} MB", flush=True)
+            print(
+                f"  {name}: {run.cpu_seconds:.2f} s CPU, {run.seconds:.2f} s wall, "
+                f"{run.peak_mb:.0f} MB",
+                flush=True,
+            )
     for what, attribute in (("cpu", "cpu_seconds"), ("wall", "seconds"), ("rss", "peak_mb")):
         before = median([getattr(r, attribute) for r in measured["old"]])
         after = median([getattr(r, attribute) for r in measured["new"]])
         results.figures[f"{what}-old"] = before
         results.figures[f"{what}-new"] = after
-        results.ratio(f"{what}-ratio", after, before,
-                      f"{what} new/old (medians {after:.2f} / {before:.2f})")
+        results.ratio(
+            f"{what}-ratio", after, before, f"{what} new/old (medians {after:.2f} / {before:.2f})"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,8 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--old", type=Path, required=True, help="the other code tree")
     parser.add_argument("--units", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--workload", type=Path, default=None,
-                        help="an existing plan repository (default: generate one)")
+    parser.add_argument(
+        "--workload",
+        type=Path,
+        default=None,
+        help="an existing plan repository (default: generate one)",
+    )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--small", action="store_true", help="20 units, 1 run (smoke test)")
     args = parser.parse_args(argv)

@@ -45,8 +45,9 @@ def child(step: str, root: Path, out: Path) -> None:
         with (out / "plain.csv").open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
             for report in reports:
-                writer.writerow([report.id, report.unit, report.form, report.period,
-                                 *report.values.values()])
+                writer.writerow(
+                    [report.id, report.unit, report.form, report.period, *report.values.values()]
+                )
     elif step == "data-package":
         write_data_package(content, reports, progress, out / "package")
     elif step == "workbook":
@@ -61,8 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="where to generate the workload (default: a temporary folder)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="where to generate the workload (default: a temporary folder)",
+    )
     parser.add_argument("--small", action="store_true", help="50 units, for the smoke test")
     parser.add_argument("--child", nargs=3, metavar=("STEP", "ROOT", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -75,37 +80,67 @@ def main(argv: list[str] | None = None) -> int:
     results = Results("exports", args.small)
     with tempfile.TemporaryDirectory(prefix="plansite-exports-", dir=args.workdir) as temp:
         workload = make_workload(Path(temp) / "repo", units, args.seed)
-        results.figure("units", units, f"{units} units, {workload.reports} report files "
-                       f"(generated in {workload.seconds:.1f} s)")
+        results.figure(
+            "units",
+            units,
+            f"{units} units, {workload.reports} report files "
+            f"(generated in {workload.seconds:.1f} s)",
+        )
         runs: dict[str, dict[str, float]] = {}
         for step in STEPS:
-            run = run_child(python_command("-m", "bench.exports", "--child", step,
-                                           str(workload.root), str(Path(temp) / step)))
+            run = run_child(
+                python_command(
+                    "-m",
+                    "bench.exports",
+                    "--child",
+                    step,
+                    str(workload.root),
+                    str(Path(temp) / step),
+                )
+            )
             timings = json.loads(run.output.strip().splitlines()[-1])
             timings["peak_mb"] = run.peak_mb
             timings["total"] = run.seconds
             runs[step] = timings
         load = runs["load"]
         results.figure("load_s", load["load"], f"load content + reports: {load['load']:.2f} s")
-        results.figure("evaluate_s", load["evaluate"],
-                       f"evaluate progress: {load['evaluate']:.2f} s")
-        results.figure("baseline_peak_mb", load["peak_mb"],
-                       f"peak memory after load + evaluate (baseline): {load['peak_mb']:.0f} MB")
+        results.figure(
+            "evaluate_s", load["evaluate"], f"evaluate progress: {load['evaluate']:.2f} s"
+        )
+        results.figure(
+            "baseline_peak_mb",
+            load["peak_mb"],
+            f"peak memory after load + evaluate (baseline): {load['peak_mb']:.0f} MB",
+        )
         plain = runs["plain-csv"]["step"]
         results.figure("plain_csv_s", plain, f"plain csv.writer of the reports: {plain:.2f} s")
         for step in ("data-package", "workbook"):
             figures = runs[step]
             key = step.replace("-", "_")
             results.figures[f"{key}_cpu_s"] = figures["step_cpu"]
-            results.figure(f"{key}_s", figures["step"], f"{step}: {figures['step']:.2f} s "
-                           f"({figures['step_cpu']:.2f} s CPU), peak {figures['peak_mb']:.0f} MB")
-            results.ratio(f"{key}_vs_plain_csv", figures["step_cpu"],
-                          runs["plain-csv"]["step_cpu"], f"{step} CPU time / plain csv")
-            results.ratio(f"{key}_peak_vs_baseline", figures["peak_mb"], load["peak_mb"],
-                          f"{step} peak memory / baseline")
-            results.figure(f"{key}_extra_mb", figures["peak_mb"] - load["peak_mb"],
-                           f"{step} memory above baseline: "
-                           f"{figures['peak_mb'] - load['peak_mb']:.0f} MB")
+            results.figure(
+                f"{key}_s",
+                figures["step"],
+                f"{step}: {figures['step']:.2f} s "
+                f"({figures['step_cpu']:.2f} s CPU), peak {figures['peak_mb']:.0f} MB",
+            )
+            results.ratio(
+                f"{key}_vs_plain_csv",
+                figures["step_cpu"],
+                runs["plain-csv"]["step_cpu"],
+                f"{step} CPU time / plain csv",
+            )
+            results.ratio(
+                f"{key}_peak_vs_baseline",
+                figures["peak_mb"],
+                load["peak_mb"],
+                f"{step} peak memory / baseline",
+            )
+            results.figure(
+                f"{key}_extra_mb",
+                figures["peak_mb"] - load["peak_mb"],
+                f"{step} memory above baseline: {figures['peak_mb'] - load['peak_mb']:.0f} MB",
+            )
     print(f"  saved {results.save()}")
     return 0
 

@@ -108,20 +108,22 @@ def run_child(
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as log:
         start = time.perf_counter()
         process = subprocess.Popen(
-            list(command), cwd=cwd, env=dict(env) if env is not None else None,
-            stdout=log, stderr=subprocess.STDOUT,
+            list(command),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         _, status, usage = os.wait4(process.pid, 0)
         elapsed = time.perf_counter() - start
         process.returncode = os.waitstatus_to_exitcode(status)
         log.seek(0)
         output = log.read()
-    run = ChildRun(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
-                   process.returncode, output)
+    run = ChildRun(
+        elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode, output
+    )
     if check and run.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(command)} exited {run.returncode}:\n{output[-4000:]}"
-        )
+        raise RuntimeError(f"{' '.join(command)} exited {run.returncode}:\n{output[-4000:]}")
     return run
 
 
@@ -156,18 +158,24 @@ class Results:
         OUT_DIR.mkdir(parents=True, exist_ok=True)
         suffix = "-small" if self.small else ""
         path = OUT_DIR / f"{self.name}{suffix}.json"
-        document = {"benchmark": self.name, "small": self.small, "machine": machine(),
-                    "figures": self.figures}
-        path.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n",
-                        encoding="utf-8")
+        document = {
+            "benchmark": self.name,
+            "small": self.small,
+            "machine": machine(),
+            "figures": self.figures,
+        }
+        path.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         return path
 
 
 def header(title: str) -> None:
     info = machine()
     print(f"== {title}", flush=True)
-    print(f"   {info['date']}, {info['nproc']} cores, {info['memory']}, "
-          f"Python {info['python']}, {info['cpu']}", flush=True)
+    print(
+        f"   {info['date']}, {info['nproc']} cores, {info['memory']}, "
+        f"Python {info['python']}, {info['cpu']}",
+        flush=True,
+    )
 
 
 def median(values: Sequence[float]) -> float:

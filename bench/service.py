@@ -69,7 +69,6 @@ class Server:
                 self.process.kill()
                 self.process.wait()
 
-
     def cpu_seconds(self) -> float:
         """CPU time (user + system) of the gunicorn master and its workers so far."""
         return process_tree_cpu(self.process.pid)
@@ -109,10 +108,26 @@ class ServerSetup:
 
 def start_gunicorn(app: str, setup: ServerSetup, env: dict[str, str], log: Path) -> Server:
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "--workers", str(setup.workers),
-               "--worker-class", setup.worker_class, "--threads", str(setup.threads),
-               "--bind", f"{HOST}:{port}", "--chdir", str(REPO_ROOT),
-               "--timeout", "120", "--log-level", "warning", app]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(setup.workers),
+        "--worker-class",
+        setup.worker_class,
+        "--threads",
+        str(setup.threads),
+        "--bind",
+        f"{HOST}:{port}",
+        "--chdir",
+        str(REPO_ROOT),
+        "--timeout",
+        "120",
+        "--log-level",
+        "warning",
+        app,
+    ]
     with log.open("ab") as output:
         process = subprocess.Popen(command, env=env, stdout=output, stderr=output)
     server = Server(process, port)
@@ -137,8 +152,9 @@ class Client:
         self.connection = http.client.HTTPConnection(HOST, port, timeout=120)
         self.cookies: dict[str, str] = {}
 
-    def request(self, method: str, path: str, body: dict[str, str] | None = None
-                ) -> tuple[int, str, str]:
+    def request(
+        self, method: str, path: str, body: dict[str, str] | None = None
+    ) -> tuple[int, str, str]:
         headers = {"Host": f"{HOST}:{self.port}"}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -239,9 +255,13 @@ def baseline_cycle(client: Client, cycle: Cycle, n: int, timings: Timings) -> No
         timings.cycles += 1
 
 
-def run_clients(clients: list[Client], cycles: list[Cycle], per_client: int,
-                step: Callable[[Client, Cycle, int, Timings], None],
-                server: Server | None = None) -> tuple[Timings, float]:
+def run_clients(
+    clients: list[Client],
+    cycles: list[Cycle],
+    per_client: int,
+    step: Callable[[Client, Cycle, int, Timings], None],
+    server: Server | None = None,
+) -> tuple[Timings, float]:
     timings = Timings()
 
     def loop(client: Client, cycle: Cycle) -> None:
@@ -252,8 +272,9 @@ def run_clients(clients: list[Client], cycles: list[Cycle], per_client: int,
             with timings.lock:
                 timings.errors.append(repr(error))
 
-    threads = [threading.Thread(target=loop, args=pair) for pair in zip(clients, cycles,
-                                                                        strict=True)]
+    threads = [
+        threading.Thread(target=loop, args=pair) for pair in zip(clients, cycles, strict=True)
+    ]
     start = time.perf_counter()
     server_cpu, client_cpu = server.cpu_seconds() if server else 0.0, time.process_time()
     for thread in threads:
@@ -283,8 +304,9 @@ def reporters(content: Content, count: int) -> list[tuple[Unit, Form]]:
 def login(port: int, unit: Unit) -> Client:
     client = Client(port)
     token = client.token("/forms/login")
-    status, _, _ = client.request("POST", "/forms/login",
-                                  {"csrf_token": token, "name": unit.id, "password": PASSWORD})
+    status, _, _ = client.request(
+        "POST", "/forms/login", {"csrf_token": token, "name": unit.id, "password": PASSWORD}
+    )
     if status != 302:
         raise RuntimeError(f"login as {unit.id}: {status}")
     return client
@@ -294,7 +316,9 @@ def report(results: Results, key: str, title: str, timings: Timings, elapsed: fl
     rate = timings.cycles / elapsed
     submit = timings.submit
     results.figures[key] = {
-        "cycles": timings.cycles, "seconds": elapsed, "cycles_per_s": rate,
+        "cycles": timings.cycles,
+        "seconds": elapsed,
+        "cycles_per_s": rate,
         "submit_p50_ms": percentile(submit, 0.5) * 1000,
         "submit_p95_ms": percentile(submit, 0.95) * 1000,
         "submit_p99_ms": percentile(submit, 0.99) * 1000,
@@ -303,11 +327,14 @@ def report(results: Results, key: str, title: str, timings: Timings, elapsed: fl
         "client_cpu_ms_per_cycle": timings.client_cpu / timings.cycles * 1000,
     }
     figures = results.figures[key]
-    print(f"  {title}: {rate:.1f} cycles/s; submit p50 {figures['submit_p50_ms']:.0f} ms, "
-          f"p95 {figures['submit_p95_ms']:.0f} ms, p99 {figures['submit_p99_ms']:.0f} ms; "
-          f"fill p50 {figures['fill_p50_ms']:.0f} ms; CPU per cycle: server "
-          f"{figures['server_cpu_ms_per_cycle']:.1f} ms, clients "
-          f"{figures['client_cpu_ms_per_cycle']:.1f} ms", flush=True)
+    print(
+        f"  {title}: {rate:.1f} cycles/s; submit p50 {figures['submit_p50_ms']:.0f} ms, "
+        f"p95 {figures['submit_p95_ms']:.0f} ms, p99 {figures['submit_p99_ms']:.0f} ms; "
+        f"fill p50 {figures['fill_p50_ms']:.0f} ms; CPU per cycle: server "
+        f"{figures['server_cpu_ms_per_cycle']:.1f} ms, clients "
+        f"{figures['client_cpu_ms_per_cycle']:.1f} ms",
+        flush=True,
+    )
     return rate
 
 
@@ -315,9 +342,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
     # 320 submissions a level: a p99 of 32 samples (the old default) was their maximum.
-    parser.add_argument("--cycles", type=int, default=320,
-                        help="submissions per client at 1 client; fewer per client above, so "
-                             "every level submits about the same bounded total")
+    parser.add_argument(
+        "--cycles",
+        type=int,
+        default=320,
+        help="submissions per client at 1 client; fewer per client above, so "
+        "every level submits about the same bounded total",
+    )
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--worker-class", choices=("sync", "gthread"), default="sync")
     parser.add_argument("--threads", type=int, default=1, help="per worker (gthread)")
@@ -334,8 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     results = Results("service", args.small)
     with tempfile.TemporaryDirectory(prefix="plansite-service-", dir=args.workdir) as temp:
         work = Path(temp)
-        workload = make_workload(work / "repo", max(args.units, max(args.clients)), args.seed,
-                                 git=True)
+        workload = make_workload(
+            work / "repo", max(args.units, max(args.clients)), args.seed, git=True
+        )
         content = load_content(workload.root)
         pairs = reporters(content, max(args.clients))
         accounts = AccountStore(work / "instance" / "accounts.sqlite")
@@ -344,17 +376,25 @@ def main(argv: list[str] | None = None) -> int:
         cycles = []
         for unit, form in pairs:
             base = f"/forms/units/{unit.id}/{form.id}/{form.periods[0]}/"
-            values = [{k: as_posted(v) for k, v in record.items()}
-                      for record in sample_records(form, 20, args.seed)]
+            values = [
+                {k: as_posted(v) for k, v in record.items()}
+                for record in sample_records(form, 20, args.seed)
+            ]
             cycles.append(Cycle(base, base + "check", values))
-        env = {**os.environ, "PLANSITE_ROOT": str(workload.root),
-               "PLANSITE_INSTANCE": str(work / "instance"),
-               "PLANSITE_SECRET_KEY": secrets.token_hex(32),
-               "PLANSITE_AS_OF": "", "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "PLANSITE_ROOT": str(workload.root),
+            "PLANSITE_INSTANCE": str(work / "instance"),
+            "PLANSITE_SECRET_KEY": secrets.token_hex(32),
+            "PLANSITE_AS_OF": "",
+            "PYTHONUNBUFFERED": "1",
+        }
         log = work / "gunicorn.log"
         rates: dict[tuple[str, int], float] = {}
-        for name, app, step in (("service", "forms.wsgi:app", service_cycle),
-                                ("baseline", "bench.baseline_app:app", baseline_cycle)):
+        for name, app, step in (
+            ("service", "forms.wsgi:app", service_cycle),
+            ("baseline", "bench.baseline_app:app", baseline_cycle),
+        ):
             print(f"-- {name} ({app})")
             server = start_gunicorn(app, setup, env, log)
             try:
@@ -366,25 +406,36 @@ def main(argv: list[str] | None = None) -> int:
                 run_clients(clients, cycles, 1, step)
                 for count in args.clients:
                     per_client = max(2, args.cycles // count)
-                    timings, elapsed = run_clients(clients[:count], cycles[:count],
-                                                   per_client, step, server)
-                    rates[(name, count)] = report(results, f"{name}_{count}",
-                                                  f"{count:>2} clients", timings, elapsed)
+                    timings, elapsed = run_clients(
+                        clients[:count], cycles[:count], per_client, step, server
+                    )
+                    rates[(name, count)] = report(
+                        results, f"{name}_{count}", f"{count:>2} clients", timings, elapsed
+                    )
             finally:
                 server.stop()
         print("-- ratios and targets")
         for count in args.clients:
-            results.ratio(f"throughput_ratio_{count}", rates[("service", count)],
-                          rates[("baseline", count)],
-                          f"service / baseline throughput at {count} clients")
+            results.ratio(
+                f"throughput_ratio_{count}",
+                rates[("service", count)],
+                rates[("baseline", count)],
+                f"service / baseline throughput at {count} clients",
+            )
         top = max(args.clients)
         p99 = results.figures[f"service_{top}"]["submit_p99_ms"]
         results.target("target_p99", p99 < 50, f"submit p99 at {top} clients {p99:.0f} ms < 50 ms")
         ratio = results.figures[f"throughput_ratio_{top}"]
-        results.target("target_throughput", ratio >= 0.5,
-                       f"throughput at {top} clients {ratio:.2f}x the baseline >= 0.5x")
-        problems = [line for line in log.read_text(encoding="utf-8", errors="replace")
-                    .splitlines() if "Traceback" in line or "ERROR" in line]
+        results.target(
+            "target_throughput",
+            ratio >= 0.5,
+            f"throughput at {top} clients {ratio:.2f}x the baseline >= 0.5x",
+        )
+        problems = [
+            line
+            for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
+            if "Traceback" in line or "ERROR" in line
+        ]
         results.figure("server_errors", len(problems), f"server log errors: {len(problems)}")
     print(f"  saved {results.save()}")
     return 0

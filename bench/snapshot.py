@@ -49,8 +49,9 @@ def second_plan(out: Path, *, hostile: bool) -> Path:
     (out / "mkdocs.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     if hostile:
         units = out / "content" / "units.csv"
-        units.write_text(units.read_text(encoding="utf-8").replace("东风路小学", HOSTILE_NAME),
-                         encoding="utf-8")
+        units.write_text(
+            units.read_text(encoding="utf-8").replace("东风路小学", HOSTILE_NAME), encoding="utf-8"
+        )
         for report in sorted((out / "data" / "reports").rglob("*.json")):
             data = json.loads(report.read_text(encoding="utf-8"))
             if "notes" in data["values"]:
@@ -80,9 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="folder to create")
     parser.add_argument("--units", type=int, default=2000, help="units of the synthetic plan")
-    parser.add_argument("--workload", type=Path, default=None,
-                        help="an existing synthetic repository (default: generate one in "
-                             "OUT/.workload)")
+    parser.add_argument(
+        "--workload",
+        type=Path,
+        default=None,
+        help="an existing synthetic repository (default: generate one in OUT/.workload)",
+    )
     args = parser.parse_args(argv)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)

@@ -68,6 +68,7 @@ def naive_validate(form: Form, record: dict[str, Any]) -> bool:
 def per_record(action: Callable[[dict[str, Any]], Any], records: list[dict[str, Any]]) -> float:
     """Best of three passes over the records, in CPU seconds per record (single-threaded
     work: CPU time is what it costs, and other people's load does not stretch it)."""
+
     def run() -> None:
         for record in records:
             action(record)
@@ -102,25 +103,39 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{form.id}: sample record invalid for Frictionless")
         fast = per_record(lambda r, f=form: read_record(f, r), records)
         fast_posted = per_record(lambda r, f=form: read_record(f, r), posted)
-        naive = per_record(lambda r, f=form: naive_validate(f, r),
-                           records[: args.naive_records])
+        naive = per_record(lambda r, f=form: naive_validate(f, r), records[: args.naive_records])
         totals["fast"] += fast
         totals["posted"] += fast_posted
         totals["naive"] += naive
         print(f"-- {form.id} ({len(form.fields)} fields)")
-        results.figure(f"{form.id}.read_record_us", fast * 1e6,
-                       f"read_record, JSON values: {fast * 1e6:.0f} µs/record")
-        results.figure(f"{form.id}.read_record_posted_us", fast_posted * 1e6,
-                       f"read_record, posted text: {fast_posted * 1e6:.0f} µs/record")
-        results.figure(f"{form.id}.naive_us", naive * 1e6,
-                       f"Resource per record:      {naive * 1e6:.0f} µs/record")
+        results.figure(
+            f"{form.id}.read_record_us",
+            fast * 1e6,
+            f"read_record, JSON values: {fast * 1e6:.0f} µs/record",
+        )
+        results.figure(
+            f"{form.id}.read_record_posted_us",
+            fast_posted * 1e6,
+            f"read_record, posted text: {fast_posted * 1e6:.0f} µs/record",
+        )
+        results.figure(
+            f"{form.id}.naive_us",
+            naive * 1e6,
+            f"Resource per record:      {naive * 1e6:.0f} µs/record",
+        )
         results.ratio(f"{form.id}.ratio", naive, fast, "naive / read_record")
     print("-- all forms (mean per record)")
     count = len(content.forms)
-    results.figure("read_record_us", totals["fast"] / count * 1e6,
-                   f"read_record: {totals['fast'] / count * 1e6:.0f} µs/record")
-    results.figure("naive_us", totals["naive"] / count * 1e6,
-                   f"naive:       {totals['naive'] / count * 1e6:.0f} µs/record")
+    results.figure(
+        "read_record_us",
+        totals["fast"] / count * 1e6,
+        f"read_record: {totals['fast'] / count * 1e6:.0f} µs/record",
+    )
+    results.figure(
+        "naive_us",
+        totals["naive"] / count * 1e6,
+        f"naive:       {totals['naive'] / count * 1e6:.0f} µs/record",
+    )
     results.ratio("ratio", totals["naive"], totals["fast"], "naive / read_record")
     print(f"  saved {results.save()}")
     return 0

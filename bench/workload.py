@@ -80,8 +80,9 @@ def git_commit_all(root: Path, message: str) -> str:
     env = {**os.environ, **GIT_ENV}
 
     def git(*args: str) -> str:
-        done = subprocess.run(["git", "-C", str(root), *args], env=env, check=True,
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            ["git", "-C", str(root), *args], env=env, check=True, capture_output=True, text=True
+        )
         return done.stdout.strip()
 
     if not (root / ".git").exists():
@@ -120,18 +121,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="folder to create (must not exist or be empty)")
     parser.add_argument("--units", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--source", type=Path, default=REPO_ROOT,
-                        help="repository whose plan and site configuration are copied")
-    parser.add_argument("--periods", nargs="*", default=None,
-                        help="period ids (default: the first three of the calendar)")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=REPO_ROOT,
+        help="repository whose plan and site configuration are copied",
+    )
+    parser.add_argument(
+        "--periods",
+        nargs="*",
+        default=None,
+        help="period ids (default: the first three of the calendar)",
+    )
     parser.add_argument("--git", action="store_true", help="git init and commit the result")
     parser.add_argument("--small", action="store_true", help="20 units, for the smoke test")
     args = parser.parse_args(argv)
     units = 20 if args.small else args.units
-    workload = make_workload(args.out, units, args.seed, source=args.source,
-                             periods=args.periods, git=args.git)
-    print(f"{workload.root}: {workload.units} units, {workload.reports} reports "
-          f"({', '.join(workload.periods)}), {workload.seconds:.1f} s")
+    workload = make_workload(
+        args.out, units, args.seed, source=args.source, periods=args.periods, git=args.git
+    )
+    print(
+        f"{workload.root}: {workload.units} units, {workload.reports} reports "
+        f"({', '.join(workload.periods)}), {workload.seconds:.1f} s"
+    )
     return 0
 
 

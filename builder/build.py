@@ -30,8 +30,14 @@ from builder.plugin import PLUGIN_NAME, SiteData, parse_as_of, write_exports
 CONFIG_FILE = "mkdocs.yml"
 
 
-def build_site(root: Path, site_dir: Path, *, as_of: date | None = None,
-               strict: bool = False, cache: Path | None = None) -> None:
+def build_site(
+    root: Path,
+    site_dir: Path,
+    *,
+    as_of: date | None = None,
+    strict: bool = False,
+    cache: Path | None = None,
+) -> None:
     """Build the site of the repository at `root` into `site_dir` (created or replaced).
 
     With `cache` (a file), the build is incremental when it can be: if the cache names a
@@ -113,8 +119,9 @@ def not_in_nav(pages: list[GeneratedPage]) -> str:
 def _plain_config(root: Path, pages: list[GeneratedPage]) -> dict[str, Any]:
     config = yaml.safe_load((root / CONFIG_FILE).read_text(encoding="utf-8")) or {}
     plugins = config.get("plugins") or []
-    config["plugins"] = [p for p in plugins
-                         if p != PLUGIN_NAME and not (isinstance(p, dict) and PLUGIN_NAME in p)]
+    config["plugins"] = [
+        p for p in plugins if p != PLUGIN_NAME and not (isinstance(p, dict) and PLUGIN_NAME in p)
+    ]
     config["docs_dir"] = "docs"
     config["nav"] = nav(pages)
     config["not_in_nav"] = not_in_nav(pages)
@@ -136,8 +143,12 @@ def write_pages(root: Path, out_dir: Path, as_of: date | None = None) -> list[Ge
     root = Path(root).resolve()
     out_dir = Path(out_dir)
     options, directory_urls = _options(root)
-    data = SiteData(root, parse_as_of(as_of or options.get("as_of")),
-                    options.get("forms_url", "/forms/"), directory_urls)
+    data = SiteData(
+        root,
+        parse_as_of(as_of or options.get("as_of")),
+        options.get("forms_url", "/forms/"),
+        directory_urls,
+    )
     docs = out_dir / "docs"
     if (root / "docs").is_dir():
         shutil.copytree(root / "docs", docs, dirs_exist_ok=True)
@@ -147,8 +158,9 @@ def write_pages(root: Path, out_dir: Path, as_of: date | None = None) -> list[Ge
         write_if_changed(docs / page.path, page.markdown)
     write_exports(data, docs / "data")
     config = _plain_config(root, data.pages)
-    write_if_changed(out_dir / CONFIG_FILE,
-                     yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
+    write_if_changed(
+        out_dir / CONFIG_FILE, yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
+    )
     return data.pages
 
 
@@ -172,14 +184,28 @@ def add_build_command(subparsers: argparse._SubParsersAction) -> None:  # type: 
     parser = subparsers.add_parser("build", help="build the static site (MkDocs Material)")
     parser.add_argument("--root", type=Path, default=Path("."), help="repository root")
     parser.add_argument("--site-dir", type=Path, default=Path("site"), help="output folder")
-    parser.add_argument("--as-of", type=date.fromisoformat, default=None,
-                        help="progress as of this date (YYYY-MM-DD); default: mkdocs.yml or today")
+    parser.add_argument(
+        "--as-of",
+        type=date.fromisoformat,
+        default=None,
+        help="progress as of this date (YYYY-MM-DD); default: mkdocs.yml or today",
+    )
     parser.add_argument("--strict", action="store_true", help="fail on any MkDocs warning")
-    parser.add_argument("--cache", type=Path, default=None, metavar="FILE",
-                        help="page cache: render only the pages changed since the build it "
-                             "names (into a new, empty --site-dir), then describe this build")
-    parser.add_argument("--pages-only", type=Path, metavar="DIR", default=None,
-                        help="write mkdocs.yml + docs/ for a plain `mkdocs build` instead")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="page cache: render only the pages changed since the build it "
+        "names (into a new, empty --site-dir), then describe this build",
+    )
+    parser.add_argument(
+        "--pages-only",
+        type=Path,
+        metavar="DIR",
+        default=None,
+        help="write mkdocs.yml + docs/ for a plain `mkdocs build` instead",
+    )
     parser.set_defaults(handler=run_build)
 
 
@@ -187,11 +213,14 @@ def run_build(args: argparse.Namespace) -> int:
     try:
         if args.pages_only is not None:
             pages = write_pages(args.root, args.pages_only, args.as_of)
-            print(f"已写出 {len(pages)} 个页面到 {args.pages_only}（mkdocs build -f "
-                  f"{args.pages_only / CONFIG_FILE}）")
+            print(
+                f"已写出 {len(pages)} 个页面到 {args.pages_only}（mkdocs build -f "
+                f"{args.pages_only / CONFIG_FILE}）"
+            )
         else:
-            build_site(args.root, args.site_dir, as_of=args.as_of, strict=args.strict,
-                       cache=args.cache)
+            build_site(
+                args.root, args.site_dir, as_of=args.as_of, strict=args.strict, cache=args.cache
+            )
             print(f"网站已生成：{args.site_dir}")
     except MkDocsException as error:
         print(f"生成失败：{error}", file=sys.stderr)

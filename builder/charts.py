@@ -72,7 +72,9 @@ def share_bars(title: str, bars: Sequence[Bar], *, chart_id: str) -> Markup:
             }
         )
     return Markup(
-        environment().get_template("chart_bars.svg").render(
+        environment()
+        .get_template("chart_bars.svg")
+        .render(
             chart_id=chart_id,
             title=title,
             rows=rows,
@@ -108,12 +110,18 @@ def status_stack(title: str, counts: Mapping[Status, int], *, chart_id: str) -> 
         )
         x += width
     legend = [
-        {"status": s.value, "label": s.label, "count": counts.get(s, 0),
-         "share": percent(counts.get(s, 0) / total) if total else "—"}
+        {
+            "status": s.value,
+            "label": s.label,
+            "count": counts.get(s, 0),
+            "share": percent(counts.get(s, 0) / total) if total else "—",
+        }
         for s in STACK_ORDER
     ]
     return Markup(
-        environment().get_template("chart_stack.svg").render(
+        environment()
+        .get_template("chart_stack.svg")
+        .render(
             chart_id=chart_id,
             title=title,
             segments=segments,

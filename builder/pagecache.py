@@ -67,8 +67,9 @@ class PageCache:
             # Relative to the cache's folder: the two can be moved together.
             site_dir = (Path(path).parent / data["site_dir"]).resolve()
             pages = {
-                src: CachedPage(key=str(page["key"]), dest=str(page["dest"]),
-                                entries=list(page["entries"]))
+                src: CachedPage(
+                    key=str(page["key"]), dest=str(page["dest"]), entries=list(page["entries"])
+                )
                 for src, page in data["pages"].items()
             }
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -225,7 +226,7 @@ class SearchEntries:
 
     def new_entries(self) -> list[SearchEntry]:
         """The entries added since the last call: those of the page just indexed."""
-        added = self.entries[self.mark:]
+        added = self.entries[self.mark :]
         self.mark = len(self.entries)
         return added
 

@@ -111,8 +111,12 @@ class SiteData:
             ) from error
         self.as_of = as_of = progress_date(as_of, self.reports, date.today())
         self.progress: Progress = evaluate(self.content, self.reports, as_of)
-        options = SiteOptions(as_of=as_of, forms_url=forms_url, directory_urls=directory_urls,
-                              flag_labels=flag_labels(root))
+        options = SiteOptions(
+            as_of=as_of,
+            forms_url=forms_url,
+            directory_urls=directory_urls,
+            flag_labels=flag_labels(root),
+        )
         self.pages: list[GeneratedPage] = render_pages(
             self.content, self.reports, self.progress, options
         )
@@ -150,8 +154,7 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
             # loads, renders and MkDocs builds the pages; joined in on_post_build.
             self.exports = ExportJob(self.root, as_of)
         try:
-            self.plan = SiteData(self.root, as_of, self.config.forms_url,
-                                 config.use_directory_urls)
+            self.plan = SiteData(self.root, as_of, self.config.forms_url, config.use_directory_urls)
         except PluginError as error:
             self.error = error
             self._cancel_exports()
@@ -167,8 +170,11 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
         self.reused = {}
         self.indexed = {}
         # Page keys cost a hash of every page: only for builds that keep a page cache.
-        self.cache = (PageCache(site_dir=Path(config.site_dir).resolve())
-                      if self.record or self.previous is not None else None)
+        self.cache = (
+            PageCache(site_dir=Path(config.site_dir).resolve())
+            if self.record or self.previous is not None
+            else None
+        )
         search_entries = SearchEntries.of(config) if self.cache is not None else None
         self.search = search_entries if isinstance(search_entries, SearchEntries) else None
         previous = self.previous if search_entries is not False else None
@@ -196,12 +202,18 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
         if show:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=len(self.plan.pages) - len(self.reused), desc="生成页面",
-                            unit="页", file=sys.stderr, leave=False)
+            self.bar = tqdm(
+                total=len(self.plan.pages) - len(self.reused),
+                desc="生成页面",
+                unit="页",
+                file=sys.stderr,
+                leave=False,
+            )
         return files
 
-    def on_page_markdown(self, markdown: str, *, page: Page, config: MkDocsConfig,
-                         files: Files) -> str:
+    def on_page_markdown(
+        self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files
+    ) -> str:
         if self.bar is not None:
             self.bar.update()
         return markdown
@@ -210,8 +222,9 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
     # search index gets headings and prose without parsing and segmenting every table cell,
     # which the browser's search would only drown unit pages in anyway.
     @event_priority(-100)
-    def on_page_context(self, context: TemplateContext, *, page: Page, config: MkDocsConfig,
-                        nav: Navigation) -> TemplateContext:
+    def on_page_context(
+        self, context: TemplateContext, *, page: Page, config: MkDocsConfig, nav: Navigation
+    ) -> TemplateContext:
         if self.search is not None:
             # The search plugin (priority 0) has just indexed this page.
             self.indexed[page.file.src_uri] = self.search.new_entries()
@@ -271,8 +284,9 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
             job, self.exports = self.exports, None
             job.cancel()
 
-    def on_serve(self, server: LiveReloadServer, *, config: MkDocsConfig,
-                 builder: Any) -> LiveReloadServer:
+    def on_serve(
+        self, server: LiveReloadServer, *, config: MkDocsConfig, builder: Any
+    ) -> LiveReloadServer:
         for name in WATCHED:
             if (self.root / name).is_dir():
                 server.watch(str(self.root / name))
@@ -298,9 +312,17 @@ class ExportJob:
         self.log = tempfile.TemporaryFile()  # noqa: SIM115  (closed by finish or cancel)
         self.process = subprocess.Popen(
             # No as_of: "today", which the child works out from the reports as SiteData does.
-            [sys.executable, "-m", "builder.exports", str(root), as_of.isoformat() if as_of else "",
-             str(self.folder)],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "builder.exports",
+                str(root),
+                as_of.isoformat() if as_of else "",
+                str(self.folder),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONPATH": path},
         )
 

@@ -521,15 +521,17 @@ def _report(
     reporter: str,
 ) -> dict[str, Any]:
     suffix = _rng(seed, "id", unit.id, sub.form.id, sub.period.id, at.isoformat()).getrandbits(32)
-    return report_document(Report(
-        id=f"{at:%Y%m%d%H%M%S}-{suffix:08x}",
-        form=sub.form.id,
-        period=sub.period.id,
-        unit=unit.id,
-        submitted_at=at,
-        submitted_by={"account": unit.id, "name": reporter},
-        values=values,
-    ))
+    return report_document(
+        Report(
+            id=f"{at:%Y%m%d%H%M%S}-{suffix:08x}",
+            form=sub.form.id,
+            period=sub.period.id,
+            unit=unit.id,
+            submitted_at=at,
+            submitted_by={"account": unit.id, "name": reporter},
+            values=values,
+        )
+    )
 
 
 # --------------------------------------------------------------------------- values

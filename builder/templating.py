@@ -23,8 +23,13 @@ _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|])")
 def html_text(text: str) -> str:
     """HTML-escaped text as a plain str: the characters and entities of markupsafe.escape,
     without building a Markup object for each of the pages' hundreds of thousands of cells."""
-    return (text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
-            .replace("'", "&#39;").replace('"', "&#34;"))
+    return (
+        text.replace("&", "&amp;")
+        .replace(">", "&gt;")
+        .replace("<", "&lt;")
+        .replace("'", "&#39;")
+        .replace('"', "&#34;")
+    )
 
 
 def markdown_text(value: object) -> Markup:

@@ -102,8 +102,9 @@ def update(repo: pygit2.Repository, commit_id: str, folder: Path) -> int:
         try:
             changed = _apply(repo, held, commit_id, folder)
         except (OSError, UnsafePath, pygit2.GitError, KeyError, ValueError) as error:
-            log.warning("updating the site source from %s failed (%s); exporting it whole",
-                        held[:12], error)
+            log.warning(
+                "updating the site source from %s failed (%s); exporting it whole", held[:12], error
+            )
     if changed is None:
         discard(folder)
         folder.mkdir(parents=True)

@@ -165,10 +165,7 @@ def carry_evidence(slot: tuple[str, str, str], posted_id: str, removed: set[str]
         if hashlib.sha256(data).hexdigest() != item.sha256:
             messages.append(f"原填报中的文件“{shown}”与提交时的记录不符，请重新上传")
             continue
-        added = store.drafts.add_file(
-            *slot, checked.name, checked.media_type, data, max_files
-        )
+        added = store.drafts.add_file(*slot, checked.name, checked.media_type, data, max_files)
         if added is None:
             messages.append(too_many_files(checked.name, max_files))
     return messages
-

@@ -76,7 +76,6 @@ STORAGE_ERROR = (
 )
 
 
-
 @dataclass(frozen=True)
 class Target:
     unit: Unit

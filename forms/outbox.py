@@ -133,12 +133,19 @@ class Outbox:
                 "state, reason, submitted_at, submitted_utc, submitted_by, review_url, reviewer) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    record.id, record.unit, record.form, record.period, record.branch,
-                    record.commit, record.state, record.reason,
+                    record.id,
+                    record.unit,
+                    record.form,
+                    record.period,
+                    record.branch,
+                    record.commit,
+                    record.state,
+                    record.reason,
                     record.submitted_at.isoformat(),
                     record.submitted_at.astimezone(UTC).isoformat(),
                     record.submitted_by,
-                    record.review_url, record.reviewer,
+                    record.review_url,
+                    record.reviewer,
                 ),
             )
 
@@ -177,8 +184,7 @@ class Outbox:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._connect() as db:
             rows = db.execute(
-                f"SELECT {_COLUMNS} FROM submissions {where} "
-                "ORDER BY submitted_utc DESC, id DESC",
+                f"SELECT {_COLUMNS} FROM submissions {where} ORDER BY submitted_utc DESC, id DESC",
                 params,
             ).fetchall()
         return [_entry(row).record for row in rows]
@@ -199,9 +205,7 @@ class Outbox:
 
     def mark_pushed(self, ids: Sequence[str]) -> None:
         with self._connect() as db:
-            db.executemany(
-                "UPDATE submissions SET pushed = 1 WHERE id = ?", [(i,) for i in ids]
-            )
+            db.executemany("UPDATE submissions SET pushed = 1 WHERE id = ?", [(i,) for i in ids])
 
     def mark_in_review(self, submission_id: str, pr_number: int | None, url: str) -> bool:
         """Delivered: on the remote and (with a remote forge) a pull request is open.
@@ -229,8 +233,7 @@ class Outbox:
                 db.execute(
                     "UPDATE submissions SET attempts = ?, next_attempt = ?, last_error = ? "
                     "WHERE id = ?",
-                    (attempts, now + retry_delay(attempts, base, cap), error[:500],
-                     submission_id),
+                    (attempts, now + retry_delay(attempts, base, cap), error[:500], submission_id),
                 )
 
     def schedule(self, submission_id: str, when: float) -> None:

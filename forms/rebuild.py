@@ -53,12 +53,17 @@ def build_number(name: str) -> int | None:
 
 def builds(sites_dir: Path) -> list[Path]:
     """The build folders, oldest first."""
-    found = [
-        (number, path)
-        for path in sites_dir.iterdir()
-        if path.is_dir() and not path.is_symlink()
-        and (number := build_number(path.name)) is not None
-    ] if sites_dir.is_dir() else []
+    found = (
+        [
+            (number, path)
+            for path in sites_dir.iterdir()
+            if path.is_dir()
+            and not path.is_symlink()
+            and (number := build_number(path.name)) is not None
+        ]
+        if sites_dir.is_dir()
+        else []
+    )
     return [path for _, path in sorted(found)]
 
 
@@ -87,7 +92,8 @@ def prune(sites_dir: Path, keep: int) -> list[Path]:
     live = current_build(sites_dir)
     existing = builds(sites_dir)
     doomed = [
-        path for path in existing[: max(0, len(existing) - keep)]
+        path
+        for path in existing[: max(0, len(existing) - keep)]
         if live is None or path.resolve() != live.resolve()
     ]
     for path in doomed:

@@ -365,7 +365,7 @@ def write_objects_durably(objects_dir: Path, objects: Mapping[str, tuple[int, by
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 FSYNC_THREADS = 16
@@ -447,9 +447,7 @@ def merge_into(
             )
             raise MergeConflict(f"{source} conflicts with {target} on {', '.join(paths)}")
         tree = index.write_tree(repo)
-        oid = repo.create_commit(
-            None, author, committer, message, tree, [tip.id, source_commit.id]
-        )
+        oid = repo.create_commit(None, author, committer, message, tree, [tip.id, source_commit.id])
         try:
             reference.set_target(oid, f"merge {source}")
             return MergeResult(str(oid), merged=True)
@@ -485,9 +483,7 @@ def remove_stale_ref_locks(
     return removed
 
 
-def credentials_callbacks(
-    username: str = "", password: str = ""
-) -> pygit2.RemoteCallbacks:
+def credentials_callbacks(username: str = "", password: str = "") -> pygit2.RemoteCallbacks:
     """Callbacks that collect per-ref push results and answer HTTPS auth with a token."""
     return _Callbacks(username, password)
 
@@ -620,8 +616,15 @@ def seed_bare_from_worktree(worktree: Path, dest: Path, branch: str) -> None:
         # git's local transport copies exactly the objects reachable from HEAD; argv is
         # fixed (paths and a validated branch name), no shell.
         subprocess.run(
-            ["git", "-C", str(worktree), "push", "--quiet", str(staging),
-             f"{head.id}:{branch_ref(branch)}"],
+            [
+                "git",
+                "-C",
+                str(worktree),
+                "push",
+                "--quiet",
+                str(staging),
+                f"{head.id}:{branch_ref(branch)}",
+            ],
             check=True,
             capture_output=True,
             env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},

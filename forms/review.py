@@ -136,8 +136,10 @@ def _site_note(record: SubmissionRecord) -> str:
     (builder.pages), which the reviewer should be told rather than promised new figures."""
     as_of = services().as_of
     if as_of is not None and record.submitted_at.date() > as_of:
-        return (f"网站按 {as_of.isoformat()} 统计进度，此填报晚于该日期提交，不计入进度；"
-                "重新生成后将在本单位页面的“统计日期后收到的填报”中列出。")
+        return (
+            f"网站按 {as_of.isoformat()} 统计进度，此填报晚于该日期提交，不计入进度；"
+            "重新生成后将在本单位页面的“统计日期后收到的填报”中列出。"
+        )
     return "网站将在重新生成后显示新数据。"
 
 

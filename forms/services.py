@@ -83,7 +83,9 @@ def build_services(
     rebuilder = None
     if rebuild_site:
         rebuilder = SiteRebuilder(
-            Path(submissions.config.remote), settings.sites_dir, build,
+            Path(submissions.config.remote),
+            settings.sites_dir,
+            build,
             branch=submissions.config.main_branch,
         )
         submissions.on_merged(rebuilder.trigger)

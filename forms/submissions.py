@@ -276,8 +276,11 @@ class SubmissionService:
             for attempt in range(3):
                 try:
                     oid = repository.fetch_branch(
-                        self._repo(), self.config.remote, self.config.main_branch,
-                        self.config.main_branch, username=self.config.remote_username,
+                        self._repo(),
+                        self.config.remote,
+                        self.config.main_branch,
+                        self.config.main_branch,
+                        username=self.config.remote_username,
                         password=self.config.remote_password,
                     )
                     self._last_fetch = now
@@ -339,15 +342,16 @@ class SubmissionService:
         branches = [_ref(e.record.branch) for e in queued if not e.pushed]
         repository.remove_stale_ref_locks(remote, branches, STALE_PUSH_LOCK)
 
-    def _deliver(
-        self, entries: Sequence[OutboxEntry], now: float, result: SyncResult
-    ) -> None:
+    def _deliver(self, entries: Sequence[OutboxEntry], now: float, result: SyncResult) -> None:
         to_push = [e for e in entries if not e.pushed]
         if to_push:
             try:
                 refused = repository.push_branches(
-                    self._repo(), self.config.remote, [e.record.branch for e in to_push],
-                    username=self.config.remote_username, password=self.config.remote_password,
+                    self._repo(),
+                    self.config.remote,
+                    [e.record.branch for e in to_push],
+                    username=self.config.remote_username,
+                    password=self.config.remote_password,
                 )
             except RemoteUnavailable as error:
                 log.warning("push of %d branches failed: %s", len(to_push), error)
@@ -390,9 +394,7 @@ class SubmissionService:
             # Rejected while we were opening it: do not leave a pull request open.
             current = self.outbox.entry(record.id)
             if current is not None and current.record.state == REJECTED:
-                self.forge.close_pull_request(
-                    record, number, f"退回原因：{current.record.reason}"
-                )
+                self.forge.close_pull_request(record, number, f"退回原因：{current.record.reason}")
         return number, url
 
     def _poll(self, entries: Sequence[OutboxEntry], now: float, result: SyncResult) -> None:
@@ -434,9 +436,7 @@ class SubmissionService:
         if record.state == QUEUED:
             entry = self._deliver_now(entry)
         reviewer = Identity.cleaned(reviewer_name, reviewer_email)
-        title = (
-            f"Approve submission {record.id} ({record.unit} {record.form} {record.period})"
-        )
+        title = f"Approve submission {record.id} ({record.unit} {record.form} {record.period})"
         message = f"Reviewed-by: {reviewer.name} <{reviewer.email}>"
         self.forge.merge_pull_request(record, entry.pr_number or 0, title, message, reviewer)
         self.outbox.decide(record.id, APPROVED, reviewer=reviewer.name)
@@ -469,7 +469,9 @@ class SubmissionService:
             if current.record.state == QUEUED:
                 if not current.pushed:
                     refused = repository.push_branches(
-                        self._repo(), self.config.remote, [current.record.branch],
+                        self._repo(),
+                        self.config.remote,
+                        [current.record.branch],
                         username=self.config.remote_username,
                         password=self.config.remote_password,
                     )

@@ -86,8 +86,9 @@ def page_url(site_root: Path, base_url: str, markdown_path: str) -> str:
     return f"{base_url}{stem}.html"
 
 
-def take_screenshots(browser: Browser, site_root: Path, base_url: str, unit_id: str,
-                     out_dir: Path) -> list[Path]:
+def take_screenshots(
+    browser: Browser, site_root: Path, base_url: str, unit_id: str, out_dir: Path
+) -> list[Path]:
     """PNG screenshots of the home page and one unit page (the README shows them)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     targets = {"home.png": "index.md", "unit.png": f"units/{unit_id}.md"}

@@ -43,13 +43,19 @@ class PullRequest:
 
 def git(repo: Path, *args: str, input: str | None = None) -> str:
     env = {
-        "GIT_AUTHOR_NAME": "Forge Bot", "GIT_AUTHOR_EMAIL": "bot@forge.test",
-        "GIT_COMMITTER_NAME": "Forge Bot", "GIT_COMMITTER_EMAIL": "bot@forge.test",
+        "GIT_AUTHOR_NAME": "Forge Bot",
+        "GIT_AUTHOR_EMAIL": "bot@forge.test",
+        "GIT_COMMITTER_NAME": "Forge Bot",
+        "GIT_COMMITTER_EMAIL": "bot@forge.test",
         "PATH": "/usr/bin:/bin",
     }
     done = subprocess.run(
-        ["git", "-C", str(repo), *args], input=input, capture_output=True, text=True,
-        env=env, check=True,
+        ["git", "-C", str(repo), *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     )
     return done.stdout.strip()
 
@@ -112,25 +118,37 @@ class FakeForge:
         with self._lock:
             self.pulls[number].state = "closed"
 
-    def webhook(self, event: str, payload: dict[str, Any], secret: str | None = None
-                ) -> tuple[dict[str, str], bytes]:
+    def webhook(
+        self, event: str, payload: dict[str, Any], secret: str | None = None
+    ) -> tuple[dict[str, str], bytes]:
         """Headers and body of a delivery, signed as this forge signs them."""
         body = json.dumps(payload).encode()
         digest = hmac.new(
-            (secret if secret is not None else self.webhook_secret).encode(), body,
+            (secret if secret is not None else self.webhook_secret).encode(),
+            body,
             hashlib.sha256,
         ).hexdigest()
         if self.dialect == "gitea":
-            headers = {"X-Gitea-Event": event, "X-Gitea-Signature": digest,
-                       "Content-Type": "application/json"}
+            headers = {
+                "X-Gitea-Event": event,
+                "X-Gitea-Signature": digest,
+                "Content-Type": "application/json",
+            }
         else:
-            headers = {"X-GitHub-Event": event, "X-Hub-Signature-256": f"sha256={digest}",
-                       "Content-Type": "application/json"}
+            headers = {
+                "X-GitHub-Event": event,
+                "X-Hub-Signature-256": f"sha256={digest}",
+                "Content-Type": "application/json",
+            }
         return headers, body
 
     def pull_request_payload(self, number: int, action: str = "closed") -> dict[str, Any]:
-        return {"action": action, "number": number, "pull_request": self._json(self.pulls[number]),
-                "sender": {"login": self.pulls[number].merged_by or "reviewer1"}}
+        return {
+            "action": action,
+            "number": number,
+            "pull_request": self._json(self.pulls[number]),
+            "sender": {"login": self.pulls[number].merged_by or "reviewer1"},
+        }
 
     # -- the API -------------------------------------------------------------------------
 
@@ -161,15 +179,14 @@ class FakeForge:
         tree = git(self.repository, "merge-tree", "--write-tree", old, f"refs/heads/{pull.head}")
         head = git(self.repository, "rev-parse", f"refs/heads/{pull.head}")
         text = f"{title}\n\n{message}".strip() + "\n"
-        new = git(self.repository, "commit-tree", tree.splitlines()[0], "-p", old, "-p", head,
-                  input=text)
+        new = git(
+            self.repository, "commit-tree", tree.splitlines()[0], "-p", old, "-p", head, input=text
+        )
         git(self.repository, "update-ref", base_ref, new, old)
-        pull.state, pull.merged, pull.merge_commit_sha, pull.merged_by = (
-            "closed", True, new, user)
+        pull.state, pull.merged, pull.merge_commit_sha, pull.merged_by = ("closed", True, new, user)
         return new
 
-    def handle(self, method: str, raw_path: str, headers: Any, body: bytes
-               ) -> tuple[int, Any]:
+    def handle(self, method: str, raw_path: str, headers: Any, body: bytes) -> tuple[int, Any]:
         if self.down:
             return 503, {"message": "service unavailable"}
         parsed = urllib.parse.urlsplit(raw_path)
@@ -177,7 +194,7 @@ class FakeForge:
         prefix = "/api/v1" if self.dialect == "gitea" else ""
         if not parsed.path.startswith(prefix + "/"):
             return 404, {"message": "not found"}
-        segments = [urllib.parse.unquote(s) for s in parsed.path[len(prefix) + 1:].split("/")]
+        segments = [urllib.parse.unquote(s) for s in parsed.path[len(prefix) + 1 :].split("/")]
         auth = headers.get("Authorization", "")
         accepted = {f"token {self.token}"}
         if self.dialect == "github":
@@ -191,8 +208,9 @@ class FakeForge:
         with self._lock:
             return self._route(method, rest, query, payload)
 
-    def _route(self, method: str, rest: list[str], query: dict[str, str], payload: Any
-               ) -> tuple[int, Any]:
+    def _route(
+        self, method: str, rest: list[str], query: dict[str, str], payload: Any
+    ) -> tuple[int, Any]:
         duplicate = 422 if self.dialect == "github" else 409
         if rest == ["pulls"] and method == "POST":
             head, base = payload.get("head", ""), payload.get("base", "")
@@ -200,8 +218,9 @@ class FakeForge:
                 return 422, {"message": "Validation Failed"}
             if any(p.head == head and p.state == "open" for p in self.pulls.values()):
                 return duplicate, {"message": "A pull request already exists"}
-            pull = PullRequest(len(self.pulls) + 1, payload["title"], payload.get("body", ""),
-                               head, base)
+            pull = PullRequest(
+                len(self.pulls) + 1, payload["title"], payload.get("body", ""), head, base
+            )
             self.pulls[pull.number] = pull
             return 201, self._json(pull)
         if rest == ["pulls"] and method == "GET":
@@ -212,7 +231,7 @@ class FakeForge:
                 pulls = [p for p in pulls if owner == self.owner and p.head == branch]
             size = int(query.get("limit", query.get("per_page", 30)))
             page = int(query.get("page", 1))
-            return 200, [self._json(p) for p in pulls[(page - 1) * size: page * size]]
+            return 200, [self._json(p) for p in pulls[(page - 1) * size : page * size]]
         if len(rest) >= 2 and rest[0] in ("pulls", "issues") and rest[1].isdigit():
             number = int(rest[1])
             pull = self.pulls.get(number)
@@ -233,13 +252,21 @@ class FakeForge:
                 if pull.merged or pull.state != "open":
                     return 405, {"message": "Pull Request is not mergeable"}
                 if self.dialect == "github":
-                    sha = self._merge(pull, payload.get("commit_title", ""),
-                                      payload.get("commit_message", ""), "token-user")
+                    sha = self._merge(
+                        pull,
+                        payload.get("commit_title", ""),
+                        payload.get("commit_message", ""),
+                        "token-user",
+                    )
                     return 200, {"sha": sha, "merged": True, "message": "merged"}
                 if payload.get("Do") != "merge":
                     return 422, {"message": "unsupported merge style"}
-                self._merge(pull, payload.get("MergeTitleField", ""),
-                            payload.get("MergeMessageField", ""), "token-user")
+                self._merge(
+                    pull,
+                    payload.get("MergeTitleField", ""),
+                    payload.get("MergeMessageField", ""),
+                    "token-user",
+                )
                 return 200, None
         return 404, {"message": "Not Found"}
 

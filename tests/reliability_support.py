@@ -149,11 +149,26 @@ class Server:
     def start(self, timeout: float = 120) -> None:
         self.port = free_port()
         command = [
-            sys.executable, "-m", "gunicorn", "--workers", str(self.workers),
-            "--threads", str(self.threads), "--bind", f"{HOST}:{self.port}",
-            "--chdir", str(ROOT), "--timeout", "120", "--graceful-timeout", "5",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(self.workers),
+            "--threads",
+            str(self.threads),
+            "--bind",
+            f"{HOST}:{self.port}",
+            "--chdir",
+            str(ROOT),
+            "--timeout",
+            "120",
+            "--graceful-timeout",
+            "5",
             # No control socket: its default path is shared by every gunicorn of the user.
-            "--no-control-socket", "--log-level", "info", "forms.wsgi:app",
+            "--no-control-socket",
+            "--log-level",
+            "info",
+            "forms.wsgi:app",
         ]
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(
@@ -221,9 +236,7 @@ class Server:
 
 def service_env(repo: Path, instance: Path, **settings: str) -> dict[str, str]:
     """The environment of a production start: only PLANSITE_* variables configure it."""
-    env = {
-        key: value for key, value in os.environ.items() if not key.startswith("PLANSITE_")
-    }
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PLANSITE_")}
     env.update(
         {
             "PLANSITE_ROOT": str(repo),
@@ -249,8 +262,12 @@ def running(
     **settings: str,
 ) -> Iterator[Server]:
     instance.mkdir(parents=True, exist_ok=True)
-    server = Server(service_env(repo, instance, **settings),
-                    log or instance.parent / "gunicorn.log", workers, threads)
+    server = Server(
+        service_env(repo, instance, **settings),
+        log or instance.parent / "gunicorn.log",
+        workers,
+        threads,
+    )
     server.start()
     try:
         yield server
@@ -348,7 +365,9 @@ def fsck(repo: Path) -> str:
     process was killed before its ref) are allowed; anything broken is not."""
     done = subprocess.run(
         ["git", "-C", str(repo), "fsck", "--strict", "--no-progress"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output

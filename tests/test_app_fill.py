@@ -206,9 +206,10 @@ def test_a_correction_sent_within_the_same_second_is_still_the_latest(setup, rep
     second = submit(reporter, {**INSPECTION_OK, "hazards_found": "5"})
     times = {r.id: r.submitted_at for r in setup.submissions.list(unit="dongfeng-ps")}
     assert times[first] < times[second]
-    assert latest_records(setup.submissions.list(unit="dongfeng-ps"))[
-        ("inspection", "2025-T2")
-    ].id == second
+    assert (
+        latest_records(setup.submissions.list(unit="dongfeng-ps"))[("inspection", "2025-T2")].id
+        == second
+    )
 
 
 class FullDisk:

@@ -90,11 +90,17 @@ def test_approve_triggers_the_rebuild_callback(setup) -> None:
     assert merged == [str(remote.branches.local["main"].target)]
 
 
-@pytest.mark.parametrize(("as_of", "said"), [
-    (None, "网站将在重新生成后显示新数据"),
-    ("2025-08-01", "网站按 2025-08-01 统计进度，此填报晚于该日期提交，不计入进度；"
-                   "重新生成后将在本单位页面的“统计日期后收到的填报”中列出"),
-])
+@pytest.mark.parametrize(
+    ("as_of", "said"),
+    [
+        (None, "网站将在重新生成后显示新数据"),
+        (
+            "2025-08-01",
+            "网站按 2025-08-01 统计进度，此填报晚于该日期提交，不计入进度；"
+            "重新生成后将在本单位页面的“统计日期后收到的填报”中列出",
+        ),
+    ],
+)
 def test_approval_says_whether_the_site_will_count_the_report(
     tmp_path: Path, as_of: str | None, said: str
 ) -> None:
@@ -102,8 +108,9 @@ def test_approval_says_whether_the_site_will_count_the_report(
     setup = make_setup(tmp_path, AS_OF=as_of)
     sid = submit(setup)
 
-    page = post(logged_in(setup, "checker"), f"/forms/review/{sid}/approve",
-                follow_redirects=True).get_data(as_text=True)
+    page = post(
+        logged_in(setup, "checker"), f"/forms/review/{sid}/approve", follow_redirects=True
+    ).get_data(as_text=True)
 
     assert f"已通过填报 {sid}" in page
     assert said in page

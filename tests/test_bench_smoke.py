@@ -24,7 +24,10 @@ REPO = Path(__file__).resolve().parent.parent
 def run_bench(name: str, *args: str) -> dict:
     done = subprocess.run(
         [sys.executable, "-m", f"bench.{name}", "--small", *args],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     saved = REPO / "bench" / "out" / f"{name}-small.json"
@@ -43,15 +46,20 @@ def test_workload_is_a_valid_plan_repository_with_the_requested_units(tmp_path: 
     assert len(reports) == workload.reports > 0
     assert {r.period for r in reports} == set(workload.periods)
     assert len(workload.periods) == 3
-    status = subprocess.run(["git", "-C", str(workload.root), "status", "--porcelain"],
-                            capture_output=True, text=True, check=True)
+    status = subprocess.run(
+        ["git", "-C", str(workload.root), "status", "--porcelain"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert status.stdout == ""  # everything committed
 
 
 def test_workload_is_deterministic_for_a_seed(tmp_path: Path) -> None:
     def snapshot(root: Path) -> dict[str, bytes]:
-        return {str(p.relative_to(root)): p.read_bytes()
-                for p in sorted(root.rglob("*")) if p.is_file()}
+        return {
+            str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+        }
 
     first = make_workload(tmp_path / "a", 8, seed=5)
     second = make_workload(tmp_path / "b", 8, seed=5)
@@ -106,7 +114,8 @@ def test_commit_benchmark_commits_on_a_prebuilt_repository_against_its_baselines
     for key in ("service", "repository", "empty", "cli"):
         assert figures[f"{key}_per_s"] > 0
     assert figures["service_vs_repository"] == pytest.approx(
-        figures["service_per_s"] / figures["repository_per_s"])
+        figures["service_per_s"] / figures["repository_per_s"]
+    )
 
 
 @pytest.mark.slow

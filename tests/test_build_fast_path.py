@@ -28,12 +28,14 @@ FIXTURE = ROOT / "tests" / "fixtures" / "school-safety-2025"
 
 def test_a_page_is_markdown_with_its_blocks_put_back() -> None:
     page = GeneratedPage(
-        path="units/a.md", title="甲",
+        path="units/a.md",
+        title="甲",
         source=f"# 甲\n\n{BLOCK_TOKEN.format(0)}\n\n正文\n\n{BLOCK_TOKEN.format(1)}\n",
         blocks=("<table><tr><td>1</td></tr></table>", "<ul><li>二</li></ul>"),
     )
-    assert page.markdown == ("# 甲\n\n<table><tr><td>1</td></tr></table>\n\n正文\n\n"
-                             "<ul><li>二</li></ul>\n")
+    assert page.markdown == (
+        "# 甲\n\n<table><tr><td>1</td></tr></table>\n\n正文\n\n<ul><li>二</li></ul>\n"
+    )
 
 
 def test_a_placeholder_without_its_block_is_left_alone() -> None:
@@ -85,9 +87,11 @@ def test_search_index_has_titles_and_prose_but_not_table_cells(built: tuple[Path
     content = load_content(root)
     index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
     docs = index["docs"]
-    units_index = " ".join(d["title"] + d["text"] for d in docs
-                           if d["location"].startswith("units/") and
-                           d["location"].rstrip("/").count("/") == 0).replace("\u200b", "")
+    units_index = " ".join(
+        d["title"] + d["text"]
+        for d in docs
+        if d["location"].startswith("units/") and d["location"].rstrip("/").count("/") == 0
+    ).replace("\u200b", "")
     assert "单位总览" in units_index and "共" in units_index  # the page's prose
     names_in_table = [u.name for u in content.units if u.name in units_index]
     assert names_in_table == []  # the table of every unit is not indexed
@@ -123,10 +127,12 @@ def test_pages_only_rewrites_only_the_pages_a_new_report_changes(tmp_path: Path)
     report["id"] = "20250929090000-0badcafe"
     report["submitted_at"] = "2025-09-29T09:00:00+08:00"
     report_file.with_name(f"{report['id']}.json").write_text(
-        json.dumps(report, ensure_ascii=False), encoding="utf-8")
+        json.dumps(report, ensure_ascii=False), encoding="utf-8"
+    )
     write_pages(root, out)
-    changed = {p.path for p in pages
-               if (out / "docs" / p.path).stat().st_mtime_ns != stamps[p.path]}
+    changed = {
+        p.path for p in pages if (out / "docs" / p.path).stat().st_mtime_ns != stamps[p.path]
+    }
     assert f"units/{report['unit']}.md" in changed
     assert report["id"] in (out / "docs" / "units" / f"{report['unit']}.md").read_text("utf-8")
     others = {f"units/{u.id}.md" for u in load_content(root).units if u.id != report["unit"]}
@@ -150,12 +156,29 @@ TOKENS = st.text(alphabet="0129٣²x-", max_size=3).map(lambda n: f"<!--plansite
 
 
 @given(
-    parts=st.lists(TOKENS | st.sampled_from([
-        "<!--plansite-block-", "-->", "0", "12", "٣", "²", "<!--", "-", "\n", "表",
-        BLOCK_TOKEN.format(0), BLOCK_TOKEN.format(1),
-    ]), max_size=12),
-    blocks=st.lists(st.sampled_from(["<b>甲</b>", "", "-->", "<!--plansite-block-0-->"]),
-                    max_size=3),
+    parts=st.lists(
+        TOKENS
+        | st.sampled_from(
+            [
+                "<!--plansite-block-",
+                "-->",
+                "0",
+                "12",
+                "٣",
+                "²",
+                "<!--",
+                "-",
+                "\n",
+                "表",
+                BLOCK_TOKEN.format(0),
+                BLOCK_TOKEN.format(1),
+            ]
+        ),
+        max_size=12,
+    ),
+    blocks=st.lists(
+        st.sampled_from(["<b>甲</b>", "", "-->", "<!--plansite-block-0-->"]), max_size=3
+    ),
 )
 def test_blocks_are_inserted_exactly_where_the_placeholder_pattern_matches(
     parts: list[str], blocks: list[str]

@@ -20,9 +20,11 @@ def snapshot(folder: Path) -> dict[str, tuple[bytes, bool]]:
     """Every file under folder: its bytes and whether it is executable."""
     return {
         path.relative_to(folder).as_posix(): (
-            path.read_bytes(), bool(path.stat().st_mode & stat.S_IXUSR)
+            path.read_bytes(),
+            bool(path.stat().st_mode & stat.S_IXUSR),
         )
-        for path in folder.rglob("*") if path.is_file() and not path.is_symlink()
+        for path in folder.rglob("*")
+        if path.is_file() and not path.is_symlink()
     }
 
 

@@ -34,7 +34,8 @@ def loose_objects(git_dir: Path) -> set[str]:
     folder = git_dir / "objects"
     return {
         f"{sub.name}{path.name}"
-        for sub in folder.iterdir() if len(sub.name) == 2
+        for sub in folder.iterdir()
+        if len(sub.name) == 2
         for path in sub.iterdir()
     }
 
@@ -54,8 +55,10 @@ def test_every_new_object_and_its_folder_is_synced_before_the_branch_exists(
 
     monkeypatch.setattr(os, "fsync", watched_fsync)
     record = service.submit(
-        sample_report("r-1"), [EvidenceFile("1-a.pdf", "a.pdf", "application/pdf", PDF)],
-        "张三", "a@example.org",
+        sample_report("r-1"),
+        [EvidenceFile("1-a.pdf", "a.pdf", "application/pdf", PDF)],
+        "张三",
+        "a@example.org",
     )
 
     new = loose_objects(service_git) - before
@@ -75,8 +78,9 @@ def test_every_new_object_and_its_folder_is_synced_before_the_branch_exists(
     git(service_git, "fsck", "--strict", "--no-dangling")
 
 
-def test_objects_already_on_disk_are_not_written_again(service: SubmissionService,
-                                                       tmp_path: Path) -> None:
+def test_objects_already_on_disk_are_not_written_again(
+    service: SubmissionService, tmp_path: Path
+) -> None:
     service_git = tmp_path / "instance" / "service.git"
     evidence = [EvidenceFile("1-a.pdf", "a.pdf", "application/pdf", PDF)]
     service.submit(sample_report("r-1"), evidence, "张三", "a@example.org")
@@ -113,8 +117,9 @@ def test_objects_that_cannot_be_synced_leave_no_branch_and_no_temporary_file(
     assert service.submit(sample_report("r-1"), [], "张三", "a@example.org").id == "r-1"
 
 
-def test_a_submission_reads_back_from_another_process_handle(service: SubmissionService,
-                                                           tmp_path: Path) -> None:
+def test_a_submission_reads_back_from_another_process_handle(
+    service: SubmissionService, tmp_path: Path
+) -> None:
     record = service.submit(sample_report("r-1"), [], "张三", "a@example.org")
     other = pygit2.Repository(str(tmp_path / "instance" / "service.git"))
     commit = other[record.commit].peel(pygit2.Commit)
@@ -168,8 +173,10 @@ def test_workers_opening_a_new_file_together_all_start(tmp_path: Path) -> None:
     for round_ in range(30):
         path = tmp_path / f"r{round_}.sqlite"
         barrier = context.Barrier(12)
-        workers = [context.Process(target=_open_together, args=(str(path), barrier, failures))
-                   for _ in range(12)]
+        workers = [
+            context.Process(target=_open_together, args=(str(path), barrier, failures))
+            for _ in range(12)
+        ]
         for worker in workers:
             worker.start()
         for worker in workers:
@@ -221,9 +228,9 @@ def test_each_transaction_runs_at_the_durability_it_asks_for(tmp_path: Path) -> 
         assert db.execute("PRAGMA synchronous").fetchone() == (2,)
 
 
-def test_outbox_decisions_are_durable_even_after_a_fast_insert(tmp_path: Path,
-                                                               service: SubmissionService
-                                                               ) -> None:
+def test_outbox_decisions_are_durable_even_after_a_fast_insert(
+    tmp_path: Path, service: SubmissionService
+) -> None:
     record = service.submit(sample_report("r-1"), [], "张三", "a@example.org")
     assert service.outbox.decide(record.id, APPROVED, reviewer="王五")
     # Another process (a fresh connection) sees both the row and the decision.

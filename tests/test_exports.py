@@ -58,13 +58,20 @@ FORM_DESCRIPTOR = {
     "title": "季度安全检查/报告",
     "description": "每季度填报一次",
     "fields": [
-        {"name": "drills", "type": "integer", "title": "应急演练次数",
-         "constraints": {"required": True, "minimum": 0}},
+        {
+            "name": "drills",
+            "type": "integer",
+            "title": "应急演练次数",
+            "constraints": {"required": True, "minimum": 0},
+        },
         {"name": "inspected", "type": "boolean", "title": "是否完成隐患排查"},
-        {"name": "notes", "type": "string", "title": "情况说明",
-         "constraints": {"maxLength": 12}},
-        {"name": "level", "type": "string", "title": "自评等级",
-         "constraints": {"enum": ["良好", "一般", "-"]}},
+        {"name": "notes", "type": "string", "title": "情况说明", "constraints": {"maxLength": 12}},
+        {
+            "name": "level",
+            "type": "string",
+            "title": "自评等级",
+            "constraints": {"enum": ["良好", "一般", "-"]},
+        },
         {"name": "checked_on", "type": "date", "title": "检查日期"},
     ],
 }
@@ -76,27 +83,65 @@ SURVEY_DESCRIPTOR = {
 
 def make_content(units: tuple[Unit, ...] | None = None) -> Content:
     plan = make_plan(
-        id="School-Safety-2025", title="2025年校园安全工作计划", short_title="校园安全计划",
-        year=2025, issuer="某区教育局", start=date(2025, 1, 1), end=date(2025, 12, 31),
+        id="School-Safety-2025",
+        title="2025年校园安全工作计划",
+        short_title="校园安全计划",
+        year=2025,
+        issuer="某区教育局",
+        start=date(2025, 1, 1),
+        end=date(2025, 12, 31),
         unit_types=(UnitType("primary", "小学"), UnitType("middle", "中学")),
         categories=(Category("drills", "一", "应急演练"),),
     )
-    drills = Indicator(id="drill-count", task_id="t1", title="全年应急演练次数", rule="sum",
-                       due=date(2025, 12, 31), field=FieldRef("safety", "drills"),
-                       target=Target(minimum=4), measure="次")
-    inspected = Indicator(id="inspection", task_id="t1", title="完成隐患排查", rule="yes_no",
-                          due=date(2025, 6, 30), field=FieldRef("safety", "inspected"),
-                          target=Target(equals=True))
-    per_class = Indicator(id="drills-per-class", task_id="t2", title="每班演练次数", rule="ratio",
-                          due=date(2025, 12, 31),
-                          numerator=Operand(field=FieldRef("safety", "drills"), combine="sum"),
-                          denominator=Operand(unit_attribute="classes"), target=Target(minimum=0.5))
+    drills = Indicator(
+        id="drill-count",
+        task_id="t1",
+        title="全年应急演练次数",
+        rule="sum",
+        due=date(2025, 12, 31),
+        field=FieldRef("safety", "drills"),
+        target=Target(minimum=4),
+        measure="次",
+    )
+    inspected = Indicator(
+        id="inspection",
+        task_id="t1",
+        title="完成隐患排查",
+        rule="yes_no",
+        due=date(2025, 6, 30),
+        field=FieldRef("safety", "inspected"),
+        target=Target(equals=True),
+    )
+    per_class = Indicator(
+        id="drills-per-class",
+        task_id="t2",
+        title="每班演练次数",
+        rule="ratio",
+        due=date(2025, 12, 31),
+        numerator=Operand(field=FieldRef("safety", "drills"), combine="sum"),
+        denominator=Operand(unit_attribute="classes"),
+        target=Target(minimum=0.5),
+    )
     tasks = (
-        Task(id="t1", number=1, title="开展应急演练", body="", category="drills",
-             forms=("safety",), indicators=(drills, inspected)),
-        Task(id="t2", number=2, title="中学专项演练", body="", category="drills",
-             applies_to=AppliesTo(unit_types=("middle",)), forms=("safety",),
-             indicators=(per_class,)),
+        Task(
+            id="t1",
+            number=1,
+            title="开展应急演练",
+            body="",
+            category="drills",
+            forms=("safety",),
+            indicators=(drills, inspected),
+        ),
+        Task(
+            id="t2",
+            number=2,
+            title="中学专项演练",
+            body="",
+            category="drills",
+            applies_to=AppliesTo(unit_types=("middle",)),
+            forms=("safety",),
+            indicators=(per_class,),
+        ),
     )
     if units is None:
         units = (
@@ -117,36 +162,112 @@ def make_content(units: tuple[Unit, ...] | None = None) -> Content:
     return Content(plan=plan, tasks=tasks, units=units, periods=periods, forms=forms)
 
 
-def report(rid: str, unit: str, period: str, when: datetime, form: str = "safety",
-           **values: object) -> Report:
-    return make_report(unit, period, dict(values), when, form=form, rid=rid,
-                       submitted_by={"account": unit, "name": "填报人"})
+def report(
+    rid: str, unit: str, period: str, when: datetime, form: str = "safety", **values: object
+) -> Report:
+    return make_report(
+        unit,
+        period,
+        dict(values),
+        when,
+        form=form,
+        rid=rid,
+        submitted_by={"account": unit, "name": "填报人"},
+    )
 
 
 def make_reports() -> list[Report]:
     return [
-        report("r-north-q1", "north", "2025-Q1", datetime(2025, 4, 2, 9, 0, tzinfo=TZ),
-               drills=1, inspected=False, notes="正常", level="良好", checked_on="2025-03-20"),
+        report(
+            "r-north-q1",
+            "north",
+            "2025-Q1",
+            datetime(2025, 4, 2, 9, 0, tzinfo=TZ),
+            drills=1,
+            inspected=False,
+            notes="正常",
+            level="良好",
+            checked_on="2025-03-20",
+        ),
         # A correction: same unit, form and period, submitted later; it must replace the first.
-        report("r-north-q1-fix", "north", "2025-Q1", datetime(2025, 4, 5, 9, 0, tzinfo=TZ),
-               drills=2, inspected=True, notes="更正后", level="良好", checked_on="2025-03-21"),
-        report("r-north-q2", "north", "2025-Q2", datetime(2025, 7, 3, 9, 0, tzinfo=TZ),
-               drills=1, inspected=True, notes=HOSTILE_NOTES[0], level="-"),
-        report("r-south-q1", "south", "2025-Q1", datetime(2025, 4, 8, 9, 0, tzinfo=TZ),
-               drills=3.0, inspected=True, notes=HOSTILE_NOTES[1]),
-        report("r-south-q2", "south", "2025-Q2", datetime(2025, 7, 8, 9, 0, tzinfo=TZ),
-               drills=0, notes=HOSTILE_NOTES[2]),
-        report("r-east-q1", "east", "2025-Q1", datetime(2025, 4, 9, 9, 0, tzinfo=TZ),
-               drills=1, notes=HOSTILE_NOTES[3]),
-        report("r-east-q2", "east", "2025-Q2", datetime(2025, 7, 9, 9, 0, tzinfo=TZ),
-               drills=1, notes="旧说明"),
-        report("r-east-q2-fix", "east", "2025-Q2", datetime(2025, 7, 10, 9, 0, tzinfo=TZ),
-               drills=2, notes=HOSTILE_NOTES[4]),
+        report(
+            "r-north-q1-fix",
+            "north",
+            "2025-Q1",
+            datetime(2025, 4, 5, 9, 0, tzinfo=TZ),
+            drills=2,
+            inspected=True,
+            notes="更正后",
+            level="良好",
+            checked_on="2025-03-21",
+        ),
+        report(
+            "r-north-q2",
+            "north",
+            "2025-Q2",
+            datetime(2025, 7, 3, 9, 0, tzinfo=TZ),
+            drills=1,
+            inspected=True,
+            notes=HOSTILE_NOTES[0],
+            level="-",
+        ),
+        report(
+            "r-south-q1",
+            "south",
+            "2025-Q1",
+            datetime(2025, 4, 8, 9, 0, tzinfo=TZ),
+            drills=3.0,
+            inspected=True,
+            notes=HOSTILE_NOTES[1],
+        ),
+        report(
+            "r-south-q2",
+            "south",
+            "2025-Q2",
+            datetime(2025, 7, 8, 9, 0, tzinfo=TZ),
+            drills=0,
+            notes=HOSTILE_NOTES[2],
+        ),
+        report(
+            "r-east-q1",
+            "east",
+            "2025-Q1",
+            datetime(2025, 4, 9, 9, 0, tzinfo=TZ),
+            drills=1,
+            notes=HOSTILE_NOTES[3],
+        ),
+        report(
+            "r-east-q2",
+            "east",
+            "2025-Q2",
+            datetime(2025, 7, 9, 9, 0, tzinfo=TZ),
+            drills=1,
+            notes="旧说明",
+        ),
+        report(
+            "r-east-q2-fix",
+            "east",
+            "2025-Q2",
+            datetime(2025, 7, 10, 9, 0, tzinfo=TZ),
+            drills=2,
+            notes=HOSTILE_NOTES[4],
+        ),
         # Submitted after the as-of date: not yet part of any export.
-        report("r-north-q3-future", "north", "2025-Q3", datetime(2025, 10, 1, 9, 0, tzinfo=TZ),
-               drills=5),
-        report("r-north-annual", "north", "2025", datetime(2025, 7, 15, 9, 0, tzinfo=TZ),
-               form="summary", summary=HOSTILE_NOTES[5]),
+        report(
+            "r-north-q3-future",
+            "north",
+            "2025-Q3",
+            datetime(2025, 10, 1, 9, 0, tzinfo=TZ),
+            drills=5,
+        ),
+        report(
+            "r-north-annual",
+            "north",
+            "2025",
+            datetime(2025, 7, 15, 9, 0, tzinfo=TZ),
+            form="summary",
+            summary=HOSTILE_NOTES[5],
+        ),
     ]
 
 
@@ -157,8 +278,13 @@ def exported(tmp_path: Path) -> dict:
     package = write_data_package(content, reports, progress, tmp_path / "data")
     workbook = tmp_path / "data" / "progress.xlsx"
     write_workbook(content, reports, progress, workbook)
-    return {"content": content, "progress": progress, "package": package,
-            "dir": tmp_path / "data", "workbook": workbook}
+    return {
+        "content": content,
+        "progress": progress,
+        "package": package,
+        "dir": tmp_path / "data",
+        "workbook": workbook,
+    }
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -198,7 +324,10 @@ def test_package_lists_a_report_table_per_form_and_the_progress_table(exported):
     package = json.loads(exported["package"].read_text(encoding="utf-8"))
     assert exported["package"].name == "datapackage.json"
     assert [r["path"] for r in package["resources"]] == [
-        "reports-safety.csv", "reports-summary.csv", "progress.csv"]
+        "reports-safety.csv",
+        "reports-summary.csv",
+        "progress.csv",
+    ]
     for resource in package["resources"]:
         assert (exported["dir"] / resource["path"]).is_file()
     assert package["name"] == "school-safety-2025"  # Data Package names are lower case
@@ -212,8 +341,12 @@ def test_frictionless_accepts_the_written_package(exported):
 
 def test_frictionless_cli_accepts_the_written_package(exported):
     cli = Path(sys.executable).with_name("frictionless")
-    run = subprocess.run([str(cli), "validate", str(exported["package"])],
-                         capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [str(cli), "validate", str(exported["package"])],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
 
 
@@ -245,8 +378,18 @@ def test_frictionless_rejects_a_unit_reported_twice_for_one_period(exported):
 
 def test_report_columns_are_the_key_columns_then_the_schema_fields_in_order(exported):
     header = next(csv.reader((exported["dir"] / "reports-safety.csv").open(encoding="utf-8")))
-    assert header == ["submission-id", "unit-id", "unit-name", "period-id", "submitted-at",
-                      "drills", "inspected", "notes", "level", "checked_on"]
+    assert header == [
+        "submission-id",
+        "unit-id",
+        "unit-name",
+        "period-id",
+        "submitted-at",
+        "drills",
+        "inspected",
+        "notes",
+        "level",
+        "checked_on",
+    ]
 
 
 def test_report_resource_titles_are_chinese(exported):
@@ -254,8 +397,18 @@ def test_report_resource_titles_are_chinese(exported):
     safety = package["resources"][0]
     assert safety["title"] == "季度安全检查/报告（已审核填报）"
     titles = [f["title"] for f in safety["schema"]["fields"]]
-    assert titles == ["填报编号", "单位代码", "单位名称", "报送周期", "提交时间",
-                      "应急演练次数", "是否完成隐患排查", "情况说明", "自评等级", "检查日期"]
+    assert titles == [
+        "填报编号",
+        "单位代码",
+        "单位名称",
+        "报送周期",
+        "提交时间",
+        "应急演练次数",
+        "是否完成隐患排查",
+        "情况说明",
+        "自评等级",
+        "检查日期",
+    ]
     progress = package["resources"][2]
     assert progress["title"] == "各单位指标进度"
     assert "状态" in [f["title"] for f in progress["schema"]["fields"]]
@@ -281,8 +434,13 @@ def test_reports_submitted_after_the_as_of_date_are_left_out(exported):
 def test_reports_are_ordered_by_period_then_unit_registry_order(exported):
     rows = read_csv(exported["dir"] / "reports-safety.csv")
     assert [(r["period-id"], r["unit-id"]) for r in rows] == [
-        ("2025-Q1", "north"), ("2025-Q1", "south"), ("2025-Q1", "east"),
-        ("2025-Q2", "north"), ("2025-Q2", "south"), ("2025-Q2", "east")]
+        ("2025-Q1", "north"),
+        ("2025-Q1", "south"),
+        ("2025-Q1", "east"),
+        ("2025-Q2", "north"),
+        ("2025-Q2", "south"),
+        ("2025-Q2", "east"),
+    ]
 
 
 def test_report_values_are_written_as_frictionless_reads_them(exported):
@@ -305,14 +463,17 @@ def test_progress_csv_has_one_row_per_unit_and_indicator_with_its_status(exporte
         assert row["status"] == result.status.value
         assert row["status-label"] == Status(row["status"]).label
         assert row["task-id"] == result.task
-    north_drills = next(r for r in rows if (r["unit-id"], r["indicator-id"])
-                        == ("north", "drill-count"))
+    north_drills = next(
+        r for r in rows if (r["unit-id"], r["indicator-id"]) == ("north", "drill-count")
+    )
     assert north_drills["value"] == "3" and north_drills["value-text"] == "3 次"
-    north_yes_no = next(r for r in rows if (r["unit-id"], r["indicator-id"])
-                        == ("north", "inspection"))
+    north_yes_no = next(
+        r for r in rows if (r["unit-id"], r["indicator-id"]) == ("north", "inspection")
+    )
     assert north_yes_no["value"] == "1" and north_yes_no["value-text"] == "是"
-    east_ratio = next(r for r in rows if (r["unit-id"], r["indicator-id"])
-                      == ("east", "drills-per-class"))
+    east_ratio = next(
+        r for r in rows if (r["unit-id"], r["indicator-id"]) == ("east", "drills-per-class")
+    )
     assert east_ratio["value"] == "" and east_ratio["status"] == "not_applicable"
 
 
@@ -344,7 +505,8 @@ def test_hostile_text_survives_in_csv_behind_a_single_quote(exported):
     summaries = [r["summary"] for r in read_csv(exported["dir"] / "reports-summary.csv")]
     assert summaries == ["'" + HOSTILE_NOTES[5]]
     names = {r["unit-name"] for r in reports} | {
-        r["unit-name"] for r in read_csv(exported["dir"] / "progress.csv")}
+        r["unit-name"] for r in read_csv(exported["dir"] / "progress.csv")
+    }
     assert "'" + HOSTILE_NAME in names and HOSTILE_NAME not in names
     # The enum value "-" is itself formula-like: the exported schema accepts its safe form.
     assert "'-" in {r["level"] for r in reports}
@@ -353,8 +515,9 @@ def test_hostile_text_survives_in_csv_behind_a_single_quote(exported):
 def test_schema_still_accepts_a_neutralised_value_at_the_maximum_length(tmp_path):
     content = make_content()
     at_limit = "=" + "字" * 11  # exactly maxLength 12 before the quote is added
-    reports = [report("r1", "north", "2025-Q1", datetime(2025, 4, 2, tzinfo=TZ),
-                      drills=1, notes=at_limit)]
+    reports = [
+        report("r1", "north", "2025-Q1", datetime(2025, 4, 2, tzinfo=TZ), drills=1, notes=at_limit)
+    ]
     package = write_data_package(content, reports, evaluate(content, reports, AS_OF), tmp_path)
     result = frictionless.validate(str(package))
     assert result.valid, result.flatten(["fieldName", "type", "note"])
@@ -394,8 +557,17 @@ def test_every_sheet_has_a_frozen_chinese_header_row(exported):
         assert all(any("\u4e00" <= ch <= "\u9fff" for ch in h) for h in header), header
         assert all(c.font.bold for c in sheet[1])
     assert [c.value for c in workbook["各单位进度"][1]] == [
-        "单位代码", "单位名称", "单位类型", "完成率", "适用指标数",
-        "已完成", "进展正常", "进度滞后", "未报送", "已逾期"]
+        "单位代码",
+        "单位名称",
+        "单位类型",
+        "完成率",
+        "适用指标数",
+        "已完成",
+        "进展正常",
+        "进度滞后",
+        "未报送",
+        "已逾期",
+    ]
 
 
 def test_unit_progress_sheet_matches_the_progress_rollups(exported):
@@ -407,8 +579,7 @@ def test_unit_progress_sheet_matches_the_progress_rollups(exported):
         rollup = progress.unit_rollup(row[0])
         assert row[3] == rollup.share
         assert row[4] == rollup.applicable
-        assert list(row[5:]) == [rollup.counts[s] for s in Status
-                                 if s is not Status.NOT_APPLICABLE]
+        assert list(row[5:]) == [rollup.counts[s] for s in Status if s is not Status.NOT_APPLICABLE]
     assert rows[1][2] == "中学"
     assert sheet["D2"].number_format == "0.0%"
 
@@ -417,28 +588,46 @@ def test_form_sheets_show_each_effective_report_once(exported):
     sheet = load_workbook(exported["workbook"])["季度安全检查 报告"]
     ids = [r[0] for r in sheet.iter_rows(min_row=2, values_only=True)]
     assert ids == [r["submission-id"] for r in read_csv(exported["dir"] / "reports-safety.csv")]
-    assert [c.value for c in sheet[1]][:5] == ["填报编号", "单位代码", "单位名称", "报送周期",
-                                              "提交时间"]
+    assert [c.value for c in sheet[1]][:5] == [
+        "填报编号",
+        "单位代码",
+        "单位名称",
+        "报送周期",
+        "提交时间",
+    ]
 
 
 def test_control_characters_in_text_do_not_break_the_workbook(tmp_path):
     content = make_content()
-    reports = [report("r1", "north", "2025-Q1", datetime(2025, 4, 2, tzinfo=TZ),
-                      drills=1, notes="响铃\x07结束")]
+    reports = [
+        report(
+            "r1",
+            "north",
+            "2025-Q1",
+            datetime(2025, 4, 2, tzinfo=TZ),
+            drills=1,
+            notes="响铃\x07结束",
+        )
+    ]
     path = tmp_path / "out.xlsx"
     write_workbook(content, reports, evaluate(content, reports, AS_OF), path)
-    values = [r[7] for r in load_workbook(path)["季度安全检查 报告"].iter_rows(
-        min_row=2, values_only=True)]
+    values = [
+        r[7]
+        for r in load_workbook(path)["季度安全检查 报告"].iter_rows(min_row=2, values_only=True)
+    ]
     assert values == ["响铃结束"]
 
 
-@pytest.mark.parametrize(("wanted", "expected"), [
-    ("季度安全检查/报告", "季度安全检查 报告"),
-    ("[a]:b*c?", "abc"),
-    ("很长" * 20, "很长" * 15 + "很"),
-    ("'引号'", "引号"),
-    ("", "Sheet"),
-])
+@pytest.mark.parametrize(
+    ("wanted", "expected"),
+    [
+        ("季度安全检查/报告", "季度安全检查 报告"),
+        ("[a]:b*c?", "abc"),
+        ("很长" * 20, "很长" * 15 + "很"),
+        ("'引号'", "引号"),
+        ("", "Sheet"),
+    ],
+)
 def test_sheet_titles_are_valid_excel_names(wanted, expected):
     title = sheet_title(wanted, set())
     assert len(title) <= 31
@@ -456,13 +645,25 @@ def test_sheet_titles_stay_unique(tmp_path):
 
 @pytest.mark.slow
 def test_five_thousand_units_by_three_quarters_export_and_validate(tmp_path):
-    units = tuple(Unit(f"u{n:04d}", f"单位{n}", "middle" if n % 2 else "primary",
-                       attributes={"classes": n % 7}) for n in range(5000))
+    units = tuple(
+        Unit(
+            f"u{n:04d}", f"单位{n}", "middle" if n % 2 else "primary", attributes={"classes": n % 7}
+        )
+        for n in range(5000)
+    )
     content = make_content(units)
     reports = [
-        report(f"r-{u.id}-{q}", u.id, f"2025-Q{q}", datetime(2025, 3 * q + 1, 2, tzinfo=TZ),
-               drills=n % 4, inspected=bool(n % 3), notes=("=x" if n % 50 == 0 else "正常"))
-        for n, u in enumerate(units) for q in (1, 2, 3)
+        report(
+            f"r-{u.id}-{q}",
+            u.id,
+            f"2025-Q{q}",
+            datetime(2025, 3 * q + 1, 2, tzinfo=TZ),
+            drills=n % 4,
+            inspected=bool(n % 3),
+            notes=("=x" if n % 50 == 0 else "正常"),
+        )
+        for n, u in enumerate(units)
+        for q in (1, 2, 3)
     ]
     as_of = date(2025, 12, 31)
     progress = evaluate(content, reports, as_of)

@@ -27,14 +27,17 @@ def test_every_form_field_type_is_registered_under_its_frictionless_name():
     assert all(field_type(name).name == name for name in FIELD_TYPES)
 
 
-@pytest.mark.parametrize(("kind", "raw", "message"), [
-    ("integer", "3.5", "请输入整数"),
-    ("number", "abc", "请输入数字"),
-    ("number", "NaN", "请输入数字"),
-    ("number", "-Infinity", "请输入数字"),
-    ("boolean", "perhaps", "请选择“是”或“否”"),
-    ("date", "2022-13-01", "请输入有效日期（格式：YYYY-MM-DD）"),
-])
+@pytest.mark.parametrize(
+    ("kind", "raw", "message"),
+    [
+        ("integer", "3.5", "请输入整数"),
+        ("number", "abc", "请输入数字"),
+        ("number", "NaN", "请输入数字"),
+        ("number", "-Infinity", "请输入数字"),
+        ("boolean", "perhaps", "请选择“是”或“否”"),
+        ("date", "2022-13-01", "请输入有效日期（格式：YYYY-MM-DD）"),
+    ],
+)
 def test_a_value_not_of_the_type_gets_the_types_message(kind, raw, message):
     field = frictionless.Field.from_descriptor({"name": "x", "type": kind})
     assert read_cell(field, raw) == (None, message)
@@ -47,13 +50,16 @@ def test_only_text_keeps_the_blanks_around_it():
     assert read_cell(count, " 12 ") == (12, None)
 
 
-@pytest.mark.parametrize(("kind", "value", "shown"), [
-    ("integer", 3.0, "3"),
-    ("number", 2.5, "2.5"),
-    ("boolean", True, "是"),
-    ("boolean", "false", "否"),
-    ("string", "按计划推进", "按计划推进"),
-])
+@pytest.mark.parametrize(
+    ("kind", "value", "shown"),
+    [
+        ("integer", 3.0, "3"),
+        ("number", 2.5, "2.5"),
+        ("boolean", True, "是"),
+        ("boolean", "false", "否"),
+        ("string", "按计划推进", "按计划推进"),
+    ],
+)
 def test_a_value_is_shown_by_its_type(kind, value, shown):
     assert field_type(kind).shown(value) == shown
 
@@ -83,8 +89,11 @@ def test_the_plan_accepts_a_registered_type_and_names_the_types_it_knows(tmp_pat
 
     _, problems = read_content(plan)
     assert [(p.field, p.message) for p in problems] == [
-        ("fields.school_year.type",
-         "表单不支持字段类型“year”（可用：integer、number、boolean、string、date）")]
+        (
+            "fields.school_year.type",
+            "表单不支持字段类型“year”（可用：integer、number、boolean、string、date）",
+        )
+    ]
 
     class YearType(FieldType):
         name: ClassVar[str] = "year"
@@ -107,8 +116,14 @@ def test_the_form_service_renders_each_field_with_its_types_input(monkeypatch):
             return {**super().html_attributes(field), "min": "1949", "inputmode": "numeric"}
 
     monkeypatch.setitem(fields.FIELD_TYPES, "year", YearType())
-    form = make_form("annual", [FormField("school_year", "year", "学年", required=True),
-                                FormField("held", "boolean", "是否举办")], ("2025",))
+    form = make_form(
+        "annual",
+        [
+            FormField("school_year", "year", "学年", required=True),
+            FormField("held", "boolean", "是否举办"),
+        ],
+        ("2025",),
+    )
     rendered = build_form(form, {"school_year": "2025"})
     year = str(rendered["school_year"])
     assert 'min="1949"' in year and 'inputmode="numeric"' in year and 'value="2025"' in year

@@ -47,8 +47,13 @@ def test_the_pull_request_title_names_unit_form_and_period() -> None:
 def test_the_pull_request_body_is_a_table_of_field_titles_and_values() -> None:
     report = sample_report("r-1", values={"count": 3, "done": False, "notes": None})
     report["evidence"] = [
-        {"file": "1-a.pdf", "name": "报告.pdf", "media_type": "application/pdf", "size": 1,
-         "sha256": "0" * 64}
+        {
+            "file": "1-a.pdf",
+            "name": "报告.pdf",
+            "media_type": "application/pdf",
+            "size": 1,
+            "sha256": "0" * 64,
+        }
     ]
 
     body = pull_request_text(report_from_document(report), LABELS).body
@@ -99,9 +104,20 @@ def github() -> GitHubForge:
     return GitHubForge("o", "r", "t", api_url="http://127.0.0.1:9", webhook_secret="s3cret")
 
 
-BODY = json.dumps({"action": "closed", "number": 7, "pull_request": {
-    "number": 7, "merged": True, "merge_commit_sha": "abc", "head": {"ref": "submit/u/x"},
-    "merged_by": {"login": "wangwu"}}, "sender": {"login": "wangwu"}}).encode()
+BODY = json.dumps(
+    {
+        "action": "closed",
+        "number": 7,
+        "pull_request": {
+            "number": 7,
+            "merged": True,
+            "merge_commit_sha": "abc",
+            "head": {"ref": "submit/u/x"},
+            "merged_by": {"login": "wangwu"},
+        },
+        "sender": {"login": "wangwu"},
+    }
+).encode()
 
 
 def sign(body: bytes, secret: str = "s3cret") -> str:
@@ -118,7 +134,12 @@ def test_a_gitea_webhook_with_a_valid_signature_is_accepted_and_parsed(gitea: Gi
 
     assert event is not None
     assert (event.kind, event.action, event.number, event.merged, event.branch, event.actor) == (
-        "pull_request", "closed", 7, True, "submit/u/x", "wangwu",
+        "pull_request",
+        "closed",
+        7,
+        True,
+        "submit/u/x",
+        "wangwu",
     )
 
 
@@ -185,15 +206,21 @@ class Setup:
     merged: list[str]
 
 
-def make_service(tmp_path: Path, fake: FakeForge, remote: Path, token: str | None = None
-                 ) -> SubmissionService:
+def make_service(
+    tmp_path: Path, fake: FakeForge, remote: Path, token: str | None = None
+) -> SubmissionService:
     config = GitConfig(
         instance_dir=tmp_path / "instance",
         service_repo=tmp_path / "instance" / "service.git",
         remote=str(remote),
         forge=ForgeConfig(
-            kind=fake.dialect, api_url=fake.url, owner=fake.owner, repo=fake.repo,
-            token=token or fake.token, webhook_secret=fake.webhook_secret, timeout=5,
+            kind=fake.dialect,
+            api_url=fake.url,
+            owner=fake.owner,
+            repo=fake.repo,
+            token=token or fake.token,
+            webhook_secret=fake.webhook_secret,
+            timeout=5,
         ),
     )
     return SubmissionService(config, labels=lambda report: LABELS)
@@ -244,7 +271,8 @@ def test_approval_merges_the_pull_request_through_the_api(setup: Setup) -> None:
 
     tip = main_tip(setup)
     assert git(setup.remote, "rev-parse", f"{tip}^1", f"{tip}^2").splitlines() == [
-        before, record.commit,
+        before,
+        record.commit,
     ]
     message = git(setup.remote, "log", "-1", "--format=%B", tip)
     assert message.startswith("Approve submission r-1 (unit-a quarterly 2022-Q1)")
@@ -435,8 +463,13 @@ def test_the_environment_selects_the_remote_and_the_forge(setup: Setup, tmp_path
 
     assert service.forge.kind == setup.fake.dialect
     assert [p.head for p in setup.fake.pulls.values()] == ["submit/unit-a/r-1"]
-    commit = git(tmp_path / "env" / "service.git", "log", "-1", "--format=%cn",
-                 "refs/heads/submit/unit-a/r-1")
+    commit = git(
+        tmp_path / "env" / "service.git",
+        "log",
+        "-1",
+        "--format=%cn",
+        "refs/heads/submit/unit-a/r-1",
+    )
     assert commit == "填报服务"
 
 
@@ -461,6 +494,10 @@ def test_every_registered_forge_is_made_by_its_own_module() -> None:
     committer = repository.Identity("服务", "service@example.org")
     for kind, create in FORGES.items():
         assert create.__module__ == f"forms.forges.{kind}"
-        forge = make_forge(ForgeConfig(kind=kind, api_url="http://127.0.0.1:9"),
-                           remote="/srv/plan.git", main_branch="main", committer=committer)
+        forge = make_forge(
+            ForgeConfig(kind=kind, api_url="http://127.0.0.1:9"),
+            remote="/srv/plan.git",
+            main_branch="main",
+            committer=committer,
+        )
         assert forge.kind == kind

@@ -32,9 +32,13 @@ def differences(left: Path, right: Path) -> list[str]:
     def walk(comparison: filecmp.dircmp[str], prefix: str) -> list[str]:
         # dircmp compares by size and time first; equal sizes with other times are read.
         found = [prefix + name for name in comparison.left_only + comparison.right_only]
-        found += [prefix + name for name in comparison.common_files
-                  if not filecmp.cmp(Path(comparison.left) / name,
-                                     Path(comparison.right) / name, shallow=False)]
+        found += [
+            prefix + name
+            for name in comparison.common_files
+            if not filecmp.cmp(
+                Path(comparison.left) / name, Path(comparison.right) / name, shallow=False
+            )
+        ]
         for name, sub in comparison.subdirs.items():
             found += walk(sub, f"{prefix}{name}/")
         return found
@@ -58,8 +62,11 @@ def approve_correction(root: Path, *, change_value: bool) -> dict[str, object]:
     report["id"] = "20250801090000-0badcafe"
     report["submitted_at"] = "2025-08-01T09:00:00+08:00"
     if change_value:
-        name, value = next((k, v) for k, v in report["values"].items()
-                           if isinstance(v, int) and not isinstance(v, bool))
+        name, value = next(
+            (k, v)
+            for k, v in report["values"].items()
+            if isinstance(v, int) and not isinstance(v, bool)
+        )
         report["values"][name] = value + 1
     target = path.parent / f"{report['id']}.json"
     target.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -122,9 +129,7 @@ def test_a_failed_build_keeps_the_cache_of_the_last_good_one(tmp_path: Path, pla
     assert cache.read_bytes() == saved
 
 
-def test_a_changed_site_configuration_renders_every_page_again(
-    tmp_path: Path, plan: Path
-) -> None:
+def test_a_changed_site_configuration_renders_every_page_again(tmp_path: Path, plan: Path) -> None:
     cache = tmp_path / "pages.json"
     build_site(plan, tmp_path / "before", cache=cache)
     config = yaml.safe_load((plan / "mkdocs.yml").read_text(encoding="utf-8"))
@@ -135,14 +140,17 @@ def test_a_changed_site_configuration_renders_every_page_again(
     build_site(plan, tmp_path / "full")
 
     assert differences(tmp_path / "after", tmp_path / "full") == []
-    pages = [p.relative_to(tmp_path / "after").as_posix()
-             for p in (tmp_path / "after").rglob("index.html")]
+    pages = [
+        p.relative_to(tmp_path / "after").as_posix()
+        for p in (tmp_path / "after").rglob("index.html")
+    ]
     assert not any(shared(tmp_path / "before", tmp_path / "after", page) for page in pages)
     assert "另一个名称" in (tmp_path / "after" / unit_page("binjiang-ps")).read_text("utf-8")
 
 
-@pytest.mark.parametrize("damage", ["previous folder removed", "cache unreadable",
-                                    "target not empty"])
+@pytest.mark.parametrize(
+    "damage", ["previous folder removed", "cache unreadable", "target not empty"]
+)
 def test_anything_the_cache_cannot_vouch_for_gives_a_full_build(
     tmp_path: Path, plan: Path, damage: str
 ) -> None:
@@ -188,8 +196,11 @@ def test_the_rebuild_worker_takes_unchanged_pages_over_from_the_served_build(
     assert first is not None and second is not None and rebuilder.current == second
     assert (sites / PAGE_CACHE).is_file()
     assert str(report["id"]) in (second / unit_page(str(report["unit"]))).read_text("utf-8")
-    others = [p.parent.name for p in (second / "units").glob("*/index.html")
-              if p.parent.name != report["unit"]]
+    others = [
+        p.parent.name
+        for p in (second / "units").glob("*/index.html")
+        if p.parent.name != report["unit"]
+    ]
     assert others and all(shared(first, second, unit_page(u)) for u in others)
 
 
@@ -197,9 +208,21 @@ def test_plansite_build_takes_a_cache_file(tmp_path: Path, plan: Path) -> None:
     cache = tmp_path / "pages.json"
     for site in ("one", "two"):
         result = subprocess.run(
-            [sys.executable, "-m", "builder.cli", "build", "--root", str(plan),
-             "--site-dir", str(tmp_path / site), "--cache", str(cache)],
-            capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-m",
+                "builder.cli",
+                "build",
+                "--root",
+                str(plan),
+                "--site-dir",
+                str(tmp_path / site),
+                "--cache",
+                str(cache),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert result.returncode == 0, result.stderr
 
@@ -246,8 +269,9 @@ def test_a_report_approved_after_the_as_of_date_is_listed_on_the_rebuilt_unit_pa
     path = sorted((plan / "data" / "reports").rglob("*.json"))[0]
     report = json.loads(path.read_text(encoding="utf-8"))
     report.update(id="20251015090000-0badf00d", submitted_at="2025-10-15T09:00:00+08:00")
-    (path.parent / f"{report['id']}.json").write_text(json.dumps(report, ensure_ascii=False),
-                                                       encoding="utf-8")
+    (path.parent / f"{report['id']}.json").write_text(
+        json.dumps(report, ensure_ascii=False), encoding="utf-8"
+    )
     git(plan, "add", "-A")
     git(plan, "commit", "-qm", "Approve a late correction")
 
@@ -264,7 +288,7 @@ def test_a_report_approved_after_the_as_of_date_is_listed_on_the_rebuilt_unit_pa
     # Nothing else changes: the rest of the page's content (statuses, values, the reports
     # that count), and every other page, taken over from the served build.
     before = (first / page).read_text(encoding="utf-8")
-    content = after[after.index('<h1 id="ps-unit"'):after.index("</article>")]
+    content = after[after.index('<h1 id="ps-unit"') : after.index("</article>")]
     assert content.replace(section, "") in before
     others = [p.relative_to(second).as_posix() for p in second.rglob("index.html")]
     assert all(shared(first, second, other) for other in others if other != page)

@@ -170,9 +170,13 @@ def test_a_branch_the_outbox_does_not_know_is_recovered_from_git(
         ' "submitted_by": {"account": "unit-b", "name": "李四"}, "values": {}}'
     )
     repository.commit_on_new_branch(
-        repo, "submit/unit-b/lost-1", main,
+        repo,
+        "submit/unit-b/lost-1",
+        main,
         {"data/reports/quarterly/2022-Q1/unit-b/lost-1.json": text.encode()},
-        "Submit", sig, sig,
+        "Submit",
+        sig,
+        sig,
     )
     assert service.get("lost-1") is None
 
@@ -181,15 +185,16 @@ def test_a_branch_the_outbox_does_not_know_is_recovered_from_git(
     assert result.recovered == 1
     record = service.get("lost-1")
     assert (record.unit, record.form, record.period, record.submitted_by) == (
-        "unit-b", "quarterly", "2022-Q1", "unit-b",
+        "unit-b",
+        "quarterly",
+        "2022-Q1",
+        "unit-b",
     )
     assert record.state == IN_REVIEW
     assert "refs/heads/submit/unit-b/lost-1" in remote_branches(instance)
 
 
-def test_a_lost_outbox_file_is_rebuilt_from_the_refs(
-    instance: Path, worktree: Path
-) -> None:
+def test_a_lost_outbox_file_is_rebuilt_from_the_refs(instance: Path, worktree: Path) -> None:
     first = SubmissionService.open_default(instance, worktree)
     for n in range(3):
         first.submit(sample_report(f"r-{n}"), [], "张三", "a@example.org")
@@ -234,9 +239,18 @@ def test_the_background_sync_delivers_without_being_asked(service: SubmissionSer
 
 def record(submission_id: str, unit: str, submitted_at: str) -> SubmissionRecord:
     return SubmissionRecord(
-        id=submission_id, unit=unit, form="f", period="p", branch=f"submit/{unit}/{submission_id}",
-        commit="0" * 40, state=QUEUED, reason="", submitted_at=datetime.fromisoformat(submitted_at),
-        submitted_by=unit, review_url="", reviewer="",
+        id=submission_id,
+        unit=unit,
+        form="f",
+        period="p",
+        branch=f"submit/{unit}/{submission_id}",
+        commit="0" * 40,
+        state=QUEUED,
+        reason="",
+        submitted_at=datetime.fromisoformat(submitted_at),
+        submitted_by=unit,
+        review_url="",
+        reviewer="",
     )
 
 

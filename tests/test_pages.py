@@ -46,7 +46,7 @@ from tests.factories import make_form, make_plan, make_report
 CST = timezone(timedelta(hours=8))
 AS_OF = date(2022, 10, 20)
 HOSTILE_NAME = '<script>alert("x")</script>[点我](javascript:alert(1)) *粗* | 管道'
-HOSTILE_NOTE = '<img src=x onerror=alert(2)> [链接](javascript:alert(3))'
+HOSTILE_NOTE = "<img src=x onerror=alert(2)> [链接](javascript:alert(3))"
 
 
 def _content(*, demo: bool = True, unit_name: str = "市甲局") -> Content:
@@ -60,8 +60,10 @@ def _content(*, demo: bool = True, unit_name: str = "市甲局") -> Content:
         guiding_ideology="以预防为主。",
         principles=(Principle("安全第一", "把安全放在首位。"),),
         unit_types=(UnitType("school", "学校"), UnitType("office", "机关")),
-        categories=(Category("drills", "一", "应急演练", "定期开展演练。"),
-                    Category("facilities", "二", "设施检查")),
+        categories=(
+            Category("drills", "一", "应急演练", "定期开展演练。"),
+            Category("facilities", "二", "设施检查"),
+        ),
         guarantees_title="保障措施",
         demo=demo,
     )
@@ -78,36 +80,77 @@ def _content(*, demo: bool = True, unit_name: str = "市甲局") -> Content:
         description="每季度报送",
     )
     periods = tuple(
-        Period(f"2022-Q{q}", f"2022年第{q}季度", date(2022, 3 * q - 2, 1),
-               date(2022, 3 * q, 28), date(2022, 3 * q, 28) + timedelta(days=10))
+        Period(
+            f"2022-Q{q}",
+            f"2022年第{q}季度",
+            date(2022, 3 * q - 2, 1),
+            date(2022, 3 * q, 28),
+            date(2022, 3 * q, 28) + timedelta(days=10),
+        )
         for q in range(1, 5)
     )
     drills = Indicator(
-        id="drill-count", task_id="t-drills", title="开展演练", rule="sum",
-        due=date(2022, 12, 31), field=FieldRef("quarterly", "drills"),
-        target=Target(minimum=4), measure="次",
+        id="drill-count",
+        task_id="t-drills",
+        title="开展演练",
+        rule="sum",
+        due=date(2022, 12, 31),
+        field=FieldRef("quarterly", "drills"),
+        target=Target(minimum=4),
+        measure="次",
     )
     checked = Indicator(
-        id="facility-ratio", task_id="t-check", title="设施检查率", rule="ratio",
+        id="facility-ratio",
+        task_id="t-check",
+        title="设施检查率",
+        rule="ratio",
         due=date(2022, 6, 30),
         numerator=Operand(field=FieldRef("quarterly", "checked"), combine="sum"),
-        denominator=Operand(unit_attribute="facilities"), target=Target(minimum=1.0),
+        denominator=Operand(unit_attribute="facilities"),
+        target=Target(minimum=1.0),
     )
     filed = Indicator(
-        id="plan-filed", task_id="g-plan", title="报送实施方案", rule="yes_no",
-        due=date(2022, 3, 31), field=FieldRef("quarterly", "plan_filed"),
+        id="plan-filed",
+        task_id="g-plan",
+        title="报送实施方案",
+        rule="yes_no",
+        due=date(2022, 3, 31),
+        field=FieldRef("quarterly", "plan_filed"),
         target=Target(equals=True),
     )
     tasks = (
-        Task(id="t-drills", number=1, title="开展应急演练", body="每季度**至少**一次演练。",
-             category="drills", forms=("quarterly",), indicators=(drills,),
-             checklist=(ChecklistItem("制定演练脚本"),
-                        ChecklistItem("报送方案", FieldRef("quarterly", "plan_filed")))),
-        Task(id="t-check", number=2, title="检查校园设施", body="全面检查设施。",
-             category="facilities", applies_to=AppliesTo(unit_types=("school",)),
-             forms=("quarterly",), indicators=(checked,)),
-        Task(id="g-plan", number=1, title="制定实施方案", body="各单位制定方案。",
-             kind="guarantee", forms=("quarterly",), indicators=(filed,)),
+        Task(
+            id="t-drills",
+            number=1,
+            title="开展应急演练",
+            body="每季度**至少**一次演练。",
+            category="drills",
+            forms=("quarterly",),
+            indicators=(drills,),
+            checklist=(
+                ChecklistItem("制定演练脚本"),
+                ChecklistItem("报送方案", FieldRef("quarterly", "plan_filed")),
+            ),
+        ),
+        Task(
+            id="t-check",
+            number=2,
+            title="检查校园设施",
+            body="全面检查设施。",
+            category="facilities",
+            applies_to=AppliesTo(unit_types=("school",)),
+            forms=("quarterly",),
+            indicators=(checked,),
+        ),
+        Task(
+            id="g-plan",
+            number=1,
+            title="制定实施方案",
+            body="各单位制定方案。",
+            kind="guarantee",
+            forms=("quarterly",),
+            indicators=(filed,),
+        ),
     )
     units = (
         Unit("a", unit_name, "school", attributes={"facilities": 10}),
@@ -117,26 +160,44 @@ def _content(*, demo: bool = True, unit_name: str = "市甲局") -> Content:
     return Content(plan=plan, tasks=tasks, units=units, periods=periods, forms=(quarterly,))
 
 
-def _report(unit: str, period: str, day: date, values: dict, rid: str = "",
-            evidence: tuple[Evidence, ...] = ()) -> Report:
+def _report(
+    unit: str,
+    period: str,
+    day: date,
+    values: dict,
+    rid: str = "",
+    evidence: tuple[Evidence, ...] = (),
+) -> Report:
     at = datetime(day.year, day.month, day.day, 9, 30, tzinfo=CST)
-    return make_report(unit, period, values, at, form="quarterly",
-                       rid=rid or f"{at:%Y%m%d%H%M%S}-{unit:0>8}",
-                       submitted_by={"account": unit, "name": "张三"}, evidence=evidence)
+    return make_report(
+        unit,
+        period,
+        values,
+        at,
+        form="quarterly",
+        rid=rid or f"{at:%Y%m%d%H%M%S}-{unit:0>8}",
+        submitted_by={"account": unit, "name": "张三"},
+        evidence=evidence,
+    )
 
 
 def _reports(note: str = "一切正常") -> list[Report]:
     return [
-        _report("a", "2022-Q1", date(2022, 4, 2),
-                {"drills": 2, "checked": 10, "plan_filed": True, "notes": note},
-                evidence=(Evidence("1-x.pdf", "演练照片.pdf", "application/pdf", 2048, "0" * 64),)),
+        _report(
+            "a",
+            "2022-Q1",
+            date(2022, 4, 2),
+            {"drills": 2, "checked": 10, "plan_filed": True, "notes": note},
+            evidence=(Evidence("1-x.pdf", "演练照片.pdf", "application/pdf", 2048, "0" * 64),),
+        ),
         _report("a", "2022-Q2", date(2022, 7, 20), {"drills": 1, "checked": 0}),  # late
         _report("c", "2022-Q1", date(2022, 4, 5), {"drills": 0, "checked": 1}),
     ]
 
 
-def _render(content: Content | None = None, reports: list[Report] | None = None,
-            **options: object) -> dict[str, GeneratedPage]:
+def _render(
+    content: Content | None = None, reports: list[Report] | None = None, **options: object
+) -> dict[str, GeneratedPage]:
     content = content or _content()
     reports = _reports() if reports is None else reports
     progress = evaluate(content, reports, AS_OF)
@@ -146,8 +207,9 @@ def _render(content: Content | None = None, reports: list[Report] | None = None,
 
 def _html(page: GeneratedPage) -> str:
     """The page as MkDocs renders its body (same extensions as mkdocs.yml)."""
-    return markdown.markdown(page.markdown, extensions=["tables", "attr_list", "md_in_html",
-                                                        "admonition", "toc"])
+    return markdown.markdown(
+        page.markdown, extensions=["tables", "attr_list", "md_in_html", "admonition", "toc"]
+    )
 
 
 # --------------------------------------------------------------------------- page set
@@ -155,17 +217,31 @@ def _html(page: GeneratedPage) -> str:
 
 def test_every_page_is_generated_once() -> None:
     pages = _render()
-    assert sorted(pages) == sorted([
-        "index.md", "plan.md", "tasks/index.md", "tasks/t-drills.md", "tasks/t-check.md",
-        "tasks/g-plan.md", "units/index.md", "units/a.md", "units/b.md", "units/c.md",
-        "matrix.md", "data.md",
-    ])
+    assert sorted(pages) == sorted(
+        [
+            "index.md",
+            "plan.md",
+            "tasks/index.md",
+            "tasks/t-drills.md",
+            "tasks/t-check.md",
+            "tasks/g-plan.md",
+            "units/index.md",
+            "units/a.md",
+            "units/b.md",
+            "units/c.md",
+            "matrix.md",
+            "data.md",
+        ]
+    )
 
 
 def test_unit_pages_are_built_but_not_in_the_navigation() -> None:
     pages = _render()
-    assert [p.in_nav for p in pages.values() if p.path.startswith("units/")
-            and p.path != "units/index.md"] == [False, False, False]
+    assert [
+        p.in_nav
+        for p in pages.values()
+        if p.path.startswith("units/") and p.path != "units/index.md"
+    ] == [False, False, False]
     listed = str(nav(list(pages.values())))
     assert "units/index.md" in listed
     assert "units/a.md" not in listed
@@ -178,7 +254,11 @@ def test_navigation_groups_tasks_under_one_entry_in_plan_order() -> None:
     assert titles == ["首页", "方案全文", "任务", "单位总览", "进度矩阵", "数据下载"]
     tasks = entries[2]["任务"]
     assert [next(iter(t.values())) for t in tasks] == [
-        "tasks/index.md", "tasks/t-drills.md", "tasks/t-check.md", "tasks/g-plan.md"]
+        "tasks/index.md",
+        "tasks/t-drills.md",
+        "tasks/t-check.md",
+        "tasks/g-plan.md",
+    ]
 
 
 # --------------------------------------------------------------------------- links
@@ -199,8 +279,9 @@ def test_navigation_groups_tasks_under_one_entry_in_plan_order() -> None:
         ("matrix.md", "matrix.md", True, "./"),
     ],
 )
-def test_relative_links_follow_mkdocs_urls(source: str, target: str, directory_urls: bool,
-                                           expected: str) -> None:
+def test_relative_links_follow_mkdocs_urls(
+    source: str, target: str, directory_urls: bool, expected: str
+) -> None:
     assert relative_url(source, target, directory_urls) == expected
 
 
@@ -213,6 +294,7 @@ def test_every_internal_link_points_at_a_generated_page(directory_urls: bool) ->
     pages = _render(directory_urls=directory_urls)
     urls = {_url(p, directory_urls) for p in pages}
     import posixpath
+
     for page in pages.values():
         here = _url(page.path, directory_urls)
         base = here if here == "" or here.endswith("/") else posixpath.dirname(here)
@@ -220,8 +302,9 @@ def test_every_internal_link_points_at_a_generated_page(directory_urls: bool) ->
             if href.startswith(("/forms/", "#")) or "data/" in posixpath.join(base, href):
                 continue
             if href.endswith(".md") or ".md#" in href:  # Markdown link: MkDocs resolves it
-                target = posixpath.normpath(posixpath.join(posixpath.dirname(page.path),
-                                                           href.split("#")[0]))
+                target = posixpath.normpath(
+                    posixpath.join(posixpath.dirname(page.path), href.split("#")[0])
+                )
                 assert target in pages, (page.path, href)
                 continue
             resolved = posixpath.normpath(posixpath.join(base, href.split("#")[0]))
@@ -233,6 +316,7 @@ def test_every_internal_link_points_at_a_generated_page(directory_urls: bool) ->
 
 def _url(path: str, directory_urls: bool) -> str:
     from builder.pages import page_url
+
     return page_url(path, directory_urls)
 
 
@@ -276,15 +360,25 @@ def test_home_shows_overall_share_charts_overdue_and_next_due() -> None:
 
 def test_demo_banner_only_for_a_demo_plan_and_then_on_every_page() -> None:
     assert all("演示数据" in p.markdown for p in _render().values())
-    assert not any("ps-demo-banner" in p.markdown
-                   for p in _render(_content(demo=False)).values())
+    assert not any("ps-demo-banner" in p.markdown for p in _render(_content(demo=False)).values())
 
 
 def test_plan_page_keeps_the_plan_structure_and_links_each_task() -> None:
     html = _html(_render()["plan.md"])
-    order = ["为做好校园安全工作", "一、总体要求", "（一）指导思想", "（二）基本原则", "安全第一",
-             "二、主要任务", "（一）应急演练", "开展应急演练", "（二）设施检查", "检查校园设施",
-             "三、保障措施", "制定实施方案"]
+    order = [
+        "为做好校园安全工作",
+        "一、总体要求",
+        "（一）指导思想",
+        "（二）基本原则",
+        "安全第一",
+        "二、主要任务",
+        "（一）应急演练",
+        "开展应急演练",
+        "（二）设施检查",
+        "检查校园设施",
+        "三、保障措施",
+        "制定实施方案",
+    ]
     positions = [html.index(text) for text in order]
     assert positions == sorted(positions)
     assert "<strong>至少</strong>" in html  # task text is the plan's Markdown
@@ -298,11 +392,16 @@ def test_task_page_lists_every_applicable_unit_with_value_and_status_text() -> N
     assert 'data-unit="a"' in html and 'data-unit="c"' in html and 'data-unit="b"' not in html
     assert "≥ 100%" in html and "2022-06-30" in html
     # unit a checked 10 of 10 -> met; c 1 of 4 after the due date -> overdue
-    assert re.search(r'data-indicator="facility-ratio"[^>]*><span class="ps-value">100%</span> '
-                     r'<span class="ps-status ps-status--met" data-status="met">已完成</span>',
-                     html)
-    assert re.search(r'<span class="ps-value">25%</span> <span class="ps-status '
-                     r'ps-status--overdue" data-status="overdue">已逾期</span>', html)
+    assert re.search(
+        r'data-indicator="facility-ratio"[^>]*><span class="ps-value">100%</span> '
+        r'<span class="ps-status ps-status--met" data-status="met">已完成</span>',
+        html,
+    )
+    assert re.search(
+        r'<span class="ps-value">25%</span> <span class="ps-status '
+        r'ps-status--overdue" data-status="overdue">已逾期</span>',
+        html,
+    )
     drills = _html(pages["tasks/t-drills.md"])
     assert "制定演练脚本" in drills and "季度进展表" in drills
 
@@ -311,8 +410,12 @@ def test_unit_page_shows_indicators_history_and_report_contents() -> None:
     html = _html(_render()["units/a.md"])
     assert "开展演练" in html and "3 次" in html and "≥ 4 次" in html
     states = dict(re.findall(r'data-period="([^"]+)" data-reporting="(\w+)"', html))
-    assert states == {"2022-Q1": "reported", "2022-Q2": "late", "2022-Q3": "missing",
-                      "2022-Q4": "open"}
+    assert states == {
+        "2022-Q1": "reported",
+        "2022-Q2": "late",
+        "2022-Q3": "missing",
+        "2022-Q4": "open",
+    }
     assert "逾期报送" in html and "待报送" in html
     assert "演练照片.pdf（2 KB）" in html and "2022-04-02 09:30" in html and "张三" in html
     assert "一切正常" in html  # the report's free text, under its field title
@@ -328,13 +431,18 @@ def test_unit_page_leaves_out_what_does_not_apply() -> None:
 def test_zero_denominator_counts_as_not_applicable_not_as_failure() -> None:
     # unit b is an office: t-check does not apply; give a school 0 facilities instead
     content = _content()
-    units = (content.units[0], content.units[1],
-             Unit("c", "市丙中学", "school", attributes={"facilities": 0}))
+    units = (
+        content.units[0],
+        content.units[1],
+        Unit("c", "市丙中学", "school", attributes={"facilities": 0}),
+    )
     content = Content(content.plan, content.tasks, units, content.periods, content.forms)
     html = _html(_render(content)["matrix.md"])
-    cell = re.search(r'<td class="ps-cell ps-cell--(\w+)" data-task="t-check" '
-                     r'data-status="\w+" data-sort="\d"><abbr title="([^"]*)">([^<]*)</abbr>',
-                     html.split('data-unit="c"')[-1])
+    cell = re.search(
+        r'<td class="ps-cell ps-cell--(\w+)" data-task="t-check" '
+        r'data-status="\w+" data-sort="\d"><abbr title="([^"]*)">([^<]*)</abbr>',
+        html.split('data-unit="c"')[-1],
+    )
     assert cell and cell.group(1) == "not_applicable" and cell.group(3) == "—"
 
 
@@ -350,7 +458,8 @@ def test_matrix_has_a_cell_per_unit_and_task_with_text() -> None:
 def test_statuses_are_text_not_colour_alone() -> None:
     for page in _render().values():
         for status, text in re.findall(
-                r'class="ps-status ps-status--(\w+)" data-status="\w+">([^<]*)<', page.markdown):
+            r'class="ps-status ps-status--(\w+)" data-status="\w+">([^<]*)<', page.markdown
+        ):
             assert text == Status(status).label
 
 
@@ -367,8 +476,9 @@ def _hostile_pages() -> dict[str, GeneratedPage]:
     return _render(_content(unit_name=HOSTILE_NAME), _reports(note=HOSTILE_NOTE))
 
 
-@pytest.mark.parametrize("path", ["units/a.md", "units/index.md", "matrix.md",
-                                  "tasks/t-drills.md", "index.md"])
+@pytest.mark.parametrize(
+    "path", ["units/a.md", "units/index.md", "matrix.md", "tasks/t-drills.md", "index.md"]
+)
 def test_hostile_unit_names_render_as_text(path: str) -> None:
     page = _hostile_pages()[path]
     html = _html(page)
@@ -405,19 +515,22 @@ def _section(html: str, anchor: str) -> str:
     if start < 0:
         return ""
     end = html.find("<h2", start)
-    return html[start:end if end >= 0 else len(html)]
+    return html[start : end if end >= 0 else len(html)]
 
 
 def _received_after_rows(html: str) -> list[list[str]]:
     section = _section(html, "ps-reports-after")
-    return [re.findall(r"<td>(.*?)</td>", row)
-            for row in re.findall(r"<tr data-report=.*?</tr>", section)]
+    return [
+        re.findall(r"<td>(.*?)</td>", row)
+        for row in re.findall(r"<tr data-report=.*?</tr>", section)
+    ]
 
 
 def test_unit_page_lists_reports_received_after_the_as_of_date_without_counting_them() -> None:
     counted = _render()["units/a.md"]
-    late_q3 = _report("a", "2022-Q3", AS_OF + timedelta(days=3),
-                      {"drills": 9, "checked": 10, "plan_filed": True})
+    late_q3 = _report(
+        "a", "2022-Q3", AS_OF + timedelta(days=3), {"drills": 9, "checked": 10, "plan_filed": True}
+    )
     late_q4 = _report("a", "2022-Q4", AS_OF + timedelta(days=1), {"drills": 9})
     with_late = _render(reports=[*_reports(), late_q3, late_q4])
 
@@ -454,8 +567,13 @@ def test_unit_page_without_reports_after_the_as_of_date_has_no_such_section() ->
 
 
 def test_a_correction_after_the_as_of_date_is_listed_while_the_earlier_report_counts() -> None:
-    correction = _report("c", "2022-Q1", AS_OF + timedelta(days=2), {"drills": 7, "checked": 4},
-                         rid="20221022093000-fix")
+    correction = _report(
+        "c",
+        "2022-Q1",
+        AS_OF + timedelta(days=2),
+        {"drills": 7, "checked": 4},
+        rid="20221022093000-fix",
+    )
     html = _html(_render(reports=[*_reports(), correction])["units/c.md"])
 
     assert _received_after_rows(html) == [
@@ -470,9 +588,15 @@ def test_a_correction_after_the_as_of_date_is_listed_while_the_earlier_report_co
 
 
 def test_reports_after_the_as_of_date_show_their_typed_fields_as_text() -> None:
-    late = make_report("a", "2022-Q3", {"drills": 1}, datetime(2022, 11, 1, 8, 5, tzinfo=CST),
-                       form="quarterly", rid="20221101080500-late",
-                       submitted_by={"account": "a", "name": HOSTILE_NAME})
+    late = make_report(
+        "a",
+        "2022-Q3",
+        {"drills": 1},
+        datetime(2022, 11, 1, 8, 5, tzinfo=CST),
+        form="quarterly",
+        rid="20221101080500-late",
+        submitted_by={"account": "a", "name": HOSTILE_NAME},
+    )
     content = _content(unit_name=HOSTILE_NAME)
     html = _html(_render(content, [*_reports(), late])["units/a.md"])
     section = _section(html, "ps-reports-after")
@@ -485,9 +609,20 @@ def test_reports_after_the_as_of_date_show_their_typed_fields_as_text() -> None:
 # --------------------------------------------------------------------------- links, all pairs
 
 LINKED_PATHS = (
-    "index.md", "plan.md", "matrix.md", "data.md", "tasks/index.md", "tasks/t-drills.md",
-    "tasks/t-check.md", "units/index.md", "units/a.md", "units/b.md", "guide/setup/index.md",
-    "guide/setup/more.md", "data/progress.xlsx", "units/a/photo.png",
+    "index.md",
+    "plan.md",
+    "matrix.md",
+    "data.md",
+    "tasks/index.md",
+    "tasks/t-drills.md",
+    "tasks/t-check.md",
+    "units/index.md",
+    "units/a.md",
+    "units/b.md",
+    "guide/setup/index.md",
+    "guide/setup/more.md",
+    "data/progress.xlsx",
+    "units/a/photo.png",
 )
 
 
@@ -507,7 +642,8 @@ def test_every_link_between_any_two_files_is_the_relative_path(directory_urls: b
     for source in LINKED_PATHS:
         for target in LINKED_PATHS:
             assert relative_url(source, target, directory_urls) == _relpath_url(
-                source, target, directory_urls), (source, target)
+                source, target, directory_urls
+            ), (source, target)
 
 
 # --------------------------------------------------------------------------- what applies
@@ -516,8 +652,14 @@ def test_every_link_between_any_two_files_is_the_relative_path(directory_urls: b
 def test_units_of_one_type_see_the_tasks_of_their_own_flags() -> None:
     content = _content()
     drills = content.tasks[0]
-    rural = replace(drills, id="t-rural", number=3, title="乡村校舍巡查",
-                    applies_to=AppliesTo(flags=("rural",)), checklist=())
+    rural = replace(
+        drills,
+        id="t-rural",
+        number=3,
+        title="乡村校舍巡查",
+        applies_to=AppliesTo(flags=("rural",)),
+        checklist=(),
+    )
     units = (
         Unit("a", "城区学校", "school", flags={"rural": False}, attributes={"facilities": 1}),
         Unit("c", "乡村学校", "school", flags={"rural": True}, attributes={"facilities": 1}),
@@ -532,10 +674,13 @@ def test_units_of_one_type_see_the_tasks_of_their_own_flags() -> None:
 
 def test_a_checklist_item_shows_the_latest_answer_of_its_own_form() -> None:
     content = _content()
-    drills = replace(content.tasks[0], checklist=(
-        ChecklistItem("报送方案", FieldRef("quarterly", "plan_filed")),
-        ChecklistItem("无人报送的事项", FieldRef("other", "plan_filed")),
-    ))
+    drills = replace(
+        content.tasks[0],
+        checklist=(
+            ChecklistItem("报送方案", FieldRef("quarterly", "plan_filed")),
+            ChecklistItem("无人报送的事项", FieldRef("other", "plan_filed")),
+        ),
+    )
     content = replace(content, tasks=(drills, *content.tasks[1:]))
     reports = [
         _report("a", "2022-Q2", date(2022, 7, 5), {"plan_filed": False}),
@@ -557,33 +702,54 @@ def test_report_values_that_compare_equal_keep_their_own_text() -> None:
     form = replace(form, fields=(*form.fields, FormField("score", "number", "得分")))
     content = replace(content, forms=(form,))
     reports = [
-        _report("a", "2022-Q1", date(2022, 4, 2), {"plan_filed": True, "drills": 1,
-                                                   "score": 0.0, "notes": "1"}),
-        _report("a", "2022-Q2", date(2022, 7, 2), {"plan_filed": 1, "drills": True,
-                                                   "score": -0.0, "notes": "0"}),
+        _report(
+            "a",
+            "2022-Q1",
+            date(2022, 4, 2),
+            {"plan_filed": True, "drills": 1, "score": 0.0, "notes": "1"},
+        ),
+        _report(
+            "a",
+            "2022-Q2",
+            date(2022, 7, 2),
+            {"plan_filed": 1, "drills": True, "score": -0.0, "notes": "0"},
+        ),
     ]
-    details = re.findall(r'<td>(\S+?)</td><td class="ps-report-value">(.*?)</td>',
-                         _render(content, reports)["units/a.md"].markdown)
+    details = re.findall(
+        r'<td>(\S+?)</td><td class="ps-report-value">(.*?)</td>',
+        _render(content, reports)["units/a.md"].markdown,
+    )
     assert details == [
-        ("演练次数", "1"), ("已报送方案", "是"), ("备注", "1"), ("得分", "0.0"),
-        ("演练次数", "是"), ("已报送方案", "1"), ("备注", "0"), ("得分", "-0.0"),
+        ("演练次数", "1"),
+        ("已报送方案", "是"),
+        ("备注", "1"),
+        ("得分", "0.0"),
+        ("演练次数", "是"),
+        ("已报送方案", "1"),
+        ("备注", "0"),
+        ("得分", "-0.0"),
     ]
 
 
 @pytest.mark.parametrize("forms_url", ["/forms/", "/forms", "forms", "http://x/?a=1&b=<2>"])
 @pytest.mark.parametrize("unit_id", ["a", "bad id", "<x>"])
 def test_each_reporting_row_links_the_form_service_page_of_its_unit_form_and_period(
-        forms_url: str, unit_id: str) -> None:
+    forms_url: str, unit_id: str
+) -> None:
     content = _content()
     content = replace(content, units=(replace(content.units[0], id=unit_id),))
     page = _render(content, [], forms_url=forms_url)[f"units/{unit_id}.md"].markdown
-    rows = re.findall(r'<tr data-unit="[^"]*" data-form="quarterly" data-period="([^"]+)".*?'
-                      r"</tr>", page)
+    rows = re.findall(
+        r'<tr data-unit="[^"]*" data-form="quarterly" data-period="([^"]+)".*?'
+        r"</tr>",
+        page,
+    )
     assert rows == ["2022-Q1", "2022-Q2", "2022-Q3", "2022-Q4"]
     for period in rows:
         link = form_link(forms_url, unit_id, "quarterly", period)
-        expected = (f'<a class="ps-form-link" href="{escape(link)}">填报</a>' if link
-                    else "<td>—</td></tr>")
+        expected = (
+            f'<a class="ps-form-link" href="{escape(link)}">填报</a>' if link else "<td>—</td></tr>"
+        )
         row = re.search(rf'data-period="{period}".*?</tr>', page)
         assert row is not None and expected in row.group(0)
 
@@ -595,8 +761,7 @@ def test_each_reporting_row_links_the_form_service_page_of_its_unit_form_and_per
 
 
 @pytest.mark.parametrize("days", [0, 60, 120, 200, 400])
-def test_every_units_x_tasks_cell_is_the_rollup_of_the_units_results_on_the_task(
-        days: int) -> None:
+def test_every_units_x_tasks_cell_is_the_rollup_of_the_units_results_on_the_task(days: int) -> None:
     content = _content()
     progress = evaluate(content, _reports(), date(2022, 3, 1) + timedelta(days=days))
     for unit in content.units:
@@ -607,8 +772,13 @@ def test_every_units_x_tasks_cell_is_the_rollup_of_the_units_results_on_the_task
 
 def test_a_task_without_indicators_has_an_empty_cell_and_unknown_ids_raise() -> None:
     content = _content()
-    content = replace(content, tasks=(*content.tasks, replace(
-        content.tasks[0], id="t-talk", number=3, indicators=(), checklist=())))
+    content = replace(
+        content,
+        tasks=(
+            *content.tasks,
+            replace(content.tasks[0], id="t-talk", number=3, indicators=(), checklist=()),
+        ),
+    )
     progress = evaluate(content, _reports(), AS_OF)
     cell = progress.unit_task_rollup("a", "t-talk")
     assert (cell.applicable, cell.status) == (0, Status.NOT_APPLICABLE)

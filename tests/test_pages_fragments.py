@@ -29,47 +29,72 @@ def test_html_text_escapes_exactly_as_markupsafe(text: str) -> None:
 
 @given(st.text(), st.sampled_from(list(Status)), st.text())
 def test_an_indicator_row_filled_with_any_unit_id_is_the_macros_row(
-        value: str, status: Status, unit_id: str) -> None:
+    value: str, status: Status, unit_id: str
+) -> None:
     args = ("../../tasks/t-drills/", "drill-count", value, status)
     filled = fill(SITE.fragments("unit_indicator_row", *args, hole("unit_id")), unit_id=unit_id)
     assert filled == str(MACROS.unit_indicator_row(*args, unit_id))
 
 
-@given(st.text(), st.text(), st.text(), st.booleans(), st.booleans(),
-       st.lists(st.tuples(st.text(), st.integers(0, 10**8)), max_size=2))
+@given(
+    st.text(),
+    st.text(),
+    st.text(),
+    st.booleans(),
+    st.booleans(),
+    st.lists(st.tuples(st.text(), st.integers(0, 10**8)), max_size=2),
+)
 def test_a_reporting_row_filled_with_any_texts_is_the_macros_row(
-        unit_id: str, submitted: str, by: str, reported: bool, has_link: bool,
-        evidence: list[tuple[str, int]]) -> None:
-    items = tuple(Evidence(f"{i}-f", name, "application/pdf", size, "0" * 64)
-                  for i, (name, size) in enumerate(evidence))
+    unit_id: str,
+    submitted: str,
+    by: str,
+    reported: bool,
+    has_link: bool,
+    evidence: list[tuple[str, int]],
+) -> None:
+    items = tuple(
+        Evidence(f"{i}-f", name, "application/pdf", size, "0" * 64)
+        for i, (name, size) in enumerate(evidence)
+    )
     evidence_html = SITE.fragments("evidence_list", items) if items else "—"
     href = f"/forms/units/{unit_id}/quarterly/2022-Q1/"
     args = ("quarterly", "2022-Q1", date(2022, 4, 7), "late", reported, has_link)
     holes = [hole(n) for n in ("unit_id", "submitted", "by", "evidence", "form_href")]
-    filled = fill(SITE.fragments("reporting_row", *args, *holes), unit_id=unit_id,
-                  submitted=submitted, by=by, evidence=evidence_html, form_href=href)
-    assert filled == str(MACROS.reporting_row(*args, unit_id, submitted, by, evidence_html,
-                                              href))
+    filled = fill(
+        SITE.fragments("reporting_row", *args, *holes),
+        unit_id=unit_id,
+        submitted=submitted,
+        by=by,
+        evidence=evidence_html,
+        form_href=href,
+    )
+    assert filled == str(MACROS.reporting_row(*args, unit_id, submitted, by, evidence_html, href))
 
 
 @given(st.text(), st.text())
-def test_report_details_filled_with_any_id_and_rows_are_the_macros(report_id: str,
-                                                                    value: str) -> None:
+def test_report_details_filled_with_any_id_and_rows_are_the_macros(
+    report_id: str, value: str
+) -> None:
     rows = SITE.fragments("report_value_row", "备注", value)
-    filled = fill(SITE.fragments("report_details", "quarterly", "2022-Q1", hole("report_id"),
-                                 hole("rows")), report_id=report_id, rows=rows)
+    filled = fill(
+        SITE.fragments("report_details", "quarterly", "2022-Q1", hole("report_id"), hole("rows")),
+        report_id=report_id,
+        rows=rows,
+    )
     assert filled == str(MACROS.report_details("quarterly", "2022-Q1", report_id, rows))
 
 
 @given(st.text(), st.text(), st.text())
-def test_table_rows_filled_with_their_cells_are_the_macros_rows(unit_id: str, name: str,
-                                                                 cell_text: str) -> None:
+def test_table_rows_filled_with_their_cells_are_the_macros_rows(
+    unit_id: str, name: str, cell_text: str
+) -> None:
     cells = Markup("<td>{}</td>").format(cell_text)
-    row = fill(SITE.fragments("task_unit_row", "../../units/a/", unit_id, name, "学校",
-                              hole("cells")), cells=cells)
+    row = fill(
+        SITE.fragments("task_unit_row", "../../units/a/", unit_id, name, "学校", hole("cells")),
+        cells=cells,
+    )
     assert row == str(MACROS.task_unit_row("../../units/a/", unit_id, name, "学校", cells))
-    row = fill(SITE.fragments("matrix_row", "units/a/", unit_id, name, hole("cells")),
-               cells=cells)
+    row = fill(SITE.fragments("matrix_row", "units/a/", unit_id, name, hole("cells")), cells=cells)
     assert row == str(MACROS.matrix_row("units/a/", unit_id, name, cells))
 
 

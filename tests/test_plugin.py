@@ -43,8 +43,9 @@ def _second_plan(tmp: Path, *, hostile: bool = False) -> Path:
     (root / "mkdocs.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     if hostile:
         units = root / "content" / "units.csv"
-        units.write_text(units.read_text(encoding="utf-8").replace("东风路小学", HOSTILE_NAME),
-                         encoding="utf-8")
+        units.write_text(
+            units.read_text(encoding="utf-8").replace("东风路小学", HOSTILE_NAME), encoding="utf-8"
+        )
         report = next((root / "data" / "reports" / "drill").rglob("*.json"))
         data = json.loads(report.read_text(encoding="utf-8"))
         data["values"]["notes"] = HOSTILE_NOTE
@@ -58,8 +59,14 @@ def _pages(site: Path) -> set[str]:
 
 def _mkdocs_build(config: Path, site: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}  # the theme's end-of-life banner
-    return subprocess.run([*MKDOCS, "build", "--strict", "-f", str(config), "-d", str(site)],
-                          capture_output=True, text=True, timeout=600, check=False, env=env)
+    return subprocess.run(
+        [*MKDOCS, "build", "--strict", "-f", str(config), "-d", str(site)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env=env,
+    )
 
 
 # --------------------------------------------------------------------------- this plan
@@ -71,15 +78,21 @@ def repository_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = _mkdocs_build(ROOT / "mkdocs.yml", site)
     assert result.returncode == 0, result.stderr
     assert "WARNING" not in result.stderr
-    assert "not included in the \"nav\"" not in result.stderr  # nothing stray in docs/
+    assert 'not included in the "nav"' not in result.stderr  # nothing stray in docs/
     return site
 
 
 def test_repository_builds_strict_with_every_page(repository_site: Path) -> None:
     content = load_content(ROOT)
     pages = _pages(repository_site)
-    expected = {"index.html", "plan/index.html", "tasks/index.html", "units/index.html",
-                "matrix/index.html", "data/index.html"}
+    expected = {
+        "index.html",
+        "plan/index.html",
+        "tasks/index.html",
+        "units/index.html",
+        "matrix/index.html",
+        "data/index.html",
+    }
     expected |= {f"tasks/{t.id}/index.html" for t in content.tasks}
     expected |= {f"units/{u.id}/index.html" for u in content.units}
     assert expected <= pages
@@ -96,7 +109,7 @@ def test_repository_site_has_the_downloads(repository_site: Path) -> None:
 def test_unit_pages_are_built_but_left_out_of_the_navigation(repository_site: Path) -> None:
     content = load_content(ROOT)
     html = (repository_site / "index.html").read_text(encoding="utf-8")
-    sidebar = html[html.index("md-nav--primary"):html.index('<div class="md-content"')]
+    sidebar = html[html.index("md-nav--primary") : html.index('<div class="md-content"')]
     assert 'href="units/"' in sidebar
     for unit in content.units:
         assert f'href="units/{unit.id}/"' not in sidebar
@@ -182,7 +195,8 @@ def test_without_an_as_of_date_a_report_already_dated_tomorrow_in_its_zone_count
     report["values"]["extinguishers_checked"] = 48
     path.unlink()
     path.with_name(f"{report['id']}.json").write_text(
-        json.dumps(report, ensure_ascii=False), encoding="utf-8")
+        json.dumps(report, ensure_ascii=False), encoding="utf-8"
+    )
     site = tmp_path / "site"
     build_site(root, site)
     page = (site / "units" / "dongfeng-ps" / "index.html").read_text(encoding="utf-8")
@@ -227,7 +241,7 @@ def test_pages_only_and_a_plain_mkdocs_build_give_the_same_pages(tmp_path: Path)
 
 def _article(page: Path) -> str:
     html = page.read_text(encoding="utf-8")
-    return html[html.index("<article"):html.index("</article>")]
+    return html[html.index("<article") : html.index("</article>")]
 
 
 # --------------------------------------------------------------------------- broken plan
@@ -236,8 +250,12 @@ def _article(page: Path) -> str:
 def test_a_broken_plan_does_not_build_and_names_the_file(tmp_path: Path) -> None:
     root = _second_plan(tmp_path)
     task = next((root / "content" / "tasks").glob("*.md"))
-    task.write_text(re.sub(r"(?m)^category: .*$", "category: no-such-category",
-                           task.read_text(encoding="utf-8")), encoding="utf-8")
+    task.write_text(
+        re.sub(
+            r"(?m)^category: .*$", "category: no-such-category", task.read_text(encoding="utf-8")
+        ),
+        encoding="utf-8",
+    )
     site = tmp_path / "site"
     with pytest.raises(PluginError) as error:
         build_site(root, site)
@@ -250,15 +268,44 @@ def test_a_broken_plan_does_not_build_and_names_the_file(tmp_path: Path) -> None
 
 def test_cli_build_reports_problems_and_exit_code(tmp_path: Path) -> None:
     root = _second_plan(tmp_path)
-    ok = subprocess.run([sys.executable, "-m", "builder.cli", "build", "--root", str(root),
-                         "--site-dir", str(tmp_path / "s"), "--strict", "--as-of", "2025-09-30"],
-                        capture_output=True, text=True, timeout=600, check=False)
+    ok = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "builder.cli",
+            "build",
+            "--root",
+            str(root),
+            "--site-dir",
+            str(tmp_path / "s"),
+            "--strict",
+            "--as-of",
+            "2025-09-30",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert ok.returncode == 0, ok.stderr
     assert (tmp_path / "s" / "index.html").is_file()
     (root / "content" / "units.csv").write_text("id,name\n", encoding="utf-8")
-    broken = subprocess.run([sys.executable, "-m", "builder.cli", "build", "--root", str(root),
-                             "--site-dir", str(tmp_path / "t")],
-                            capture_output=True, text=True, timeout=600, check=False)
+    broken = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "builder.cli",
+            "build",
+            "--root",
+            str(root),
+            "--site-dir",
+            str(tmp_path / "t"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert broken.returncode == 1
     assert "content/units.csv" in broken.stderr and "生成失败" in broken.stderr
 

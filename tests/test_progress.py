@@ -923,7 +923,9 @@ def test_values_only_come_from_effective_reports_and_statuses_follow_the_order(
                 assert as_of <= ind.due
                 # Without a value it is on track only while no feeding report was due yet.
                 first_due = min(
-                    c.period(pid).due for f in c.forms if f.id in {x.form for x in ind.fields}
+                    c.period(pid).due
+                    for f in c.forms
+                    if f.id in {x.form for x in ind.fields}
                     for pid in f.periods
                 )
                 assert r.value is not None or as_of <= first_due

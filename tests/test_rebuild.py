@@ -160,9 +160,7 @@ def test_an_unchanged_main_is_not_built_again(tmp_path: Path, worktree: Path) ->
     assert len(calls) == 2
 
 
-def test_symbolic_links_in_the_repository_are_not_exported(
-    tmp_path: Path, worktree: Path
-) -> None:
+def test_symbolic_links_in_the_repository_are_not_exported(tmp_path: Path, worktree: Path) -> None:
     secret = tmp_path / "secret.json"
     secret.write_text('{"password": 1}')
     (worktree / "content" / "leak.json").symlink_to(secret)

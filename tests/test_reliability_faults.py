@@ -87,8 +87,13 @@ def test_while_the_remote_or_forge_is_away_submissions_are_accepted_queued_then_
     add_accounts(instance, reporters(repo))
     settings = {"REMOTE": str(remote)}
     if kind == "forge":
-        settings.update(FORGE="gitea", FORGE_URL=forge.url, FORGE_OWNER=forge.owner,
-                        FORGE_REPO=forge.repo, FORGE_TOKEN=forge.token)
+        settings.update(
+            FORGE="gitea",
+            FORGE_URL=forge.url,
+            FORGE_OWNER=forge.owner,
+            FORGE_REPO=forge.repo,
+            FORGE_TOKEN=forge.token,
+        )
     work = slots(content)[::2]  # every unit, a few forms and periods each
     values = {form.id: valid_values(form, len(work), 5) for form in content.forms}
     try:
@@ -107,13 +112,19 @@ def test_while_the_remote_or_forge_is_away_submissions_are_accepted_queued_then_
                     assert status == 200 and QUEUED_LABEL in page
                 outbox = Outbox(instance / "submissions.sqlite")
                 # The sync loop has tried and failed, and keeps everything queued.
-                wait_for(lambda: all(outbox.entry(i).attempts > 0 for i in acknowledged), 60,
-                         what="failed delivery attempts")
+                wait_for(
+                    lambda: all(outbox.entry(i).attempts > 0 for i in acknowledged),
+                    60,
+                    what="failed delivery attempts",
+                )
                 assert {r.id for r in outbox.records(state=QUEUED)} == set(acknowledged)
                 if kind == "forge":
                     assert forge.pulls == {}
-            wait_for(lambda: {r.id for r in outbox.records(state=IN_REVIEW)} == set(acknowledged),
-                     180, what="every submission delivered")
+            wait_for(
+                lambda: {r.id for r in outbox.records(state=IN_REVIEW)} == set(acknowledged),
+                180,
+                what="every submission delivered",
+            )
             assert set(submission_branches(remote)) == set(acknowledged)
             if kind == "forge":  # one pull request per submission, none twice
                 heads = [pull.head for pull in forge.pulls.values()]
@@ -180,8 +191,12 @@ def test_the_service_killed_50_times_during_submissions_loses_nothing_it_acknowl
                 # Each kill lands during traffic: once the service acknowledges again, at a
                 # random moment of the submissions that follow.
                 seen = len(acknowledged)
-                wait_for(lambda seen=seen: len(acknowledged) > seen, 120, interval=0.02,
-                         what="a submission after the last kill")
+                wait_for(
+                    lambda seen=seen: len(acknowledged) > seen,
+                    120,
+                    interval=0.02,
+                    what="a submission after the last kill",
+                )
                 time.sleep(rng.uniform(0.0, 0.3))
                 workers = server.worker_pids()
                 if workers and rng.random() < 0.5:
@@ -207,8 +222,11 @@ def test_the_service_killed_50_times_during_submissions_loses_nothing_it_acknowl
         branches = submission_branches(service_git)
         assert acknowledged <= set(branches)
         wait_for(lambda: set(branches) <= outbox.ids(), 60, what="recovery of every branch")
-        wait_for(lambda: {r.id for r in outbox.records(state=IN_REVIEW)} == set(branches), 300,
-                 what="every queued push completed")
+        wait_for(
+            lambda: {r.id for r in outbox.records(state=IN_REVIEW)} == set(branches),
+            300,
+            what="every queued push completed",
+        )
         assert set(submission_branches(remote)) == set(branches)
         for name in (service_git, remote):
             fsck(name)
@@ -217,9 +235,11 @@ def test_the_service_killed_50_times_during_submissions_loses_nothing_it_acknowl
         for submission_id in sorted(acknowledged)[:3]:
             assert reviewer.approve(submission_id)
         fsck(remote)
-    print(f"\nkills: {KILLS} ({kinds['worker']} workers, {kinds['server']} whole server) in "
-          f"{elapsed:.0f} s; {len(acknowledged)} acknowledged, {len(branches)} stored, "
-          f"{len(failures)} requests cut off")
+    print(
+        f"\nkills: {KILLS} ({kinds['worker']} workers, {kinds['server']} whole server) in "
+        f"{elapsed:.0f} s; {len(acknowledged)} acknowledged, {len(branches)} stored, "
+        f"{len(failures)} requests cut off"
+    )
 
 
 # -- a full or read-only disk -----------------------------------------------------------------
@@ -306,13 +326,26 @@ def test_a_full_or_read_only_disk_is_a_clear_503_and_nothing_unstored_is_acknowl
         else:
             # The service's repository on its own mount, made read-only below.
             instance = tmp_path / "instance"
-            git(tmp_path, "init", "-q", "--bare", "--initial-branch=main",
-                str(instance / "service.git"))
+            git(
+                tmp_path,
+                "init",
+                "-q",
+                "--bare",
+                "--initial-branch=main",
+                str(instance / "service.git"),
+            )
             stack.enter_context(bind_mounted(instance / "service.git"))
         add_accounts(instance, reporters(repo))
         server = stack.enter_context(
-            running(repo, instance, workers=2, threads=2, log=tmp_path / "gunicorn.log",
-                    SYNC_INTERVAL="3600", REMOTE=str(remote))
+            running(
+                repo,
+                instance,
+                workers=2,
+                threads=2,
+                log=tmp_path / "gunicorn.log",
+                SYNC_INTERVAL="3600",
+                REMOTE=str(remote),
+            )
         )
         browser = logged_in(server.port, slot.unit)
         status, location, _ = browser.post(slot.fill_url, {**values, "action": "continue"})
@@ -325,9 +358,7 @@ def test_a_full_or_read_only_disk_is_a_clear_503_and_nothing_unstored_is_acknowl
             filler.unlink()
         else:
             with read_only(service_git):
-                assert_refused_with_a_chinese_503(
-                    browser, slot.fill_url + "check", says_draft=True
-                )
+                assert_refused_with_a_chinese_503(browser, slot.fill_url + "check", says_draft=True)
 
         # Nothing was acknowledged, and nothing half-stored was left behind.
         assert submission_branches(service_git) == {}
@@ -373,8 +404,9 @@ def test_a_broken_plan_on_main_is_refused_naming_the_file_and_the_last_good_site
         reviewer = logged_in(server.port, "checker")
         remote = instance / "remote.git"
         assert reviewer.approve(ids[0])
-        good = wait_for(lambda: published_build(instance, remote), 300, interval=1,
-                        what="the first site")
+        good = wait_for(
+            lambda: published_build(instance, remote), 300, interval=1, what="the first site"
+        )
         status, _, good_page = Client(server.port).get("/")
         assert status == 200
 
@@ -382,16 +414,28 @@ def test_a_broken_plan_on_main_is_refused_naming_the_file_and_the_last_good_site
         editor = tmp_path / "editor"
         git(tmp_path, "clone", "-q", str(remote), str(editor))
         (editor / broken_file).write_text(broken_text, encoding="utf-8")
-        git(editor, "-c", "user.name=Plan Editor", "-c", "user.email=e@example.invalid",
-            "commit", "-qam", "Break the plan")
+        git(
+            editor,
+            "-c",
+            "user.name=Plan Editor",
+            "-c",
+            "user.email=e@example.invalid",
+            "commit",
+            "-qam",
+            "Break the plan",
+        )
         git(editor, "push", "-q", "origin", "HEAD:main")
         assert reviewer.approve(ids[1])
 
         # The rebuild refuses it, saying which file; the last good site stays published.
-        wait_for(lambda: "the last good site stays online" in server.tail(200_000), 300,
-                 interval=1, what="the failed rebuild")
+        wait_for(
+            lambda: "the last good site stays online" in server.tail(200_000),
+            300,
+            interval=1,
+            what="the failed rebuild",
+        )
         log = server.tail(200_000)
-        failure = log[log.index("the last good site stays online"):]
+        failure = log[log.index("the last good site stays online") :]
         assert broken_file in failure
         assert current_build(instance) == good
         status, _, page = Client(server.port).get("/")
@@ -428,8 +472,9 @@ def test_lock_files_a_killed_push_or_merge_left_do_not_wedge_delivery_or_approva
     from forms.submissions import SubmissionService
     from tests.fake_forge import make_plan_worktree, sample_report
 
-    service = SubmissionService.open_default(tmp_path / "instance", make_plan_worktree(
-        tmp_path / "plan"))
+    service = SubmissionService.open_default(
+        tmp_path / "instance", make_plan_worktree(tmp_path / "plan")
+    )
     record = service.submit(sample_report("r-1"), [], "张三", "a@example.org")
     remote = Path(service.config.remote)
     stale = time.time() - 3600
@@ -443,5 +488,6 @@ def test_lock_files_a_killed_push_or_merge_left_do_not_wedge_delivery_or_approva
     assert service.get("r-1").state == IN_REVIEW
     service.approve("r-1", "王五", "w@example.org")
     assert "data/reports/quarterly/2022-Q1/unit-a/r-1.json" in git(
-        remote, "ls-tree", "-r", "--name-only", "main")
+        remote, "ls-tree", "-r", "--name-only", "main"
+    )
     fsck(remote)

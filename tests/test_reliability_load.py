@@ -62,8 +62,11 @@ def submit_all(server: Server, accounts: list[str], work: list[Slot], seed: int)
             posted = {
                 **values[slot.form.id][position % 50],
                 # A value unique to the submission, where the form has free text.
-                **{f.name: f"load-{slot.unit}-{slot.period}" for f in slot.form.fields
-                   if f.type == "string" and not f.enum and (f.max_length or 99) >= 40},
+                **{
+                    f.name: f"load-{slot.unit}-{slot.period}"
+                    for f in slot.form.fields
+                    if f.type == "string" and not f.enum and (f.max_length or 99) >= 40
+                },
             }
             try:
                 status, submission_id, _ = browser.submit(slot, posted)
@@ -137,8 +140,10 @@ def test_a_thousand_submissions_from_16_clients_are_each_stored_once_approved_an
     instance = tmp_path / "instance"
     clerks = [f"clerk-{n}" for n in range(4)]  # admins fill in for any unit
     reviewers = [f"reviewer-{n}" for n in range(2)]
-    add_accounts(instance, {**{c: ("admin", None) for c in clerks},
-                            **{r: ("reviewer", None) for r in reviewers}})
+    add_accounts(
+        instance,
+        {**{c: ("admin", None) for c in clerks}, **{r: ("reviewer", None) for r in reviewers}},
+    )
 
     with running(repo, instance, workers=4, threads=4) as server:
         start = time.monotonic()
@@ -153,10 +158,16 @@ def test_a_thousand_submissions_from_16_clients_are_each_stored_once_approved_an
         assert {r.id for r in outbox.records()} == set(tally.acknowledged)
         fsck(service_git)
         # The background sync delivers every branch to the remote.
-        wait_for(lambda: set(submission_branches(remote)) == set(tally.acknowledged), 300,
-                 what="every branch on the remote")
-        wait_for(lambda: all(r.state == IN_REVIEW for r in outbox.records()), 120,
-                 what="every submission in review")
+        wait_for(
+            lambda: set(submission_branches(remote)) == set(tally.acknowledged),
+            300,
+            what="every branch on the remote",
+        )
+        wait_for(
+            lambda: all(r.state == IN_REVIEW for r in outbox.records()),
+            120,
+            what="every submission in review",
+        )
 
         ids = shuffled(list(tally.acknowledged), 2)
         start = time.monotonic()
@@ -185,8 +196,10 @@ def test_a_thousand_submissions_from_16_clients_are_each_stored_once_approved_an
             for name, value in posted.items():
                 assert row[name] == value, (submission_id, name)
         assert len(rows) == SUBMISSIONS
-    print(f"\nload figures: {SUBMISSIONS} submissions, {CLIENTS} clients, "
-          + ", ".join(f"{k} {v:.1f}" for k, v in FIGURES.items()))
+    print(
+        f"\nload figures: {SUBMISSIONS} submissions, {CLIENTS} clients, "
+        + ", ".join(f"{k} {v:.1f}" for k, v in FIGURES.items())
+    )
 
 
 def published(instance: Path, tip: str) -> bool:
@@ -278,5 +291,7 @@ def test_concurrent_approvals_and_a_content_push_to_main_lose_no_merge(tmp_path:
         merges_after = git(remote, "log", "--merges", "--format=%s", "main").splitlines()
         assert len(merges_after) == len(merges)
         fsck(remote)
-    print(f"\nrace figures: {RACE_SUBMISSIONS} approvals by {CLIENTS} sessions, "
-          f"{len(made)} content pushes")
+    print(
+        f"\nrace figures: {RACE_SUBMISSIONS} approvals by {CLIENTS} sessions, "
+        f"{len(made)} content pushes"
+    )

@@ -38,7 +38,8 @@ def service(tmp_path: Path, worktree: Path) -> SubmissionService:
 def fsck(repo: Path) -> None:
     done = subprocess.run(
         ["git", "-C", str(repo), "fsck", "--strict", "--no-dangling"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "error" not in done.stderr.lower()
@@ -96,18 +97,31 @@ def test_the_committed_report_lists_the_stored_evidence(service: SubmissionServi
     report["evidence"] = [{"file": "bogus", "size": 1}]  # replaced by what is really stored
     service.submit(
         report,
-        [EvidenceFile("1-a.pdf", "甲.pdf", "application/pdf", PDF),
-         EvidenceFile("2-b.png", "乙.png", "image/png", b"\x89PNG")],
-        "张三", "a@example.org",
+        [
+            EvidenceFile("1-a.pdf", "甲.pdf", "application/pdf", PDF),
+            EvidenceFile("2-b.png", "乙.png", "image/png", b"\x89PNG"),
+        ],
+        "张三",
+        "a@example.org",
     )
 
     stored = report_document(service.read_report("r-1"))
     assert stored["values"] == {"count": 3, "done": True, "notes": "说明"}
     assert stored["evidence"] == [
-        {"file": "1-a.pdf", "name": "甲.pdf", "media_type": "application/pdf",
-         "size": len(PDF), "sha256": hashlib.sha256(PDF).hexdigest()},
-        {"file": "2-b.png", "name": "乙.png", "media_type": "image/png",
-         "size": 4, "sha256": hashlib.sha256(b"\x89PNG").hexdigest()},
+        {
+            "file": "1-a.pdf",
+            "name": "甲.pdf",
+            "media_type": "application/pdf",
+            "size": len(PDF),
+            "sha256": hashlib.sha256(PDF).hexdigest(),
+        },
+        {
+            "file": "2-b.png",
+            "name": "乙.png",
+            "media_type": "image/png",
+            "size": 4,
+            "sha256": hashlib.sha256(b"\x89PNG").hexdigest(),
+        },
     ]
     assert service.read_evidence("r-1", "1-a.pdf") == PDF
     assert service.read_evidence("r-1", "2-b.png") == b"\x89PNG"
@@ -129,9 +143,18 @@ def test_the_diff_against_the_base_shows_exactly_the_added_files(
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        ("id", "../../etc"), ("id", "a/b"), ("id", "x.lock"), ("id", ""), ("id", "中文"),
-        ("id", "-leading"), ("unit", "a b"), ("unit", "a..b"), ("form", "refs/heads/main"),
-        ("period", "2022.Q1"), ("period", None), ("id", "a" * 65),
+        ("id", "../../etc"),
+        ("id", "a/b"),
+        ("id", "x.lock"),
+        ("id", ""),
+        ("id", "中文"),
+        ("id", "-leading"),
+        ("unit", "a b"),
+        ("unit", "a..b"),
+        ("form", "refs/heads/main"),
+        ("period", "2022.Q1"),
+        ("period", None),
+        ("id", "a" * 65),
     ],
 )
 def test_a_non_identifier_is_refused_before_anything_is_written(
@@ -161,8 +184,10 @@ def test_an_unsafe_evidence_name_is_refused_before_anything_is_written(
 
     with pytest.raises(ValueError):
         service.submit(
-            sample_report("r-1"), [EvidenceFile(file, "x", "application/pdf", PDF)],
-            "张三", "a@example.org",
+            sample_report("r-1"),
+            [EvidenceFile(file, "x", "application/pdf", PDF)],
+            "张三",
+            "a@example.org",
         )
 
     assert objects(service_git) == before
@@ -190,9 +215,7 @@ def test_author_text_that_would_break_the_signature_is_cleaned(
     assert "\nauthor Eve evil@x <eve@example.org> " in commit
 
 
-def test_a_submission_branches_off_the_remotes_current_main(
-    tmp_path: Path, worktree: Path
-) -> None:
+def test_a_submission_branches_off_the_remotes_current_main(tmp_path: Path, worktree: Path) -> None:
     instance = tmp_path / "instance"
     first = SubmissionService.open_default(instance, worktree)
     first.submit(sample_report("r-1"), [], "张三", "a@example.org")
@@ -314,7 +337,8 @@ def test_approval_merges_into_the_remotes_main_and_names_submission_and_reviewer
 
     main = refs(remote)["refs/heads/main"]
     assert git(remote, "rev-parse", f"{main}^1", f"{main}^2").splitlines() == [
-        before, record.commit,
+        before,
+        record.commit,
     ]
     message = git(remote, "log", "-1", "--format=%B", main)
     assert message.startswith("Approve submission r-1 (unit-a quarterly 2022-Q1)\n\n")
@@ -410,15 +434,33 @@ def _edit_content(remote: str, clone: str, edits: int) -> list[str]:
         page = Path(clone) / "content" / f"edit-{n}.md"
         page.write_text(f"edit {n}\n")
         git(Path(clone), "add", "-A")
-        git(Path(clone), "-c", "user.name=editor", "-c", "user.email=e@x", "commit", "-qm",
-            f"Edit {n}")
+        git(
+            Path(clone),
+            "-c",
+            "user.name=editor",
+            "-c",
+            "user.email=e@x",
+            "commit",
+            "-qm",
+            f"Edit {n}",
+        )
         while True:  # a plan editor's push races the approvals: rebase and retry
             try:
                 git(Path(clone), "push", "-q", "origin", "HEAD:main")
                 break
             except subprocess.CalledProcessError:
-                git(Path(clone), "-c", "user.name=editor", "-c", "user.email=e@x",
-                    "pull", "-q", "--rebase", "origin", "main")
+                git(
+                    Path(clone),
+                    "-c",
+                    "user.name=editor",
+                    "-c",
+                    "user.email=e@x",
+                    "pull",
+                    "-q",
+                    "--rebase",
+                    "origin",
+                    "main",
+                )
         made.append(f"content/edit-{n}.md")
     return made
 
@@ -502,8 +544,9 @@ def test_each_thread_and_each_forked_process_opens_its_own_handle(
     if pid == 0:  # the child: a handle of its own, which works
         try:
             fresh = service._repo() is not main and service.list() == []
-            os.write(writer, b"1" if fresh and "refs/heads/main" in service._repo().references
-                     else b"0")
+            os.write(
+                writer, b"1" if fresh and "refs/heads/main" in service._repo().references else b"0"
+            )
         finally:
             os._exit(0)
     os.close(writer)

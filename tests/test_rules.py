@@ -131,8 +131,18 @@ def test_a_registered_rule_measures_progress_and_writes_its_values(max_of) -> No
     ("indicator", "expected"),
     [
         (Indicator("i", "t", "x", "ratio", date(2022, 1, 1), target=Target(minimum=1.0)), "≥ 100%"),
-        (Indicator("i", "t", "x", "sum", date(2022, 1, 1), target=Target(minimum=1, maximum=2),
-                   measure="个"), "1 个 至 2 个"),
+        (
+            Indicator(
+                "i",
+                "t",
+                "x",
+                "sum",
+                date(2022, 1, 1),
+                target=Target(minimum=1, maximum=2),
+                measure="个",
+            ),
+            "1 个 至 2 个",
+        ),
         (Indicator("i", "t", "x", "yes_no", date(2022, 1, 1), target=Target(equals=True)), "是"),
         (Indicator("i", "t", "x", "sum", date(2022, 1, 1), target=Target(maximum=3)), "≤ 3"),
         (Indicator("i", "t", "x", "sum", date(2022, 1, 1)), "仅跟踪"),

@@ -92,8 +92,12 @@ def _submit(client: FlaskClient, unit: str, notes: str, evidence: bytes) -> str:
     post(
         client,
         url,
-        {**INSPECTION_OK, "notes": notes, "action": "continue",
-         "evidence": [(io.BytesIO(evidence), "记录.pdf")]},
+        {
+            **INSPECTION_OK,
+            "notes": notes,
+            "action": "continue",
+            "evidence": [(io.BytesIO(evidence), "记录.pdf")],
+        },
         content_type="multipart/form-data",
     )
     location = post(client, url + "check").headers["Location"]
@@ -117,8 +121,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
     }
     # The other unit also has a draft in progress.
     shiyan = logged_in(setup, "shiyan")
-    post(shiyan, f"/forms/units/{OTHER}/inspection/2025-T1/",
-         {"notes": OTHER_DRAFT_SECRET, "action": "save"})
+    post(
+        shiyan,
+        f"/forms/units/{OTHER}/inspection/2025-T1/",
+        {"notes": OTHER_DRAFT_SECRET, "action": "save"},
+    )
     assert store.drafts.exists(OTHER, "inspection", "2025-T1")
     setup.submission_of = submissions
     return setup
@@ -207,15 +214,15 @@ def test_every_route_has_a_policy_entry(world: Any) -> None:
 
 def test_every_route_for_every_role_and_unit_matches_the_policy(world: Any) -> None:
     by_role = clients(world)
-    states_before = {unit: world.submissions.get(s).state for unit, s in
-                     world.submission_of.items()}
+    states_before = {
+        unit: world.submissions.get(s).state for unit, s in world.submission_of.items()
+    }
     checked, mismatches = 0, []
     leaks = []
     # Roles without review rights first: nothing they do may change a submission's state.
     for role in ROLES:
         if role == "reviewer":
-            states_now = {u: world.submissions.get(s).state for u, s in
-                          world.submission_of.items()}
+            states_now = {u: world.submissions.get(s).state for u, s in world.submission_of.items()}
             assert states_now == states_before, "a role without review rights changed a state"
         for endpoint, method, rule in cells(world.app):
             for scope in SCOPES:
@@ -246,8 +253,10 @@ def test_every_route_for_every_role_and_unit_matches_the_policy(world: Any) -> N
     assert not leaks, leaks
     routes = len({(e, m) for e, m, _ in cells(world.app)})
     assert checked == len(cells(world.app)) * len(ROLES) * len(SCOPES)
-    print(f"authorisation matrix: {checked} cells ({routes} routes x methods, "
-          f"{len(ROLES)} roles x {len(SCOPES)} unit scopes)")
+    print(
+        f"authorisation matrix: {checked} cells ({routes} routes x methods, "
+        f"{len(ROLES)} roles x {len(SCOPES)} unit scopes)"
+    )
 
 
 def state_changing(app: Any) -> list[tuple[str, str]]:
@@ -264,8 +273,14 @@ def test_every_state_changing_route_refuses_a_missing_or_wrong_csrf_token(world:
     foreign = csrf_token(world.client())  # valid, but for another session
     states = {sid: world.submissions.get(sid).state for sid in world.submission_of.values()}
     routes = state_changing(world.app)
-    assert {e for e, _ in routes} >= {"auth.login", "auth.logout", "fill.edit", "fill.check",
-                                      "review.approve", "review.reject"}
+    assert {e for e, _ in routes} >= {
+        "auth.login",
+        "auth.logout",
+        "fill.edit",
+        "fill.check",
+        "review.approve",
+        "review.reject",
+    }
     tried = 0
     for endpoint, rule in routes:
         url = url_for_rule(rule, OWN, world.submission_of[OWN])
@@ -355,8 +370,14 @@ def forge_setups(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         remote = base / "remote.git"
         repository.seed_bare_from_worktree(repo, remote, "main")
         result[kind] = make_setup(
-            base / "app", REMOTE=str(remote), FORGE=kind, FORGE_URL="http://127.0.0.1:9",
-            FORGE_OWNER="o", FORGE_REPO="r", FORGE_TOKEN="t", WEBHOOK_SECRET="hook-secret",
+            base / "app",
+            REMOTE=str(remote),
+            FORGE=kind,
+            FORGE_URL="http://127.0.0.1:9",
+            FORGE_OWNER="o",
+            FORGE_REPO="r",
+            FORGE_TOKEN="t",
+            WEBHOOK_SECRET="hook-secret",
         )
     return result
 
@@ -386,15 +407,19 @@ def test_webhooks_without_a_valid_signature_are_refused(forge_setups: Any, kind:
         lambda: _signed("hook-secret", body).upper() + "00",
     ]
     for forge in forgeries:
-        response = client.post(f"/forms/hooks/{kind}", data=body,
-                               headers=webhook_headers(kind, forge()))
+        response = client.post(
+            f"/forms/hooks/{kind}", data=body, headers=webhook_headers(kind, forge())
+        )
         assert response.status_code == 403
         assert "签名校验失败" in response.get_data(as_text=True)
     other = "github" if kind == "gitea" else "gitea"
     signed = webhook_headers(other, _signed("hook-secret", body))
     assert client.post(f"/forms/hooks/{other}", data=body, headers=signed).status_code == 403
-    too_big = client.post(f"/forms/hooks/{kind}", data=b"x" * (1024 * 1024 + 1),
-                          headers=webhook_headers(kind, "0" * 64))
+    too_big = client.post(
+        f"/forms/hooks/{kind}",
+        data=b"x" * (1024 * 1024 + 1),
+        headers=webhook_headers(kind, "0" * 64),
+    )
     assert too_big.status_code == 413
     # The check can pass: the right secret over the exact body is accepted.
     good = webhook_headers(kind, _signed("hook-secret", body))

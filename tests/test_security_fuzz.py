@@ -31,21 +31,75 @@ from tests.app_fixtures import FILL_URL, INSPECTION_OK, PASSWORD, logged_in, mak
 # How many inputs each route was given (printed at the end of each test; see tests/README.md).
 INPUTS: Counter[str] = Counter()
 
-DRILL_OK = {"drills_held": "2", "participants": "300", "duration_minutes": "4.5",
-            "lab_drill": "true", "notes": "演练顺利。"}
+DRILL_OK = {
+    "drills_held": "2",
+    "participants": "300",
+    "duration_minutes": "4.5",
+    "lab_drill": "true",
+    "notes": "演练顺利。",
+}
 DRILL_URL = "/forms/units/dongfeng-ps/drill/2025-T2/"
 FIELDS = list(INSPECTION_OK) + list(DRILL_OK)
 CONTROLS = ["action", "remove_file", "csrf_token", "evidence"]
 HUGE = "长" * 1_000_000  # 1 M characters, 3 MB of UTF-8
 EDGE_TEXT = [
-    "", " ", "\x00", "a\x00b", "\u202eevil.pdf", "\u202e\u202d\u200f\u200e", "e\u0301\u0301\u0301",
-    "\u0300" * 200, "\ufeff", "\uffff", "\U0001f600" * 10, "𠀀𪚥", "\r\n\r\n", "\t", "\x1b[31m",
-    "' OR 1=1 --", "<script>", "{{7*7}}", "../../etc/passwd", "NaN", "nan", "Infinity", "-inf",
-    "1e309", "1e400", "sNaN", "-sNaN", "-0", "0x10", "1_000", "١٢٣", "１２３", "+5", "5.0",
-    "9" * 400, "-9" * 30,
-    "true", "True", "1", "yes", "是", "null", "[]", "{}", "2025-02-30", "2025-13-01",
-    "0000-01-01", "9999-12-31", "2025-07-05T00:00:00", "２０２５-０７-０５", HUGE, "x" * 501,
-    "合格", "基本合格", "不合格", "合格 ", "合 格",
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\u202eevil.pdf",
+    "\u202e\u202d\u200f\u200e",
+    "e\u0301\u0301\u0301",
+    "\u0300" * 200,
+    "\ufeff",
+    "\uffff",
+    "\U0001f600" * 10,
+    "𠀀𪚥",
+    "\r\n\r\n",
+    "\t",
+    "\x1b[31m",
+    "' OR 1=1 --",
+    "<script>",
+    "{{7*7}}",
+    "../../etc/passwd",
+    "NaN",
+    "nan",
+    "Infinity",
+    "-inf",
+    "1e309",
+    "1e400",
+    "sNaN",
+    "-sNaN",
+    "-0",
+    "0x10",
+    "1_000",
+    "١٢٣",
+    "１２３",
+    "+5",
+    "5.0",
+    "9" * 400,
+    "-9" * 30,
+    "true",
+    "True",
+    "1",
+    "yes",
+    "是",
+    "null",
+    "[]",
+    "{}",
+    "2025-02-30",
+    "2025-13-01",
+    "0000-01-01",
+    "9999-12-31",
+    "2025-07-05T00:00:00",
+    "２０２５-０７-０５",
+    HUGE,
+    "x" * 501,
+    "合格",
+    "基本合格",
+    "不合格",
+    "合格 ",
+    "合 格",
 ]
 text_values = st.one_of(
     st.sampled_from(EDGE_TEXT),
@@ -59,13 +113,24 @@ text_values = st.one_of(
 posted_value = st.one_of(text_values, st.lists(text_values, min_size=2, max_size=3))
 field_names = st.one_of(st.sampled_from(FIELDS + CONTROLS), st.text(min_size=1, max_size=20))
 
-UNITS = ["dongfeng-ps", "shiyan-ms", "nobody", "..", "dongfeng-ps.lock", "dongfeng ps", "~x",
-         "a" * 70, "%2e%2e", "@{0}", "x^", "a:b"]
+UNITS = [
+    "dongfeng-ps",
+    "shiyan-ms",
+    "nobody",
+    "..",
+    "dongfeng-ps.lock",
+    "dongfeng ps",
+    "~x",
+    "a" * 70,
+    "%2e%2e",
+    "@{0}",
+    "x^",
+    "a:b",
+]
 FORMS = ["inspection", "drill", "nothing", "..", "inspection.lock"]
 PERIODS = ["2025-T1", "2025-T2", "2025-SUMMER", "2099", "..", "2025-T2..x", "HEAD", "@{-1}"]
 # Statuses the form routes may answer with; 500 (or anything else) is a defect.
 ALLOWED = {200, 302, 400, 401, 403, 404, 405, 413, 422, 429}
-
 
 
 def fuzz(examples: int) -> settings:
@@ -161,20 +226,38 @@ def test_fill_posts_never_fail_and_never_commit_invalid_data(setup: Any, tmp_pat
             st.dictionaries(field_names, posted_value, max_size=6),
             # Mostly valid posts too, so that many reach the commit with odd but valid values.
             st.fixed_dictionaries({"notes": st.text(max_size=500)}),
-            st.fixed_dictionaries({
-                "duration_minutes": st.one_of(
-                    st.sampled_from(["NaN", "sNaN", "Infinity", "-Infinity", "1e309", "1e400",
-                                     "-0", "4.", ".5", "1e-400", "60.0000000000000001", "0x1"]),
-                    st.floats().map(str),
-                ),
-                "participants": st.one_of(st.integers(-1, 20000).map(str), text_values),
-            }),
-            st.fixed_dictionaries({
-                "hazards_found": st.integers(-5, 600).map(str),
-                "inspected_on": st.one_of(st.dates().map(str), text_values),
-                "extinguishers_checked": st.one_of(st.integers(-1, 6000).map(str), text_values),
-                "exits_clear": st.sampled_from(["true", "false", "", "TRUE", "1", "是"]),
-            }),
+            st.fixed_dictionaries(
+                {
+                    "duration_minutes": st.one_of(
+                        st.sampled_from(
+                            [
+                                "NaN",
+                                "sNaN",
+                                "Infinity",
+                                "-Infinity",
+                                "1e309",
+                                "1e400",
+                                "-0",
+                                "4.",
+                                ".5",
+                                "1e-400",
+                                "60.0000000000000001",
+                                "0x1",
+                            ]
+                        ),
+                        st.floats().map(str),
+                    ),
+                    "participants": st.one_of(st.integers(-1, 20000).map(str), text_values),
+                }
+            ),
+            st.fixed_dictionaries(
+                {
+                    "hazards_found": st.integers(-5, 600).map(str),
+                    "inspected_on": st.one_of(st.dates().map(str), text_values),
+                    "extinguishers_checked": st.one_of(st.integers(-1, 6000).map(str), text_values),
+                    "exits_clear": st.sampled_from(["true", "false", "", "TRUE", "1", "是"]),
+                }
+            ),
         ),
         dropped=st.sets(st.sampled_from(FIELDS), max_size=2),
         action=st.sampled_from(["continue", "continue", "continue", "save", "", "submit", "\x00"]),
@@ -191,9 +274,11 @@ def test_fill_posts_never_fail_and_never_commit_invalid_data(setup: Any, tmp_pat
         data["action"] = action
         response = post(client, url, data)
         check_response(response, "fill POST")
-        if then_submit and response.status_code == 302 and response.headers[
-            "Location"
-        ].endswith("/check"):
+        if (
+            then_submit
+            and response.status_code == 302
+            and response.headers["Location"].endswith("/check")
+        ):
             check_response(post(client, response.headers["Location"]), "check POST")
 
     run()
@@ -229,9 +314,10 @@ def test_drafts_keep_whatever_was_typed_and_render_it_back(setup: Any) -> None:
     url = fill_url("dongfeng-ps", "inspection", "2025-SUMMER")
 
     @fuzz(80)
-    @given(changes=st.dictionaries(st.sampled_from(list(INSPECTION_OK)), text_values, max_size=5),
-           removed=st.lists(st.sampled_from(["1", "-1", "x", "99999999999999999999", ""]),
-                            max_size=2))
+    @given(
+        changes=st.dictionaries(st.sampled_from(list(INSPECTION_OK)), text_values, max_size=5),
+        removed=st.lists(st.sampled_from(["1", "-1", "x", "99999999999999999999", ""]), max_size=2),
+    )
     def run(changes, removed) -> None:
         response = post(client, url, {**changes, "action": "save", "remove_file": removed})
         check_response(response, "draft save")
@@ -267,9 +353,24 @@ FILE_CONTENTS = [
     b"<html><script>alert(1)</script></html>",
 ]
 FILE_NAMES = [
-    "报告.pdf", "../../x.pdf", "con.pdf", "a\x00b.pdf", "x" * 300 + ".pdf", ".htaccess",
-    "\u202efdp.exe", "照片.PNG", "a.jpeg", "a.docx", "a.xlsx", "no-extension", "..", "/",
-    "C:\\boot.ini", "<svg onload=alert(1)>.png", "a.pdf.exe", "e\u0301.pdf",
+    "报告.pdf",
+    "../../x.pdf",
+    "con.pdf",
+    "a\x00b.pdf",
+    "x" * 300 + ".pdf",
+    ".htaccess",
+    "\u202efdp.exe",
+    "照片.PNG",
+    "a.jpeg",
+    "a.docx",
+    "a.xlsx",
+    "no-extension",
+    "..",
+    "/",
+    "C:\\boot.ini",
+    "<svg onload=alert(1)>.png",
+    "a.pdf.exe",
+    "e\u0301.pdf",
 ]
 
 
@@ -290,8 +391,9 @@ def test_evidence_uploads_never_fail(setup: Any, tmp_path: Path) -> None:
     )
     def run(files, action) -> None:
         uploads = [(io.BytesIO(data), name) for data, name in files]
-        response = post(client, url, {"action": action, "evidence": uploads},
-                        content_type="multipart/form-data")
+        response = post(
+            client, url, {"action": action, "evidence": uploads}, content_type="multipart/form-data"
+        )
         check_response(response, "evidence upload")
         draft = setup.services.drafts.load("dongfeng-ps", "drill", "2025-T1")
         for held in draft.files if draft else ():
@@ -315,9 +417,12 @@ def test_review_decisions_never_fail(setup: Any, tmp_path: Path) -> None:
 
     @fuzz(80)
     @given(
-        submission=st.one_of(st.sampled_from([*ids, "20250101000000-00000000", "..", "a.b",
-                                              "x" * 80, "HEAD", "main", "@{0}"]),
-                             st.text(alphabet="abcdef0123456789-._~", min_size=1, max_size=30)),
+        submission=st.one_of(
+            st.sampled_from(
+                [*ids, "20250101000000-00000000", "..", "a.b", "x" * 80, "HEAD", "main", "@{0}"]
+            ),
+            st.text(alphabet="abcdef0123456789-._~", min_size=1, max_size=30),
+        ),
         decision=st.sampled_from(["approve", "reject"]),
         reason=posted_value,
     )
@@ -335,12 +440,15 @@ def test_login_never_fails(tmp_path: Path) -> None:
 
     @fuzz(40)
     @given(
-        name=st.one_of(st.sampled_from(["dongfeng", "boss", "", " boss ", "a" * 500]),
-                       text_values),
+        name=st.one_of(st.sampled_from(["dongfeng", "boss", "", " boss ", "a" * 500]), text_values),
         password=st.one_of(st.just(PASSWORD), text_values),
-        next_url=st.one_of(st.none(), st.sampled_from(["//evil.example/", "/forms/\\x",
-                                                       "javascript:alert(1)", "/forms/../x"]),
-                           text_values),
+        next_url=st.one_of(
+            st.none(),
+            st.sampled_from(
+                ["//evil.example/", "/forms/\\x", "javascript:alert(1)", "/forms/../x"]
+            ),
+            text_values,
+        ),
     )
     def run(name, password, next_url) -> None:
         client = setup.client()
@@ -369,14 +477,17 @@ RAW_BODIES = [
 ]
 
 
-@pytest.mark.parametrize("content_type", [
-    "application/x-www-form-urlencoded",
-    "application/x-www-form-urlencoded; charset=latin-1",
-    "application/json",
-    "text/plain",
-    "multipart/form-data",  # no boundary
-    "multipart/form-data; boundary=xyz",
-])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded; charset=latin-1",
+        "application/json",
+        "text/plain",
+        "multipart/form-data",  # no boundary
+        "multipart/form-data; boundary=xyz",
+    ],
+)
 def test_raw_and_mistyped_bodies_never_fail(setup: Any, content_type: str) -> None:
     client = logged_in(setup, "dongfeng")
     from tests.app_fixtures import csrf_token
@@ -385,8 +496,9 @@ def test_raw_and_mistyped_bodies_never_fail(setup: Any, content_type: str) -> No
     urls = [FILL_URL, FILL_URL + "check", "/forms/login", "/forms/review/x/reject"]
     for url in urls:
         for body in RAW_BODIES:
-            response = client.post(url, data=body + b"&csrf_token=" + token.encode(),
-                                   content_type=content_type)
+            response = client.post(
+                url, data=body + b"&csrf_token=" + token.encode(), content_type=content_type
+            )
             check_response(response, "raw body")
         response = client.post(url, json={"csrf_token": token, "notes": ["a", {"b": 1}]})
         check_response(response, "raw body")

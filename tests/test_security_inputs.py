@@ -42,9 +42,42 @@ MB = 1024 * 1024
 PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
 
 HOSTILE = [
-    "../", "..", "/", "%2e%2e%2f", "%2e%2e", ".", "~", "~root", "^", "x^{}", ":", "a:b", " ",
-    "a b", "%20", "\x01", "%01", "%00", "a%0ab", "%7f", "x.lock", "main.lock", "@{", "@{-1}",
-    "a..b", "-lead", "trail-", "a" * 65, "a" * 300, "%ff", "ü", "东风", "*", "%3Fx", "[x]", "\\",
+    "../",
+    "..",
+    "/",
+    "%2e%2e%2f",
+    "%2e%2e",
+    ".",
+    "~",
+    "~root",
+    "^",
+    "x^{}",
+    ":",
+    "a:b",
+    " ",
+    "a b",
+    "%20",
+    "\x01",
+    "%01",
+    "%00",
+    "a%0ab",
+    "%7f",
+    "x.lock",
+    "main.lock",
+    "@{",
+    "@{-1}",
+    "a..b",
+    "-lead",
+    "trail-",
+    "a" * 65,
+    "a" * 300,
+    "%ff",
+    "ü",
+    "东风",
+    "*",
+    "%3Fx",
+    "[x]",
+    "\\",
 ]
 # Well-formed identifiers that name nothing (or a git ref, which must not matter).
 UNKNOWN = ["nobody", "main", "HEAD", "refs", "20250101000000-00000000"]
@@ -121,8 +154,9 @@ def test_hostile_identifiers_in_every_position_are_refused_and_write_nothing(
             if response.status_code == 308:
                 location = response.headers["Location"]
                 assert "//" not in location.split("://")[-1], location
-                followed = admin.get(location) if method == "GET" else admin.post(
-                    location, data=data)
+                followed = (
+                    admin.get(location) if method == "GET" else admin.post(location, data=data)
+                )
                 assert followed.status_code in {400, 404, 405}, (url, location)
             if response.status_code not in want:
                 wrong.append((method, url, response.status_code, want))
@@ -138,8 +172,12 @@ def test_a_request_body_over_the_limit_gets_a_chinese_413_page(tmp_path: Path) -
     setup = make_setup(tmp_path, MAX_CONTENT_LENGTH=MB)
     client = logged_in(setup, "dongfeng")
     big = PDF + b"\x00" * (2 * MB)
-    response = post(client, FILL_URL, {"action": "save", "evidence": [(io.BytesIO(big), "a.pdf")]},
-                    content_type="multipart/form-data")
+    response = post(
+        client,
+        FILL_URL,
+        {"action": "save", "evidence": [(io.BytesIO(big), "a.pdf")]},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 413
     page = response.get_data(as_text=True)
     assert "上传的内容过大" in page and 'lang="zh-CN"' in page
@@ -177,9 +215,12 @@ def test_disguised_bombed_oversized_and_empty_files_are_refused_in_chinese(
     setup = make_setup(tmp_path, EVIDENCE_MAX_BYTES=MB)
     client = logged_in(setup, "dongfeng")
     for data, name, message in REFUSED_UPLOADS:
-        response = post(client, FILL_URL,
-                        {"action": "save", "evidence": [(io.BytesIO(data), name)]},
-                        content_type="multipart/form-data")
+        response = post(
+            client,
+            FILL_URL,
+            {"action": "save", "evidence": [(io.BytesIO(data), name)]},
+            content_type="multipart/form-data",
+        )
         page = response.get_data(as_text=True)
         assert response.status_code == 422, name
         assert message in page, (name, message)
@@ -202,8 +243,12 @@ def test_malicious_file_names_are_sanitised_down_to_the_committed_path(tmp_path:
     setup = make_setup(tmp_path)
     client = logged_in(setup, "dongfeng")
     uploads = [(io.BytesIO(PDF), name) for name in list(MALICIOUS_NAMES)[:5]]
-    post(client, FILL_URL, {"action": "save", "evidence": uploads},
-         content_type="multipart/form-data")
+    post(
+        client,
+        FILL_URL,
+        {"action": "save", "evidence": uploads},
+        content_type="multipart/form-data",
+    )
     # At most five files per report: the other names go in a second report.
     draft = setup.services.drafts.load("dongfeng-ps", "inspection", "2025-T2")
     assert [f.name for f in draft.files] == list(MALICIOUS_NAMES.values())[:5]
@@ -212,9 +257,16 @@ def test_malicious_file_names_are_sanitised_down_to_the_committed_path(tmp_path:
 
     rest = list(MALICIOUS_NAMES)[5:]
     url = "/forms/units/dongfeng-ps/inspection/2025-T1/"
-    post(client, url, {**INSPECTION_OK, "action": "continue",
-                       "evidence": [(io.BytesIO(PDF), name) for name in rest]},
-         content_type="multipart/form-data")
+    post(
+        client,
+        url,
+        {
+            **INSPECTION_OK,
+            "action": "continue",
+            "evidence": [(io.BytesIO(PDF), name) for name in rest],
+        },
+        content_type="multipart/form-data",
+    )
     second = post(client, url + "check").headers["Location"].rsplit("/", 1)[1]
 
     stored: list[str] = []
@@ -239,8 +291,16 @@ def test_non_finite_numbers_are_refused_with_a_message_not_committed(tmp_path: P
     client = logged_in(setup, "dongfeng")
     url = "/forms/units/dongfeng-ps/drill/2025-T1/"
     for value in ("NaN", "sNaN", "Infinity", "-inf", "1e400"):
-        response = post(client, url, {"drills_held": "1", "participants": "10",
-                                      "duration_minutes": value, "action": "continue"})
+        response = post(
+            client,
+            url,
+            {
+                "drills_held": "1",
+                "participants": "10",
+                "duration_minutes": value,
+                "action": "continue",
+            },
+        )
         assert response.status_code == 422, value
         assert "最近一次疏散用时" in response.get_data(as_text=True)
     assert setup.submissions.list() == []
@@ -250,7 +310,7 @@ def test_non_finite_numbers_are_refused_with_a_message_not_committed(tmp_path: P
 # a leading TAB or CR reaches the file as the formula behind it and must be caught there.
 FORMULAS = [
     "=cmd|' /C calc'!A0",
-    "+HYPERLINK(\"http://evil.example\",\"点我\")",
+    '+HYPERLINK("http://evil.example","点我")',
     "-2+3+cmd|' /C calc'!A0",
     "@SUM(1+1)*cmd|' /C calc'!A0",
     "\t=1+1",
@@ -278,8 +338,9 @@ def neutralised(text: str) -> bool:
 
 def test_formulas_typed_into_forms_are_neutralised_in_every_export(tmp_path: Path) -> None:
     setup = make_setup(tmp_path)
-    setup.services.accounts.add("eve", "admin", PASSWORD,
-                                display_name="=HYPERLINK(\"http://evil.example\")")
+    setup.services.accounts.add(
+        "eve", "admin", PASSWORD, display_name='=HYPERLINK("http://evil.example")'
+    )
     filler = logged_in(setup, "eve")
     reviewer = logged_in(setup, "checker")
     for (unit, form, period), formula in zip(SLOTS, FORMULAS, strict=True):
@@ -291,8 +352,9 @@ def test_formulas_typed_into_forms_are_neutralised_in_every_export(tmp_path: Pat
         assert setup.submissions.get(sid).state == "approved"
 
     merged = tmp_path / "merged"
-    subprocess.run(["git", "clone", "--quiet", str(setup.instance / "remote.git"), str(merged)],
-                   check=True)
+    subprocess.run(
+        ["git", "clone", "--quiet", str(setup.instance / "remote.git"), str(merged)], check=True
+    )
     content = load_content(merged)
     reports = load_reports(merged, content)
     typed = {r.values.get("notes") for r in reports}
@@ -326,12 +388,16 @@ def test_formulas_typed_into_forms_are_neutralised_in_every_export(tmp_path: Pat
     print(f"\nformula injection: {len(FORMULAS)} formulas, {cells} exported cells checked")
 
 
-@pytest.mark.parametrize("next_url", ["//evil.example/", "https://evil.example/forms/",
-                                      "/forms/\\\\evil", "javascript:alert(1)"])
-def test_login_never_redirects_off_site(tmp_path_factory: pytest.TempPathFactory,
-                                        next_url: str) -> None:
+@pytest.mark.parametrize(
+    "next_url",
+    ["//evil.example/", "https://evil.example/forms/", "/forms/\\\\evil", "javascript:alert(1)"],
+)
+def test_login_never_redirects_off_site(
+    tmp_path_factory: pytest.TempPathFactory, next_url: str
+) -> None:
     setup = make_setup(tmp_path_factory.mktemp("next"))
     client = setup.client()
-    response = post(client, f"/forms/login?next={next_url}",
-                    {"name": "dongfeng", "password": PASSWORD})
+    response = post(
+        client, f"/forms/login?next={next_url}", {"name": "dongfeng", "password": PASSWORD}
+    )
     assert response.headers["Location"] == "/forms/"

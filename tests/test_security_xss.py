@@ -81,10 +81,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     tmp = tmp_path_factory.mktemp("xss")
     repo = make_repository(tmp / "repo", plan_with_site(tmp))
     instance = tmp / "instance"
-    settings = load_settings({
-        "ROOT": str(repo), "INSTANCE_PATH": str(instance), "SECRET_KEY": "xss-test",
-        "TIMEZONE": "Asia/Shanghai",
-    }, environ={})
+    settings = load_settings(
+        {
+            "ROOT": str(repo),
+            "INSTANCE_PATH": str(instance),
+            "SECRET_KEY": "xss-test",
+            "TIMEZONE": "Asia/Shanghai",
+        },
+        environ={},
+    )
     store = build_services(settings)
     rebuilder = store.rebuilder
     assert rebuilder is not None
@@ -102,8 +107,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         values = INSPECTION_OK if form == "inspection" else DRILL_OK
         # Werkzeug's test client cannot put a double quote in a multipart file name.
         files = [(io.BytesIO(PDF), CORPUS[number].replace('"', "'") + ".pdf")]
-        response = post(reporter, url, {**values, "notes": notes_for(number), "action": "continue",
-                                        "evidence": files}, content_type="multipart/form-data")
+        response = post(
+            reporter,
+            url,
+            {**values, "notes": notes_for(number), "action": "continue", "evidence": files},
+            content_type="multipart/form-data",
+        )
         assert response.status_code == 302, response.get_data(as_text=True)[:1000]
         sid = post(reporter, url + "check").headers["Location"].rsplit("/", 1)[1]
         assert post(reviewer, f"/forms/review/{sid}/approve").status_code == 302
@@ -194,14 +203,14 @@ def test_the_corpus_never_runs_on_the_site_the_review_page_or_the_portal(
         for number, sid in enumerate(served["approved"]):
             shown = CORPUS[number :: len(SLOTS)]
             checked_texts += assert_inert(watch, f"{base}/forms/review/{sid}", shown)
-        checked_texts += assert_inert(watch, f"{base}/forms/review/{served['returned']}",
-                                      [served["reason"]])
+        checked_texts += assert_inert(
+            watch, f"{base}/forms/review/{served['returned']}", [served["reason"]]
+        )
         assert_inert(watch, f"{base}/forms/review/", [])
         watch.page.get_by_role("button", name="退出登录").click()
 
         log_in(watch.page, base, "dongfeng")
-        checked_texts += assert_inert(watch, f"{base}/forms/units/{UNIT}/",
-                                      [served["reason"]])
+        checked_texts += assert_inert(watch, f"{base}/forms/units/{UNIT}/", [served["reason"]])
         for number, sid in enumerate(served["approved"]):
             shown = CORPUS[number :: len(SLOTS)]
             checked_texts += assert_inert(watch, f"{base}/forms/submissions/{sid}", shown)
@@ -210,8 +219,10 @@ def test_the_corpus_never_runs_on_the_site_the_review_page_or_the_portal(
     finally:
         context.close()
     pages = len(site_pages) + len(served["approved"]) * 2 + 4
-    print(f"\nXSS: {len(CORPUS)} attacks, {pages} pages in Chromium, "
-          f"{checked_texts} texts shown as typed")
+    print(
+        f"\nXSS: {len(CORPUS)} attacks, {pages} pages in Chromium, "
+        f"{checked_texts} texts shown as typed"
+    )
 
 
 def test_the_watch_catches_a_script_that_does_run(tmp_path: Path, browser: Browser) -> None:

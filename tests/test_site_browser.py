@@ -67,8 +67,10 @@ def recording_tab(browser: Browser, site: ServedSite) -> Iterator[Visit]:
     page.on("request", lambda request: tab.requests.append(request.url))
     page.on("console", lambda msg: tab.errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda error: tab.errors.append(str(error)))
-    page.on("response", lambda r: tab.errors.append(f"HTTP {r.status} {r.url}")
-            if r.status >= 400 else None)
+    page.on(
+        "response",
+        lambda r: tab.errors.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None,
+    )
     try:
         yield tab
     finally:
@@ -85,9 +87,13 @@ def test_the_recorder_sees_foreign_requests_and_console_errors(browser, tmp_path
     (tmp_path / "index.html").write_text(
         '<!doctype html><html lang="zh"><title>t</title><h1>t</h1>'
         '<img src="http://127.0.0.2:9/font.woff2" alt="">'
-        '<script>throw new Error("boom")</script>', encoding="utf-8")
-    with serve_directory(tmp_path) as url, recording_tab(
-            browser, ServedSite(root=tmp_path, url=url)) as tab:
+        '<script>throw new Error("boom")</script>',
+        encoding="utf-8",
+    )
+    with (
+        serve_directory(tmp_path) as url,
+        recording_tab(browser, ServedSite(root=tmp_path, url=url)) as tab,
+    ):
         tab.open("index.md")
     assert tab.foreign_requests == ["http://127.0.0.2:9/font.woff2"]
     assert any("boom" in error for error in tab.errors)
@@ -97,7 +103,8 @@ def heading_text(page: Page) -> str:
     """The page's h1 without the permalink mark the toc extension appends."""
     return page.locator("h1").first.evaluate(
         "h => { const c = h.cloneNode(true); c.querySelectorAll('.headerlink')"
-        ".forEach(a => a.remove()); return c.textContent.trim(); }")
+        ".forEach(a => a.remove()); return c.textContent.trim(); }"
+    )
 
 
 def representative_pages(content: Content) -> dict[str, str]:
@@ -165,16 +172,20 @@ def test_plan_page_links_every_task(visit, content):
 
 def test_task_pages_list_every_applicable_unit_with_a_status(visit, content):
     for task in (t for t in content.tasks if t.indicators):
-        expected = [u.id for u in content.units
-                    if task.applies_to.matches(u)
-                    and any(applies(content, task, i, u) for i in task.indicators)]
+        expected = [
+            u.id
+            for u in content.units
+            if task.applies_to.matches(u)
+            and any(applies(content, task, i, u) for i in task.indicators)
+        ]
         page = visit.open(f"tasks/{task.id}.md")
         rows = page.locator('table[data-ps-table="task-units"] tbody tr')
         listed = rows.evaluate_all("rows => rows.map(r => r.dataset.unit)")
         assert listed == expected, task.id
         badges = rows.evaluate_all(
             "rows => rows.map(r => Array.from(r.querySelectorAll('[data-status]'))"
-            ".map(b => b.textContent.trim()))")
+            ".map(b => b.textContent.trim()))"
+        )
         for unit_id, texts in zip(listed, badges, strict=True):
             # one badge per indicator plus the unit's roll-up, each a status in words
             assert len(texts) == len(task.indicators) + 1, (task.id, unit_id)
@@ -189,15 +200,16 @@ def test_unit_page_lists_indicators_report_history_and_form_links(visit, content
         i.id for t in content.tasks for i in t.indicators if applies(content, t, i, unit)
     ]
     indicators = page.locator('table[data-ps-table="unit-indicators"] tbody tr')
-    assert indicators.evaluate_all("rows => rows.map(r => r.dataset.indicator)") \
-        == expected_indicators
+    assert (
+        indicators.evaluate_all("rows => rows.map(r => r.dataset.indicator)") == expected_indicators
+    )
     history = page.locator('table[data-ps-table="unit-reporting"] tbody tr')
     expected_history = {
         (f.id, p) for f in content.forms if f.applies_to.matches(unit) for p in f.periods
     }
-    assert set(history.evaluate_all(
-        "rows => rows.map(r => r.dataset.form + ' ' + r.dataset.period)")) == {
-        f"{f} {p}" for f, p in expected_history}
+    assert set(
+        history.evaluate_all("rows => rows.map(r => r.dataset.form + ' ' + r.dataset.period)")
+    ) == {f"{f} {p}" for f, p in expected_history}
     links = page.locator("a.ps-form-link").evaluate_all("links => links.map(a => a.href)")
     assert links, "no link to the form service"
     assert all(f"units/{unit.id}/" in href for href in links)
@@ -209,11 +221,13 @@ def test_matrix_has_a_cell_per_unit_and_task(visit, content):
     header = page.locator('table[data-ps-table="matrix"] thead th[data-task]')
     assert header.evaluate_all("cells => cells.map(c => c.dataset.task)") == tasks
     rows = page.locator('table[data-ps-table="matrix"] tbody tr')
-    assert rows.evaluate_all("rows => rows.map(r => r.dataset.unit)") \
-        == [u.id for u in content.units]
+    assert rows.evaluate_all("rows => rows.map(r => r.dataset.unit)") == [
+        u.id for u in content.units
+    ]
     cells = rows.evaluate_all(
         "rows => rows.map(r => Array.from(r.querySelectorAll('td[data-task]'))"
-        ".map(c => [c.dataset.task, c.dataset.status, c.textContent.trim()]))")
+        ".map(c => [c.dataset.task, c.dataset.status, c.textContent.trim()]))"
+    )
     statuses = {s.value for s in Status}
     for row in cells:
         assert [task for task, _, _ in row] == tasks
@@ -223,16 +237,22 @@ def test_matrix_has_a_cell_per_unit_and_task(visit, content):
 def test_data_page_links_every_export(visit, content):
     page = visit.open("data.md")
     hrefs = page.locator('[data-ps="downloads"] a').evaluate_all(
-        "links => links.map(a => a.getAttribute('href'))")
+        "links => links.map(a => a.getAttribute('href'))"
+    )
     names = {posixpath.basename(h) for h in hrefs}
-    assert names == {"progress.xlsx", "progress.csv", "datapackage.json",
-                     *(f"reports-{f.id}.csv" for f in content.forms)}
+    assert names == {
+        "progress.xlsx",
+        "progress.csv",
+        "datapackage.json",
+        *(f"reports-{f.id}.csv" for f in content.forms),
+    }
 
 
 def column_sort_keys(page: Page, table: str, column: int) -> list[float]:
     return page.locator(f'table[data-ps-table="{table}"] tbody tr').evaluate_all(
         f"rows => rows.map(r => parseFloat(r.cells[{column}].dataset.sort"
-        f" ?? r.cells[{column}].textContent))")
+        f" ?? r.cells[{column}].textContent))"
+    )
 
 
 def test_tables_sort_when_a_header_is_clicked(visit):
@@ -261,8 +281,9 @@ def search(page: Page, query: str) -> list[str]:
     box.fill(query)
     # The theme reads the query on keydown; Chinese text is inserted without key events.
     box.press("End")
-    results = page.locator(".md-search-result__item a.md-search-result__link, "
-                           ".md-search-result__item a")
+    results = page.locator(
+        ".md-search-result__item a.md-search-result__link, .md-search-result__item a"
+    )
     # Results of an earlier query stay on screen until the worker answers: wait for links
     # that carry this query (the theme appends it as ?h=...).
     page.wait_for_function(
@@ -289,7 +310,11 @@ def test_chinese_search_for_a_unit_name_finds_its_page(visit, content):
 
 class _LinkCollector(HTMLParser):
     LINK_ATTRIBUTES: ClassVar[dict[str, str]] = {
-        "a": "href", "link": "href", "script": "src", "img": "src", "source": "src",
+        "a": "href",
+        "link": "href",
+        "script": "src",
+        "img": "src",
+        "source": "src",
         "iframe": "src",
     }
 
@@ -354,16 +379,21 @@ def test_broken_link_check_finds_a_missing_page_and_a_missing_anchor(tmp_path):
     (tmp_path / "index.html").write_text(
         '<a href="a/">ok</a><a href="a/#top">ok</a><a href="missing/">x</a>'
         '<a href="a/#nowhere">y</a><a class="ps-form-link" href="/forms/x/">form</a>',
-        encoding="utf-8")
-    (tmp_path / "a" / "index.html").write_text('<h1 id="top">A</h1><a href="../">up</a>',
-                                               encoding="utf-8")
+        encoding="utf-8",
+    )
+    (tmp_path / "a" / "index.html").write_text(
+        '<h1 id="top">A</h1><a href="../">up</a>', encoding="utf-8"
+    )
     assert broken_links(tmp_path) == [
-        "index.html: missing/", "index.html: a/#nowhere (no #nowhere)"]
+        "index.html: missing/",
+        "index.html: a/#nowhere (no #nowhere)",
+    ]
 
 
 def test_screenshots_of_home_and_a_unit_page(browser, built_site, content, tmp_path):
-    written = take_screenshots(browser, built_site.root, built_site.url, content.units[0].id,
-                               tmp_path)
+    written = take_screenshots(
+        browser, built_site.root, built_site.url, content.units[0].id, tmp_path
+    )
     assert [p.name for p in written] == ["home.png", "unit.png"]
     for path in written:
         data = path.read_bytes()

@@ -44,8 +44,9 @@ __all__ = [
 ]
 
 
-def write_exports(content: Content, reports: Sequence[Report], progress: Progress,
-                  out_dir: Path) -> None:
+def write_exports(
+    content: Content, reports: Sequence[Report], progress: Progress, out_dir: Path
+) -> None:
     """Write every export's files into out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for export in EXPORTS:

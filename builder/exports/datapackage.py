@@ -104,11 +104,19 @@ def _write(content: Content, reports: Sequence[Report], progress: Progress, out_
 def _downloads(content: Content) -> list[Download]:
     return [
         Download("progress.csv", "进度明细 CSV", Markup("每个单位每项指标的当前值和状态。")),
-        *(Download(f"reports-{form.id}.csv", f"{form.title} CSV", Markup("全部已审核报送。"))
-          for form in content.forms),
-        Download(DATAPACKAGE, "数据包描述",
-                 Markup("Frictionless 数据包，含各表的字段说明，可用 "
-                        "<code>frictionless validate</code> 校验。"), save=False),
+        *(
+            Download(f"reports-{form.id}.csv", f"{form.title} CSV", Markup("全部已审核报送。"))
+            for form in content.forms
+        ),
+        Download(
+            DATAPACKAGE,
+            "数据包描述",
+            Markup(
+                "Frictionless 数据包，含各表的字段说明，可用 "
+                "<code>frictionless validate</code> 校验。"
+            ),
+            save=False,
+        ),
     ]
 
 

@@ -95,8 +95,9 @@ def _report_field_columns(form: Form) -> list[Column]:
         descriptor = copy.deepcopy(raw)
         if descriptor.get("type", "string") == "string":
             _widen_for_neutralised_text(descriptor)
-        columns.append(Column(descriptor["name"], descriptor.get("title") or descriptor["name"],
-                              descriptor))
+        columns.append(
+            Column(descriptor["name"], descriptor.get("title") or descriptor["name"], descriptor)
+        )
     return columns
 
 
@@ -152,16 +153,26 @@ def report_table(content: Content, form: Form, reports: Iterable[Report]) -> Tab
     # Sorting the Report references is cheap; the rows themselves are produced lazily.
     ordered = sorted(
         (r for r in reports if r.form == form.id),
-        key=lambda r: (period_order.get(r.period, len(period_order)),
-                       unit_order.get(r.unit, len(unit_order)), r.unit, r.period),
+        key=lambda r: (
+            period_order.get(r.period, len(period_order)),
+            unit_order.get(r.unit, len(unit_order)),
+            r.unit,
+            r.period,
+        ),
     )
 
     def rows() -> Iterator[list[Any]]:
         for report in ordered:
-            row: list[Any] = [report.id, report.unit, unit_names.get(report.unit, ""),
-                              report.period, report.submitted_at]
-            row.extend(_typed_for_field(report.values.get(c.name), c.descriptor)
-                       for c in field_columns)
+            row: list[Any] = [
+                report.id,
+                report.unit,
+                unit_names.get(report.unit, ""),
+                report.period,
+                report.submitted_at,
+            ]
+            row.extend(
+                _typed_for_field(report.values.get(c.name), c.descriptor) for c in field_columns
+            )
             yield row
 
     return Table(
@@ -182,13 +193,12 @@ PROGRESS_COLUMNS = (
     Column.of("task-id", "任务代码", "string", required=True),
     Column.of("indicator-id", "指标代码", "string", required=True),
     Column.of("indicator-title", "指标名称", "string"),
-    Column.of("value", "值", "number",
-              "比率为小数（1 = 100%），是/否指标 1 = 是、0 = 否；空 = 尚无数据"),
+    Column.of(
+        "value", "值", "number", "比率为小数（1 = 100%），是/否指标 1 = 是、0 = 否；空 = 尚无数据"
+    ),
     Column.of("value-text", "值（显示）", "string"),
-    Column.of("status", "状态代码", "string", required=True,
-              enum=[s.value for s in Status]),
-    Column.of("status-label", "状态", "string", required=True,
-              enum=[s.label for s in Status]),
+    Column.of("status", "状态代码", "string", required=True, enum=[s.value for s in Status]),
+    Column.of("status-label", "状态", "string", required=True, enum=[s.label for s in Status]),
 )
 
 
@@ -202,9 +212,17 @@ def progress_table(content: Content, progress: Progress) -> Table:
                 indicator = indicators[result.indicator]
                 value = result.value
                 number = int(value) if isinstance(value, bool) else value
-                yield [unit.id, unit.name, result.task, result.indicator, indicator.title,
-                       number, format_value(indicator, value), result.status.value,
-                       result.status.label]
+                yield [
+                    unit.id,
+                    unit.name,
+                    result.task,
+                    result.indicator,
+                    indicator.title,
+                    number,
+                    format_value(indicator, value),
+                    result.status.value,
+                    result.status.label,
+                ]
 
     return Table(
         name="progress",
@@ -230,8 +248,14 @@ def unit_summary_table(content: Content, progress: Progress) -> Table:
     def rows() -> Iterator[list[Any]]:
         for unit in content.units:
             rollup = progress.unit_rollup(unit.id)
-            yield [unit.id, unit.name, content.plan.unit_type_label(unit.type), rollup.share,
-                   rollup.applicable, *(rollup.counts.get(s, 0) for s in COUNTED_STATUSES)]
+            yield [
+                unit.id,
+                unit.name,
+                content.plan.unit_type_label(unit.type),
+                rollup.share,
+                rollup.applicable,
+                *(rollup.counts.get(s, 0) for s in COUNTED_STATUSES),
+            ]
 
     return Table(
         name="units",

@@ -87,8 +87,9 @@ def _write_text(sheet: Any, row: int, col: int, text: str, formats: _Formats) ->
         sheet.write_string(row, col, text)
 
 
-def _write_value(sheet: Any, row: int, col: int, value: Any, number_format: Any,
-                 formats: _Formats) -> None:
+def _write_value(
+    sheet: Any, row: int, col: int, value: Any, number_format: Any, formats: _Formats
+) -> None:
     """One cell, by the value's Python type; None leaves the cell blank."""
     if value is None:
         return
@@ -114,8 +115,13 @@ def _write_value(sheet: Any, row: int, col: int, value: Any, number_format: Any,
         _write_text(sheet, row, col, json.dumps(value, ensure_ascii=False), formats)
 
 
-def _write_sheet(workbook: xlsxwriter.Workbook, table: Table, title: str, formats: _Formats,
-                 number_formats: dict[str, str] | None = None) -> None:
+def _write_sheet(
+    workbook: xlsxwriter.Workbook,
+    table: Table,
+    title: str,
+    formats: _Formats,
+    number_formats: dict[str, str] | None = None,
+) -> None:
     sheet = workbook.add_worksheet(title)
     sheet.freeze_panes(1, 0)
     for index, column in enumerate(table.columns):
@@ -139,27 +145,40 @@ def write_workbook(
     written (memory stays flat at any number of units) and writes text inline; it is
     faster than openpyxl's write-only mode (bench/README.md)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    workbook = xlsxwriter.Workbook(str(path), {
-        "constant_memory": True,
-        # Text stays text: never a formula, number or link, whatever it looks like.
-        "strings_to_formulas": False,
-        "strings_to_numbers": False,
-        "strings_to_urls": False,
-    })
+    workbook = xlsxwriter.Workbook(
+        str(path),
+        {
+            "constant_memory": True,
+            # Text stays text: never a formula, number or link, whatever it looks like.
+            "strings_to_formulas": False,
+            "strings_to_numbers": False,
+            "strings_to_urls": False,
+        },
+    )
     # Dated by the progress date, not the clock: the same repository gives the same bytes,
     # so a rebuild that changed nothing here does not change the download.
     workbook.set_properties({"created": datetime.combine(progress.as_of, time())})
     formats = _Formats(workbook)
     taken: set[str] = set()
     try:
-        _write_sheet(workbook, unit_summary_table(content, progress),
-                     sheet_title("各单位进度", taken), formats, {"share-met": "0.0%"})
-        _write_sheet(workbook, progress_table(content, progress),
-                     sheet_title("指标进度", taken), formats)
+        _write_sheet(
+            workbook,
+            unit_summary_table(content, progress),
+            sheet_title("各单位进度", taken),
+            formats,
+            {"share-met": "0.0%"},
+        )
+        _write_sheet(
+            workbook, progress_table(content, progress), sheet_title("指标进度", taken), formats
+        )
         counted = effective(reports, progress)
         for form in content.forms:
-            _write_sheet(workbook, report_table(content, form, counted),
-                         sheet_title(form.title or form.id, taken), formats)
+            _write_sheet(
+                workbook,
+                report_table(content, form, counted),
+                sheet_title(form.title or form.id, taken),
+                formats,
+            )
     finally:
         workbook.close()
 
@@ -169,8 +188,9 @@ def _write(content: Content, reports: Sequence[Report], progress: Progress, out_
 
 
 def _downloads(content: Content) -> list[Download]:
-    return [Download(WORKBOOK, "Excel 工作簿",
-                     Markup("各单位进度、单位 × 指标明细、各表单报送数据。"))]
+    return [
+        Download(WORKBOOK, "Excel 工作簿", Markup("各单位进度、单位 × 指标明细、各表单报送数据。"))
+    ]
 
 
 EXPORT = Export("workbook", _write, _downloads)

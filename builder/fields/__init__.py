@@ -10,8 +10,7 @@ from builder.fields import boolean, date, integer, number, string
 from builder.fields.base import FieldType
 
 FIELD_TYPES: dict[str, FieldType] = {
-    module.FIELD_TYPE.name: module.FIELD_TYPE
-    for module in (integer, number, boolean, string, date)
+    module.FIELD_TYPE.name: module.FIELD_TYPE for module in (integer, number, boolean, string, date)
 }
 
 # The types an indicator may count with (sum, latest, ratio) and the types that answer a

@@ -28,5 +28,4 @@ class DateType(FieldType):
         return DateField(**options)
 
 
-
 FIELD_TYPE = DateType()

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from builder.model import FormField
 
+
 class StringType(FieldType):
     name = "string"
     type_message = "请输入文字"

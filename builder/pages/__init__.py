@@ -41,8 +41,12 @@ __all__ = [
 ]
 
 
-def render_pages(content: Content, reports: Iterable[Report], progress: Progress,
-                 options: SiteOptions | None = None) -> list[GeneratedPage]:
+def render_pages(
+    content: Content,
+    reports: Iterable[Report],
+    progress: Progress,
+    options: SiteOptions | None = None,
+) -> list[GeneratedPage]:
     """Every page of the site, in navigation order; unit pages last and not in nav."""
     site = Site(content, tuple(reports), progress, options or SiteOptions())
     pages = [home_page(site), plan_page(site), tasks_index_page(site)]

@@ -33,8 +33,9 @@ def fill(html: str, **texts: str) -> str:
     is put in as it is)."""
     for name, text in texts.items():
         # str.replace, not Markup.replace, which would escape the hole and the text again.
-        html = str.replace(html, _HOLE.format(name),
-                           text if isinstance(text, Markup) else html_text(text))
+        html = str.replace(
+            html, _HOLE.format(name), text if isinstance(text, Markup) else html_text(text)
+        )
     return html
 
 

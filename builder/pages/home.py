@@ -15,8 +15,9 @@ def home_page(site: Site) -> GeneratedPage:
     progress = site.progress
     plan_rollup = progress.plan_rollup()
     overdue = progress.overdue()
-    shown = sorted(overdue, key=lambda r: (site.indicators[r.indicator][1].due,
-                                           site.tasks[r.task].number))
+    shown = sorted(
+        overdue, key=lambda r: (site.indicators[r.indicator][1].due, site.tasks[r.task].number)
+    )
     return site.render(
         "home.md",
         "index.md",
@@ -25,12 +26,15 @@ def home_page(site: Site) -> GeneratedPage:
         unit_count=len(site.content.units),
         indicator_count=len(site.content.indicators),
         next_period=next_due(site.content, site.as_of),
-        category_chart=share_bars("各类别指标完成率", _category_bars(site),
-                                  chart_id="ps-chart-categories"),
-        type_chart=share_bars("各类型单位指标完成率", _unit_type_bars(site),
-                              chart_id="ps-chart-unit-types"),
-        status_chart=status_stack("全部指标状态分布", plan_rollup.counts,
-                                  chart_id="ps-chart-status"),
+        category_chart=share_bars(
+            "各类别指标完成率", _category_bars(site), chart_id="ps-chart-categories"
+        ),
+        type_chart=share_bars(
+            "各类型单位指标完成率", _unit_type_bars(site), chart_id="ps-chart-unit-types"
+        ),
+        status_chart=status_stack(
+            "全部指标状态分布", plan_rollup.counts, chart_id="ps-chart-status"
+        ),
         overdue_total=len(overdue),
         overdue_rows=[_overdue_row(site, r) for r in shown[: site.options.overdue_limit]],
     )
@@ -41,11 +45,20 @@ def _category_bars(site: Site) -> list[Bar]:
     bars = []
     for category in site.plan.categories:
         item = site.progress.category_rollup(category.id)
-        bars.append(Bar(f"（{category.number}）{category.title}", item.share,
-                        f"{item.met}/{item.applicable}"))
+        bars.append(
+            Bar(
+                f"（{category.number}）{category.title}",
+                item.share,
+                f"{item.met}/{item.applicable}",
+            )
+        )
     if site.guarantees:
-        item = rollup(r for t in site.guarantees for i in t.indicators
-                      for r in site.progress.for_indicator(i.id))
+        item = rollup(
+            r
+            for t in site.guarantees
+            for i in t.indicators
+            for r in site.progress.for_indicator(i.id)
+        )
         bars.append(Bar(site.plan.guarantees_title, item.share, f"{item.met}/{item.applicable}"))
     return bars
 
@@ -57,8 +70,13 @@ def _unit_type_bars(site: Site) -> list[Bar]:
         units = [u for u in site.content.units if u.type == unit_type.id]
         if units:
             item = rollup(r for u in units for r in site.progress.for_unit(u.id))
-            bars.append(Bar(f"{unit_type.label}（{len(units)}个）", item.share,
-                            f"{item.met}/{item.applicable}"))
+            bars.append(
+                Bar(
+                    f"{unit_type.label}（{len(units)}个）",
+                    item.share,
+                    f"{item.met}/{item.applicable}",
+                )
+            )
     return bars
 
 

@@ -21,9 +21,16 @@ def matrix_page(site: Site) -> GeneratedPage:
         cells = []
         for task in tasks:
             item = site.progress.unit_task_rollup(unit.id, task.id)
-            cells.append(site.fragments("matrix_cell", task.id, item.status, item.met,
-                                        item.applicable))
+            cells.append(
+                site.fragments("matrix_cell", task.id, item.status, item.met, item.applicable)
+            )
         row = site.fragments("matrix_row", link(f"units/{unit.id}.md"), unit.id, unit.name, CELLS)
         rows.append(fill(row, cells=Markup("".join(cells))))
-    return site.render("matrix.md", path, "进度矩阵", tasks=tasks,
-                       unit_rows=rows, legend=list(SHORT_LABELS.items()))
+    return site.render(
+        "matrix.md",
+        path,
+        "进度矩阵",
+        tasks=tasks,
+        unit_rows=rows,
+        legend=list(SHORT_LABELS.items()),
+    )

@@ -13,8 +13,9 @@ def plan_page(site: Site) -> GeneratedPage:
     by_category: dict[str, list[Task]] = {c.id: [] for c in site.plan.categories}
     for task in site.main_tasks:
         by_category.setdefault(task.category or "", []).append(task)
-    return site.render("plan.md", "plan.md", "方案全文", by_category=by_category,
-                       trusted=trusted_markdown)
+    return site.render(
+        "plan.md", "plan.md", "方案全文", by_category=by_category, trusted=trusted_markdown
+    )
 
 
 def trusted_markdown(text: str) -> Markup:

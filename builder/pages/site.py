@@ -44,8 +44,9 @@ class SiteOptions:
 class Site:
     """The shared context of one build's pages."""
 
-    def __init__(self, content: Content, reports: Sequence[Report], progress: Progress,
-                 options: SiteOptions):
+    def __init__(
+        self, content: Content, reports: Sequence[Report], progress: Progress, options: SiteOptions
+    ):
         self.content = content
         self.progress = progress
         self.options = options
@@ -67,18 +68,22 @@ class Site:
         # their unit's page, not counted.
         self.reports_after = reports_after(reports, progress.as_of)
         self.env = environment()
-        self.fragments = Fragments(self.env.get_template("_macros.html").make_module({
-            "site": self,
-            "badge_class": _badge_class,
-            "status_sort": STATUS_SORT,
-            "short_labels": SHORT_LABELS,
-            "reporting_labels": REPORTING_LABELS,
-            "check_marks": CHECK_MARKS,
-            "percent": percent,
-            "size_text": size_text,
-            "target_text": target_text,
-            "task_sort_key": task_sort_key,
-        }))
+        self.fragments = Fragments(
+            self.env.get_template("_macros.html").make_module(
+                {
+                    "site": self,
+                    "badge_class": _badge_class,
+                    "status_sort": STATUS_SORT,
+                    "short_labels": SHORT_LABELS,
+                    "reporting_labels": REPORTING_LABELS,
+                    "check_marks": CHECK_MARKS,
+                    "percent": percent,
+                    "size_text": size_text,
+                    "target_text": target_text,
+                    "task_sort_key": task_sort_key,
+                }
+            )
+        )
 
     def label(self, task: Task) -> str:
         return task_label(task, self.plan.guarantees_title)
@@ -96,8 +101,9 @@ class Site:
     def task_link(self, link: Callable[[str], str], task: Task, text: str) -> Markup:
         return self.fragments("task_link", link(f"tasks/{task.id}.md"), task.id, text)
 
-    def render(self, template: str, path: str, title: str, in_nav: bool = True,
-               **context: Any) -> GeneratedPage:
+    def render(
+        self, template: str, path: str, title: str, in_nav: bool = True, **context: Any
+    ) -> GeneratedPage:
         """The page of a template of `templates/`. A template puts each big table into
         `{% call block() %}...{% endcall %}`: the table becomes one of the page's blocks
         (see GeneratedPage), its place in the Markdown a placeholder."""
@@ -141,8 +147,9 @@ class Site:
             percent=percent,
             **context,
         )
-        return GeneratedPage(path=path, title=title, source=source, in_nav=in_nav,
-                             blocks=tuple(blocks))
+        return GeneratedPage(
+            path=path, title=title, source=source, in_nav=in_nav, blocks=tuple(blocks)
+        )
 
 
 # A checklist item's class, tick and state, by whether the unit's latest report ticks it
@@ -171,7 +178,8 @@ def _applicable_tasks(
         tasks = by_profile.get(unit.profile)
         if tasks is None:
             tasks = by_profile[unit.profile] = tuple(
-                t for t in content.tasks if _task_applies(content, t, unit))
+                t for t in content.tasks if _task_applies(content, t, unit)
+            )
         unit_tasks[unit.id] = tasks
         for task in tasks:
             task_units[task.id].append(unit)

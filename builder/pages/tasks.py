@@ -58,8 +58,9 @@ def task_page(site: Site, task: Task) -> GeneratedPage:
     )
 
 
-def _unit_rows(site: Site, link: Callable[[str], str], task: Task,
-               units: Sequence[Unit]) -> list[str]:
+def _unit_rows(
+    site: Site, link: Callable[[str], str], task: Task, units: Sequence[Unit]
+) -> list[str]:
     """A row per unit: its value and status on each indicator, then its share met."""
     fragments, progress = site.fragments, site.progress
     rows = []
@@ -67,12 +68,21 @@ def _unit_rows(site: Site, link: Callable[[str], str], task: Task,
         cells = []
         for indicator in task.indicators:
             result = progress.result(unit.id, indicator.id)
-            cells.append(fragments("value_cell", indicator.id, result.status,
-                                   format_value(indicator, result.value)))
+            cells.append(
+                fragments(
+                    "value_cell", indicator.id, result.status, format_value(indicator, result.value)
+                )
+            )
         if task.indicators:
             item = progress.unit_task_rollup(unit.id, task.id)
             cells.append(fragments("rollup_cells", item.share, item.status))
-        row = fragments("task_unit_row", link(f"units/{unit.id}.md"), unit.id, unit.name,
-                        site.type_label(unit), CELLS)
+        row = fragments(
+            "task_unit_row",
+            link(f"units/{unit.id}.md"),
+            unit.id,
+            unit.name,
+            site.type_label(unit),
+            CELLS,
+        )
         rows.append(fill(row, cells=Markup("".join(cells))))
     return rows

@@ -27,13 +27,21 @@ def units_index_page(site: Site) -> GeneratedPage:
     rows = []
     for unit in site.content.units:
         item = site.progress.unit_rollup(unit.id)
-        rows.append(site.fragments(
-            "units_index_row", link(f"units/{unit.id}.md"), unit.id, unit.name,
-            site.type_label(unit), item.share,
-            tuple(item.counts.get(status, 0) for status in statuses), item.status,
-        ))
-    return site.render("units_index.md", path, "单位总览", unit_count=len(rows),
-                       unit_rows=rows, statuses=statuses)
+        rows.append(
+            site.fragments(
+                "units_index_row",
+                link(f"units/{unit.id}.md"),
+                unit.id,
+                unit.name,
+                site.type_label(unit),
+                item.share,
+                tuple(item.counts.get(status, 0) for status in statuses),
+                item.status,
+            )
+        )
+    return site.render(
+        "units_index.md", path, "单位总览", unit_count=len(rows), unit_rows=rows, statuses=statuses
+    )
 
 
 def unit_page(site: Site, unit: Unit) -> GeneratedPage:
@@ -77,15 +85,22 @@ SUBMITTED, BY, EVIDENCE, FORM_HREF = (hole(n) for n in ("submitted", "by", "evid
 REPORT_ID, ROWS = hole("report_id"), hole("rows")
 
 
-def _indicator_rows(site: Site, task_hrefs: Mapping[str, str], unit: Unit,
-                    results: Sequence[IndicatorResult]) -> list[str]:
+def _indicator_rows(
+    site: Site, task_hrefs: Mapping[str, str], unit: Unit, results: Sequence[IndicatorResult]
+) -> list[str]:
     rows = []
     for result in results:
         indicator = site.indicators[result.indicator][1]
-        rows.append(site.fragments(
-            "unit_indicator_row", task_hrefs[result.task], result.indicator,
-            format_value(indicator, result.value), result.status, UNIT_ID,
-        ))
+        rows.append(
+            site.fragments(
+                "unit_indicator_row",
+                task_hrefs[result.task],
+                result.indicator,
+                format_value(indicator, result.value),
+                result.status,
+                UNIT_ID,
+            )
+        )
     return [fill("".join(rows), unit_id=unit.id)] if rows else []
 
 
@@ -95,10 +110,13 @@ def _checklists(site: Site, tasks: Sequence[Task], states: Sequence[ReportingSta
         return Markup()
     ordered = sorted(states, key=lambda s: (site.periods[s.period].end, s.period))
     latest = _latest_reports(ordered)
-    return Markup("\n".join(
-        site.fragments("checklist_group", task.id, _ticks(latest, task.checklist))
-        for task in tasks if task.checklist
-    ))
+    return Markup(
+        "\n".join(
+            site.fragments("checklist_group", task.id, _ticks(latest, task.checklist))
+            for task in tasks
+            if task.checklist
+        )
+    )
 
 
 def _latest_reports(ordered: Sequence[ReportingState]) -> dict[str, list[Report]]:
@@ -111,8 +129,9 @@ def _latest_reports(ordered: Sequence[ReportingState]) -> dict[str, list[Report]
     return latest
 
 
-def _ticks(latest: Mapping[str, Sequence[Report]],
-           items: Sequence[ChecklistItem]) -> tuple[bool | None, ...]:
+def _ticks(
+    latest: Mapping[str, Sequence[Report]], items: Sequence[ChecklistItem]
+) -> tuple[bool | None, ...]:
     """Whether the unit's latest report that answers each item ticks it (None: none does)."""
     ticks: list[bool | None] = []
     for item in items:
@@ -132,17 +151,31 @@ def _reporting_rows(site: Site, unit: Unit, history: History) -> list[str]:
     for state, form, period in history:
         report = state.report
         href = form_link(site.options.forms_url, unit.id, state.form, state.period)
-        row = site.fragments("reporting_row", form.id, period.id, state.due, state.state,
-                             report is not None, href is not None,
-                             UNIT_ID, SUBMITTED, BY, EVIDENCE, FORM_HREF)
-        rows.append(fill(
-            row,
-            submitted=minute_text(report.submitted_at) if report else "—",
-            by=submitter(report) if report else "—",
-            evidence=site.fragments("evidence_list", report.evidence)
-            if report and report.evidence else "—",
-            form_href=href or "",
-        ))
+        row = site.fragments(
+            "reporting_row",
+            form.id,
+            period.id,
+            state.due,
+            state.state,
+            report is not None,
+            href is not None,
+            UNIT_ID,
+            SUBMITTED,
+            BY,
+            EVIDENCE,
+            FORM_HREF,
+        )
+        rows.append(
+            fill(
+                row,
+                submitted=minute_text(report.submitted_at) if report else "—",
+                by=submitter(report) if report else "—",
+                evidence=site.fragments("evidence_list", report.evidence)
+                if report and report.evidence
+                else "—",
+                form_href=href or "",
+            )
+        )
     return [fill("".join(rows), unit_id=unit.id)] if rows else []
 
 
@@ -155,9 +188,13 @@ def _report_details(site: Site, history: History) -> Markup:
         if report is None:
             continue
         rows = [
-            site.fragments("report_value_row", field.title or field.name,
-                           cell_value(field.type, report.values[field.name]))
-            for field in form.fields if field.name in report.values
+            site.fragments(
+                "report_value_row",
+                field.title or field.name,
+                cell_value(field.type, report.values[field.name]),
+            )
+            for field in form.fields
+            if field.name in report.values
         ]
         if rows:
             html = site.fragments("report_details", form.id, period.id, REPORT_ID, ROWS)

@@ -30,9 +30,7 @@ def read_ids(
     return values
 
 
-def read_applies_to(
-    doc: Document, value: Any, path: str, references: list[Reference]
-) -> AppliesTo:
+def read_applies_to(doc: Document, value: Any, path: str, references: list[Reference]) -> AppliesTo:
     if value is None or value == "all":
         return ALL_UNITS
     entry = doc.mapping(value, path, "applies_to（all 或 unit_types/flags）")

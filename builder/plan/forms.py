@@ -116,8 +116,7 @@ def _form_field(doc: Document, index: int, field_: frictionless.Field) -> FormFi
     if not FIELD_NAME.fullmatch(field_.name or ""):
         doc.problem(
             f"fields[{index}].name",
-            f"字段名“{field_.name}”无效"
-            "（只能使用小写字母、数字和 _，以字母开头，最长 63 个字符）",
+            f"字段名“{field_.name}”无效（只能使用小写字母、数字和 _，以字母开头，最长 63 个字符）",
         )
         return None
     path = f"fields.{field_.name}"
@@ -148,8 +147,7 @@ def _form_field(doc: Document, index: int, field_: frictionless.Field) -> FormFi
     )
 
 
-def _constraints_ok(doc: Document, path: str, kind: FieldType,
-                    constraints: dict[str, Any]) -> bool:
+def _constraints_ok(doc: Document, path: str, kind: FieldType, constraints: dict[str, Any]) -> bool:
     """Report bounds and lengths that do not fit the field's type; an empty enum too
     (that one does not make the field unusable: it is read as no enum)."""
     ok = True

@@ -26,6 +26,7 @@ from builder.records import cell_error_message, cell_reader
 # The unit columns every plan has.
 UNIT_CORE_COLUMNS = ("id", "name", "type")
 
+
 @dataclass
 class UnitsFile:
     """units.csv as read: its rows that have the shape of a unit, with their row numbers."""

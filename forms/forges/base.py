@@ -71,9 +71,7 @@ class Forge(Protocol):
 
     kind: str
 
-    def open_pull_request(
-        self, record: SubmissionRecord, title: str, body: str
-    ) -> tuple[int, str]:
+    def open_pull_request(self, record: SubmissionRecord, title: str, body: str) -> tuple[int, str]:
         """Open (or find the already open) pull request of the record's branch: (number, url)."""
         ...
 
@@ -91,9 +89,7 @@ class Forge(Protocol):
         """Close without merging, leaving `comment` (the reason) on it."""
         ...
 
-    def verify_webhook(
-        self, headers: Mapping[str, str], body: bytes
-    ) -> WebhookEvent | None:
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent | None:
         """The event if the signature is valid, None otherwise (missing, wrong, no secret)."""
         ...
 

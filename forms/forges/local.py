@@ -25,9 +25,7 @@ class LocalForge:
         self.committer = committer
         self.main_branch = main_branch
 
-    def open_pull_request(
-        self, record: SubmissionRecord, title: str, body: str
-    ) -> tuple[int, str]:
+    def open_pull_request(self, record: SubmissionRecord, title: str, body: str) -> tuple[int, str]:
         # No pull request object: the pushed branch is what the reviewer decides on.
         return 0, ""
 

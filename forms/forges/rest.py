@@ -58,9 +58,7 @@ class RestForge:
 
     # The shared flow.
 
-    def open_pull_request(
-        self, record: SubmissionRecord, title: str, body: str
-    ) -> tuple[int, str]:
+    def open_pull_request(self, record: SubmissionRecord, title: str, body: str) -> tuple[int, str]:
         payload = {"head": record.branch, "base": self.base_branch, "title": title, "body": body}
         try:
             _, pull = self.client.request("POST", self._repo("pulls"), payload)
@@ -102,9 +100,7 @@ class RestForge:
 
     def close_pull_request(self, record: SubmissionRecord, number: int, comment: str) -> None:
         if comment:
-            self.client.request(
-                "POST", self._repo("issues", number, "comments"), {"body": comment}
-            )
+            self.client.request("POST", self._repo("issues", number, "comments"), {"body": comment})
         self.client.request("PATCH", self._repo("pulls", number), {"state": "closed"})
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent | None:
