@@ -389,36 +389,42 @@ def generate_reports(
                 if period.id in form.periods and form.applies_to.matches(unit)
                 if (s := _submission(seed, unit, form, period, profile, as_of, tz))
             ]
-            drawn: list[dict[str, Any]] = [{} for _ in submissions]
-            # One generator per report, drawn in field order: cheap and order-independent.
-            rngs = [_rng(seed, "values", unit.id, s.form.id, period.id) for s in submissions]
-            # Denominator fields first and recorded at once, so that numerators drawn
-            # next (in any form of the period) are capped by them.
-            for first_stage in (True, False):
-                for sub, values, rng in zip(submissions, drawn, rngs, strict=True):
-                    stage_values = {}
-                    for f in sub.form.fields:
-                        if (FieldRef(sub.form.id, f.name) in denominators) != first_stage:
-                            continue
-                        value = _value(run, sub, f, rng)
-                        if value is not _OMIT:
-                            stage_values[f.name] = value
-                    values.update(stage_values)
-                for sub, values in zip(submissions, drawn, strict=True):
-                    state.record(
-                        sub.form.id,
-                        {
-                            k: v
-                            for k, v in values.items()
-                            if (FieldRef(sub.form.id, k) in denominators) == first_stage
-                        },
-                    )
+            drawn = _draw_values(run, submissions, denominators)
             for sub, values in zip(submissions, drawn, strict=True):
                 ordered = {f.name: values[f.name] for f in sub.form.fields if f.name in values}
                 yield from _reports_for(seed, unit, sub, ordered, reporter, roles, denominators)
 
 
 _OMIT = object()
+
+
+def _draw_values(
+    run: _UnitRun, submissions: Sequence[_Submission], denominators: set[FieldRef]
+) -> list[dict[str, Any]]:
+    """The values of one unit's submissions of one period, by submission."""
+    drawn: list[dict[str, Any]] = [{} for _ in submissions]
+    # One generator per report, drawn in field order: cheap and order-independent.
+    rngs = [_rng(run.seed, "values", run.unit.id, s.form.id, s.period.id) for s in submissions]
+    # Denominator fields first and recorded at once, so that numerators drawn next (in any
+    # form of the period) are capped by them.
+    for first_stage in (True, False):
+        for sub, values, rng in zip(submissions, drawn, rngs, strict=True):
+            for f in sub.form.fields:
+                if (FieldRef(sub.form.id, f.name) in denominators) != first_stage:
+                    continue
+                value = _value(run, sub, f, rng)
+                if value is not _OMIT:
+                    values[f.name] = value
+        for sub, values in zip(submissions, drawn, strict=True):
+            run.state.record(
+                sub.form.id,
+                {
+                    k: v
+                    for k, v in values.items()
+                    if (FieldRef(sub.form.id, k) in denominators) == first_stage
+                },
+            )
+    return drawn
 
 
 def _submission(
