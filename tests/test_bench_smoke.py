@@ -74,12 +74,14 @@ def test_workload_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
         make_workload(tmp_path, 5)
 
 
+@pytest.mark.slow
 def test_validation_benchmark_compares_read_record_with_a_resource_per_record() -> None:
     figures = run_bench("validation")
     assert figures["read_record_us"] > 0 and figures["naive_us"] > 0
     assert figures["ratio"] == pytest.approx(figures["naive_us"] / figures["read_record_us"])
 
 
+@pytest.mark.slow
 def test_exports_benchmark_measures_time_and_peak_memory_of_both_exports() -> None:
     figures = run_bench("exports")
     for key in ("data_package", "workbook"):
