@@ -45,7 +45,8 @@ from builder.pagecache import (
 )
 from builder.pages import GeneratedPage, SiteOptions, insert_blocks, nav, render_pages
 from builder.plan import load_content
-from builder.progress import Progress, evaluate, progress_date
+from builder.progress import Progress, evaluate
+from builder.reporting import progress_date
 from builder.reports import load_reports
 
 if TYPE_CHECKING:  # imported where used: a plain `mkdocs build` needs neither

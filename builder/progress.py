@@ -27,26 +27,19 @@ from builder.reporting import (
     ReportKey,
     effective_reports,
     first_submissions,
-    progress_date,
     reporting_states,
-    reports_after,
     submission_order,
 )
-from builder.rules import RULES, Measured, UnitReports, Value, format_value
+from builder.rules import RULES, Measured, UnitReports, Value
 
 __all__ = [
     "SEVERITY",
     "IndicatorResult",
     "Progress",
-    "ReportingState",
     "Rollup",
     "applies",
-    "effective_reports",
     "evaluate",
-    "format_value",
     "next_due",
-    "progress_date",
-    "reports_after",
     "rollup",
 ]
 

@@ -11,7 +11,9 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, url_for
 
 from builder.model import Content, Report, Status, Unit
-from builder.progress import Progress, evaluate, format_value, progress_date
+from builder.progress import Progress, evaluate
+from builder.reporting import progress_date
+from builder.rules import format_value
 from forms.auth import current_account, login_required
 from forms.permissions import can_review, require_view_unit, resolve_unit
 from forms.services import Services, services

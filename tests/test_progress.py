@@ -32,17 +32,9 @@ from builder.model import (
     Unit,
     UnitType,
 )
-from builder.progress import (
-    IndicatorResult,
-    applies,
-    effective_reports,
-    evaluate,
-    format_value,
-    next_due,
-    progress_date,
-    reports_after,
-    rollup,
-)
+from builder.progress import IndicatorResult, applies, evaluate, next_due, rollup
+from builder.reporting import effective_reports, progress_date, reports_after
+from builder.rules import format_value
 from tests.factories import make_form, make_period, make_plan, make_report
 
 CST = timezone(timedelta(hours=8))

@@ -25,7 +25,8 @@ from openpyxl import load_workbook
 
 from builder.exports import FORMULA_TRIGGERS, write_data_package, write_workbook
 from builder.plan import load_content
-from builder.progress import evaluate, progress_date
+from builder.progress import evaluate
+from builder.reporting import progress_date
 from builder.reports import load_reports, report_document
 from tests.app_fixtures import (
     FILL_URL,

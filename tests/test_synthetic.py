@@ -23,7 +23,8 @@ import yaml
 
 from builder.model import Content, Report, Status, is_identifier, report_path
 from builder.plan import load_content
-from builder.progress import effective_reports, evaluate
+from builder.progress import evaluate
+from builder.reporting import effective_reports
 from builder.reports import load_reports
 from builder.synthetic import (
     PROFILES,

@@ -2,12 +2,8 @@
 
 Each export is one module holding an `EXPORT` (how it writes its files, what the downloads
 page says of them); `EXPORTS` lists them in the order of the downloads page. Adding an
-export is adding its module and its line here.
-
-Spreadsheet formula injection: a unit name or a report note typed as `=HYPERLINK(...)` must
-not become a formula in whoever opens the file. Every text cell that starts with one of
-`= + - @ TAB CR` is written with a leading `'` in CSV and as an explicit string cell with
-Excel's quote prefix in the workbook (builder.exports.tables.neutralise).
+export is adding its module and its line here. Every export writes text formula-safe
+(builder.exports.tables says how).
 """
 
 from __future__ import annotations
@@ -60,13 +56,14 @@ def downloads(content: Content) -> list[Download]:
 
 def export_repository(root: Path, as_of: date | None, out_dir: Path) -> None:
     """Load the repository, evaluate progress at `as_of` (None: today, as
-    builder.progress.progress_date decides it) and write every export to out_dir.
+    builder.reporting.progress_date decides it) and write every export to out_dir.
 
     The entry point of the export process the MkDocs plugin starts beside the page build
     (builder.plugin.ExportJob): progress cannot be pickled (read-only mappings), so the
     process loads the repository again."""
     from builder.plan import load_content
-    from builder.progress import evaluate, progress_date
+    from builder.progress import evaluate
+    from builder.reporting import progress_date
     from builder.reports import load_reports
 
     content = load_content(root)

@@ -63,8 +63,8 @@ def write_data_package(
 ) -> Path:
     """Write reports-<form>.csv per form, progress.csv and datapackage.json; return the latter."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    reports = effective(reports, progress)
-    tables = [report_table(content, form, reports) for form in content.forms]
+    counted = effective(reports, progress)
+    tables = [report_table(content, form, counted) for form in content.forms]
     tables.append(progress_table(content, progress))
     resources = []
     for table in tables:

@@ -20,7 +20,8 @@ from typing import Any
 
 from builder.fields import FIELD_TYPES
 from builder.model import Content, Form, Report, Status
-from builder.progress import Progress, effective_reports
+from builder.progress import Progress
+from builder.reporting import effective_reports
 from builder.rules import format_value
 
 # Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection list).
@@ -30,13 +31,13 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 COUNTED_STATUSES = tuple(s for s in Status if s is not Status.NOT_APPLICABLE)
 
 
-def neutralise(text: str) -> str:
-    """The text as it must appear in a CSV cell so that no spreadsheet evaluates it."""
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
-
-
 def is_formula_like(text: str) -> bool:
     return text.startswith(FORMULA_TRIGGERS)
+
+
+def neutralise(text: str) -> str:
+    """The text as it must appear in a CSV cell so that no spreadsheet evaluates it."""
+    return "'" + text if is_formula_like(text) else text
 
 
 @dataclass(frozen=True)

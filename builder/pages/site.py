@@ -23,7 +23,8 @@ from builder.pages.text import (
     task_label,
     task_sort_key,
 )
-from builder.progress import Progress, Rollup, applies, reports_after
+from builder.progress import Progress, Rollup, applies
+from builder.reporting import reports_after
 from builder.rules import target_text
 from builder.templating import environment
 

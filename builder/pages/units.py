@@ -13,7 +13,8 @@ from builder.pages.links import form_link
 from builder.pages.page import GeneratedPage
 from builder.pages.site import Site
 from builder.pages.text import cell_value, minute_text
-from builder.progress import SEVERITY, IndicatorResult, ReportingState
+from builder.progress import SEVERITY, IndicatorResult
+from builder.reporting import ReportingState
 from builder.rules import format_value
 
 # A unit's reporting history: each form x period that applies, with its form and period.
