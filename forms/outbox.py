@@ -26,6 +26,10 @@ APPROVED = "approved"
 REJECTED = "rejected"
 STATES = (QUEUED, IN_REVIEW, APPROVED, REJECTED)
 
+# A decision's claim older than this is a killed process's: the merge or the forge call
+# it guarded has long timed out, and approving again is idempotent.
+CLAIM_STALE_AFTER = 600.0
+
 STATE_LABELS = {
     QUEUED: "等待同步",
     IN_REVIEW: "审核中",
@@ -48,6 +52,7 @@ class SubmissionRecord:
     submitted_by: str  # the reporter's account
     review_url: str  # the pull request on a remote forge, "" with the local forge
     reviewer: str
+    evidence_bytes: int = 0  # what its evidence files weigh (the per-period quota)
 
     @property
     def state_label(self) -> str:
@@ -92,7 +97,9 @@ CREATE TABLE IF NOT EXISTS submissions (
     pr_number INTEGER,
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt REAL NOT NULL DEFAULT 0,
-    last_error TEXT NOT NULL DEFAULT ''
+    last_error TEXT NOT NULL DEFAULT '',
+    evidence_bytes INTEGER NOT NULL DEFAULT 0,
+    claimed_at REAL NOT NULL DEFAULT 0  -- a decision under way since (0: none)
 );
 CREATE INDEX IF NOT EXISTS submissions_unit ON submissions (unit, submitted_utc);
 CREATE INDEX IF NOT EXISTS submissions_state ON submissions (state, next_attempt);
@@ -100,7 +107,12 @@ CREATE INDEX IF NOT EXISTS submissions_state ON submissions (state, next_attempt
 
 _COLUMNS = (
     "id, unit, form, period, branch, commit_id, state, reason, submitted_at, submitted_by, "
-    "review_url, reviewer, pushed, pr_number, attempts, next_attempt, last_error"
+    "review_url, reviewer, pushed, pr_number, attempts, next_attempt, last_error, evidence_bytes"
+)
+# Columns added after the first release: (name, declaration) for files created before.
+_ADDED_COLUMNS = (
+    ("evidence_bytes", "INTEGER NOT NULL DEFAULT 0"),
+    ("claimed_at", "REAL NOT NULL DEFAULT 0"),
 )
 
 
@@ -112,6 +124,10 @@ class Outbox:
         self._database = Database(path, busy_timeout=busy_timeout)
         with self._connect() as db:
             db.executescript(_SCHEMA)
+            present = {row[1] for row in db.execute("PRAGMA table_info(submissions)")}
+            for name, declaration in _ADDED_COLUMNS:
+                if name not in present:
+                    db.execute(f"ALTER TABLE submissions ADD COLUMN {name} {declaration}")
 
     @contextmanager
     def _connect(self, synchronous: str = FULL) -> Iterator[sqlite3.Connection]:
@@ -130,8 +146,8 @@ class Outbox:
         with self._connect(NORMAL) as db:
             db.execute(
                 "INSERT OR IGNORE INTO submissions (id, unit, form, period, branch, commit_id, "
-                "state, reason, submitted_at, submitted_utc, submitted_by, review_url, reviewer) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "state, reason, submitted_at, submitted_utc, submitted_by, review_url, reviewer, "
+                "evidence_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.id,
                     record.unit,
@@ -146,6 +162,7 @@ class Outbox:
                     record.submitted_by,
                     record.review_url,
                     record.reviewer,
+                    record.evidence_bytes,
                 ),
             )
 
@@ -194,14 +211,35 @@ class Outbox:
             return {row[0] for row in db.execute("SELECT id FROM submissions")}
 
     def due(self, state: str, now: float) -> list[OutboxEntry]:
-        """Entries in `state` whose next attempt is due, oldest first."""
+        """Entries in `state` whose next attempt is due, oldest first; not those a reviewer
+        is deciding (the decision delivers them itself)."""
         with self._connect() as db:
             rows = db.execute(
                 f"SELECT {_COLUMNS} FROM submissions WHERE state = ? AND next_attempt <= ? "
-                "ORDER BY submitted_utc, id",
-                (state, now),
+                "AND (claimed_at = 0 OR claimed_at < ?) ORDER BY submitted_utc, id",
+                (state, now, now - CLAIM_STALE_AFTER),
             ).fetchall()
         return [_entry(row) for row in rows]
+
+    def submitted_since(self, unit: str, since: datetime) -> int:
+        """How many submissions `unit` made at or after `since` (the hourly quota)."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT count(*) FROM submissions WHERE unit = ? AND submitted_utc >= ?",
+                (unit, since.astimezone(UTC).isoformat()),
+            ).fetchone()
+        return int(row[0])
+
+    def evidence_bytes(self, unit: str, period: str) -> int:
+        """What the evidence of `unit`'s submissions for `period` weighs, every state
+        counted: a returned submission's files stay in the repository too."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT coalesce(sum(evidence_bytes), 0) FROM submissions "
+                "WHERE unit = ? AND period = ?",
+                (unit, period),
+            ).fetchone()
+        return int(row[0])
 
     def mark_pushed(self, ids: Sequence[str]) -> None:
         with self._connect() as db:
@@ -243,15 +281,34 @@ class Outbox:
                 "UPDATE submissions SET next_attempt = ? WHERE id = ?", (when, submission_id)
             )
 
+    def claim(self, submission_id: str, now: float, stale_after: float = CLAIM_STALE_AFTER) -> bool:
+        """Take the right to decide an undecided submission: one reviewer's approve or
+        return at a time, across threads and worker processes. False if it is decided
+        or another decision is under way (a claim older than `stale_after` seconds is
+        a killed process's and can be taken over)."""
+        with self._connect() as db:
+            cursor = db.execute(
+                "UPDATE submissions SET claimed_at = ? WHERE id = ? AND state IN (?, ?) "
+                "AND (claimed_at = 0 OR claimed_at < ?)",
+                (now, submission_id, QUEUED, IN_REVIEW, now - stale_after),
+            )
+            return cursor.rowcount == 1
+
+    def release(self, submission_id: str) -> None:
+        """Give a claim back: the decision failed and nothing was recorded."""
+        with self._connect() as db:
+            db.execute("UPDATE submissions SET claimed_at = 0 WHERE id = ?", (submission_id,))
+
     def decide(
         self, submission_id: str, state: str, *, reviewer: str = "", reason: str = ""
     ) -> bool:
-        """Record approval or rejection once. False if it was already decided."""
+        """Record approval or rejection once (and end any claim). False if it was
+        already decided."""
         if state not in (APPROVED, REJECTED):
             raise ValueError(f"not a decision: {state}")
         with self._connect() as db:
             cursor = db.execute(
-                "UPDATE submissions SET state = ?, reviewer = ?, reason = ? "
+                "UPDATE submissions SET state = ?, reviewer = ?, reason = ?, claimed_at = 0 "
                 "WHERE id = ? AND state IN (?, ?)",
                 (state, reviewer, reason, submission_id, QUEUED, IN_REVIEW),
             )
@@ -272,6 +329,7 @@ def _entry(row: tuple[Any, ...]) -> OutboxEntry:
         submitted_by=row[9],
         review_url=row[10],
         reviewer=row[11],
+        evidence_bytes=row[17],
     )
     return OutboxEntry(
         record=record,

@@ -18,7 +18,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -431,55 +431,93 @@ class SubmissionService:
         Idempotent after a crash: a branch already contained in main is not merged twice.
         Raises RemoteUnavailable / ForgeUnavailable when the remote cannot be reached.
         """
-        entry = self._decidable(submission_id)
-        record = entry.record
-        if record.state == QUEUED:
-            entry = self._deliver_now(entry)
         reviewer = Identity.cleaned(reviewer_name, reviewer_email)
-        title = f"Approve submission {record.id} ({record.unit} {record.form} {record.period})"
-        message = f"Reviewed-by: {reviewer.name} <{reviewer.email}>"
-        self.forge.merge_pull_request(record, entry.pr_number or 0, title, message, reviewer)
-        self.outbox.decide(record.id, APPROVED, reviewer=reviewer.name)
+        with self._deciding(submission_id) as entry:
+            record = entry.record
+            if record.state == QUEUED:
+                entry = self._deliver_now(entry)
+            title = f"Approve submission {record.id} ({record.unit} {record.form} {record.period})"
+            message = f"Reviewed-by: {reviewer.name} <{reviewer.email}>"
+            self.forge.merge_pull_request(record, entry.pr_number or 0, title, message, reviewer)
+            # False only if the forge's own event recorded the merge first: approved anyway.
+            self.outbox.decide(record.id, APPROVED, reviewer=reviewer.name)
         log.info("submission %s approved by %s", record.id, reviewer.name)
         self._merged()
 
     def reject(self, submission_id: str, reviewer_name: str, reason: str) -> None:
         """Close the submission without merging; the reason is shown to the reporter."""
-        entry = self._decidable(submission_id)
         reviewer = " ".join(reviewer_name.split())
         reason = reason.strip()
-        if entry.pr_number is not None and self.forge.kind != "local":
-            self.forge.close_pull_request(entry.record, entry.pr_number, f"退回原因：{reason}")
-        self.outbox.decide(entry.record.id, REJECTED, reviewer=reviewer, reason=reason)
+        with self._deciding(submission_id) as entry:
+            if entry.pr_number is not None and self.forge.kind != "local":
+                self.forge.close_pull_request(entry.record, entry.pr_number, f"退回原因：{reason}")
+            if not self.outbox.decide(entry.record.id, REJECTED, reviewer=reviewer, reason=reason):
+                # The forge's own event decided it while we closed the pull request.
+                raise self._undecidable(entry.record.id)
         log.info("submission %s rejected by %s", entry.record.id, reviewer)
 
-    def _decidable(self, submission_id: str) -> OutboxEntry:
+    @contextlib.contextmanager
+    def _deciding(self, submission_id: str) -> Iterator[OutboxEntry]:
+        """Hold the submission's claim over a whole decision (forge call and record).
+
+        Without it an approve and a return landing together could both act: the merge
+        reaches main while the return is recorded, and the reporter is told "returned"
+        about a published report. The claim is given back if the decision fails.
+        """
         entry = self._require(submission_id)
         if entry.record.state not in (QUEUED, IN_REVIEW):
-            raise InvalidState(
-                f"submission {submission_id} is {entry.record.state}",
-                f"该填报已{entry.record.state_label}，不能重复审核",
+            raise self._undecidable(submission_id, entry)
+        if not self.outbox.claim(submission_id, self.clock()):
+            raise self._undecidable(submission_id)
+        try:
+            yield self._require(submission_id)
+        except BaseException:
+            self.outbox.release(submission_id)
+            raise
+
+    def _undecidable(self, submission_id: str, entry: OutboxEntry | None = None) -> InvalidState:
+        entry = entry or self._require(submission_id)
+        state = entry.record.state
+        if state in (QUEUED, IN_REVIEW):
+            return InvalidState(
+                f"submission {submission_id} is being decided by another request",
+                "该填报正由其他审核人处理，请稍后刷新页面查看结果",
             )
-        return entry
+        return InvalidState(
+            f"submission {submission_id} is {state}",
+            f"该填报已{entry.record.state_label}，不能重复审核",
+        )
 
     def _deliver_now(self, entry: OutboxEntry) -> OutboxEntry:
-        """Deliver one queued submission synchronously (a reviewer is waiting)."""
-        with self._sync_lock(blocking=True):
-            current = self._require(entry.record.id)
-            if current.record.state == QUEUED:
-                if not current.pushed:
-                    refused = repository.push_branches(
-                        self._repo(),
-                        self.config.remote,
-                        [current.record.branch],
-                        username=self.config.remote_username,
-                        password=self.config.remote_password,
-                    )
-                    if refused:
-                        raise RemoteUnavailable(f"push refused: {refused}")
-                    self.outbox.mark_pushed([current.record.id])
-                self._open_review(current.record)
-            return self._require(entry.record.id)
+        """Deliver one queued submission now (a reviewer is waiting), without waiting for
+        the sync loop: its claim keeps the loop away from this one, and a push of other
+        units' branches never holds an approval up."""
+        current = self._require(entry.record.id)
+        if current.record.state != QUEUED:
+            return current
+        if not current.pushed:
+            try:
+                self._push_one(current.record)
+            except RemoteUnavailable:
+                # The sync loop may have been pushing this very branch when we claimed it
+                # (it read the queue just before): the ref was locked. Once more, after it.
+                time.sleep(0.5)
+                if not self._require(entry.record.id).pushed:
+                    self._push_one(current.record)
+        self._open_review(current.record)
+        return self._require(entry.record.id)
+
+    def _push_one(self, record: SubmissionRecord) -> None:
+        refused = repository.push_branches(
+            self._repo(),
+            self.config.remote,
+            [record.branch],
+            username=self.config.remote_username,
+            password=self.config.remote_password,
+        )
+        if refused:
+            raise RemoteUnavailable(f"push refused: {refused}")
+        self.outbox.mark_pushed([record.id])
 
     # -- events --------------------------------------------------------------------------
 
@@ -606,6 +644,7 @@ def _queued_record(report: Report, branch: str, commit: str) -> SubmissionRecord
         submitted_by=report.submitted_by.get("account", ""),
         review_url="",
         reviewer="",
+        evidence_bytes=sum(item.size for item in report.evidence),
     )
 
 

@@ -22,7 +22,7 @@ from forms.outbox import (
     SubmissionRecord,
     retry_delay,
 )
-from forms.submissions import SubmissionService
+from forms.submissions import InvalidState, RemoteUnavailable, SubmissionService
 from tests.fake_forge import git, make_plan_worktree, sample_report
 
 T0 = 1_700_000_000.0
@@ -284,3 +284,84 @@ def test_a_submission_rejected_before_delivery_is_never_delivered(
 
     assert remote_branches(instance) == set()
     assert service.get("r-1").state == REJECTED
+
+
+def reports_on_main(instance: Path) -> set[str]:
+    out = git(instance / "remote.git", "ls-tree", "-r", "--name-only", "main", "data/reports/")
+    return {line.rsplit("/", 1)[-1] for line in out.splitlines() if line.endswith(".json")}
+
+
+@pytest.mark.parametrize("first", ["approve", "reject"])
+def test_an_approve_and_a_return_at_the_same_moment_leave_one_consistent_decision(
+    service: SubmissionService, instance: Path, first: str
+) -> None:
+    """Security finding 14.1: the merge reached main while the return was recorded, so the
+    reporter was told "returned" about a published report. Whichever decision starts
+    first wins; the other is refused and changes nothing."""
+    service.submit(sample_report("r-1"), [], "张三", "a@example.org")
+    service.sync(now=T0)
+    inside, go_on = threading.Event(), threading.Event()
+    # Hold the first decision where it is slowest: the merge, or (the local forge has no
+    # pull request to close) just before the return is recorded.
+    owner, slow = (
+        (service.forge, "merge_pull_request") if first == "approve" else (service.outbox, "decide")
+    )
+    original = getattr(owner, slow)
+
+    def held(*args: object, **kwargs: object) -> object:
+        inside.set()  # the first decision is under way: now the second one lands
+        assert go_on.wait(10)
+        return original(*args, **kwargs)
+
+    setattr(owner, slow, held)
+    outcome: list[BaseException | None] = []
+
+    def decide_first() -> None:
+        try:
+            if first == "approve":
+                service.approve("r-1", "王五", "w@example.org")
+            else:
+                service.reject("r-1", "王五", "数字有误")
+            outcome.append(None)
+        except BaseException as error:  # reported by the assertion below
+            outcome.append(error)
+
+    thread = threading.Thread(target=decide_first)
+    thread.start()
+    assert inside.wait(10)
+    with pytest.raises(InvalidState) as refused:
+        if first == "approve":
+            service.reject("r-1", "赵六", "数字有误")
+        else:
+            service.approve("r-1", "赵六", "z@example.org")
+    go_on.set()
+    thread.join(10)
+    setattr(owner, slow, original)
+
+    assert outcome == [None]
+    assert "其他审核人" in refused.value.user_message
+    expected = APPROVED if first == "approve" else REJECTED
+    assert service.get("r-1").state == expected
+    published = reports_on_main(instance) == {"r-1.json"}
+    assert published == (expected == APPROVED)
+
+
+def test_a_decision_that_fails_at_the_forge_can_be_made_again(
+    service: SubmissionService, instance: Path
+) -> None:
+    service.submit(sample_report("r-1"), [], "张三", "a@example.org")
+    service.sync(now=T0)
+    original = service.forge.merge_pull_request
+
+    def unreachable(*args: object, **kwargs: object) -> None:
+        raise RemoteUnavailable("the remote went away")
+
+    service.forge.merge_pull_request = unreachable  # type: ignore[method-assign]
+    with pytest.raises(RemoteUnavailable):
+        service.approve("r-1", "王五", "w@example.org")
+    service.forge.merge_pull_request = original  # type: ignore[method-assign]
+
+    service.approve("r-1", "王五", "w@example.org")  # the claim was given back
+
+    assert service.get("r-1").state == APPROVED
+    assert reports_on_main(instance) == {"r-1.json"}
