@@ -45,6 +45,7 @@ from forms.corrections import (
     earlier_report,
     typed_as_text,
 )
+from forms.drafts import Draft
 from forms.evidence import (
     EvidenceError,
     check_upload,
@@ -157,20 +158,34 @@ def _accept_files(target: Target) -> list[str]:
     store = services()
     settings = store.settings
     messages: list[str] = []
-    for upload in request.files.getlist("evidence"):
-        if not upload.filename:
-            continue
+    uploads = [upload for upload in request.files.getlist("evidence") if upload.filename]
+    draft = store.drafts.load(*target.key) if uploads else None
+    held = sum(file.size for file in draft.files) if draft else 0
+    for upload in uploads:
         data = upload.read(settings.evidence_max_bytes + 1)
         try:
-            checked = check_upload(upload.filename, data, settings.evidence_max_bytes)
+            checked = check_upload(upload.filename or "", data, settings.evidence_max_bytes)
         except EvidenceError as error:
             messages.append(str(error))
+            continue
+        refusal = store.quotas.evidence_refusal(
+            store.submissions.outbox,
+            target.unit.id,
+            target.period.id,
+            held,
+            len(data),
+            checked.name,
+        )
+        if refusal is not None:
+            messages.append(refusal)
             continue
         added = store.drafts.add_file(
             *target.key, checked.name, checked.media_type, data, settings.evidence_max_files
         )
         if added is None:
             messages.append(too_many_files(checked.name, settings.evidence_max_files))
+        else:
+            held += added.size
     return messages
 
 
@@ -280,6 +295,9 @@ def check(unit_id: str, form_id: str, period_id: str) -> Any:
             edit_url=edit_url,
         )
 
+    refusal = _quota_refusal(target, draft)
+    if refusal is not None:
+        return render_template("error.html", title="暂时不能提交", message=refusal), 429
     evidence_files: list[EvidenceFile] = []
     for position, held in enumerate(draft.files, start=1):
         data = store.drafts.file_data(*target.key, held.number)
@@ -303,6 +321,20 @@ def check(unit_id: str, form_id: str, period_id: str) -> Any:
     store.drafts.delete(*target.key)
     flash("填报已提交，请记下您的填报编号。", "success")
     return redirect(url_for("fill.submission", submission_id=record.id))
+
+
+def _quota_refusal(target: Target, draft: Draft) -> str | None:
+    """The unit's quotas, checked again at the final submit: other drafts of the unit may
+    have been submitted since this one's files were accepted."""
+    store = services()
+    outbox = store.submissions.outbox
+    refusal = store.quotas.submission_refusal(outbox, target.unit.id, datetime.now(UTC))
+    if refusal is None and draft.files:
+        held = sum(file.size for file in draft.files)
+        refusal = store.quotas.submit_evidence_refusal(
+            outbox, target.unit.id, target.period.id, held
+        )
+    return refusal
 
 
 def _record(submission_id: str) -> Any:

@@ -21,6 +21,7 @@ from forms import repository
 from forms.accounts import AccountStore
 from forms.drafts import DraftStore
 from forms.forges.base import ForgeConfig, ReportLabels
+from forms.quotas import Quotas
 from forms.rebuild import Build, SiteRebuilder
 from forms.settings import Settings, instance_secret_key
 from forms.submissions import GitConfig, SubmissionService, embedded_config
@@ -51,6 +52,10 @@ class Services:
     @property
     def as_of(self) -> date | None:
         return self.settings.as_of
+
+    @property
+    def quotas(self) -> Quotas:
+        return Quotas(self.settings.submissions_per_hour, self.settings.evidence_bytes_per_period)
 
 
 def services() -> Services:

@@ -44,8 +44,12 @@ class Settings:
     wtf_csrf_time_limit: int = 8 * 3600
     evidence_max_files: int = 5
     evidence_max_bytes: int = 10 * MEGABYTE
-    # One request carries at most all evidence files plus the form fields.
+    # One request carries at most all evidence files plus the form fields (the fill page's
+    # uploads); every other request at most max_form_bytes (forms.limits).
     max_content_length: int = 5 * 10 * MEGABYTE + MEGABYTE
+    max_form_bytes: int = 256 * 1024
+    submissions_per_hour: int = 30  # per unit (forms.quotas)
+    evidence_bytes_per_period: int = 200 * MEGABYTE  # per unit and period, every state
     login_free_attempts: int = 3  # failures per account before delays start
     login_ip_free_attempts: int = 20  # failures per client address before delays start
     login_base_delay: int = 30  # seconds, doubled with every further failure

@@ -74,6 +74,9 @@ CLOSED_ON_FORGE = "已在代码托管平台上关闭"
 # Seconds after which a ref lock is taken for a killed process's leftover (see sync()).
 STALE_MAIN_LOCK = 60.0
 STALE_PUSH_LOCK = 2.0
+# One push carries at most this much: progress is recorded between batches.
+PUSH_BATCH_BRANCHES = 50
+PUSH_BATCH_BYTES = 20 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -343,28 +346,43 @@ class SubmissionService:
         repository.remove_stale_ref_locks(remote, branches, STALE_PUSH_LOCK)
 
     def _deliver(self, entries: Sequence[OutboxEntry], now: float, result: SyncResult) -> None:
-        to_push = [e for e in entries if not e.pushed]
-        if to_push:
-            try:
-                refused = repository.push_branches(
-                    self._repo(),
-                    self.config.remote,
-                    [e.record.branch for e in to_push],
-                    username=self.config.remote_username,
-                    password=self.config.remote_password,
-                )
-            except RemoteUnavailable as error:
-                log.warning("push of %d branches failed: %s", len(to_push), error)
-                self._failed([e.record.id for e in to_push], str(error), now, result)
+        """Push in small batches, each recorded (and its reviews opened) before the next:
+        a unit that sent hundreds of megabytes delays its own delivery, not the
+        others', and a failure loses no progress."""
+        if not self._open_reviews([e for e in entries if e.pushed], now, result):
+            return
+        for batch in push_batches([e for e in entries if not e.pushed]):
+            pushed = self._push_batch(batch, now, result)
+            if pushed is None or not self._open_reviews(pushed, now, result):
                 return
-            ok = [e.record.id for e in to_push if _ref(e.record.branch) not in refused]
-            self.outbox.mark_pushed(ok)
-            result.pushed += len(ok)
-            for entry in to_push:
-                reason = refused.get(_ref(entry.record.branch))
-                if reason is not None:
-                    self._failed([entry.record.id], f"push refused: {reason}", now, result)
-            entries = [e for e in entries if e.pushed or e.record.id in ok]
+
+    def _push_batch(
+        self, batch: Sequence[OutboxEntry], now: float, result: SyncResult
+    ) -> builtins.list[OutboxEntry] | None:
+        """The entries of `batch` now on the remote; None if the remote is away."""
+        try:
+            refused = repository.push_branches(
+                self._repo(),
+                self.config.remote,
+                [e.record.branch for e in batch],
+                username=self.config.remote_username,
+                password=self.config.remote_password,
+            )
+        except RemoteUnavailable as error:
+            log.warning("push of %d branches failed: %s", len(batch), error)
+            self._failed([e.record.id for e in batch], str(error), now, result)
+            return None
+        pushed = [e for e in batch if _ref(e.record.branch) not in refused]
+        self.outbox.mark_pushed([e.record.id for e in pushed])
+        result.pushed += len(pushed)
+        for entry in batch:
+            reason = refused.get(_ref(entry.record.branch))
+            if reason is not None:
+                self._failed([entry.record.id], f"push refused: {reason}", now, result)
+        return pushed
+
+    def _open_reviews(self, entries: Sequence[OutboxEntry], now: float, result: SyncResult) -> bool:
+        """Open the pull requests of delivered entries; False if the forge is away."""
         for position, entry in enumerate(entries):
             try:
                 self._open_review(entry.record)
@@ -374,10 +392,11 @@ class SubmissionService:
                 log.warning("forge unavailable: %s", error)
                 rest = [e.record.id for e in entries[position:]]
                 self._failed(rest, str(error), now, result)
-                return
+                return False
             except ForgeError as error:
                 log.error("forge refused pull request for %s: %s", entry.record.id, error)
                 self._failed([entry.record.id], str(error), now, result)
+        return True
 
     def _failed(self, ids: Sequence[str], error: str, now: float, result: SyncResult) -> None:
         self.outbox.mark_failed(ids, error, now, self.config.retry_base, self.config.retry_cap)
@@ -575,6 +594,22 @@ class SubmissionService:
 
         threading.Thread(target=loop, name="plansite-sync", daemon=True).start()
         return stop
+
+
+def push_batches(entries: Sequence[OutboxEntry]) -> Iterator[builtins.list[OutboxEntry]]:
+    """Consecutive batches of at most PUSH_BATCH_BRANCHES branches and, unless a single
+    submission is bigger, PUSH_BATCH_BYTES of evidence."""
+    batch: builtins.list[OutboxEntry] = []
+    size = 0
+    for entry in entries:
+        weight = entry.record.evidence_bytes
+        if batch and (len(batch) >= PUSH_BATCH_BRANCHES or size + weight > PUSH_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(entry)
+        size += weight
+    if batch:
+        yield batch
 
 
 def _ref(branch: str) -> str:

@@ -365,3 +365,66 @@ def test_a_decision_that_fails_at_the_forge_can_be_made_again(
 
     assert service.get("r-1").state == APPROVED
     assert reports_on_main(instance) == {"r-1.json"}
+
+
+def test_approving_never_waits_for_another_units_push(
+    service: SubmissionService, instance: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Security finding 14.4: a push of one unit's large submissions held the sync lock
+    for minutes, and approving an unrelated small submission waited 99 s for it."""
+    service.submit(sample_report("r-big", unit="unit-b"), [], "李四", "b@example.org")
+    service.submit(sample_report("r-small"), [], "张三", "a@example.org")
+    pushing, finish = threading.Event(), threading.Event()
+    real_push = repository.push_branches
+
+    def slow_push(repo, remote, branches, **kwargs):  # type: ignore[no-untyped-def]
+        if any("unit-b" in branch for branch in branches):
+            pushing.set()  # the big push is under way, holding the sync lock
+            assert finish.wait(20)
+        return real_push(repo, remote, branches, **kwargs)
+
+    monkeypatch.setattr(repository, "push_branches", slow_push)
+    syncing = threading.Thread(target=service.sync, kwargs={"now": T0})
+    syncing.start()
+    assert pushing.wait(10)
+
+    approving = threading.Thread(target=service.approve, args=("r-small", "王五", "w@x.org"))
+    approving.start()
+    approving.join(5)
+    approved_during_the_push = not approving.is_alive()
+    finish.set()
+    syncing.join(20)
+    approving.join(20)
+
+    assert approved_during_the_push
+    assert service.get("r-small").state == APPROVED
+    assert reports_on_main(instance) == {"r-small.json"}
+    assert service.get("r-big").state == IN_REVIEW  # the sync finished its own work
+
+
+def test_a_backlog_is_pushed_in_batches_each_recorded_before_the_next(
+    service: SubmissionService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from forms import submissions
+
+    monkeypatch.setattr(submissions, "PUSH_BATCH_BRANCHES", 2)
+    for n in range(5):
+        service.submit(sample_report(f"r-{n}"), [], "张三", "a@example.org")
+    calls: list[int] = []
+    real_push = repository.push_branches
+
+    def counted(repo, remote, branches, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(len(branches))
+        if len(calls) == 3:
+            raise repository.RemoteUnavailable("the remote went away mid-backlog")
+        return real_push(repo, remote, branches, **kwargs)
+
+    monkeypatch.setattr(repository, "push_branches", counted)
+
+    result = service.sync(now=T0)
+
+    assert calls == [2, 2, 1]
+    assert (result.pushed, result.opened, result.failed) == (4, 4, 1)
+    assert [r.state for r in sorted(service.list(), key=lambda r: r.id)] == [IN_REVIEW] * 4 + [
+        QUEUED
+    ]
