@@ -387,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
             "PLANSITE_INSTANCE": str(work / "instance"),
             "PLANSITE_SECRET_KEY": secrets.token_hex(32),
             "PLANSITE_AS_OF": "",
+            # Each client submits as one unit, far past a unit's hourly quota.
+            "PLANSITE_SUBMISSIONS_PER_HOUR": "100000000",
             "PYTHONUNBUFFERED": "1",
         }
         log = work / "gunicorn.log"

@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from forms.accounts import ROLE_LABELS
 from forms.auth import current_account
+from forms.limits import install_limits, takes_uploads
 from forms.security import install_security
 from forms.services import EXTENSION, Services
 from forms.services import services as current_services
@@ -28,7 +29,8 @@ ERROR_PAGES: dict[int, tuple[str, str]] = {
     403: ("无权访问", "您的账号无权执行此操作。"),
     404: ("页面不存在", "您访问的页面不存在，请检查地址是否正确。"),
     405: ("请求方式不允许", "此页面不支持该请求方式。"),
-    413: ("文件过大", "上传的内容过大：每个文件不能超过 10 MB，每份填报最多 5 个文件。"),
+    413: ("内容过大", "提交的内容过多，请缩短后重试。"),
+    415: ("请求无效", "此页面不接受这种格式的内容，请返回上一页重试。"),
     429: ("请求过于频繁", "请求过于频繁，请稍后再试。"),
     500: ("系统错误", "系统出现错误，请稍后再试。如问题持续，请联系管理员。"),
     503: ("服务暂不可用", "服务暂时不可用，请稍后再试。"),
@@ -42,12 +44,16 @@ def _error_page(error: HTTPException) -> Any:
     # Werkzeug's default descriptions are English; only messages we wrote ourselves are shown.
     if description and description != type(error).description:
         message = description
-    if code == 413:
+    if code == 413 and takes_uploads(_current_view()):
         limit = _app_limit_mb()
         message = (
             f"上传的内容过大：每个文件不能超过 {limit} MB，每份填报最多 {_app_max_files()} 个文件。"
         )
     return render_template("error.html", title=title, message=message), code
+
+
+def _current_view() -> Any:
+    return current_app.view_functions.get(request.endpoint or "")
 
 
 def _app_limit_mb() -> int:
@@ -129,6 +135,8 @@ def create_app(services: Services) -> Flask:
     app.config.update(services.settings.flask_config(services.secret_key))
     app.extensions[EXTENSION] = services
 
+    # The body limits first: the CSRF check reads the form.
+    install_limits(app, signed_in=lambda: current_account() is not None)
     csrf = install_security(app)
     from forms import auth, fill, hooks, portal, review, site
 

@@ -70,6 +70,8 @@ def _safe_next(target: str | None) -> str | None:
     """Only same-site paths under /forms/ (no open redirect via //evil or scheme)."""
     if not target:
         return None
+    if not target.isprintable():
+        return None  # CR/LF and other controls: no header injection, no 500 from Werkzeug
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/forms/") or "\\" in target:
         return None

@@ -13,13 +13,17 @@ is only offered for editing again. This spares two fsyncs on every save and subm
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from forms.database import NORMAL, Database
+
+# How long a confirmed draft's receipt is offered again (a resent request, the back button).
+CONFIRMATION_KEPT = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class Draft:
     account: str
     updated_at: datetime
     files: tuple[DraftFile, ...] = ()
+    revision: str = ""  # changes with every save: what a confirmation confirms
 
 
 class DraftStore:
@@ -59,6 +64,18 @@ class DraftStore:
                     data BLOB NOT NULL,
                     PRIMARY KEY (unit, form, period, number))"""
             )
+            columns = {row[1] for row in db.execute("PRAGMA table_info(drafts)")}
+            if "revision" not in columns:
+                db.execute("ALTER TABLE drafts ADD COLUMN revision TEXT NOT NULL DEFAULT ''")
+            # Which submission each confirmed draft revision became: a repeated "确认提交"
+            # (a double click, a resent request) gets the first one's receipt.
+            db.execute(
+                """CREATE TABLE IF NOT EXISTS confirmations (
+                    unit TEXT NOT NULL, form TEXT NOT NULL, period TEXT NOT NULL,
+                    revision TEXT NOT NULL, submission_id TEXT NOT NULL,
+                    confirmed_at TEXT NOT NULL,
+                    PRIMARY KEY (unit, form, period, revision))"""
+            )
 
     def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
         return self._database.transaction(NORMAL)
@@ -66,7 +83,9 @@ class DraftStore:
     def save(self, unit: str, form: str, period: str, values: dict[str, str], account: str) -> None:
         with self._connect() as db:
             db.execute(
-                "INSERT OR REPLACE INTO drafts VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO drafts "
+                "(unit, form, period, values_json, account, updated_at, revision) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     unit,
                     form,
@@ -74,6 +93,7 @@ class DraftStore:
                     json.dumps(values, ensure_ascii=False),
                     account,
                     datetime.now(UTC).isoformat(),
+                    secrets.token_hex(8),
                 ),
             )
 
@@ -81,7 +101,7 @@ class DraftStore:
         key = (unit, form, period)
         with self._connect() as db:
             row = db.execute(
-                "SELECT values_json, account, updated_at FROM drafts "
+                "SELECT values_json, account, updated_at, revision FROM drafts "
                 "WHERE unit = ? AND form = ? AND period = ?",
                 key,
             ).fetchone()
@@ -92,7 +112,7 @@ class DraftStore:
             ).fetchall()
         if row is None and not files:
             return None
-        values, account, updated = row or ("{}", "", datetime.now(UTC).isoformat())
+        values, account, updated, revision = row or ("{}", "", datetime.now(UTC).isoformat(), "")
         return Draft(
             unit,
             form,
@@ -101,6 +121,7 @@ class DraftStore:
             account,
             datetime.fromisoformat(updated),
             tuple(DraftFile(*file) for file in files),
+            revision,
         )
 
     def exists(self, unit: str, form: str, period: str) -> bool:
@@ -158,3 +179,55 @@ class DraftStore:
         with self._connect() as db:
             db.execute("DELETE FROM drafts WHERE unit = ? AND form = ? AND period = ?", key)
             db.execute("DELETE FROM draft_files WHERE unit = ? AND form = ? AND period = ?", key)
+
+    # -- confirming: a draft revision becomes one submission, however often it is confirmed
+
+    def confirm(
+        self, unit: str, form: str, period: str, revision: str, submission_id: str
+    ) -> str | None:
+        """Record that `revision` of the draft becomes `submission_id`. None if this call
+        is the first; otherwise the submission id of the confirmation that was."""
+        now = datetime.now(UTC)
+        with self._connect() as db:
+            db.execute(
+                "DELETE FROM confirmations WHERE confirmed_at < ?",
+                ((now - CONFIRMATION_KEPT).isoformat(),),
+            )
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO confirmations VALUES (?, ?, ?, ?, ?, ?)",
+                (unit, form, period, revision, submission_id, now.isoformat()),
+            )
+            if cursor.rowcount == 1:
+                return None
+            row = db.execute(
+                "SELECT submission_id FROM confirmations "
+                "WHERE unit = ? AND form = ? AND period = ? AND revision = ?",
+                (unit, form, period, revision),
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def unconfirm(self, unit: str, form: str, period: str, revision: str) -> None:
+        """The submission failed (nothing stored): the draft may be confirmed again."""
+        with self._connect() as db:
+            db.execute(
+                "DELETE FROM confirmations "
+                "WHERE unit = ? AND form = ? AND period = ? AND revision = ?",
+                (unit, form, period, revision),
+            )
+
+    def confirmed(
+        self, unit: str, form: str, period: str, revision: str | None = None
+    ) -> str | None:
+        """The submission the draft's `revision` (default: its latest confirmed one,
+        within CONFIRMATION_KEPT) became."""
+        clause, params = "", [unit, form, period]
+        if revision is not None:
+            clause, params = " AND revision = ?", [*params, revision]
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT submission_id FROM confirmations "
+                f"WHERE unit = ? AND form = ? AND period = ?{clause} "
+                "ORDER BY confirmed_at DESC LIMIT 1",
+                params,
+            ).fetchone()
+        return str(row[0]) if row else None

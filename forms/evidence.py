@@ -22,6 +22,9 @@ EXTENSION_ALIASES = {"jpeg": "jpg"}
 ALLOWED_LABEL = "PDF、JPG、PNG、DOCX、XLSX"
 
 MAX_NAME_LENGTH = 80  # characters of the sanitised name, extension included
+# ...and its UTF-8 bytes: 80 characters outside the BMP are 320 bytes, more than a stored
+# name `<n>-<name>` may hold (forms.submissions), which then failed only at the submit.
+MAX_NAME_BYTES = 200
 # Office files are zip archives; these bound what unpacking one could cost a reader.
 MAX_UNCOMPRESSED = 100 * 1024 * 1024
 MAX_RATIO = 100
@@ -95,7 +98,11 @@ def sanitise_name(name: str) -> str:
         stem, extension = name, ""
     extension = extension[:10]
     room = MAX_NAME_LENGTH - (len(extension) + 1 if extension else 0)
-    stem = stem[:room].rstrip("._") or "file"
+    stem = stem[:room]
+    room_bytes = MAX_NAME_BYTES - (len(extension.encode()) + 1 if extension else 0)
+    while len(stem.encode()) > room_bytes:
+        stem = stem[:-1]
+    stem = stem.rstrip("._") or "file"
     return f"{stem}.{extension}" if extension else stem
 
 

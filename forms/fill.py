@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -54,6 +55,7 @@ from forms.evidence import (
     too_many_files,
 )
 from forms.formgen import build_form, display_value, posted_values, widget_kind
+from forms.limits import accepts_uploads
 from forms.permissions import (
     by_id,
     malformed,
@@ -191,6 +193,7 @@ def _accept_files(target: Target) -> list[str]:
 
 @bp.route("/units/<unit_id>/<form_id>/<period_id>/", methods=["GET", "POST"])
 @login_required
+@accepts_uploads
 def edit(unit_id: str, form_id: str, period_id: str) -> Any:
     target = _target(unit_id, form_id, period_id)
     store = services()
@@ -241,6 +244,10 @@ def edit(unit_id: str, form_id: str, period_id: str) -> Any:
     return redirect(url_for("fill.check", unit_id=unit_id, form_id=form_id, period_id=period_id))
 
 
+# How long a repeated confirmation waits for the first one's commit before answering.
+CONFIRMATION_WAIT = 20.0
+
+
 def new_submission_id(now: datetime) -> str:
     """UTC timestamp + random suffix: sortable, unique across workers without coordination."""
     return f"{now.astimezone(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(4)}"
@@ -272,10 +279,22 @@ def check(unit_id: str, form_id: str, period_id: str) -> Any:
     target = _target(unit_id, form_id, period_id)
     store = services()
     edit_url = url_for("fill.edit", unit_id=unit_id, form_id=form_id, period_id=period_id)
+    posted_revision = request.form.get("revision") if request.method == "POST" else None
+    if posted_revision:
+        # A repeated confirmation (double click, resent request, back and again).
+        earlier = store.drafts.confirmed(*target.key, posted_revision)
+        if earlier is not None:
+            return _receipt_of_confirmed(earlier)
     draft = store.drafts.load(*target.key)
     if draft is None:
+        earlier = store.drafts.confirmed(*target.key)
+        if earlier is not None:
+            return _receipt_of_confirmed(earlier)
         flash("没有待提交的草稿，请先填写表单。", "info")
         return redirect(edit_url)
+    if posted_revision and posted_revision != draft.revision:
+        flash("草稿在核对后又被修改过，请再次核对以下内容后提交。", "info")
+        return redirect(request.path)
     values, errors = read_record(target.form, draft.values)
     if errors:
         flash("表单中还有需要修改的内容，请检查后再继续。", "error")
@@ -293,6 +312,7 @@ def check(unit_id: str, form_id: str, period_id: str) -> Any:
             rows=rows,
             files=draft.files,
             edit_url=edit_url,
+            revision=draft.revision,
         )
 
     refusal = _quota_refusal(target, draft)
@@ -306,6 +326,10 @@ def check(unit_id: str, form_id: str, period_id: str) -> Any:
         file = stored_name(position, held.name)
         evidence_files.append(EvidenceFile(file, held.name, held.media_type, data))
     report = build_report(target, values, _local_now())
+    # One submission per draft revision, however many requests confirm it at once.
+    first = store.drafts.confirm(*target.key, draft.revision, report.id)
+    if first is not None:
+        return _receipt_of_confirmed(first)
     domain = store.settings.email_domain
     try:
         record = store.submissions.submit(
@@ -315,12 +339,37 @@ def check(unit_id: str, form_id: str, period_id: str) -> Any:
             f"{target.account.name}@{domain}",
         )
     except (OSError, RepositoryError):
+        store.drafts.unconfirm(*target.key, draft.revision)
         log.exception("submission %s could not be stored", report.id)
         return render_template("error.html", title="暂时无法提交", message=STORAGE_ERROR), 503
+    except ValueError:
+        # Something the fill page accepted that the stored report may not hold: a bug to
+        # fix, but the user gets a way on and keeps the draft, never a 500 and a stuck draft.
+        store.drafts.unconfirm(*target.key, draft.revision)
+        log.exception("submission %s refused by the report checks", report.id)
+        message = "填报内容未能保存，请返回修改页检查后重新提交；如问题持续，请联系管理员。"
+        return render_template("error.html", title="未能提交", message=message), 422
+    except BaseException:
+        store.drafts.unconfirm(*target.key, draft.revision)
+        raise
     # Only now, with the commit and its branch on disk, is the submission acknowledged.
     store.drafts.delete(*target.key)
     flash("填报已提交，请记下您的填报编号。", "success")
     return redirect(url_for("fill.submission", submission_id=record.id))
+
+
+def _receipt_of_confirmed(submission_id: str) -> Any:
+    """The receipt of a submission a draft already became. If the first confirmation is
+    still being stored, wait for it: it is acknowledged to whoever asks only once stored."""
+    store = services()
+    deadline = time.monotonic() + CONFIRMATION_WAIT
+    while store.submissions.get(submission_id) is None:
+        if time.monotonic() > deadline:
+            message = "该填报正在提交中，请稍后在本单位的填报列表中查看结果，无需重复提交。"
+            return render_template("error.html", title="正在提交", message=message), 409
+        time.sleep(0.05)
+    flash("该填报已提交，无需重复提交。以下是提交回执。", "info")
+    return redirect(url_for("fill.submission", submission_id=submission_id))
 
 
 def _quota_refusal(target: Target, draft: Draft) -> str | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, abort, request
 
+from forms.limits import body_limit
 from forms.permissions import require_identifier
 from forms.services import services
 
@@ -18,6 +19,7 @@ MAX_BODY = 1024 * 1024  # forge events are small; refuse anything larger before 
 
 
 @bp.route("/hooks/<forge>", methods=["POST"])
+@body_limit(MAX_BODY)
 def receive(forge: str) -> Any:
     require_identifier(forge)
     if (request.content_length or 0) > MAX_BODY:

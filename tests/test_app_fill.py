@@ -15,6 +15,7 @@ from forms.portal import latest_records
 from tests.app_fixtures import (
     FILL_URL,
     INSPECTION_OK,
+    csrf_token,
     git,
     logged_in,
     make_setup,
@@ -253,3 +254,57 @@ def test_the_portal_lists_only_forms_that_apply_to_the_unit(setup) -> None:
     assert page.count("/forms/units/dongfeng-ps/drill/") == 2
     assert "已过截止日期" in page  # drill 2025-T1 was due 2025-07-20, as of 2025-08-01
     assert "项指标已完成" in page
+
+
+def test_simultaneous_confirmations_of_one_draft_make_one_submission(setup) -> None:
+    """Security finding 14.10: five simultaneous confirmations of one check page made five
+    submissions. Now each answer is the first submission's receipt."""
+    import threading
+
+    browsers = [logged_in(setup, "dongfeng") for _ in range(5)]
+    post(browsers[0], FILL_URL, {**INSPECTION_OK, "action": "continue"})
+    tokens = [csrf_token(browser) for browser in browsers]
+    revision = re.search(
+        r'name="revision" value="([0-9a-f]+)"', browsers[0].get(FILL_URL + "check").text
+    )
+    assert revision is not None
+    start = threading.Barrier(5)
+    answers: list[str] = []
+
+    def confirm(browser, token) -> None:
+        start.wait()
+        response = browser.post(
+            FILL_URL + "check", data={"csrf_token": token, "revision": revision.group(1)}
+        )
+        answers.append(response.headers.get("Location", str(response.status_code)))
+
+    threads = [
+        threading.Thread(target=confirm, args=pair) for pair in zip(browsers, tokens, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    records = setup.submissions.list(unit="dongfeng-ps")
+    assert len(records) == 1
+    assert answers == [f"/forms/submissions/{records[0].id}"] * 5
+    # Sent again later (the back button, a resent request): the same receipt, nothing new.
+    again = browsers[1].post(
+        FILL_URL + "check", data={"csrf_token": tokens[1], "revision": revision.group(1)}
+    )
+    assert again.headers["Location"] == f"/forms/submissions/{records[0].id}"
+    assert "已提交，无需重复提交" in browsers[1].get(again.headers["Location"]).text
+    assert len(setup.submissions.list(unit="dongfeng-ps")) == 1
+
+
+def test_a_draft_changed_after_its_check_page_is_checked_again(setup, reporter) -> None:
+    post(reporter, FILL_URL, {**INSPECTION_OK, "action": "continue"})
+    page = reporter.get(FILL_URL + "check").text
+    seen = re.search(r'name="revision" value="([0-9a-f]+)"', page).group(1)
+    post(reporter, FILL_URL, {**INSPECTION_OK, "hazards_found": "9", "action": "continue"})
+
+    response = post(reporter, FILL_URL + "check", {"revision": seen})
+
+    assert response.status_code == 302 and response.headers["Location"].endswith("/check")
+    assert setup.submissions.list(unit="dongfeng-ps") == []

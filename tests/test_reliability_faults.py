@@ -45,6 +45,10 @@ pytestmark = pytest.mark.slow
 QUEUED_LABEL = "等待同步"
 
 
+# These tests send far more than a unit's hourly quota (forms.quotas) from few units.
+QUOTA_FREE = {"SUBMISSIONS_PER_HOUR": "1000000"}
+
+
 def reporters(repo: Path) -> dict[str, tuple[str, str | None]]:
     """One reporter account per unit, named after the unit (an identifier already)."""
     return {unit.id: ("reporter", unit.id) for unit in load_content(repo).units}
@@ -97,7 +101,9 @@ def test_while_the_remote_or_forge_is_away_submissions_are_accepted_queued_then_
     work = slots(content)[::2]  # every unit, a few forms and periods each
     values = {form.id: valid_values(form, len(work), 5) for form in content.forms}
     try:
-        with running(repo, instance, workers=2, threads=4, SYNC_INTERVAL="1", **settings) as server:
+        with running(
+            repo, instance, workers=2, threads=4, SYNC_INTERVAL="1", **settings, **QUOTA_FREE
+        ) as server:
             acknowledged: dict[str, str] = {}
             with unreachable(kind, remote, forge):
                 for n, slot in enumerate(work):
@@ -157,7 +163,7 @@ def test_the_service_killed_50_times_during_submissions_loses_nothing_it_acknowl
     stop = threading.Event()
     kinds = {"worker": 0, "server": 0}
 
-    with running(repo, instance, workers=2, threads=2, SYNC_INTERVAL="1") as server:
+    with running(repo, instance, workers=2, threads=2, SYNC_INTERVAL="1", **QUOTA_FREE) as server:
 
         def reporter(unit: str) -> None:
             mine = [s for s in work if s.unit == unit]
@@ -345,6 +351,7 @@ def test_a_full_or_read_only_disk_is_a_clear_503_and_nothing_unstored_is_acknowl
                 log=tmp_path / "gunicorn.log",
                 SYNC_INTERVAL="3600",
                 REMOTE=str(remote),
+                **QUOTA_FREE,
             )
         )
         browser = logged_in(server.port, slot.unit)
@@ -394,7 +401,9 @@ def test_a_broken_plan_on_main_is_refused_naming_the_file_and_the_last_good_site
     add_accounts(instance, {**reporters(repo), "checker": ("reviewer", None)})
     work = [s for s in slots(content) if s.unit == content.units[0].id][:2]
     values = {form.id: valid_values(form, 2, 13) for form in content.forms}
-    with running(repo, instance, workers=2, threads=2, SYNC_INTERVAL="3600") as server:
+    with running(
+        repo, instance, workers=2, threads=2, SYNC_INTERVAL="3600", **QUOTA_FREE
+    ) as server:
         reporter = logged_in(server.port, work[0].unit)
         ids = []
         for n, slot in enumerate(work):

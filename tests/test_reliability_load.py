@@ -47,6 +47,7 @@ pytestmark = pytest.mark.slow
 
 CLIENTS = 16
 SUBMISSIONS = 3000 if FULL else 1000
+QUOTA = 10  # submissions per unit and hour (forms.quotas)
 FIGURES: dict[str, Any] = {}  # printed at the end of each test for tests/README.md
 
 
@@ -81,6 +82,19 @@ def submit_all(server: Server, accounts: list[str], work: list[Slot], seed: int)
                     tally.acknowledged[submission_id] = (slot, posted)
 
     run_clients(client)
+    return tally
+
+
+def submit_repeatedly(server: Server, slot: Slot, times: int) -> Tally:
+    """One unit's reporter sending `times` reports for one slot (each correcting the last)."""
+    tally = Tally()
+    browser = logged_in(server.port, slot.unit)
+    for posted in valid_values(slot.form, times, seed=9):
+        status, submission_id, _ = browser.submit(slot, posted)
+        if submission_id is None:
+            tally.refused.append((status, slot.fill_url))
+        else:
+            tally.acknowledged[submission_id] = (slot, posted)
     return tally
 
 
@@ -133,24 +147,38 @@ def check_branches(service_git: Path, tally: Tally) -> None:
 def test_a_thousand_submissions_from_16_clients_are_each_stored_once_approved_and_published(
     tmp_path: Path,
 ) -> None:
-    repo = plan_repository(tmp_path, units=SUBMISSIONS // 5)
+    repo = plan_repository(tmp_path, units=SUBMISSIONS // 5 + 1)
     content = load_content(repo)
-    work = shuffled(slots(content), 1)[:SUBMISSIONS]
+    # One unit sends more than its hourly quota meanwhile; every other unit 5 reports.
+    greedy_unit = content.units[-1].id
+    greedy_slot = next(s for s in slots(content) if s.unit == greedy_unit)
+    work = shuffled([s for s in slots(content) if s.unit != greedy_unit], 1)[:SUBMISSIONS]
     assert len(work) == SUBMISSIONS
     instance = tmp_path / "instance"
     clerks = [f"clerk-{n}" for n in range(4)]  # admins fill in for any unit
     reviewers = [f"reviewer-{n}" for n in range(2)]
     add_accounts(
         instance,
-        {**{c: ("admin", None) for c in clerks}, **{r: ("reviewer", None) for r in reviewers}},
+        {
+            **{c: ("admin", None) for c in clerks},
+            **{r: ("reviewer", None) for r in reviewers},
+            greedy_unit: ("reporter", greedy_unit),
+        },
     )
 
-    with running(repo, instance, workers=4, threads=4) as server:
+    with running(repo, instance, workers=4, threads=4, SUBMISSIONS_PER_HOUR=str(QUOTA)) as server:
         start = time.monotonic()
-        tally = submit_all(server, clerks, work, seed=1)
+        with ThreadPoolExecutor(1) as pool:
+            greedy = pool.submit(submit_repeatedly, server, greedy_slot, QUOTA + 4)
+            tally = submit_all(server, clerks, work, seed=1)
+            greedy_tally = greedy.result(timeout=1800)
         FIGURES["submit_seconds"] = time.monotonic() - start
         assert tally.errors == [] and tally.refused == []
         assert len(tally.acknowledged) == SUBMISSIONS
+        # The quota refused the greedy unit's submissions past it, and only those.
+        assert len(greedy_tally.acknowledged) == QUOTA
+        assert [status for status, _ in greedy_tally.refused] == [429] * 4
+        tally.acknowledged.update(greedy_tally.acknowledged)
 
         service_git, remote = instance / "service.git", instance / "remote.git"
         check_branches(service_git, tally)
@@ -179,7 +207,7 @@ def test_a_thousand_submissions_from_16_clients_are_each_stored_once_approved_an
         for submission_id, (slot, _) in tally.acknowledged.items():
             assert report_path(slot.form.id, slot.period, slot.unit, submission_id) in on_main
         merges = git(remote, "log", "--merges", "--format=%s", "main").splitlines()
-        assert sum(m.startswith("Approve submission ") for m in merges) == SUBMISSIONS
+        assert sum(m.startswith("Approve submission ") for m in merges) == len(tally.acknowledged)
         fsck(remote)
         fsck(service_git)
 
@@ -195,7 +223,7 @@ def test_a_thousand_submissions_from_16_clients_are_each_stored_once_approved_an
             assert (row["unit-id"], row["period-id"]) == (slot.unit, slot.period)
             for name, value in posted.items():
                 assert row[name] == value, (submission_id, name)
-        assert len(rows) == SUBMISSIONS
+        assert len(rows) == len(tally.acknowledged)
     print(
         f"\nload figures: {SUBMISSIONS} submissions, {CLIENTS} clients, "
         + ", ".join(f"{k} {v:.1f}" for k, v in FIGURES.items())

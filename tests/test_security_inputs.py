@@ -185,6 +185,74 @@ def test_a_request_body_over_the_limit_gets_a_chinese_413_page(tmp_path: Path) -
     assert setup.services.drafts.load("dongfeng-ps", "inspection", "2025-T2") is None
 
 
+def post_routes(app) -> list[str]:  # type: ignore[no-untyped-def]
+    """A URL for every rule of the app that takes POST, its arguments filled in."""
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "POST" in (rule.methods or ()):
+            values = {name: "x" for name in rule.arguments}
+            values.update(forge="gitea", unit_id="dongfeng-ps", form_id="inspection")
+            values.update(period_id="2025-T2")
+            urls.append(rule.build(values, append_unknown=False)[1])
+    return urls
+
+
+def test_every_route_refuses_a_large_body_before_reading_it(tmp_path: Path) -> None:
+    """Security finding 14.2: any POST took a url-encoded body up to the upload limit
+    (~51 MB) and the CSRF check parsed it whole before login: 17 s of CPU and +1.9 GB
+    for one anonymous request. Now every route but a signed-in upload takes at most
+    MAX_FORM_BYTES, refused with a Chinese 413 before the body is read."""
+    import tracemalloc
+
+    setup = make_setup(tmp_path)
+    limit = setup.services.settings.max_form_bytes
+    anonymous = setup.client()
+    signed_in = logged_in(setup, "dongfeng")
+    body = b"a=1&" * (4 * MB // 4)  # 4 MB: far over the form limit, under the upload one
+    urls = post_routes(setup.app)
+    assert len(urls) >= 6
+    tracemalloc.start()
+    try:
+        for client in (anonymous, signed_in):
+            for url in urls:
+                response = client.post(
+                    url, data=body, content_type="application/x-www-form-urlencoded"
+                )
+                assert response.status_code == 413, url
+                assert 'lang="zh-CN"' in response.get_data(as_text=True)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < MB  # never parsed (parsing it would take several times its size)
+    # A form of ordinary size still goes through.
+    small = {"notes": "x" * (limit // 2), "action": "save"}
+    assert post(signed_in, FILL_URL, small).status_code == 302
+
+
+def test_multipart_is_taken_only_where_files_are_uploaded_by_a_signed_in_user(
+    tmp_path: Path,
+) -> None:
+    setup = make_setup(tmp_path)
+    signed_in = logged_in(setup, "dongfeng")
+
+    def upload() -> dict[str, object]:
+        return {"action": "save", "evidence": [(io.BytesIO(PDF), "a.pdf")]}
+
+    for url in [FILL_URL + "check", "/forms/login", "/forms/logout"]:
+        response = post(signed_in, url, upload(), content_type="multipart/form-data")
+        assert response.status_code == 415, url
+        assert "不接受" in response.get_data(as_text=True)
+    # The same upload, big, from someone not signed in: refused before it is read.
+    big = {"action": "save", "evidence": [(io.BytesIO(PDF + b"\0" * MB), "a.pdf")]}
+    anonymous = setup.client()
+    response = post(anonymous, FILL_URL, big, content_type="multipart/form-data")
+    assert response.status_code == 413
+    assert setup.services.drafts.load("dongfeng-ps", "inspection", "2025-T2") is None
+    # Signed in, the upload page takes it.
+    response = post(signed_in, FILL_URL, upload(), content_type="multipart/form-data")
+    assert response.status_code == 302
+
+
 def docx(extra: dict[str, bytes] | None = None) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -402,3 +470,42 @@ def test_login_never_redirects_off_site(
         client, f"/forms/login?next={next_url}", {"name": "dongfeng", "password": PASSWORD}
     )
     assert response.headers["Location"] == "/forms/"
+
+
+@pytest.mark.parametrize("control", ["\r\n", "\n", "\r", "\t", "\x00", "\x7f"])
+def test_a_next_address_with_control_characters_is_treated_as_absent(
+    tmp_path_factory: pytest.TempPathFactory, control: str
+) -> None:
+    """Security finding 14.11: `next=` with CR/LF on login answered 500."""
+    setup = make_setup(tmp_path_factory.mktemp("next"))
+    client = setup.client()
+    next_url = f"/forms/units/{control}Set-Cookie: evil=1"
+    page = client.get("/forms/login", query_string={"next": next_url})
+    assert page.status_code == 200
+    response = post(
+        client,
+        "/forms/login",
+        {"name": "dongfeng", "password": PASSWORD, "next": next_url},
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/forms/"
+    assert "evil" not in str(response.headers)
+
+
+def test_evidence_names_outside_the_bmp_are_stored_whole_and_submitted(tmp_path: Path) -> None:
+    """Security finding 14.11: 70 characters outside the Basic Multilingual Plane passed the
+    upload and failed the submit with a 500, leaving the draft stuck."""
+    setup = make_setup(tmp_path)
+    client = logged_in(setup, "dongfeng")
+    name = "\U0001f600" * 70 + "𠀀" * 30 + ".pdf"
+    data = {**INSPECTION_OK, "action": "continue", "evidence": [(io.BytesIO(PDF), name)]}
+    response = post(client, FILL_URL, data, content_type="multipart/form-data")
+    assert response.status_code == 302
+
+    submitted = post(client, FILL_URL + "check")
+
+    assert submitted.status_code == 302, submitted.get_data(as_text=True)[:500]
+    [record] = setup.submissions.list(unit="dongfeng-ps")
+    [stored] = setup.submissions.read_report(record.id).evidence
+    assert stored.name.endswith(".pdf") and len(stored.file.encode()) <= 240
+    assert setup.services.drafts.load("dongfeng-ps", "inspection", "2025-T2") is None
