@@ -36,7 +36,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def setup(tmp_path: Path, clock: Clock):
-    return make_setup(tmp_path, throttle_clock=clock)
+    return make_setup(tmp_path, clock=clock)
 
 
 def test_passwords_are_stored_as_scrypt_hashes(tmp_path: Path) -> None:
@@ -214,7 +214,7 @@ def test_failures_from_one_address_lock_that_address_for_every_account(
     tmp_path: Path, clock: Clock
 ) -> None:
     setup = make_setup(
-        tmp_path, throttle_clock=clock, LOGIN_IP_FREE_ATTEMPTS=4, LOGIN_FREE_ATTEMPTS=100
+        tmp_path, clock=clock, LOGIN_IP_FREE_ATTEMPTS=4, LOGIN_FREE_ATTEMPTS=100
     )
     client = setup.client()
     for name in ("a1", "a2", "a3", "a4", "a5"):

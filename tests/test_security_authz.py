@@ -308,7 +308,7 @@ class Clock:
 
 
 def test_guessing_one_account_is_throttled_even_with_the_right_password(tmp_path: Path) -> None:
-    setup = make_setup(tmp_path, throttle_clock=Clock(), LOGIN_FREE_ATTEMPTS=3)
+    setup = make_setup(tmp_path, clock=Clock(), LOGIN_FREE_ATTEMPTS=3)
     client = setup.client()
     statuses = [login(client, "dongfeng", f"guess {n}").status_code for n in range(3)]
     assert statuses == [401, 401, 401]
@@ -321,7 +321,7 @@ def test_guessing_one_account_is_throttled_even_with_the_right_password(tmp_path
 
 
 def test_spraying_many_accounts_from_one_address_is_throttled(tmp_path: Path) -> None:
-    setup = make_setup(tmp_path, throttle_clock=Clock(), LOGIN_IP_FREE_ATTEMPTS=5)
+    setup = make_setup(tmp_path, clock=Clock(), LOGIN_IP_FREE_ATTEMPTS=5)
     attacker = setup.app.test_client()
     attacker.environ_base["REMOTE_ADDR"] = "203.0.113.7"
     for n in range(6):
