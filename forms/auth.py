@@ -1,4 +1,10 @@
-"""Login, logout, the current account; logins throttled (forms/throttle.py)."""
+"""Login, logout, the current account and its session; logins throttled (forms/throttle.py).
+
+A session holds the account's name, its session epoch and the time of login. It ends when
+it idles PERMANENT_SESSION_LIFETIME (Flask's signed cookie), SESSION_ABSOLUTE_LIFETIME after
+login however active, and at once for every copy when the account's epoch moves on (logout,
+a new password, disabling: forms/accounts.py).
+"""
 
 from __future__ import annotations
 
@@ -52,12 +58,27 @@ def login_throttle(store: Services) -> LoginThrottle:
 def current_account() -> Account | None:
     """The logged-in account, re-read on every request so that disabling takes effect at once."""
     if "account" not in g:
-        name = session.get("account")
-        account = services().accounts.get(name) if isinstance(name, str) else None
-        if account is not None and account.disabled:
-            account = None
-        g.account = account
+        g.account = _session_account()
     return cast("Account | None", g.account)
+
+
+def _session_account() -> Account | None:
+    name = session.get("account")
+    if not isinstance(name, str):
+        return None
+    store = services()
+    account = store.accounts.get(name)
+    login_at = session.get("login_at")
+    age = store.clock() - login_at if isinstance(login_at, int | float) else -1
+    if (
+        account is None
+        or account.disabled
+        or session.get("epoch") != account.session_epoch
+        or not 0 <= age < store.settings.session_absolute_lifetime
+    ):
+        session.clear()  # a session that ended: the browser drops the cookie
+        return None
+    return account
 
 
 def login_required(view: F) -> F:
@@ -124,6 +145,8 @@ def login() -> Any:
     # A fresh session on login: nothing chosen before authentication survives it (fixation).
     session.clear()
     session["account"] = account.name
+    session["epoch"] = account.session_epoch
+    session["login_at"] = now
     session.permanent = True
     response = redirect(next_url or url_for("portal.index"))
     response.set_cookie(
@@ -140,6 +163,9 @@ def login() -> Any:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
+    account = current_account()
+    if account is not None:
+        services().accounts.end_sessions(account.name)  # copies of the cookie end too
     session.clear()
     return redirect(url_for("auth.login"))
 

@@ -41,6 +41,7 @@ class Settings:
     session_cookie_samesite: str = "Lax"
     session_cookie_secure: bool = False  # set true behind HTTPS
     permanent_session_lifetime: int = 8 * 3600  # seconds after the last activity
+    session_absolute_lifetime: int = 12 * 3600  # seconds after login, however active
     wtf_csrf_time_limit: int = 8 * 3600
     evidence_max_files: int = 5
     evidence_max_bytes: int = 10 * MEGABYTE

@@ -326,6 +326,100 @@ def test_a_disabled_account_cannot_log_in_and_loses_its_session(setup) -> None:
     assert login(setup.client(), "dongfeng").status_code == 401
 
 
+def copy_of_session(setup: Setup, client: FlaskClient) -> FlaskClient:
+    """Another browser holding a copy of `client`'s session cookie (a stolen one)."""
+    name = setup.services.settings.session_cookie_name
+    cookie = client.get_cookie(name)
+    assert cookie is not None
+    copy = setup.client()
+    copy.set_cookie(name, cookie.value)
+    return copy
+
+
+def opens_portal(client: FlaskClient) -> bool:
+    return bool(client.get("/forms/units/dongfeng-ps/").status_code == 200)
+
+
+def test_logout_ends_every_session_of_the_account_copies_included(setup) -> None:
+    client = logged_in(setup, "dongfeng")
+    copy = copy_of_session(setup, client)
+    other_device = logged_in(setup, "dongfeng")
+    assert opens_portal(copy) and opens_portal(other_device)
+    assert post(client, "/forms/logout").status_code == 302
+    assert not opens_portal(copy)
+    assert not opens_portal(other_device)
+    assert opens_portal(logged_in(setup, "dongfeng"))  # logging in again works
+
+
+def test_a_password_change_by_the_users_command_ends_every_session(
+    setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from builder.cli import main
+
+    client = logged_in(setup, "dongfeng")
+    copy = copy_of_session(setup, client)
+    monkeypatch.setattr("sys.stdin", io.StringIO("a brand new secret\n"))
+    command = ["users", "--instance", str(setup.instance), "passwd", "dongfeng"]
+    assert main([*command, "--password-stdin"]) == 0
+    assert not opens_portal(client)
+    assert not opens_portal(copy)
+    assert login(setup.client(), "dongfeng").status_code == 401
+    assert opens_portal(logged_in_with(setup, "dongfeng", "a brand new secret"))
+
+
+def logged_in_with(setup: Setup, name: str, password: str) -> FlaskClient:
+    client = setup.client()
+    assert login(client, name, password).status_code == 302
+    return client
+
+
+def test_disabling_ends_every_session_for_good_even_once_enabled_again(setup) -> None:
+    client = logged_in(setup, "dongfeng")
+    setup.services.accounts.disable("dongfeng")
+    setup.services.accounts.enable("dongfeng")
+    assert not opens_portal(client)
+    assert opens_portal(logged_in(setup, "dongfeng"))
+
+
+def test_a_session_ends_its_absolute_lifetime_after_login_however_busy(setup, clock) -> None:
+    lifetime = setup.services.settings.session_absolute_lifetime
+    assert lifetime < 24 * 3600
+    client = logged_in(setup, "dongfeng")
+    used = 0
+    while used + 3600 < lifetime:  # used every hour: it never idles out
+        clock.now += 3600
+        used += 3600
+        assert opens_portal(client), used
+    clock.now += lifetime - used  # the lifetime after login, to the second
+    assert not opens_portal(client)
+    assert client.get("/forms/units/dongfeng-ps/").headers["Location"].startswith("/forms/login")
+
+
+def test_an_accounts_file_from_before_session_epochs_is_upgraded_in_place(tmp_path: Path) -> None:
+    from werkzeug.security import generate_password_hash
+
+    path = tmp_path / "accounts.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            """CREATE TABLE accounts (
+                name TEXT PRIMARY KEY, role TEXT NOT NULL, unit TEXT,
+                display_name TEXT NOT NULL, password_hash TEXT NOT NULL,
+                disabled INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL)"""
+        )
+        digest = generate_password_hash("a long secret", method="scrypt")
+        db.execute(
+            "INSERT INTO accounts VALUES (?, ?, ?, ?, ?, 0, ?)",
+            ("alice", "reviewer", None, "爱丽丝", digest, "2025-01-01T00:00:00+00:00"),
+        )
+    store = AccountStore(path)
+    account = store.authenticate("alice", "a long secret")
+    assert account is not None and account.session_epoch == 0
+    store.end_sessions("alice")
+    assert store.get("alice").session_epoch == 1
+    store.add("bob", "reviewer", "a long secret")
+    assert store.get("bob").session_epoch == 0
+
+
 def test_secret_key_is_generated_once_into_the_instance_folder(tmp_path: Path) -> None:
     setup = make_setup(tmp_path, SECRET_KEY=None)
     key_file = setup.instance / "secret_key"
