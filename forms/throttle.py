@@ -57,6 +57,9 @@ class Throttle:
                     locked_until REAL NOT NULL)"""
             )
             db.execute(
+                "CREATE INDEX IF NOT EXISTS login_failures_by_time ON login_failures (last_failure)"
+            )
+            db.execute(
                 """CREATE TABLE IF NOT EXISTS login_addresses (
                     account TEXT NOT NULL,
                     address TEXT NOT NULL,
@@ -91,6 +94,12 @@ class Throttle:
             db.execute(
                 "INSERT OR REPLACE INTO login_failures VALUES (?, ?, ?, ?)",
                 (key, failures, now, now + delay),
+            )
+            # Forgotten failures are deleted: made-up names sprayed from many addresses
+            # would otherwise add rows for ever.
+            db.execute(
+                "DELETE FROM login_failures WHERE last_failure < ? AND locked_until < ?",
+                (now - policy.window, now),
             )
 
     def reset(self, key: str) -> None:

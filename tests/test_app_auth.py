@@ -14,6 +14,7 @@ from forms.accounts import AccountError, AccountStore
 from forms.cli import create_demo_accounts
 from forms.proxies import client_address, trusted_networks
 from forms.settings import ConfigError
+from forms.throttle import Throttle, ThrottlePolicy
 from tests.app_fixtures import (
     PASSWORD,
     Setup,
@@ -554,3 +555,17 @@ def test_demo_accounts_are_created_once_with_random_passwords(tmp_path: Path) ->
     assert store.get("u2").display_name == "二号单位填报人"
     assert store.authenticate("admin", created["admin"]).role == "admin"
     assert create_demo_accounts(store, units) == {}
+
+
+def test_failures_past_their_window_are_deleted_so_a_spray_cannot_grow_the_file(
+    tmp_path: Path, clock: Clock
+) -> None:
+    throttle = Throttle(tmp_path / "accounts.sqlite", clock)
+    policy = ThrottlePolicy(free_attempts=3, base_delay=30, max_delay=3600, window=3600)
+    for n in range(100):
+        throttle.record_failure(f"account:made-up-{n}", policy)
+    clock.now += 3600 + 1
+    throttle.record_failure("account:dongfeng", policy)
+    with sqlite3.connect(tmp_path / "accounts.sqlite") as db:
+        keys = [row[0] for row in db.execute("SELECT key FROM login_failures")]
+    assert keys == ["account:dongfeng"]
