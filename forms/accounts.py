@@ -11,6 +11,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -37,6 +38,9 @@ class Account:
     unit: str | None
     display_name: str
     disabled: bool = False
+    # A session is valid only while it carries the account's current epoch: logout, a new
+    # password and disabling raise it, which ends every session of the account at once.
+    session_epoch: int = 0
 
     @property
     def role_label(self) -> str:
@@ -56,8 +60,25 @@ class AccountStore:
                     display_name TEXT NOT NULL,
                     password_hash TEXT NOT NULL,
                     disabled INTEGER NOT NULL DEFAULT 0,
-                    created_at TEXT NOT NULL)"""
+                    created_at TEXT NOT NULL,
+                    session_epoch INTEGER NOT NULL DEFAULT 0)"""
             )
+        self._add_session_epochs()
+
+    def _add_session_epochs(self) -> None:
+        """Upgrade a file from before session epochs in place (every epoch starts at 0)."""
+        with self._connect() as db:
+            columns = {row[1] for row in db.execute("PRAGMA table_info(accounts)")}
+            if "session_epoch" in columns:
+                return
+            try:
+                db.execute(
+                    "ALTER TABLE accounts ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0"
+                )
+            except sqlite3.OperationalError as error:
+                # Another worker starting at the same moment added it first.
+                if "duplicate column" not in str(error):
+                    raise
 
     def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
         # Account changes are rare and must stick (a disabled account stays disabled).
@@ -85,7 +106,8 @@ class AccountStore:
         try:
             with self._connect() as db:
                 db.execute(
-                    "INSERT INTO accounts VALUES (?, ?, ?, ?, ?, 0, ?)",
+                    "INSERT INTO accounts (name, role, unit, display_name, password_hash, "
+                    "disabled, created_at) VALUES (?, ?, ?, ?, ?, 0, ?)",
                     (
                         name,
                         role,
@@ -102,7 +124,8 @@ class AccountStore:
     def get(self, name: str) -> Account | None:
         with self._connect() as db:
             row = db.execute(
-                "SELECT name, role, unit, display_name, disabled FROM accounts WHERE name = ?",
+                "SELECT name, role, unit, display_name, disabled, session_epoch "
+                "FROM accounts WHERE name = ?",
                 (name,),
             ).fetchone()
         return _account(row) if row else None
@@ -110,7 +133,8 @@ class AccountStore:
     def list(self) -> list[Account]:
         with self._connect() as db:
             rows = db.execute(
-                "SELECT name, role, unit, display_name, disabled FROM accounts ORDER BY name"
+                "SELECT name, role, unit, display_name, disabled, session_epoch "
+                "FROM accounts ORDER BY name"
             ).fetchall()
         return [_account(row) for row in rows]
 
@@ -119,7 +143,9 @@ class AccountStore:
             return int(db.execute("SELECT COUNT(*) FROM accounts").fetchone()[0])
 
     def disable(self, name: str) -> None:
-        self._update(name, "UPDATE accounts SET disabled = 1 WHERE name = ?", (name,))
+        self._update(
+            name, f"UPDATE accounts SET disabled = 1, {_NEXT_EPOCH} WHERE name = ?", (name,)
+        )
 
     def enable(self, name: str) -> None:
         self._update(name, "UPDATE accounts SET disabled = 0 WHERE name = ?", (name,))
@@ -127,22 +153,30 @@ class AccountStore:
     def set_password(self, name: str, password: str) -> None:
         _check_password(password)
         digest = generate_password_hash(password, method="scrypt")
-        self._update(name, "UPDATE accounts SET password_hash = ? WHERE name = ?", (digest, name))
+        self._update(
+            name,
+            f"UPDATE accounts SET password_hash = ?, {_NEXT_EPOCH} WHERE name = ?",
+            (digest, name),
+        )
+
+    def end_sessions(self, name: str) -> None:
+        """End every session of the account (logout)."""
+        self._update(name, f"UPDATE accounts SET {_NEXT_EPOCH} WHERE name = ?", (name,))
 
     def authenticate(self, name: str, password: str) -> Account | None:
         """The account when the name and password match and it is enabled, else None."""
         with self._connect() as db:
             row = db.execute(
-                "SELECT name, role, unit, display_name, disabled, password_hash "
+                "SELECT name, role, unit, display_name, disabled, session_epoch, password_hash "
                 "FROM accounts WHERE name = ?",
                 (name,),
             ).fetchone()
         if row is None:
             check_password_hash(_DUMMY_HASH, password)
             return None
-        if not check_password_hash(row[5], password):
+        if not check_password_hash(row[6], password):
             return None
-        account = _account(row[:5])
+        account = _account(row[:6])
         return None if account.disabled else account
 
     def _update(self, name: str, sql: str, params: tuple[object, ...]) -> None:
@@ -152,13 +186,21 @@ class AccountStore:
             raise AccountError(f"账号不存在：{name}")
 
 
+_NEXT_EPOCH = "session_epoch = session_epoch + 1"
+
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符")
 
 
 def _account(row: tuple[object, ...]) -> Account:
-    name, role, unit, display_name, disabled = row
+    name, role, unit, display_name, disabled, session_epoch = row
     return Account(
-        str(name), str(role), unit if unit is None else str(unit), str(display_name), bool(disabled)
+        str(name),
+        str(role),
+        unit if unit is None else str(unit),
+        str(display_name),
+        bool(disabled),
+        int(cast(int, session_epoch)),
     )

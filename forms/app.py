@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from forms.accounts import ROLE_LABELS
 from forms.auth import current_account
 from forms.limits import install_limits, takes_uploads
+from forms.proxies import ClientAddressMiddleware, trusted_networks
 from forms.security import install_security
 from forms.services import EXTENSION, Services
 from forms.services import services as current_services
@@ -134,6 +135,10 @@ def create_app(services: Services) -> Flask:
     )
     app.config.update(services.settings.flask_config(services.secret_key))
     app.extensions[EXTENSION] = services
+    trusted = trusted_networks(services.settings.trusted_proxies)
+    if trusted:
+        # request.remote_addr is then the client's, as the trusted proxies forwarded it.
+        app.wsgi_app = ClientAddressMiddleware(app.wsgi_app, trusted)  # type: ignore[method-assign]
 
     # The body limits first: the CSRF check reads the form.
     install_limits(app, signed_in=lambda: current_account() is not None)

@@ -1,4 +1,10 @@
-"""Login, logout, the current account; logins throttled per account and per address."""
+"""Login, logout, the current account and its session; logins throttled (forms/throttle.py).
+
+A session holds the account's name, its session epoch and the time of login. It ends when
+it idles PERMANENT_SESSION_LIFETIME (Flask's signed cookie), SESSION_ABSOLUTE_LIFETIME after
+login however active, and at once for every copy when the account's epoch moves on (logout,
+a new password, disabling: forms/accounts.py).
+"""
 
 from __future__ import annotations
 
@@ -20,40 +26,59 @@ from flask import (
 )
 
 from forms.accounts import Account
-from forms.services import services
-from forms.throttle import ThrottlePolicy
+from forms.devices import DeviceCookie, KnownDevice
+from forms.services import Services, services
+from forms.throttle import LoginAttempt, LoginPolicies, LoginThrottle, ThrottlePolicy
 
 bp = Blueprint("auth", __name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _policies() -> tuple[ThrottlePolicy, ThrottlePolicy]:
-    settings = services().settings
-    account_policy = ThrottlePolicy(
-        settings.login_free_attempts,
-        settings.login_base_delay,
-        settings.login_max_delay,
-        settings.login_failure_window,
+def login_throttle(store: Services) -> LoginThrottle:
+    settings = store.settings
+
+    def policy(free_attempts: int) -> ThrottlePolicy:
+        return ThrottlePolicy(
+            free_attempts,
+            settings.login_base_delay,
+            settings.login_max_delay,
+            settings.login_failure_window,
+        )
+
+    policies = LoginPolicies(
+        pair=policy(settings.login_free_attempts),
+        account=policy(settings.login_account_free_attempts),
+        address=policy(settings.login_ip_free_attempts),
+        known_for=settings.login_known_client_lifetime,
     )
-    ip_policy = ThrottlePolicy(
-        settings.login_ip_free_attempts,
-        settings.login_base_delay,
-        settings.login_max_delay,
-        settings.login_failure_window,
-    )
-    return account_policy, ip_policy
+    return LoginThrottle(store.throttle, policies)
 
 
 def current_account() -> Account | None:
     """The logged-in account, re-read on every request so that disabling takes effect at once."""
     if "account" not in g:
-        name = session.get("account")
-        account = services().accounts.get(name) if isinstance(name, str) else None
-        if account is not None and account.disabled:
-            account = None
-        g.account = account
+        g.account = _session_account()
     return cast("Account | None", g.account)
+
+
+def _session_account() -> Account | None:
+    name = session.get("account")
+    if not isinstance(name, str):
+        return None
+    store = services()
+    account = store.accounts.get(name)
+    login_at = session.get("login_at")
+    age = store.clock() - login_at if isinstance(login_at, int | float) else -1
+    if (
+        account is None
+        or account.disabled
+        or session.get("epoch") != account.session_epoch
+        or not 0 <= age < store.settings.session_absolute_lifetime
+    ):
+        session.clear()  # a session that ended: the browser drops the cookie
+        return None
+    return account
 
 
 def login_required(view: F) -> F:
@@ -78,6 +103,16 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+def device_cookie_name(store: Services) -> str:
+    return f"{store.settings.session_cookie_name}_device"
+
+
+def _retry_message(wait: int) -> str:
+    if wait < 60:
+        return f"登录失败次数过多，请 {wait} 秒后再试。"
+    return f"登录失败次数过多，请约 {math.ceil(wait / 60)} 分钟后再试。"
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     next_url = _safe_next(request.values.get("next"))
@@ -87,32 +122,52 @@ def login() -> Any:
     name = request.form.get("name", "").strip()[:64]
     password = request.form.get("password", "")
     store = services()
-    throttle = store.throttle
-    account_key, ip_key = f"account:{name}", f"ip:{request.remote_addr or '-'}"
-    wait = max(throttle.wait_seconds(account_key), throttle.wait_seconds(ip_key))
+    settings = store.settings
+    now = store.clock()
+    cookies = DeviceCookie(store.secret_key)
+    device = cookies.read(request.cookies.get(device_cookie_name(store)))
+    known_for = settings.login_known_client_lifetime
+    known_device = device.id if device and device.knows(name, now, known_for) else None
+    attempt = LoginAttempt(name, request.remote_addr or "-", known_device)
+    throttle = login_throttle(store)
+    wait = throttle.wait_seconds(attempt)
     if wait:
-        minutes = math.ceil(wait / 60)
-        message = f"登录失败次数过多，请约 {minutes} 分钟后再试。"
-        return render_template("login.html", next_url=next_url, name=name, error=message), 429
+        page = render_template(
+            "login.html", next_url=next_url, name=name, error=_retry_message(wait)
+        )
+        return page, 429, {"Retry-After": str(wait)}
 
     account = store.accounts.authenticate(name, password) if name and password else None
     if account is None:
-        account_policy, ip_policy = _policies()
-        throttle.record_failure(account_key, account_policy)
-        throttle.record_failure(ip_key, ip_policy)
+        throttle.record_failure(attempt)
         message = "账号或密码不正确，或账号已停用。"
         return render_template("login.html", next_url=next_url, name=name, error=message), 401
 
-    throttle.reset(account_key)
+    throttle.record_success(attempt)
     # A fresh session on login: nothing chosen before authentication survives it (fixation).
     session.clear()
     session["account"] = account.name
+    session["epoch"] = account.session_epoch
+    session["login_at"] = now
     session.permanent = True
-    return redirect(next_url or url_for("portal.index"))
+    response = redirect(next_url or url_for("portal.index"))
+    response.set_cookie(
+        device_cookie_name(store),
+        cookies.value((device or KnownDevice.new()).with_login(account.name, now)),
+        max_age=settings.login_known_client_lifetime,
+        path="/forms/",
+        secure=settings.session_cookie_secure,
+        httponly=True,
+        samesite=settings.session_cookie_samesite,
+    )
+    return response
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
+    account = current_account()
+    if account is not None:
+        services().accounts.end_sessions(account.name)  # copies of the cookie end too
     session.clear()
     return redirect(url_for("auth.login"))
 

@@ -40,6 +40,9 @@ class Services:
     drafts: DraftStore
     submissions: SubmissionService
     rebuilder: SiteRebuilder | None  # None when the site is built and served elsewhere
+    # The time (seconds since the epoch) that login throttling and session lifetimes read;
+    # tests pass a fake one so that nothing sleeps for real.
+    clock: Callable[[], float] = time.time
 
     @property
     def root(self) -> Path:
@@ -70,7 +73,7 @@ def build_services(
     content: Content | None = None,
     rebuild_site: bool = True,
     build: Build | None = None,
-    throttle_clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] = time.time,
 ) -> Services:
     """Open everything the service uses in the instance folder.
 
@@ -100,10 +103,11 @@ def build_services(
         secret_key=settings.secret_key or instance_secret_key(instance),
         content=content,
         accounts=AccountStore(database),
-        throttle=Throttle(database, throttle_clock),
+        throttle=Throttle(database, clock),
         drafts=DraftStore(instance / "drafts.sqlite"),
         submissions=submissions,
         rebuilder=rebuilder,
+        clock=clock,
     )
 
 

@@ -41,6 +41,7 @@ class Settings:
     session_cookie_samesite: str = "Lax"
     session_cookie_secure: bool = False  # set true behind HTTPS
     permanent_session_lifetime: int = 8 * 3600  # seconds after the last activity
+    session_absolute_lifetime: int = 12 * 3600  # seconds after login, however active
     wtf_csrf_time_limit: int = 8 * 3600
     evidence_max_files: int = 5
     evidence_max_bytes: int = 10 * MEGABYTE
@@ -50,11 +51,19 @@ class Settings:
     max_form_bytes: int = 256 * 1024
     submissions_per_hour: int = 30  # per unit (forms.quotas)
     evidence_bytes_per_period: int = 200 * MEGABYTE  # per unit and period, every state
-    login_free_attempts: int = 3  # failures per account before delays start
-    login_ip_free_attempts: int = 20  # failures per client address before delays start
+    # Login throttling (forms/throttle.py): delays start after the free failures, then
+    # double with every further failure.
+    login_free_attempts: int = 3  # per account from one address (or one known device)
+    login_account_free_attempts: int = 10  # per account, from the clients it does not know
+    login_ip_free_attempts: int = 20  # per client address, for the accounts not known there
     login_base_delay: int = 30  # seconds, doubled with every further failure
     login_max_delay: int = 3600
     login_failure_window: int = 3600  # failures older than this are forgotten
+    # A browser or address stays known to an account this long after its last login there.
+    login_known_client_lifetime: int = 90 * 24 * 3600
+    # Reverse proxies whose X-Forwarded-For is believed: addresses or networks, separated by
+    # commas ("127.0.0.1, 10.0.0.0/8"). Empty: the header is ignored (forms/proxies.py).
+    trusted_proxies: str = ""
     as_of: date | None = None  # date the portal evaluates progress at (default: today)
     timezone: str | None = None  # IANA name for submitted_at (default: the server's zone)
     email_domain: str = "plansite.invalid"  # commit author e-mail = <account>@<domain>

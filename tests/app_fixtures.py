@@ -65,9 +65,7 @@ class Setup:
         return self.app.test_client()
 
 
-def make_setup(
-    tmp_path: Path, *, throttle_clock: Callable[[], float] = time.time, **config: Any
-) -> Setup:
+def make_setup(tmp_path: Path, *, clock: Callable[[], float] = time.time, **config: Any) -> Setup:
     """The app as `plansite serve` wires it (forms.services), without the rebuild worker,
     on a fresh copy of the fixture plan; `config` overrides settings (UPPERCASE keys)."""
     repo = make_repository(tmp_path / "repo")
@@ -81,7 +79,7 @@ def make_setup(
         **config,
     }
     settings = load_settings(overrides, environ={})
-    store = build_services(settings, rebuild_site=False, throttle_clock=throttle_clock)
+    store = build_services(settings, rebuild_site=False, clock=clock)
     app = create_app(store)
     for name, (role, unit, display) in ACCOUNTS.items():
         store.accounts.add(name, role, PASSWORD, unit=unit, display_name=display)

@@ -308,30 +308,41 @@ class Clock:
 
 
 def test_guessing_one_account_is_throttled_even_with_the_right_password(tmp_path: Path) -> None:
-    setup = make_setup(tmp_path, throttle_clock=Clock(), LOGIN_FREE_ATTEMPTS=3)
-    client = setup.client()
-    statuses = [login(client, "dongfeng", f"guess {n}").status_code for n in range(3)]
+    setup = make_setup(tmp_path, clock=Clock(), LOGIN_FREE_ATTEMPTS=3)
+    guesser = setup.client()
+    guesser.environ_base["REMOTE_ADDR"] = "203.0.113.7"
+    statuses = [login(guesser, "dongfeng", f"guess {n}").status_code for n in range(3)]
     assert statuses == [401, 401, 401]
-    assert login(client, "dongfeng", "guess 4").status_code == 401  # starts the delay
-    response = login(client, "dongfeng", PASSWORD)
+    assert login(guesser, "dongfeng", "guess 4").status_code == 401  # starts the delay
+    response = login(guesser, "dongfeng", PASSWORD)
     assert response.status_code == 429
     assert "登录失败次数过多" in response.get_data(as_text=True)
-    with client.session_transaction() as session:
+    assert int(response.headers["Retry-After"]) > 0
+    with guesser.session_transaction() as session:
         assert "account" not in session
+    # The guesses lock neither the account nor the address for anybody else.
+    elsewhere = setup.client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "198.51.100.2"
+    assert login(elsewhere, "dongfeng", PASSWORD).status_code == 302
 
 
 def test_spraying_many_accounts_from_one_address_is_throttled(tmp_path: Path) -> None:
-    setup = make_setup(tmp_path, throttle_clock=Clock(), LOGIN_IP_FREE_ATTEMPTS=5)
+    setup = make_setup(tmp_path, clock=Clock(), LOGIN_IP_FREE_ATTEMPTS=5)
+    colleague = setup.client()  # logged in from the address before the spray
+    colleague.environ_base["REMOTE_ADDR"] = "203.0.113.7"
+    assert login(colleague, "checker", PASSWORD).status_code == 302
     attacker = setup.app.test_client()
     attacker.environ_base["REMOTE_ADDR"] = "203.0.113.7"
     for n in range(6):
         assert login(attacker, f"user{n}", "wrong password").status_code == 401
     response = login(attacker, "shiyan", PASSWORD)  # an untouched account, right password
     assert response.status_code == 429
-    # The same account from another address is not locked out by the attacker.
+    # The same account from another address is not locked out by the attacker...
     elsewhere = setup.app.test_client()
     elsewhere.environ_base["REMOTE_ADDR"] = "198.51.100.2"
     assert login(elsewhere, "shiyan", PASSWORD).status_code == 302
+    # ...nor is a user who logged in from the sprayed address before.
+    assert login(colleague, "checker", PASSWORD).status_code == 302
 
 
 def session_cookie(client: FlaskClient, name: str) -> str | None:
