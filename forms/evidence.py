@@ -63,7 +63,8 @@ def _office_kind(data: bytes) -> str | None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             entries = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError):
+    except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError):
+        # NotImplementedError: an archive needing a zip version Python cannot read.
         return None
     names = {entry.filename for entry in entries}
     if "[Content_Types].xml" not in names:

@@ -171,6 +171,14 @@ def test_members_unpacking_to_exactly_what_they_declare_pass() -> None:
     assert check_upload("方案.docx", buffer.getvalue(), 10 * MB).extension == "docx"
 
 
+def test_an_archive_of_a_zip_version_python_cannot_read_is_refused_not_an_error() -> None:
+    data = bytearray(office("docx"))
+    for central in offsets_of(b"PK\x01\x02", data):
+        struct.pack_into("<H", data, central + 6, 203)  # "version needed to extract": 20.3
+    with pytest.raises(EvidenceError, match="类型不受支持"):
+        check_upload("方案.docx", bytes(data), 10 * MB)
+
+
 def test_oversize_and_empty_files_are_refused() -> None:
     with pytest.raises(EvidenceError, match="超过 1 MB"):
         check_upload("a.pdf", PDF + b"\x00" * MB, 1 * MB)
