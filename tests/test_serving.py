@@ -82,6 +82,7 @@ def plansite_serve(tmp_path: Path) -> Iterator[int]:
             process.wait(timeout=20)
 
 
+@pytest.mark.slow  # a real `plansite serve`, which builds its site at start
 def test_half_sent_requests_do_not_stop_other_clients(tmp_path: Path) -> None:
     with plansite_serve(tmp_path) as port, contextlib.ExitStack() as stack:
         for _ in range(HALF_SENT):
