@@ -187,10 +187,10 @@ def run_serve(args: argparse.Namespace) -> int:
     show_demo_accounts(services)
     services.submissions.start_background_sync(settings.sync_interval)
     app = create_app(services)
-    from waitress import serve
+    from forms.serving import serve
 
     print(f"网站：http://{args.host}:{args.port}/  填报系统：http://{args.host}:{args.port}/forms/")
-    serve(app, host=args.host, port=args.port, threads=args.threads)
+    serve(app, settings, host=args.host, port=args.port, threads=args.threads)
     return 0
 
 

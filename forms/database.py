@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from forms.private_files import make_private_database, make_private_folder
+
 # synchronous=FULL: a commit is on disk when it returns (the WAL is fsynced on every
 # commit). NORMAL: a commit survives a crash of the process, and the file is never
 # corrupted, but a power cut may undo the last commits (the WAL is fsynced only at
@@ -35,7 +37,8 @@ class Database:
         self.path = path
         self._busy_timeout = busy_timeout
         self._local = threading.local()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_folder(path.parent)  # the instance folder: password hashes, drafts
+        make_private_database(path)
         # Set up with a connection of its own, closed at once: the store may be built
         # before gunicorn forks, and no connection may cross the fork.
         with _closing(sqlite3.connect(path, timeout=busy_timeout)) as db:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 ALLOWED_TYPES: dict[str, str] = {
@@ -29,6 +31,11 @@ MAX_NAME_BYTES = 200
 MAX_UNCOMPRESSED = 100 * 1024 * 1024
 MAX_RATIO = 100
 MAX_ZIP_ENTRIES = 5000
+# Members are inflated this much at a time to measure them: memory stays at one chunk.
+INFLATE_CHUNK = 64 * 1024
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zipfile's own layout of a local file header
+_LOCAL_SIGNATURE = b"PK\x03\x04"
+UNPACKS_TOO_BIG = "文件解压后体积异常，可能是恶意文件"
 
 
 class EvidenceError(ValueError):
@@ -59,7 +66,8 @@ def _office_kind(data: bytes) -> str | None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             entries = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError):
+    except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError):
+        # NotImplementedError: an archive needing a zip version Python cannot read.
         return None
     names = {entry.filename for entry in entries}
     if "[Content_Types].xml" not in names:
@@ -72,14 +80,68 @@ def _office_kind(data: bytes) -> str | None:
 
 
 def check_zip_bomb(data: bytes) -> None:
-    """Refuse archives that would unpack to far more than they weigh (sizes from the directory)."""
+    """Refuse archives that would unpack to far more than they weigh.
+
+    The sizes an archive declares are the attacker's to write, so they only bound the
+    total; then every member is really inflated, a chunk at a time, and refused as soon as
+    it yields more than its header declared. The real total is thus never more than the
+    declared total, and nothing is ever held beyond one chunk.
+    """
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         entries = archive.infolist()
     if len(entries) > MAX_ZIP_ENTRIES:
         raise EvidenceError("压缩包内文件过多")
     total = sum(entry.file_size for entry in entries)
     if total > MAX_UNCOMPRESSED or total > MAX_RATIO * max(len(data), 1):
-        raise EvidenceError("文件解压后体积异常，可能是恶意文件")
+        raise EvidenceError(UNPACKS_TOO_BIG)
+    for entry in entries:
+        _check_real_size(data, entry)
+
+
+def _check_real_size(data: bytes, entry: zipfile.ZipInfo) -> None:
+    """Inflate one member from its local header on, refusing it once it outgrows the
+    size it declares (a reader that trusts the stream, not the header, would unpack it)."""
+    start = _member_data_offset(data, entry)
+    if entry.compress_type == zipfile.ZIP_STORED:
+        if entry.compress_size != entry.file_size or start + entry.file_size > len(data):
+            raise EvidenceError(UNPACKS_TOO_BIG)
+        return
+    if entry.compress_type != zipfile.ZIP_DEFLATED:
+        # Office writes deflate or stored; other methods are refused rather than trusted.
+        raise EvidenceError("压缩包使用了不支持的压缩方式")
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    produced = 0
+    position = start
+    pending = b""
+    while not inflater.eof:
+        if not pending:
+            if position >= len(data):
+                produced += len(inflater.flush())  # a truncated stream: what it still holds
+                break
+            pending = data[position : position + INFLATE_CHUNK]
+            position += len(pending)
+        try:
+            # Never more than one byte beyond the declared size is asked for.
+            room = min(INFLATE_CHUNK, entry.file_size - produced + 1)
+            produced += len(inflater.decompress(pending, room))
+        except zlib.error as error:
+            raise EvidenceError("压缩包已损坏") from error
+        if produced > entry.file_size:
+            raise EvidenceError(UNPACKS_TOO_BIG)
+        pending = inflater.unconsumed_tail
+    if produced > entry.file_size:
+        raise EvidenceError(UNPACKS_TOO_BIG)
+
+
+def _member_data_offset(data: bytes, entry: zipfile.ZipInfo) -> int:
+    """Where a member's compressed bytes start: after its local header, whose name and
+    extra field lengths may differ from the central directory's."""
+    header = data[entry.header_offset : entry.header_offset + _LOCAL_HEADER.size]
+    if len(header) != _LOCAL_HEADER.size or not header.startswith(_LOCAL_SIGNATURE):
+        raise EvidenceError("压缩包已损坏")
+    fields = _LOCAL_HEADER.unpack(header)
+    name_length, extra_length = int(fields[-2]), int(fields[-1])
+    return entry.header_offset + _LOCAL_HEADER.size + name_length + extra_length
 
 
 def sanitise_name(name: str) -> str:

@@ -21,6 +21,7 @@ from forms import repository
 from forms.accounts import AccountStore
 from forms.drafts import DraftStore
 from forms.forges.base import ForgeConfig, ReportLabels
+from forms.private_files import make_private_folder
 from forms.quotas import Quotas
 from forms.rebuild import Build, SiteRebuilder
 from forms.settings import Settings, instance_secret_key
@@ -82,7 +83,7 @@ def build_services(
     default MkDocs); without it, merges rebuild nothing.
     """
     instance = settings.instance
-    instance.mkdir(parents=True, exist_ok=True)
+    make_private_folder(instance)
     if content is None:
         from builder.plan import load_content
 

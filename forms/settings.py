@@ -24,6 +24,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from forms.private_files import make_private_folder
+
 MEGABYTE = 1024 * 1024
 
 
@@ -198,7 +200,7 @@ def instance_secret_key(instance: Path) -> str:
     path = instance / "secret_key"
     if path.is_file():
         return path.read_text(encoding="ascii").strip()
-    instance.mkdir(parents=True, exist_ok=True)
+    make_private_folder(instance)
     key = secrets.token_hex(32)
     # Written to a temporary file and linked into place: when several workers start at once,
     # exactly one link wins and nobody ever reads a half-written key.

@@ -6,10 +6,6 @@ the link is resolved on every request so a new build is served as soon as it is 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +13,10 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from werkzeug.exceptions import HTTPException
 from werkzeug.security import safe_join
 
-from forms.security import site_csp
+from forms.security import SITE_CSP
 from forms.services import services
 
 bp = Blueprint("site", __name__)
-
-INLINE_SCRIPT = re.compile(
-    rb"<script\b(?P<attributes>[^>]*)>(?P<body>.*?)</script\s*>", re.DOTALL | re.IGNORECASE
-)
 
 
 def current_site(sites_dir: Path) -> Path | None:
@@ -36,35 +28,12 @@ def current_site(sites_dir: Path) -> Path | None:
     return target if (target / "index.html").is_file() else None
 
 
-def inline_script_hashes(html: bytes) -> list[str]:
-    """sha256 (base64) of every inline script, as a Content-Security-Policy source lists them."""
-    hashes: list[str] = []
-    for match in INLINE_SCRIPT.finditer(html):
-        if re.search(rb"\bsrc\s*=", match.group("attributes"), re.IGNORECASE):
-            continue
-        digest = base64.b64encode(hashlib.sha256(match.group("body")).digest()).decode("ascii")
-        if digest not in hashes:
-            hashes.append(digest)
-    return hashes
-
-
-@lru_cache(maxsize=2048)
-def _cached_hashes(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:
-    # Keyed by modification time and size: a rebuilt page is a new key.
-    return tuple(inline_script_hashes(Path(path).read_bytes()))
-
-
-def page_hashes(path: Path) -> list[str]:
-    stat = path.stat()
-    return list(_cached_hashes(str(path), stat.st_mtime_ns, stat.st_size))
-
-
 def _send(path: Path, status: int = 200) -> Any:
     response = send_file(path, conditional=status == 200, max_age=0)
     if status != 200:
         response.status_code = status
     if path.suffix == ".html":
-        response.headers["Content-Security-Policy"] = site_csp(page_hashes(path))
+        response.headers["Content-Security-Policy"] = SITE_CSP
     return response
 
 

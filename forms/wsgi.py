@@ -1,5 +1,7 @@
 """The WSGI entry point for production servers: `gunicorn -w 4 forms.wsgi:app` or
-`waitress-serve --threads 8 --call forms.wsgi:make_app`.
+`waitress-serve --threads=8 ... --call forms.wsgi:make_app`, with the limits of
+forms/serving.py as flags (forms/README.md, "Production", shows them; a test keeps them
+equal). Either listens on 127.0.0.1 behind a reverse proxy that buffers requests.
 
 Configured by PLANSITE_CONFIG and the PLANSITE_* variables (forms.settings). Every worker
 opens the same instance folder: accounts, drafts and the outbox are sqlite (WAL), the git

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import io
+import random
+import struct
+import time
+import tracemalloc
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -82,6 +87,96 @@ def test_a_zip_bomb_is_refused() -> None:
     assert len(bomb) < MB  # tiny on the wire
     with pytest.raises(EvidenceError, match="解压后体积异常"):
         check_upload("方案.docx", bomb, 10 * MB)
+
+
+def zeros_deflated(mebibytes: int) -> bytes:
+    """A raw deflate stream of `mebibytes` MiB of zeros, made in milliseconds: after a full
+    flush the compressor starts afresh, so one compressed MiB repeats byte for byte."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    block = compressor.compress(bytes(MB)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    return block * mebibytes + compressor.flush()
+
+
+def with_forged_member(archive: bytes, name: str, stream: bytes, declared_size: int) -> bytes:
+    """`archive` with a member `name` whose bytes are the deflate `stream`, while its local
+    header and its central directory entry both declare `declared_size` bytes unpacked.
+
+    zipfile writes the stream stored (as it is); then the method fields become deflate and
+    the uncompressed size fields the forged figure, as a hand-edited archive would be.
+    """
+    buffer = io.BytesIO(archive)
+    with zipfile.ZipFile(buffer, "a", zipfile.ZIP_STORED) as writer:
+        writer.writestr(name, stream)
+    data = bytearray(buffer.getvalue())
+    local = zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo(name).header_offset
+    central = next(
+        offset
+        for offset in offsets_of(b"PK\x01\x02", data)
+        if data[offset + 46 : offset + 46 + len(name)] == name.encode()
+    )
+    struct.pack_into("<H", data, local + 8, zipfile.ZIP_DEFLATED)
+    struct.pack_into("<L", data, local + 22, declared_size)
+    struct.pack_into("<H", data, central + 10, zipfile.ZIP_DEFLATED)
+    struct.pack_into("<L", data, central + 24, declared_size)
+    return bytes(data)
+
+
+def offsets_of(signature: bytes, data: bytearray) -> list[int]:
+    found, start = [], 0
+    while (start := data.find(signature, start)) != -1:
+        found.append(start)
+        start += 1
+    return found
+
+
+def real_size(archive: bytes, name: str) -> int:
+    """What a reader that follows the deflate stream (not the header) unpacks."""
+    entry = zipfile.ZipFile(io.BytesIO(archive)).getinfo(name)
+    name_length, extra_length = struct.unpack_from("<HH", archive, entry.header_offset + 26)
+    start = entry.header_offset + 30 + name_length + extra_length
+    inflater, size = zlib.decompressobj(-zlib.MAX_WBITS), 0
+    pending = archive[start:]
+    while pending and not inflater.eof:
+        size += len(inflater.decompress(pending, 16 * MB))
+        pending = inflater.unconsumed_tail
+    return size
+
+
+def test_a_member_lying_about_its_size_is_refused_quickly_in_little_memory() -> None:
+    bomb = with_forged_member(office("docx"), "word/media/zeros.bin", zeros_deflated(1024), 1000)
+    assert len(bomb) < 1.1 * MB
+    assert zipfile.ZipFile(io.BytesIO(bomb)).getinfo("word/media/zeros.bin").file_size == 1000
+    assert real_size(bomb, "word/media/zeros.bin") == 1024 * MB  # 1 GiB in truth
+
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(EvidenceError, match=r"方案\.docx.*解压后体积异常"):
+            check_upload("方案.docx", bomb, 10 * MB)
+        elapsed = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    print(f"forged member refused in {elapsed * 1000:.0f} ms, peak {peak / MB:.1f} MB")
+    assert elapsed < 1.0
+    assert peak < 8 * MB  # the 1 MB upload, a copy or two, one chunk: never the 1 GiB
+
+
+def test_members_unpacking_to_exactly_what_they_declare_pass() -> None:
+    noise = random.Random(7).randbytes(3 * MB)  # incompressible: deflated as big as it is
+    honest = office("docx", {"word/media/photo.bin": noise, "word/styles.xml": b"<s/>" * 100_000})
+    buffer = io.BytesIO(honest)
+    with zipfile.ZipFile(buffer, "a", zipfile.ZIP_STORED) as archive:
+        archive.writestr("word/media/stored.bin", noise[:MB])
+    assert check_upload("方案.docx", buffer.getvalue(), 10 * MB).extension == "docx"
+
+
+def test_an_archive_of_a_zip_version_python_cannot_read_is_refused_not_an_error() -> None:
+    data = bytearray(office("docx"))
+    for central in offsets_of(b"PK\x01\x02", data):
+        struct.pack_into("<H", data, central + 6, 203)  # "version needed to extract": 20.3
+    with pytest.raises(EvidenceError, match="类型不受支持"):
+        check_upload("方案.docx", bytes(data), 10 * MB)
 
 
 def test_oversize_and_empty_files_are_refused() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,10 +21,12 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
+from werkzeug.serving import make_server
 
 from builder.model import Content, Status
 from builder.plan import load_content
 from builder.progress import applies
+from tests.app_fixtures import make_setup
 from tests.browser import serve_directory, take_screenshots
 from tests.conftest import ServedSite
 
@@ -400,3 +403,138 @@ def test_screenshots_of_home_and_a_unit_page(browser, built_site, content, tmp_p
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         width = int.from_bytes(data[16:20], "big")
         assert width == 1280
+
+
+# --- the site under the service's policy: no inline script -----------------------------
+
+# Installed before any page script: every Content-Security-Policy violation of the page.
+CSP_WATCH = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(
+    e.violatedDirective + ' ' + (e.blockedURI || e.sourceFile + ':' + e.lineNumber)));
+"""
+# What the browser executes: a <script> without a type, or with a JavaScript one.
+EXECUTABLE_TYPES = {"", "text/javascript", "application/javascript", "module"}
+
+
+class _InlineScripts(HTMLParser):
+    """The executable <script> elements of a page that carry their code inline."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+        self._inline: bool = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "script":
+            attributes = dict(attrs)
+            kind = (attributes.get("type") or "").strip().lower()
+            self._inline = "src" not in attributes and kind in EXECUTABLE_TYPES
+        elif self._inline:
+            self._inline = False
+
+    def handle_data(self, data: str) -> None:
+        if self._inline:
+            self.found.append(data.strip()[:80])
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._inline = False
+
+
+def inline_scripts(html: str) -> list[str]:
+    parser = _InlineScripts()
+    parser.feed(html)
+    return parser.found
+
+
+def test_inline_script_finder_sees_material_s_scripts_and_not_its_data_block() -> None:
+    page = (
+        '<head><script>__md_scope=new URL(".",location)</script>'
+        '<script src="a.js"></script><script type="module">go()</script></head>'
+        '<body><script id="__config" type="application/json">{"base": "."}</script></body>'
+    )
+    assert inline_scripts(page) == ['__md_scope=new URL(".",location)', "go()"]
+
+
+def test_no_built_page_has_an_inline_script_that_executes(built_site):
+    pages = sorted(built_site.root.rglob("*.html"))
+    found = {
+        str(path.relative_to(built_site.root)): scripts
+        for path in pages
+        if (scripts := inline_scripts(path.read_text(encoding="utf-8")))
+    }
+    assert len(pages) > 10
+    assert found == {}, list(found.items())[:3]
+
+
+@pytest.fixture(scope="module")
+def behind_the_service(
+    built_site: ServedSite, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServedSite]:
+    """The same built site served by the form service (forms/site.py) with its policy."""
+    setup = make_setup(tmp_path_factory.mktemp("service"))
+    sites = setup.services.settings.sites_dir
+    sites.mkdir(parents=True, exist_ok=True)
+    (sites / "current").symlink_to(built_site.root, target_is_directory=True)
+    server = make_server("127.0.0.1", 0, setup.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield ServedSite(root=built_site.root, url=f"http://127.0.0.1:{server.server_port}/")
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+def test_the_site_works_under_a_policy_without_inline_script(
+    browser: Browser, behind_the_service: ServedSite, content: Content
+) -> None:
+    site = behind_the_service
+    violations: list[str] = []
+    with recording_tab(browser, site) as tab:
+        page = tab.page
+        page.add_init_script(CSP_WATCH)
+
+        def seen() -> None:
+            violations.extend(page.evaluate("window.__csp"))
+
+        response = page.goto(site.url_of("index.md"), wait_until="networkidle")
+        assert response is not None and response.ok
+        directives = dict(
+            part.strip().split(" ", 1)
+            for part in response.headers["content-security-policy"].split(";")
+        )
+        assert directives["script-src"] == "'self'"
+        # Material's storage helpers ran from their file and scoped themselves to the site.
+        assert page.evaluate("__md_scope.href") == site.url
+
+        # The palette: switched to dark, and still dark on the next page load (palette.js).
+        def scheme() -> str:
+            return str(page.evaluate("document.body.getAttribute('data-md-color-scheme')"))
+
+        assert scheme() == "default"
+        page.locator("form[data-md-component=palette] label:not([hidden])").first.click()
+        assert scheme() == "slate"
+        seen()
+        page.reload(wait_until="networkidle")
+        assert scheme() == "slate"
+
+        # Search, in its worker.
+        unit = content.units[0]
+        assert any(f"units/{unit.id}" in href for href in search(page, unit.name)[:3])
+
+        # Navigation, from page to page (instant loading needs a site_url: it is off).
+        page.keyboard.press("Escape")
+        seen()
+        page.locator("article a[href$='units/']").first.click()
+        page.wait_for_url("**/units/")
+        page.locator(f"article a[href$='{unit.id}/']").first.click()
+        page.wait_for_url(f"**/units/{unit.id}/")
+        page.wait_for_load_state("networkidle")
+        assert unit.name in page.locator("article h1").inner_text()
+        seen()
+
+    assert violations == []
+    assert tab.errors == []
+    assert tab.foreign_requests == []
