@@ -25,8 +25,9 @@ ALLOWED_LABEL = "PDF、JPG、PNG、DOCX、XLSX"
 
 MAX_NAME_LENGTH = 80  # characters of the sanitised name, extension included
 # ...and its UTF-8 bytes: 80 characters outside the BMP are 320 bytes, more than a stored
-# name `<n>-<name>` may hold (forms.submissions), which then failed only at the submit.
-MAX_NAME_BYTES = 200
+# name `<n>-<name>` may hold (240 bytes, forms.submissions), which then failed only at the
+# submit. 233 leaves room for a six-digit number and keeps 80 CJK characters whole.
+MAX_NAME_BYTES = 233
 # Office files are zip archives; these bound what unpacking one could cost a reader.
 MAX_UNCOMPRESSED = 100 * 1024 * 1024
 MAX_RATIO = 100
