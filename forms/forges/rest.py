@@ -7,22 +7,46 @@ listed, the merge request and how a webhook's signature and event name are read.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from forms.forges.base import CLOSED, MERGED, OPEN, ForgeError, WebhookEvent, event_from_payload
+from forms.forges.base import (
+    CLOSED,
+    MERGED,
+    OPEN,
+    ForgeError,
+    HeadMoved,
+    NotMergeable,
+    PullRequestDecided,
+    WebhookEvent,
+    bounded_body,
+    delivery_payload,
+    event_from_delivery,
+)
 from forms.forges.http import JsonClient, path
 
 if TYPE_CHECKING:
     from forms.outbox import SubmissionRecord
     from forms.repository import Identity
 
+log = logging.getLogger(__name__)
+
+# Waits between merge attempts the forge refuses for now (405 while it re-checks whether
+# the pull request can be merged; every merge into main re-queues that check for every
+# other open one). About 15 s in all: a reviewer is waiting.
+MERGE_RETRY_DELAYS = (0.2, 0.4, 0.8, 1.6, 3.0, 4.0, 5.0)
+
 
 class RestForge:
     kind = ""
     # Statuses the forge answers when the branch already has an open pull request.
     already_exists: frozenset[int] = frozenset()
+    # Statuses the forge answers when the head branch of a new pull request is missing.
+    head_missing: frozenset[int] = frozenset()
+    # Statuses closing a pull request answers when it was merged meanwhile.
+    close_refused: frozenset[int] = frozenset()
     merge_method = "POST"
 
     def __init__(
@@ -33,12 +57,17 @@ class RestForge:
         *,
         webhook_secret: str = "",
         base_branch: str = "main",
+        merge_retry_delays: tuple[float, ...] = MERGE_RETRY_DELAYS,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         self.client = client
         self.owner = owner
         self.repo = repo
+        self.full_name = f"{owner}/{repo}"
         self.webhook_secret = webhook_secret
         self.base_branch = base_branch
+        self.merge_retry_delays = merge_retry_delays
+        self.sleep = sleep
 
     def _repo(self, *rest: str | int) -> str:
         return path("repos", self.owner, self.repo, *rest)
@@ -49,17 +78,28 @@ class RestForge:
         """Pages of open pull requests that may include `branch`'s."""
         raise NotImplementedError
 
-    def merge_payload(self, title: str, message: str) -> dict[str, str]:
+    def merge_payload(self, title: str, message: str, head: str) -> dict[str, str]:
+        """The merge request, naming `head` as the only commit it may merge."""
         raise NotImplementedError
 
-    def signed_event(self, headers: Mapping[str, str], body: bytes) -> str | None:
-        """The event name if the delivery's signature is valid, None otherwise."""
+    def signed_event(self, headers: Mapping[str, str], body: bytes, payload: bytes) -> str | None:
+        """The event name if the delivery's signature is valid, None otherwise. `payload`
+        is the JSON document: `body` itself, or a form delivery's `payload` field."""
         raise NotImplementedError
+
+    def known_conflict(self, pull: Mapping[str, Any]) -> bool:
+        """Whether the pull request as read says it cannot be merged (not just "not yet")."""
+        return False
 
     # The shared flow.
 
     def open_pull_request(self, record: SubmissionRecord, title: str, body: str) -> tuple[int, str]:
-        payload = {"head": record.branch, "base": self.base_branch, "title": title, "body": body}
+        payload = {
+            "head": record.branch,
+            "base": self.base_branch,
+            "title": title,
+            "body": bounded_body(body),
+        }
         try:
             _, pull = self.client.request("POST", self._repo("pulls"), payload)
         except ForgeError as error:
@@ -76,39 +116,95 @@ class RestForge:
     def find_pull_request(self, branch: str) -> tuple[int, str] | None:
         for pulls in self.open_pulls(branch):
             for pull in pulls:
-                if (pull.get("head") or {}).get("ref") == branch:
+                if self._is_ours(pull) and (pull.get("head") or {}).get("ref") == branch:
                     return int(pull["number"]), str(pull.get("html_url", ""))
         return None
 
-    def pull_request_state(self, number: int) -> str:
+    def _is_ours(self, pull: Mapping[str, Any]) -> bool:
+        """Whether the pull request's head lives in our repository (not in a fork)."""
+        repo = (pull.get("head") or {}).get("repo")
+        name = repo.get("full_name") if isinstance(repo, dict) else None
+        return name is None or str(name).casefold() == self.full_name.casefold()
+
+    def read_pull(self, number: int) -> dict[str, Any]:
         _, pull = self.client.request("GET", self._repo("pulls", number))
-        if pull.get("merged"):
-            return MERGED
-        return CLOSED if pull.get("state") == "closed" else OPEN
+        if not isinstance(pull, dict):
+            raise ForgeError(f"pull request {number}: unexpected answer")
+        return pull
+
+    def pull_request_state(self, number: int) -> str:
+        return state_of(self.read_pull(number))
 
     def merge_pull_request(
         self, record: SubmissionRecord, number: int, title: str, message: str, reviewer: Identity
     ) -> None:
         # The forge merges as the token's user; the reviewer is named in the message.
-        if self.pull_request_state(number) == MERGED:
-            return
-        self.client.request(
-            self.merge_method,
-            self._repo("pulls", number, "merge"),
-            self.merge_payload(title, message),
-        )
+        # Each attempt reads the pull request first: what happened on the forge meanwhile
+        # (merged, closed) decides, not a status code that means several things.
+        for delay in (*self.merge_retry_delays, None):
+            pull = self.read_pull(number)
+            state = state_of(pull)
+            if state == MERGED:
+                return
+            if state == CLOSED:
+                raise PullRequestDecided(f"pull request {number} is closed", CLOSED)
+            if self.known_conflict(pull):
+                raise NotMergeable(f"pull request {number} has conflicts", 405)
+            try:
+                self.client.request(
+                    self.merge_method,
+                    self._repo("pulls", number, "merge"),
+                    self.merge_payload(title, message, record.commit),
+                )
+                return
+            except ForgeError as error:
+                if error.status == 409:
+                    raise HeadMoved(str(error), 409) from error
+                # 405: not mergeable now (being checked, base just moved, or merged or
+                # closed a moment ago); Gitea answers 404 for a closed one.
+                if error.status not in (404, 405):
+                    raise
+                if delay is None:
+                    raise NotMergeable(str(error), error.status) from error
+                log.info("merge of pull request %s refused for now: %s", number, error)
+                self.sleep(delay)
+        raise AssertionError("unreachable")  # the last round returns or raises
 
     def close_pull_request(self, record: SubmissionRecord, number: int, comment: str) -> None:
+        if state_of(self.read_pull(number)) == MERGED:
+            raise PullRequestDecided(f"pull request {number} is merged", MERGED)
         if comment:
             self.client.request("POST", self._repo("issues", number, "comments"), {"body": comment})
-        self.client.request("PATCH", self._repo("pulls", number), {"state": "closed"})
+        try:
+            _, pull = self.client.request("PATCH", self._repo("pulls", number), {"state": "closed"})
+        except ForgeError as error:
+            # Gitea: 412 "it was already merged" (merged between our read and the close).
+            if error.status not in self.close_refused:
+                raise
+            pull = self.read_pull(number)
+        if isinstance(pull, dict) and state_of(pull) == MERGED:
+            raise PullRequestDecided(f"pull request {number} is merged", MERGED)
+
+    def branch_exists(self, branch: str) -> bool:
+        try:
+            self.client.request("GET", self._repo("branches", branch))
+        except ForgeError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent | None:
-        kind = self.signed_event(headers, body)
+        payload = delivery_payload(headers, body)
+        if payload is None:
+            return None
+        kind = self.signed_event(headers, body, payload)
         if kind is None:
             return None
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            return None
-        return event_from_payload(kind, payload)
+        return event_from_delivery(kind, payload)
+
+
+def state_of(pull: Mapping[str, Any]) -> str:
+    if pull.get("merged"):
+        return MERGED
+    return CLOSED if pull.get("state") == "closed" else OPEN
