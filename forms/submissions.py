@@ -410,6 +410,11 @@ class SubmissionService:
         log.warning("forge rate limit reached, nothing is sent for %.0f s: %s", until - now, error)
         return until
 
+    def _paused_by(self, error: ForgeRateLimited) -> ForgeRateLimited:
+        """Record the pause a reviewer's request ran into; the refusal to show them."""
+        now = self.clock()
+        return ForgeRateLimited.paused(self._pause(error, now), now)
+
     def _refuse_while_paused(self) -> None:
         """A reviewer's decision while the forge's rate limit lasts: refused, unsent."""
         now = self.clock()
@@ -498,12 +503,12 @@ class SubmissionService:
         record = entry.record
         if self.forge.kind != "local":
             self._refuse_while_paused()
-        if record.state == QUEUED:
-            entry = self._deliver_now(entry)
         reviewer = Identity.cleaned(reviewer_name, reviewer_email)
         title = f"Approve submission {record.id} ({record.unit} {record.form} {record.period})"
         message = f"Reviewed-by: {reviewer.name} <{reviewer.email}>"
         try:
+            if record.state == QUEUED:
+                entry = self._deliver_now(entry)
             self.forge.merge_pull_request(record, entry.pr_number or 0, title, message, reviewer)
         except PullRequestDecided as closed:
             self._apply_forge_state(record, closed.state, actor="")
@@ -516,7 +521,7 @@ class SubmissionService:
                 "填报已重新排队提交，请稍后再审核。",
             ) from closed
         except ForgeRateLimited as error:
-            raise ForgeRateLimited.paused(self._pause(error, self.clock()), self.clock()) from error
+            raise self._paused_by(error) from error
         self.outbox.decide(record.id, APPROVED, reviewer=reviewer.name)
         log.info("submission %s approved by %s", record.id, reviewer.name)
         self._merged()
@@ -536,8 +541,7 @@ class SubmissionService:
                     str(merged), "该填报已在代码托管平台上合并，无法退回；已记为已通过。"
                 ) from merged
             except ForgeRateLimited as error:
-                now = self.clock()
-                raise ForgeRateLimited.paused(self._pause(error, now), now) from error
+                raise self._paused_by(error) from error
         self.outbox.decide(entry.record.id, REJECTED, reviewer=reviewer, reason=reason)
         log.info("submission %s rejected by %s", entry.record.id, reviewer)
 

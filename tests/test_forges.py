@@ -664,6 +664,25 @@ def test_a_rate_limited_forge_stops_the_sync_until_the_reset_then_gets_everythin
     assert len(setup.fake.pulls) == 3
 
 
+def test_a_rate_limit_met_by_an_approval_pauses_the_sync_too(setup: Setup, tmp_path: Path) -> None:
+    now = [T0]
+    setup.fake.clock = lambda: now[0]
+    service = make_service(tmp_path / "limited", setup.fake, setup.remote, clock=lambda: now[0])
+    service.submit(sample_report("r-1"), [], "张三", "a@example.org")
+    setup.fake.rate_limit(T0 + 600)
+
+    with pytest.raises(ForgeRateLimited) as refused:
+        service.approve("r-1", "王五", "wangwu@example.org")  # delivers it first: refused
+
+    assert "约 10 分钟后重试" in refused.value.user_message
+    sent = len(setup.fake.requests)
+    now[0] = T0 + 300
+    assert service.sync(now=now[0]).opened == 0
+    assert len(setup.fake.requests) == sent
+    now[0] = T0 + 601
+    assert service.sync(now=now[0]).opened == 1
+
+
 # -- webhooks: form deliveries, and only our own pull requests count -------------------------
 
 

@@ -27,8 +27,6 @@ class GiteaForge(RestForge):
     kind = "gitea"
     # 409 (or 422 on validation): the branch already has an open pull request.
     already_exists = frozenset({409, 422})
-    # 404 when the head branch of a new pull request does not exist.
-    head_missing = frozenset({404})
     # 412 "cannot change state of this pull request, it was already merged".
     close_refused = frozenset({412})
 

@@ -34,8 +34,7 @@ class GitHubForge(RestForge):
     kind = "github"
     # 422 "A pull request already exists".
     already_exists = frozenset({422})
-    # 422 "Validation Failed" (field head invalid) when the head branch does not exist.
-    head_missing = frozenset({422})
+    # 422 "Validation Failed" if closing a merged pull request is ever refused.
     close_refused = frozenset({422})
     merge_method = "PUT"
 

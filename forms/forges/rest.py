@@ -43,8 +43,6 @@ class RestForge:
     kind = ""
     # Statuses the forge answers when the branch already has an open pull request.
     already_exists: frozenset[int] = frozenset()
-    # Statuses the forge answers when the head branch of a new pull request is missing.
-    head_missing: frozenset[int] = frozenset()
     # Statuses closing a pull request answers when it was merged meanwhile.
     close_refused: frozenset[int] = frozenset()
     merge_method = "POST"
