@@ -101,7 +101,7 @@ class FakeForge:
         subpath: str = "",
         clock: Callable[[], float] = time.time,
     ):
-        assert dialect in ("gitea", "github")
+        assert dialect in ("gitea", "github", "gitlab")
         self.dialect = dialect
         self.repository = repository
         self.owner = owner
@@ -148,7 +148,8 @@ class FakeForge:
 
     @property
     def api_prefix(self) -> str:
-        return self.subpath + ("/api/v1" if self.dialect == "gitea" else "/api/v3")
+        version = {"gitea": "/api/v1", "github": "/api/v3", "gitlab": "/api/v4"}
+        return self.subpath + version[self.dialect]
 
     @property
     def full_name(self) -> str:
@@ -216,6 +217,18 @@ class FakeForge:
     ) -> tuple[dict[str, str], bytes]:
         """Headers and body of a delivery, signed as this forge signs them: GitHub over the
         raw body, Gitea and Forgejo over the JSON payload (also in a form delivery)."""
+        if self.dialect == "gitlab":
+            # GitLab sends JSON only, with the secret itself as a token (no signature).
+            hook = {"pull_request": "Merge Request Hook", "push": "Push Hook"}.get(event, event)
+            return {
+                "Content-Type": "application/json",
+                "X-Gitlab-Event": hook,
+                "X-Gitlab-Token": secret if secret is not None else self.webhook_secret,
+                "X-Gitlab-Instance": self.url,
+                "X-Gitlab-Webhook-UUID": "1e9e0c1f-2fbb-4d0e-8b8a-5b8a1c0f3d2e",
+                "X-Gitlab-Event-UUID": "6f1c6c7e-8f3a-4a43-9a4c-0c9f0b5a1e11",
+                "User-Agent": "GitLab/16.6.0",
+            }, json.dumps(payload).encode()
         key = (secret if secret is not None else self.webhook_secret).encode()
         text = json.dumps(payload)
         if content_type == "form":
@@ -259,6 +272,8 @@ class FakeForge:
         """A `pull_request` delivery as both forges send it (base repository in
         `repository`, the head's in `pull_request.head.repo`)."""
         pull = self.pulls[number]
+        if self.dialect == "gitlab":
+            return self._gitlab_hook(pull, action)
         return {
             "action": action,
             "number": number,
@@ -368,6 +383,19 @@ class FakeForge:
         now = self.clock()
         if now >= self._limited_until:
             return None
+        if self.dialect == "gitlab":
+            # GitLab: 429 with RateLimit-* and Retry-After (docs: user/admin_area/settings).
+            return (
+                429,
+                {"message": "Retry later"},
+                {
+                    "RateLimit-Limit": "600",
+                    "RateLimit-Observed": "601",
+                    "RateLimit-Remaining": "0",
+                    "RateLimit-Reset": str(int(self._limited_until)),
+                    "Retry-After": str(max(1, int(self._limited_until - now))),
+                },
+            )
         if self._retry_after is not None:
             status, answer, _ = self._error(
                 self._limit_status, "You have exceeded a secondary rate limit."
@@ -396,17 +424,26 @@ class FakeForge:
             # Outside the API: the web interface's HTML, as a misconfigured base URL sees.
             return 404, "<!DOCTYPE html><title>Page Not Found</title>", {}
         segments = [urllib.parse.unquote(s) for s in parsed.path[len(prefix) + 1 :].split("/")]
-        auth = headers.get("Authorization", "")
-        accepted = {f"token {self.token}"}
-        if self.dialect == "github":
-            accepted.add(f"Bearer {self.token}")
-        if auth not in accepted:
-            return self._error(401, "Bad credentials")
+        if self.dialect == "gitlab":
+            if headers.get("PRIVATE-TOKEN", "") != self.token:
+                return 401, {"message": "401 Unauthorized"}, {}
+        else:
+            accepted = {f"token {self.token}"}
+            if self.dialect == "github":
+                accepted.add(f"Bearer {self.token}")
+            if headers.get("Authorization", "") not in accepted:
+                return self._error(401, "Bad credentials")
         with self._lock:
             limited = self._limited()
             if limited is not None:
                 return limited
             self.used += 1
+            if self.dialect == "gitlab":
+                # The project is named by its URL-encoded path: one segment, group%2Fname.
+                if segments[:2] != ["projects", self.full_name]:
+                    return 404, {"message": "404 Project Not Found"}, {}
+                payload = json.loads(body) if body else {}
+                return self._gitlab_route(method, segments[2:], query, payload)
             if segments[:3] != ["repos", self.owner, self.repo]:
                 status, answer, extra = self._error(404, "Not Found")
             else:
@@ -538,6 +575,135 @@ class FakeForge:
             "token-user",
         )
         return 200, None, {}
+
+    # -- GitLab (docs.gitlab.com/ee/api/merge_requests.html) --------------------------
+
+    def _gitlab_project(self, owner: str) -> dict[str, Any]:
+        return {
+            "id": 1 if owner == self.owner else 2,
+            "name": self.repo,
+            "path_with_namespace": f"{owner}/{self.repo}",
+            "web_url": f"{self.url}/{owner}/{self.repo}",
+            "default_branch": "main",
+        }
+
+    def _gitlab_json(self, pull: PullRequest) -> dict[str, Any]:
+        sha = self._head_sha(pull)
+        pull.head_sha = sha
+        checking = pull.state == "open" and self.clock() < pull.checking_until
+        state = "merged" if pull.merged else ("opened" if pull.state == "open" else "closed")
+        return {
+            "id": 100 + pull.number,
+            "iid": pull.number,
+            "project_id": 1,
+            "title": pull.title,
+            "description": pull.body,
+            "state": state,
+            "merged_by": {"username": pull.merged_by} if pull.merged_by else None,
+            "merge_user": {"username": pull.merged_by} if pull.merged_by else None,
+            "merge_commit_sha": pull.merge_commit_sha,
+            "sha": sha,
+            "source_branch": pull.head,
+            "target_branch": pull.base,
+            "source_project_id": 1 if pull.head_owner == self.owner else 2,
+            "target_project_id": 1,
+            "has_conflicts": False,
+            "merge_status": "checking" if checking else "can_be_merged",
+            "detailed_merge_status": "checking" if checking else "mergeable",
+            "web_url": f"{self.url}/{self.owner}/{self.repo}/-/merge_requests/{pull.number}",
+        }
+
+    def _gitlab_hook(self, pull: PullRequest, action: str) -> dict[str, Any]:
+        if action == "closed":
+            action = "merge" if pull.merged else "close"
+        else:
+            action = {"reopened": "reopen", "opened": "open"}.get(action, action)
+        attributes = {
+            **self._gitlab_json(pull),
+            "action": action,
+            "source": self._gitlab_project(pull.head_owner),
+            "target": self._gitlab_project(self.owner),
+            "last_commit": {"id": pull.head_sha},
+        }
+        return {
+            "object_kind": "merge_request",
+            "event_type": "merge_request",
+            "user": {"id": 2, "username": pull.merged_by or "reviewer1", "name": "Reviewer"},
+            "project": self._gitlab_project(self.owner),
+            "object_attributes": attributes,
+            "repository": {"name": self.repo, "homepage": f"{self.url}/{self.full_name}"},
+        }
+
+    def _gitlab_route(
+        self, method: str, rest: list[str], query: dict[str, str], payload: Any
+    ) -> Answer:
+        if rest == ["merge_requests"] and method == "POST":
+            source, target = payload.get("source_branch", ""), payload.get("target_branch", "")
+            if not payload.get("title") or not self._branch_exists(source):
+                return 422, {"message": ["Source branch does not exist"]}, {}
+            for other in self.pulls.values():
+                if (
+                    other.head == source
+                    and other.head_owner == self.owner
+                    and other.state == "open"
+                ):
+                    exists = "Another open merge request already exists for this source branch"
+                    return 409, {"message": [f"{exists}: !{other.number}"]}, {}
+            number = len(self.pulls) + 1
+            pull = PullRequest(
+                number,
+                payload["title"],
+                payload.get("description") or "",
+                source,
+                target,
+                self.owner,
+            )
+            self.pulls[number] = pull
+            return 201, self._gitlab_json(pull), {}
+        if rest == ["merge_requests"] and method == "GET":
+            state = {"opened": "open", "closed": "closed"}.get(query.get("state", ""), "")
+            pulls = [
+                p
+                for p in self.pulls.values()
+                if (not state or (p.state == state and not p.merged))
+                and ("source_branch" not in query or p.head == query["source_branch"])
+            ]
+            return 200, [self._gitlab_json(p) for p in pulls], {}
+        if len(rest) >= 3 and rest[:2] == ["repository", "branches"] and method == "GET":
+            branch = "/".join(rest[2:])
+            if not self._branch_exists(branch):
+                return 404, {"message": "404 Branch Not Found"}, {}
+            return 200, {"name": branch, "commit": {"id": self._git_sha(branch)}}, {}
+        if len(rest) >= 2 and rest[0] == "merge_requests" and rest[1].isdigit():
+            pull = self.pulls.get(int(rest[1]))
+            if pull is None:
+                return 404, {"message": "404 Not found"}, {}
+            tail = rest[2:]
+            if not tail and method == "GET":
+                return 200, self._gitlab_json(pull), {}
+            if not tail and method == "PUT":
+                event = payload.get("state_event")
+                if not pull.merged and event in ("close", "reopen"):
+                    pull.state = "closed" if event == "close" else "open"
+                return 200, self._gitlab_json(pull), {}
+            if tail == ["notes"] and method == "POST":
+                pull.comments.append(payload.get("body", ""))
+                return 201, {"id": len(pull.comments), "body": payload.get("body", "")}, {}
+            if tail == ["merge"] and method == "PUT":
+                if pull.merged or pull.state != "open":
+                    return 405, {"message": "405 Method Not Allowed"}, {}
+                head = self._head_sha(pull)
+                if payload.get("sha") and payload["sha"] != head:
+                    return 409, {"message": f"SHA does not match HEAD of source branch: {head}"}, {}
+                if self.clock() < pull.checking_until:
+                    return 422, {"message": "Branch cannot be merged"}, {}
+                title, _, message = str(payload.get("merge_commit_message", "")).partition("\n\n")
+                self._merge(pull, title, message, "token-user")
+                return 200, self._gitlab_json(pull), {}
+        return 404, {"message": "404 Not found"}, {}
+
+    def _git_sha(self, branch: str) -> str:
+        return git(self.repository, "rev-parse", f"refs/heads/{branch}")
 
 
 def _handler_for(forge: FakeForge) -> type[BaseHTTPRequestHandler]:

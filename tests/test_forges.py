@@ -531,7 +531,7 @@ def test_without_a_configured_remote_the_embedded_default_is_used(tmp_path: Path
     with pytest.raises(ValueError, match="on this machine"):
         SubmissionService(GitConfig(tmp_path, tmp_path / "s.git", "https://example.org/plan.git"))
     with pytest.raises(ValueError, match="unknown forge kind"):
-        GitConfig(tmp_path, tmp_path / "s.git", "/x", forge=ForgeConfig(kind="gitlab"))
+        GitConfig(tmp_path, tmp_path / "s.git", "/x", forge=ForgeConfig(kind="bitbucket"))
 
 
 def test_every_registered_forge_is_made_by_its_own_module() -> None:

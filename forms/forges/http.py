@@ -87,7 +87,8 @@ def rate_limit(
     """(reset_at, retry_after) when a refusal is a rate limit, None otherwise.
 
     GitHub's primary limit: 403 or 429 with `x-ratelimit-remaining: 0` and
-    `x-ratelimit-reset` (epoch seconds). Secondary limits and proxies: `Retry-After`
+    `x-ratelimit-reset` (epoch seconds); GitLab's 429 with `RateLimit-Remaining: 0` and
+    `RateLimit-Reset`. Secondary limits and proxies: `Retry-After`
     (seconds or an HTTP date). A 429, or a 403 saying "rate limit", without either header:
     wait a minute."""
     if status not in (403, 429):
@@ -95,11 +96,12 @@ def rate_limit(
     given = {k.lower(): v for k, v in (headers or {}).items()}
     retry_after = _retry_after(given.get("retry-after", ""))
     reset_at = None
-    if given.get("x-ratelimit-remaining", "").strip() == "0":
-        try:
-            reset_at = float(given.get("x-ratelimit-reset", ""))
-        except ValueError:
-            reset_at = None
+    for prefix in ("x-ratelimit-", "ratelimit-"):  # GitHub's, GitLab's
+        if given.get(prefix + "remaining", "").strip() == "0":
+            try:
+                reset_at = float(given.get(prefix + "reset", ""))
+            except ValueError:
+                reset_at = None
     if retry_after is None and reset_at is None:
         if status == 429 or "rate limit" in detail.lower():
             retry_after = UNTOLD_RATE_LIMIT_WAIT

@@ -1,8 +1,9 @@
-"""The pull request flow Gitea, Forgejo and GitHub share over their REST APIs.
+"""The pull request flow Gitea, Forgejo, GitHub and GitLab share over their REST APIs.
 
 Subclasses supply only what differs: the client (API prefix, auth headers), the status codes
 that mean "a pull request for this branch already exists", how open pull requests are
-listed, the merge request and how a webhook's signature and event name are read.
+listed, the merge request and how a webhook's signature and event name are read; GitLab
+also its paths and the shape of its merge requests (the defaults are GitHub's and Gitea's).
 """
 
 from __future__ import annotations
@@ -45,7 +46,10 @@ class RestForge:
     already_exists: frozenset[int] = frozenset()
     # Statuses closing a pull request answers when it was merged meanwhile.
     close_refused: frozenset[int] = frozenset()
+    # Statuses of a merge refused for now, retried while the pull request is open.
+    merge_refused_for_now = frozenset({404, 405})
     merge_method = "POST"
+    close_method = "PATCH"
 
     def __init__(
         self,
@@ -89,17 +93,52 @@ class RestForge:
         """Whether the pull request as read says it cannot be merged (not just "not yet")."""
         return False
 
-    # The shared flow.
+    # Where things are and how a pull request reads (GitHub's and Gitea's by default).
 
-    def open_pull_request(self, record: SubmissionRecord, title: str, body: str) -> tuple[int, str]:
-        payload = {
-            "head": record.branch,
+    def pulls_path(self, *rest: str | int) -> str:
+        return self._repo("pulls", *rest)
+
+    def comment_path(self, number: int) -> str:
+        return self._repo("issues", number, "comments")
+
+    def branch_path(self, branch: str) -> str:
+        return self._repo("branches", branch)
+
+    def open_payload(self, branch: str, title: str, body: str) -> dict[str, str]:
+        return {
+            "head": branch,
             "base": self.base_branch,
             "title": title,
             "body": bounded_body(body),
         }
+
+    def close_payload(self) -> dict[str, str]:
+        return {"state": "closed"}
+
+    def reference(self, pull: Mapping[str, Any]) -> tuple[int, str]:
+        """(number, web address) of a pull request as the API returns it."""
+        return int(pull["number"]), str(pull.get("html_url", ""))
+
+    def head_branch(self, pull: Mapping[str, Any]) -> str:
+        return str((pull.get("head") or {}).get("ref") or "")
+
+    def state_of(self, pull: Mapping[str, Any]) -> str:
+        if pull.get("merged"):
+            return MERGED
+        return CLOSED if pull.get("state") == "closed" else OPEN
+
+    def is_ours(self, pull: Mapping[str, Any]) -> bool:
+        """Whether the pull request's head lives in our repository (not in a fork)."""
+        repo = (pull.get("head") or {}).get("repo")
+        name = repo.get("full_name") if isinstance(repo, dict) else None
+        return name is None or str(name).casefold() == self.full_name.casefold()
+
+    # The shared flow.
+
+    def open_pull_request(self, record: SubmissionRecord, title: str, body: str) -> tuple[int, str]:
+        payload = self.open_payload(record.branch, title, body)
         try:
-            _, pull = self.client.request("POST", self._repo("pulls"), payload)
+            _, pull = self.client.request("POST", self.pulls_path(), payload)
         except ForgeError as error:
             # A pull request for this branch is already open (we opened it and crashed
             # before recording it); adopt it instead of failing forever.
@@ -109,29 +148,23 @@ class RestForge:
             if found is None:
                 raise
             return found
-        return int(pull["number"]), str(pull.get("html_url", ""))
+        return self.reference(pull)
 
     def find_pull_request(self, branch: str) -> tuple[int, str] | None:
         for pulls in self.open_pulls(branch):
             for pull in pulls:
-                if self._is_ours(pull) and (pull.get("head") or {}).get("ref") == branch:
-                    return int(pull["number"]), str(pull.get("html_url", ""))
+                if self.is_ours(pull) and self.head_branch(pull) == branch:
+                    return self.reference(pull)
         return None
 
-    def _is_ours(self, pull: Mapping[str, Any]) -> bool:
-        """Whether the pull request's head lives in our repository (not in a fork)."""
-        repo = (pull.get("head") or {}).get("repo")
-        name = repo.get("full_name") if isinstance(repo, dict) else None
-        return name is None or str(name).casefold() == self.full_name.casefold()
-
     def read_pull(self, number: int) -> dict[str, Any]:
-        _, pull = self.client.request("GET", self._repo("pulls", number))
+        _, pull = self.client.request("GET", self.pulls_path(number))
         if not isinstance(pull, dict):
             raise ForgeError(f"pull request {number}: unexpected answer")
         return pull
 
     def pull_request_state(self, number: int) -> str:
-        return state_of(self.read_pull(number))
+        return self.state_of(self.read_pull(number))
 
     def merge_pull_request(
         self, record: SubmissionRecord, number: int, title: str, message: str, reviewer: Identity
@@ -141,7 +174,7 @@ class RestForge:
         # (merged, closed) decides, not a status code that means several things.
         for delay in (*self.merge_retry_delays, None):
             pull = self.read_pull(number)
-            state = state_of(pull)
+            state = self.state_of(pull)
             if state == MERGED:
                 return
             if state == CLOSED:
@@ -151,7 +184,7 @@ class RestForge:
             try:
                 self.client.request(
                     self.merge_method,
-                    self._repo("pulls", number, "merge"),
+                    self.pulls_path(number, "merge"),
                     self.merge_payload(title, message, record.commit),
                 )
                 return
@@ -160,7 +193,7 @@ class RestForge:
                     raise HeadMoved(str(error), 409) from error
                 # 405: not mergeable now (being checked, base just moved, or merged or
                 # closed a moment ago); Gitea answers 404 for a closed one.
-                if error.status not in (404, 405):
+                if error.status not in self.merge_refused_for_now:
                     raise
                 if delay is None:
                     raise NotMergeable(str(error), error.status) from error
@@ -169,23 +202,25 @@ class RestForge:
         raise AssertionError("unreachable")  # the last round returns or raises
 
     def close_pull_request(self, record: SubmissionRecord, number: int, comment: str) -> None:
-        if state_of(self.read_pull(number)) == MERGED:
+        if self.state_of(self.read_pull(number)) == MERGED:
             raise PullRequestDecided(f"pull request {number} is merged", MERGED)
         if comment:
-            self.client.request("POST", self._repo("issues", number, "comments"), {"body": comment})
+            self.client.request("POST", self.comment_path(number), {"body": comment})
         try:
-            _, pull = self.client.request("PATCH", self._repo("pulls", number), {"state": "closed"})
+            _, pull = self.client.request(
+                self.close_method, self.pulls_path(number), self.close_payload()
+            )
         except ForgeError as error:
             # Gitea: 412 "it was already merged" (merged between our read and the close).
             if error.status not in self.close_refused:
                 raise
             pull = self.read_pull(number)
-        if isinstance(pull, dict) and state_of(pull) == MERGED:
+        if isinstance(pull, dict) and self.state_of(pull) == MERGED:
             raise PullRequestDecided(f"pull request {number} is merged", MERGED)
 
     def branch_exists(self, branch: str) -> bool:
         try:
-            self.client.request("GET", self._repo("branches", branch))
+            self.client.request("GET", self.branch_path(branch))
         except ForgeError as error:
             if error.status == 404:
                 return False
@@ -200,9 +235,3 @@ class RestForge:
         if kind is None:
             return None
         return event_from_delivery(kind, payload)
-
-
-def state_of(pull: Mapping[str, Any]) -> str:
-    if pull.get("merged"):
-        return MERGED
-    return CLOSED if pull.get("state") == "closed" else OPEN
