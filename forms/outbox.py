@@ -103,6 +103,11 @@ CREATE TABLE IF NOT EXISTS submissions (
 );
 CREATE INDEX IF NOT EXISTS submissions_unit ON submissions (unit, submitted_utc);
 CREATE INDEX IF NOT EXISTS submissions_state ON submissions (state, next_attempt);
+-- Until when nothing is sent to the forge (its rate limit), shared by every worker.
+CREATE TABLE IF NOT EXISTS forge_pause (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    until REAL NOT NULL
+);
 """
 
 _COLUMNS = (
@@ -274,11 +279,53 @@ class Outbox:
                     (attempts, now + retry_delay(attempts, base, cap), error[:500], submission_id),
                 )
 
-    def schedule(self, submission_id: str, when: float) -> None:
-        """When to look at an entry next (polling a pull request's state)."""
+    def mark_unpushed(self, submission_id: str) -> None:
+        """The branch is gone from the remote: push it again on the next delivery."""
+        with self._connect() as db:
+            db.execute("UPDATE submissions SET pushed = 0 WHERE id = ?", (submission_id,))
+
+    def requeue(self, submission_id: str) -> bool:
+        """Back to the queue to be pushed and put in review again (its pull request closed
+        without a decision). False if it was decided meanwhile."""
+        with self._connect() as db:
+            cursor = db.execute(
+                "UPDATE submissions SET state = ?, pushed = 0, pr_number = NULL, "
+                "review_url = '', attempts = 0, next_attempt = 0, last_error = '' "
+                "WHERE id = ? AND state = ?",
+                (QUEUED, submission_id, IN_REVIEW),
+            )
+            return cursor.rowcount == 1
+
+    def reopen(self, submission_id: str, reason: str) -> bool:
+        """A rejection recorded with `reason` is undone: in review again. False otherwise."""
+        with self._connect() as db:
+            cursor = db.execute(
+                "UPDATE submissions SET state = ?, reviewer = '', reason = '', "
+                "next_attempt = 0 WHERE id = ? AND state = ? AND reason = ?",
+                (IN_REVIEW, submission_id, REJECTED, reason),
+            )
+            return cursor.rowcount == 1
+
+    def pause_forge(self, until: float) -> None:
         with self._connect() as db:
             db.execute(
-                "UPDATE submissions SET next_attempt = ? WHERE id = ?", (when, submission_id)
+                "INSERT INTO forge_pause (id, until) VALUES (1, ?) "
+                "ON CONFLICT (id) DO UPDATE SET until = max(until, excluded.until)",
+                (until,),
+            )
+
+    def forge_paused_until(self) -> float:
+        """Until when the forge must not be called (0 when it may)."""
+        with self._connect(NORMAL) as db:
+            row = db.execute("SELECT until FROM forge_pause WHERE id = 1").fetchone()
+        return float(row[0]) if row else 0.0
+
+    def schedule(self, submission_id: str, when: float) -> None:
+        """When to look at an entry in review next (polling its pull request's state)."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE submissions SET next_attempt = ? WHERE id = ? AND state = ?",
+                (when, submission_id, IN_REVIEW),
             )
 
     def claim(self, submission_id: str, now: float, stale_after: float = CLAIM_STALE_AFTER) -> bool:

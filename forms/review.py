@@ -177,7 +177,12 @@ def _decide(
     except InvalidState as error:
         flash(error.user_message, "error")
         return redirect(back)
-    except (OSError, RepositoryError, ForgeError):
+    except ForgeError as error:
+        # The forge's own reason (a moved head, a rate limit, ...) says what to do next.
+        log.exception("%s %s failed", doing, record.id)
+        flash(error.user_message, "error")
+        return redirect(back)
+    except (OSError, RepositoryError):
         log.exception("%s %s failed", doing, record.id)
         flash(failed, "error")
         return redirect(back)

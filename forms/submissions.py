@@ -36,8 +36,11 @@ from forms.forges.base import (
     Forge,
     ForgeConfig,
     ForgeError,
+    ForgeRateLimited,
     ForgeUnavailable,
+    PullRequestDecided,
     ReportLabels,
+    WebhookEvent,
     identifier_labels,
     pull_request_text,
 )
@@ -382,11 +385,18 @@ class SubmissionService:
         return pushed
 
     def _open_reviews(self, entries: Sequence[OutboxEntry], now: float, result: SyncResult) -> bool:
-        """Open the pull requests of delivered entries; False if the forge is away."""
+        """Open the pull requests of delivered entries; False if the forge is away. While
+        its rate limit lasts nothing is opened, but pushing goes on (git, not the API)."""
+        if self._forge_paused(now):
+            return True
         for position, entry in enumerate(entries):
             try:
                 self._open_review(entry.record)
                 result.opened += 1
+            except ForgeRateLimited as error:
+                # Not this submission's fault: no failed attempt, no request until the reset.
+                self._pause(error, now)
+                return True
             except ForgeUnavailable as error:
                 # The forge is down: the rest would fail the same way; try again later.
                 log.warning("forge unavailable: %s", error)
@@ -396,7 +406,41 @@ class SubmissionService:
             except ForgeError as error:
                 log.error("forge refused pull request for %s: %s", entry.record.id, error)
                 self._failed([entry.record.id], str(error), now, result)
+                self._push_again_if_gone(entry.record)
         return True
+
+    def _push_again_if_gone(self, record: SubmissionRecord) -> None:
+        """A branch deleted from the remote before its pull request opened is refused by
+        every attempt to open one: push it again instead (the service keeps its own)."""
+        try:
+            gone = not self.forge.branch_exists(record.branch)
+        except ForgeError as error:
+            log.warning("cannot tell whether %s is on the forge: %s", record.branch, error)
+            return
+        if gone:
+            log.warning("branch %s is gone from the remote: pushing it again", record.branch)
+            self.outbox.mark_unpushed(record.id)
+
+    def _forge_paused(self, now: float) -> bool:
+        return now < self.outbox.forge_paused_until()
+
+    def _pause(self, error: ForgeRateLimited, now: float) -> float:
+        until = error.resume_at(now)
+        self.outbox.pause_forge(until)
+        log.warning("forge rate limit reached, nothing is sent for %.0f s: %s", until - now, error)
+        return until
+
+    def _paused_by(self, error: ForgeRateLimited) -> ForgeRateLimited:
+        """Record the pause a reviewer's request ran into; the refusal to show them."""
+        now = self.clock()
+        return ForgeRateLimited.paused(self._pause(error, now), now)
+
+    def _refuse_while_paused(self) -> None:
+        """A reviewer's decision while the forge's rate limit lasts: refused, unsent."""
+        now = self.clock()
+        until = self.outbox.forge_paused_until()
+        if now < until:
+            raise ForgeRateLimited.paused(until, now)
 
     def _failed(self, ids: Sequence[str], error: str, now: float, result: SyncResult) -> None:
         self.outbox.mark_failed(ids, error, now, self.config.retry_base, self.config.retry_cap)
@@ -417,11 +461,16 @@ class SubmissionService:
         return number, url
 
     def _poll(self, entries: Sequence[OutboxEntry], now: float, result: SyncResult) -> None:
+        if self._forge_paused(now):
+            return
         for entry in entries:
             if entry.pr_number is None:
                 continue
             try:
                 state = self.forge.pull_request_state(entry.pr_number)
+            except ForgeRateLimited as error:
+                self._pause(error, now)
+                return
             except ForgeError as error:
                 log.warning("polling pull request %s failed: %s", entry.pr_number, error)
                 self.outbox.schedule(entry.record.id, now + self.config.poll_interval)
@@ -434,12 +483,32 @@ class SubmissionService:
                 self.outbox.schedule(entry.record.id, now + self.config.poll_interval)
 
     def _apply_forge_state(self, record: SubmissionRecord, state: str, actor: str) -> bool:
+        """Record what happened on the forge; True if it decided the submission."""
         if state == MERGED:
             if self.outbox.decide(record.id, APPROVED, reviewer=actor):
                 self._merged()
                 return True
         elif state == CLOSED:
+            return self._closed_on_forge(record, actor)
+        return False
+
+    def _closed_on_forge(self, record: SubmissionRecord, actor: str) -> bool:
+        """Closed without merging: a rejection, unless its head branch was deleted (both
+        forges then close the pull request themselves): that submission goes out again."""
+        try:
+            branch_there = self.forge.branch_exists(record.branch)
+        except ForgeError as error:
+            # Cannot tell now; polling asks again later.
+            log.warning("cannot tell whether %s is on the forge: %s", record.branch, error)
+            return False
+        if branch_there:
             return self.outbox.decide(record.id, REJECTED, reviewer=actor, reason=CLOSED_ON_FORGE)
+        if self.outbox.requeue(record.id):
+            log.warning(
+                "the branch of %s was deleted on the forge, closing its pull request: "
+                "delivering it again",
+                record.id,
+            )
         return False
 
     # -- reviewing -----------------------------------------------------------------------
@@ -450,14 +519,31 @@ class SubmissionService:
         Idempotent after a crash: a branch already contained in main is not merged twice.
         Raises RemoteUnavailable / ForgeUnavailable when the remote cannot be reached.
         """
+        if self.forge.kind != "local":
+            self._refuse_while_paused()
         reviewer = Identity.cleaned(reviewer_name, reviewer_email)
         with self._deciding(submission_id) as entry:
             record = entry.record
-            if record.state == QUEUED:
-                entry = self._deliver_now(entry)
             title = f"Approve submission {record.id} ({record.unit} {record.form} {record.period})"
             message = f"Reviewed-by: {reviewer.name} <{reviewer.email}>"
-            self.forge.merge_pull_request(record, entry.pr_number or 0, title, message, reviewer)
+            try:
+                if record.state == QUEUED:
+                    entry = self._deliver_now(entry)
+                self.forge.merge_pull_request(
+                    record, entry.pr_number or 0, title, message, reviewer
+                )
+            except PullRequestDecided as closed:
+                self._apply_forge_state(record, closed.state, actor="")
+                now = self._require(record.id).record.state
+                raise InvalidState(
+                    str(closed),
+                    "该填报的合并请求已在代码托管平台上关闭，未合并；已记为已退回。"
+                    if now == REJECTED
+                    else "该填报的分支在代码托管平台上被删除，合并请求随之关闭；"
+                    "填报已重新排队提交，请稍后再审核。",
+                ) from closed
+            except ForgeRateLimited as error:
+                raise self._paused_by(error) from error
             # False only if the forge's own event recorded the merge first: approved anyway.
             self.outbox.decide(record.id, APPROVED, reviewer=reviewer.name)
         log.info("submission %s approved by %s", record.id, reviewer.name)
@@ -469,7 +555,18 @@ class SubmissionService:
         reason = reason.strip()
         with self._deciding(submission_id) as entry:
             if entry.pr_number is not None and self.forge.kind != "local":
-                self.forge.close_pull_request(entry.record, entry.pr_number, f"退回原因：{reason}")
+                self._refuse_while_paused()
+                try:
+                    self.forge.close_pull_request(
+                        entry.record, entry.pr_number, f"退回原因：{reason}"
+                    )
+                except PullRequestDecided as merged:
+                    self._apply_forge_state(entry.record, merged.state, actor="")
+                    raise InvalidState(
+                        str(merged), "该填报已在代码托管平台上合并，无法退回；已记为已通过。"
+                    ) from merged
+                except ForgeRateLimited as error:
+                    raise self._paused_by(error) from error
             if not self.outbox.decide(entry.record.id, REJECTED, reviewer=reviewer, reason=reason):
                 # The forge's own event decided it while we closed the pull request.
                 raise self._undecidable(entry.record.id)
@@ -549,19 +646,47 @@ class SubmissionService:
         if event is None:
             log.warning("refused a %s webhook with a missing or wrong signature", kind)
             return False
-        if event.kind == "pull_request" and event.action == "closed":
-            entry = None
-            if repository.parse_submission_branch(event.branch) is not None:
-                entry = self.outbox.entry_for_branch(event.branch)
-            if entry is None and event.number is not None:
-                entry = self.outbox.entry_for_pull_request(event.number)
-            if entry is not None:
+        if event.kind == "pull_request":
+            entry = self._recorded_pull_request(event)
+            if entry is None:
+                return True  # signed, but not one of ours: nothing to do
+            if event.action == "closed":
                 self._apply_forge_state(
                     entry.record, MERGED if event.merged else CLOSED, actor=event.actor
                 )
+            elif event.action == "reopened" and self.outbox.reopen(
+                entry.record.id, CLOSED_ON_FORGE
+            ):
+                log.info("pull request of %s reopened: in review again", entry.record.id)
         elif event.kind == "push" and event.ref == _ref(self.config.main_branch):
             self._merged()
         return True
+
+    def _recorded_pull_request(self, event: WebhookEvent) -> OutboxEntry | None:
+        """The submission whose recorded pull request the event is about: same number, our
+        repository, its head in our repository on the submission's branch, into main. A
+        branch name alone proves nothing (a fork may use the same name)."""
+        if event.number is None:
+            return None
+        entry = self.outbox.entry_for_pull_request(event.number)
+        ours = self.forge.full_name.casefold()
+        if (
+            entry is None
+            or event.repository.casefold() != ours
+            or event.head_repository.casefold() != ours
+            or event.base_branch != self.config.main_branch
+            or event.branch != entry.record.branch
+        ):
+            log.info(
+                "ignored a pull request event not about a recorded submission: #%s %s:%s -> %s:%s",
+                event.number,
+                event.head_repository,
+                event.branch,
+                event.repository,
+                event.base_branch,
+            )
+            return None
+        return entry
 
     def on_merged(self, callback: Callable[[str], None]) -> None:
         """Call `callback(new main commit)` after every merge into main this process sees."""

@@ -4,26 +4,39 @@
 from __future__ import annotations
 
 import json
+import time
+import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from builder.reports import report_from_document
 from forms import repository
 from forms.forges.base import (
+    BODY_CUT_NOTE,
     ForgeError,
+    ForgeRateLimited,
+    HeadMoved,
     ReportLabels,
     identifier_labels,
     pull_request_text,
     table_cell,
 )
-from forms.forges.gitea import GiteaForge
-from forms.forges.github import GitHubForge
+from forms.forges.gitea import GiteaForge, gitea_api_url
+from forms.forges.github import GitHubForge, github_api_url
 from forms.outbox import APPROVED, IN_REVIEW, QUEUED, REJECTED
 from forms.services import git_config
 from forms.settings import load_settings
-from forms.submissions import CLOSED_ON_FORGE, ForgeConfig, GitConfig, SubmissionService
+from forms.submissions import (
+    CLOSED_ON_FORGE,
+    ForgeConfig,
+    GitConfig,
+    InvalidState,
+    SubmissionService,
+)
 from tests.fake_forge import FakeForge, git, make_plan_worktree, sample_report
 
 T0 = 1_700_000_000.0
@@ -188,6 +201,34 @@ def test_a_github_webhook_without_a_valid_signature_is_refused(
     assert github.verify_webhook(headers, BODY) is None
 
 
+FORM_BODY = b"payload=" + urllib.parse.quote_plus(BODY.decode()).encode()
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def test_a_form_encoded_github_delivery_is_signed_over_its_raw_body(github: GitHubForge) -> None:
+    good = {
+        **FORM,
+        "X-GitHub-Event": "pull_request",
+        "X-Hub-Signature-256": "sha256=" + sign(FORM_BODY),
+    }
+    over_payload = {**good, "X-Hub-Signature-256": "sha256=" + sign(BODY)}
+
+    event = github.verify_webhook(good, FORM_BODY)
+
+    assert event is not None and event.merged and event.number == 7
+    assert github.verify_webhook(over_payload, FORM_BODY) is None
+
+
+def test_a_form_encoded_gitea_delivery_is_signed_over_its_json_payload(gitea: GiteaForge) -> None:
+    good = {**FORM, "X-Gitea-Event": "pull_request", "X-Gitea-Signature": sign(BODY)}
+    over_raw_body = {**good, "X-Gitea-Signature": sign(FORM_BODY)}
+
+    event = gitea.verify_webhook(good, FORM_BODY)
+
+    assert event is not None and event.merged and event.number == 7
+    assert gitea.verify_webhook(over_raw_body, FORM_BODY) is None
+
+
 def test_without_a_configured_secret_no_webhook_is_ever_accepted() -> None:
     forge = GiteaForge("http://127.0.0.1:9", "o", "r", "t", webhook_secret="")
     empty_signature = sign(BODY, "")
@@ -207,7 +248,11 @@ class Setup:
 
 
 def make_service(
-    tmp_path: Path, fake: FakeForge, remote: Path, token: str | None = None
+    tmp_path: Path,
+    fake: FakeForge,
+    remote: Path,
+    token: str | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> SubmissionService:
     config = GitConfig(
         instance_dir=tmp_path / "instance",
@@ -223,7 +268,7 @@ def make_service(
             timeout=5,
         ),
     )
-    return SubmissionService(config, labels=lambda report: LABELS)
+    return SubmissionService(config, labels=lambda report: LABELS, clock=clock)
 
 
 @pytest.fixture(params=["gitea", "github"])
@@ -259,7 +304,8 @@ def test_sync_opens_one_pull_request_per_submission(setup: Setup) -> None:
     assert "| 数量 | 3 |" in pulls[0].body
     record = setup.service.get("r-1")
     assert record.state == IN_REVIEW
-    assert record.review_url == f"{setup.fake.url}/city-org/plan/pulls/{pulls[0].number}"
+    web = "pulls" if setup.fake.dialect == "gitea" else "pull"
+    assert record.review_url == f"{setup.fake.url}/city-org/plan/{web}/{pulls[0].number}"
 
 
 def test_approval_merges_the_pull_request_through_the_api(setup: Setup) -> None:
@@ -485,7 +531,7 @@ def test_without_a_configured_remote_the_embedded_default_is_used(tmp_path: Path
     with pytest.raises(ValueError, match="on this machine"):
         SubmissionService(GitConfig(tmp_path, tmp_path / "s.git", "https://example.org/plan.git"))
     with pytest.raises(ValueError, match="unknown forge kind"):
-        GitConfig(tmp_path, tmp_path / "s.git", "/x", forge=ForgeConfig(kind="gitlab"))
+        GitConfig(tmp_path, tmp_path / "s.git", "/x", forge=ForgeConfig(kind="bitbucket"))
 
 
 def test_every_registered_forge_is_made_by_its_own_module() -> None:
@@ -501,3 +547,314 @@ def test_every_registered_forge_is_made_by_its_own_module() -> None:
             committer=committer,
         )
         assert forge.kind == kind
+
+
+# -- merging what was reviewed, and what the forge says meanwhile ----------------------------
+
+
+def open_review(setup: Setup, submission_id: str = "r-1", **report: Any) -> int:
+    setup.service.submit(sample_report(submission_id, **report), [], "张三", "a@example.org")
+    setup.service.sync(now=T0)
+    number = setup.service.outbox.entry(submission_id).pr_number
+    assert number is not None
+    return number
+
+
+def test_approval_merges_the_reviewed_commit_not_one_pushed_later(setup: Setup) -> None:
+    number = open_review(setup)
+    record = setup.service.get("r-1")
+    before = main_tip(setup)
+    setup.fake.move_branch(record.branch)  # someone pushes onto submit/... on the forge
+
+    with pytest.raises(HeadMoved) as refused:
+        setup.service.approve("r-1", "王五", "wangwu@example.org")
+
+    assert "已被改动" in refused.value.user_message and "未合并" in refused.value.user_message
+    assert main_tip(setup) == before
+    assert not setup.fake.pulls[number].merged
+    assert setup.service.get("r-1").state == IN_REVIEW
+    assert setup.merged == []
+
+
+def test_approvals_in_a_row_wait_out_the_forges_mergeability_check(setup: Setup) -> None:
+    for n in range(1, 5):
+        setup.service.submit(sample_report(f"r-{n}", unit=f"unit-{n}"), [], "张三", "a@x.org")
+    setup.service.sync(now=T0)
+    setup.fake.check_seconds = 0.3  # every merge makes the others answer 405 for a moment
+
+    for n in range(1, 5):
+        setup.service.approve(f"r-{n}", "王五", "wangwu@example.org")
+
+    assert [setup.service.get(f"r-{n}").state for n in range(1, 5)] == [APPROVED] * 4
+    assert all(pull.merged for pull in setup.fake.pulls.values())
+    refused = [r for r in setup.fake.requests if r[0] in ("PUT", "POST") and r[2] == 405]
+    assert refused, "the fake never answered 405: the test would prove nothing"
+
+
+def test_approving_a_pull_request_closed_on_the_forge_records_the_closure(setup: Setup) -> None:
+    number = open_review(setup)
+    setup.fake.close_in_ui(number)
+    before = main_tip(setup)
+
+    with pytest.raises(InvalidState) as refused:
+        setup.service.approve("r-1", "王五", "wangwu@example.org")
+
+    assert "已在代码托管平台上关闭" in refused.value.user_message
+    record = setup.service.get("r-1")
+    assert (record.state, record.reason) == (REJECTED, CLOSED_ON_FORGE)
+    assert main_tip(setup) == before
+
+
+def test_rejecting_a_pull_request_merged_on_the_forge_records_the_merge(setup: Setup) -> None:
+    number = open_review(setup)
+    setup.fake.merge_in_ui(number, user="wangwu")
+
+    with pytest.raises(InvalidState) as refused:
+        setup.service.reject("r-1", "王五", "附件缺失")
+
+    assert "已在代码托管平台上合并" in refused.value.user_message
+    assert setup.service.get("r-1").state == APPROVED
+    assert setup.merged == [main_tip(setup)]
+
+
+def test_a_pull_request_body_over_the_forges_limit_is_cut_with_a_note(setup: Setup) -> None:
+    number = open_review(setup, values={"notes": "长" * 70_000})
+
+    body = setup.fake.pulls[number].body
+    assert len(body) <= 65_536
+    assert body.endswith(BODY_CUT_NOTE)
+    assert setup.service.get("r-1").state == IN_REVIEW
+
+
+# -- rate limits -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "reset_in"),
+    [(403, None, 600), (429, None, 600), (403, 120, 120), (429, 120, 120)],
+    ids=["primary-403", "primary-429", "secondary-403", "secondary-429"],
+)
+def test_a_rate_limited_forge_stops_the_sync_until_the_reset_then_gets_everything(
+    setup: Setup, tmp_path: Path, status: int, retry_after: int | None, reset_in: int
+) -> None:
+    now = [T0]
+    setup.fake.clock = lambda: now[0]
+    service = make_service(tmp_path / "limited", setup.fake, setup.remote, clock=lambda: now[0])
+    for n in range(1, 4):
+        service.submit(sample_report(f"r-{n}", unit=f"unit-{n}"), [], "张三", "a@example.org")
+    setup.fake.rate_limit(T0 + reset_in, status=status, retry_after=retry_after)
+
+    first = service.sync(now=T0)
+
+    assert first.opened == 0
+    assert [r[2] for r in setup.fake.requests] == [status]  # one refusal, then silence
+    for moment in (T0 + 1, T0 + reset_in / 2, T0 + reset_in - 1):
+        now[0] = moment
+        assert service.sync(now=moment).opened == 0
+    with pytest.raises(ForgeRateLimited) as refused:
+        service.approve("r-1", "王五", "wangwu@example.org")
+    assert "请求次数已达上限" in refused.value.user_message
+    assert len(setup.fake.requests) == 1  # no request at all while the limit lasts
+
+    now[0] = T0 + reset_in + 1
+    later = service.sync(now=now[0])
+
+    assert later.opened == 3
+    assert [r.state for r in service.list()] == [IN_REVIEW] * 3
+    assert len(setup.fake.pulls) == 3
+
+
+def test_a_rate_limit_met_by_an_approval_pauses_the_sync_too(setup: Setup, tmp_path: Path) -> None:
+    now = [T0]
+    setup.fake.clock = lambda: now[0]
+    service = make_service(tmp_path / "limited", setup.fake, setup.remote, clock=lambda: now[0])
+    service.submit(sample_report("r-1"), [], "张三", "a@example.org")
+    setup.fake.rate_limit(T0 + 600)
+
+    with pytest.raises(ForgeRateLimited) as refused:
+        service.approve("r-1", "王五", "wangwu@example.org")  # delivers it first: refused
+
+    assert "约 10 分钟后重试" in refused.value.user_message
+    sent = len(setup.fake.requests)
+    now[0] = T0 + 300
+    assert service.sync(now=now[0]).opened == 0
+    assert len(setup.fake.requests) == sent
+    now[0] = T0 + 601
+    assert service.sync(now=now[0]).opened == 1
+
+
+# -- webhooks: form deliveries, and only our own pull requests count -------------------------
+
+
+def test_form_encoded_webhooks_are_accepted_as_each_forge_signs_them(setup: Setup) -> None:
+    number = open_review(setup)
+    setup.fake.merge_in_ui(number, user="wangwu")
+    payload = setup.fake.pull_request_payload(number)
+    headers, body = setup.fake.webhook("pull_request", payload, content_type="form")
+    assert body.startswith(b"payload=")
+
+    assert setup.service.handle_webhook(setup.fake.dialect, headers, body)
+
+    assert setup.service.get("r-1").state == APPROVED
+
+
+def test_a_closed_pull_request_from_a_fork_with_the_same_branch_changes_nothing(
+    setup: Setup,
+) -> None:
+    open_review(setup)
+    branch = setup.service.get("r-1").branch
+    fork = setup.fake.open_fork_pull_request("outsider", branch)
+    setup.fake.close_in_ui(fork)
+    headers, body = setup.fake.webhook("pull_request", setup.fake.pull_request_payload(fork))
+
+    assert setup.service.handle_webhook(setup.fake.dialect, headers, body)
+
+    assert setup.service.get("r-1").state == IN_REVIEW
+
+
+@pytest.mark.parametrize(
+    "mismatch", ["repository", "head repository", "base branch", "head branch"]
+)
+def test_an_event_for_our_number_but_another_pull_request_changes_nothing(
+    setup: Setup, mismatch: str
+) -> None:
+    number = open_review(setup)
+    setup.fake.close_in_ui(number)
+    payload = setup.fake.pull_request_payload(number)
+    pull = payload["pull_request"]
+    if mismatch == "repository":
+        payload["repository"]["full_name"] = "someone/plan"
+    elif mismatch == "head repository":
+        pull["head"]["repo"]["full_name"] = "outsider/plan"
+    elif mismatch == "base branch":
+        pull["base"]["ref"] = "release"
+    else:
+        pull["head"]["ref"] = "submit/unit-a/other"
+    headers, body = setup.fake.webhook("pull_request", payload)
+
+    assert setup.service.handle_webhook(setup.fake.dialect, headers, body)
+
+    assert setup.service.get("r-1").state == IN_REVIEW
+
+
+def test_an_event_for_a_pull_request_never_recorded_changes_nothing(setup: Setup) -> None:
+    number = open_review(setup)
+    setup.fake.close_in_ui(number)
+    payload = setup.fake.pull_request_payload(number)
+    payload["number"] = payload["pull_request"]["number"] = number + 100
+    headers, body = setup.fake.webhook("pull_request", payload)
+
+    assert setup.service.handle_webhook(setup.fake.dialect, headers, body)
+
+    assert setup.service.get("r-1").state == IN_REVIEW
+
+
+def test_a_pull_request_reopened_on_the_forge_is_in_review_again(setup: Setup) -> None:
+    number = open_review(setup)
+    setup.fake.close_in_ui(number)
+    closed = setup.fake.webhook("pull_request", setup.fake.pull_request_payload(number))
+    assert setup.service.handle_webhook(setup.fake.dialect, *closed)
+    assert setup.service.get("r-1").state == REJECTED
+
+    setup.fake.reopen_in_ui(number)
+    payload = setup.fake.pull_request_payload(number, action="reopened")
+    assert setup.service.handle_webhook(
+        setup.fake.dialect, *setup.fake.webhook("pull_request", payload)
+    )
+
+    assert setup.service.get("r-1").state == IN_REVIEW
+    setup.service.approve("r-1", "王五", "wangwu@example.org")
+    assert setup.service.get("r-1").state == APPROVED
+
+
+# -- deleted branches --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("told_by", ["webhook", "polling"])
+def test_a_deleted_head_branch_is_not_a_rejection_the_submission_goes_out_again(
+    setup: Setup, told_by: str
+) -> None:
+    number = open_review(setup)
+    branch = setup.service.get("r-1").branch
+    setup.fake.delete_branch(branch)  # closes the pull request on both forges
+    assert setup.fake.pulls[number].state == "closed"
+
+    if told_by == "webhook":
+        headers, body = setup.fake.webhook("pull_request", setup.fake.pull_request_payload(number))
+        assert setup.service.handle_webhook(setup.fake.dialect, headers, body)
+    else:
+        setup.service.sync(now=T0 + 60)
+    assert setup.service.get("r-1").state == QUEUED
+    setup.service.sync(now=T0 + 120)
+
+    entry = setup.service.outbox.entry("r-1")
+    assert entry.record.state == IN_REVIEW and entry.pr_number != number
+    assert setup.fake.pulls[entry.pr_number].head == branch
+    setup.service.approve("r-1", "王五", "wangwu@example.org")
+    assert setup.service.get("r-1").state == APPROVED
+
+
+def test_a_branch_gone_before_its_pull_request_opened_is_pushed_again(setup: Setup) -> None:
+    setup.fake.down = True
+    setup.service.submit(sample_report("r-1"), [], "张三", "a@example.org")
+    setup.service.sync(now=T0)  # pushed, the forge down
+    branch = setup.service.get("r-1").branch
+    setup.fake.delete_branch(branch)
+    setup.fake.down = False
+
+    for minute in range(1, 30):
+        setup.service.sync(now=T0 + 60 * minute * 20)
+        if setup.service.get("r-1").state == IN_REVIEW:
+            break
+
+    assert setup.service.get("r-1").state == IN_REVIEW
+    assert [p.head for p in setup.fake.pulls.values()] == [branch]
+
+
+# -- base URLs -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("", "https://api.github.com"),
+        ("https://api.github.com", "https://api.github.com"),
+        ("https://api.github.com/", "https://api.github.com"),
+        ("https://github.com", "https://api.github.com"),
+        ("https://github.example.org", "https://github.example.org/api/v3"),
+        ("https://github.example.org/", "https://github.example.org/api/v3"),
+        ("https://github.example.org/api/v3", "https://github.example.org/api/v3"),
+        ("https://github.example.org/api/v3/", "https://github.example.org/api/v3"),
+    ],
+)
+def test_github_and_github_enterprise_base_urls(given: str, expected: str) -> None:
+    assert github_api_url(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("https://git.example.org", "https://git.example.org/api/v1"),
+        ("https://git.example.org/", "https://git.example.org/api/v1"),
+        ("https://example.org/gitea/", "https://example.org/gitea/api/v1"),
+        ("https://example.org/gitea/api/v1", "https://example.org/gitea/api/v1"),
+        ("https://example.org/gitea/api/v1/", "https://example.org/gitea/api/v1"),
+    ],
+)
+def test_gitea_base_urls_with_and_without_a_subpath(given: str, expected: str) -> None:
+    assert gitea_api_url(given) == expected
+
+
+def test_a_gitea_under_a_subpath_gets_its_pull_requests(tmp_path: Path) -> None:
+    worktree = make_plan_worktree(tmp_path / "plan")
+    remote = tmp_path / "remote.git"
+    repository.seed_bare_from_worktree(worktree, remote, "main")
+    fake = FakeForge("gitea", remote, subpath="/code").start()
+    try:
+        service = make_service(tmp_path, fake, remote)
+        service.submit(sample_report("r-1"), [], "张三", "a@example.org")
+
+        assert service.sync(now=T0).opened == 1
+        assert fake.url.endswith("/code")
+    finally:
+        fake.stop()

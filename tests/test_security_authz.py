@@ -12,6 +12,7 @@ import hmac
 import io
 import json
 import re
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -434,4 +435,22 @@ def test_webhooks_without_a_valid_signature_are_refused(forge_setups: Any, kind:
     assert too_big.status_code == 413
     # The check can pass: the right secret over the exact body is accepted.
     good = webhook_headers(kind, _signed("hook-secret", body))
+    assert client.post(f"/forms/hooks/{kind}", data=body, headers=good).status_code == 204
+
+
+@pytest.mark.parametrize("kind", ["gitea", "github"])
+def test_form_encoded_webhooks_are_verified_as_each_forge_signs_them(
+    forge_setups: Any, kind: str
+) -> None:
+    client = forge_setups[kind].client()
+    payload = json.dumps({"ref": "refs/heads/elsewhere", "after": "0" * 40})
+    body = urllib.parse.urlencode({"payload": payload}).encode()
+    # GitHub signs the raw body; Gitea and Forgejo the JSON payload even in a form.
+    signed, other = (body, payload.encode()) if kind == "github" else (payload.encode(), body)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    good = {**form, **webhook_headers(kind, _signed("hook-secret", signed))}
+    wrong = {**form, **webhook_headers(kind, _signed("hook-secret", other))}
+
+    assert client.post(f"/forms/hooks/{kind}", data=body, headers=wrong).status_code == 403
     assert client.post(f"/forms/hooks/{kind}", data=body, headers=good).status_code == 204

@@ -1,6 +1,6 @@
-"""Where submissions are reviewed: the service itself (local) or a Gitea/Forgejo or GitHub
-pull request. One `Forge` interface (forms.forges.base), one module per forge, and the
-registry below that the `FORGE` setting names a forge from.
+"""Where submissions are reviewed: the service itself (local), a Gitea/Forgejo or GitHub
+pull request or a GitLab merge request. One `Forge` interface (forms.forges.base), one
+module per forge, and the registry below that the `FORGE` setting names a forge from.
 
 Adding a forge: a module here with a `Forge` class and a `create` function, and its line
 in FORGES.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from forms.forges import gitea, github, local
+from forms.forges import gitea, github, gitlab, local
 from forms.forges.base import (
     Forge,
     ForgeConfig,
@@ -37,6 +37,7 @@ FORGES: dict[str, ForgeFactory] = {
     "local": local.create,
     "gitea": gitea.create,
     "github": github.create,
+    "gitlab": gitlab.create,
 }
 
 

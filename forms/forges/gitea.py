@@ -13,10 +13,22 @@ if TYPE_CHECKING:
     from forms.repository import Identity
 
 
+API_PATH = "/api/v1"
+
+
+def gitea_api_url(url: str) -> str:
+    """The API root from the server's root URL (Gitea's ROOT_URL, which may have a subpath:
+    https://example.org/gitea), given with or without /api/v1."""
+    root = url.strip().rstrip("/")
+    return root if root.endswith(API_PATH) else root + API_PATH
+
+
 class GiteaForge(RestForge):
     kind = "gitea"
     # 409 (or 422 on validation): the branch already has an open pull request.
     already_exists = frozenset({409, 422})
+    # 412 "cannot change state of this pull request, it was already merged".
+    close_refused = frozenset({412})
 
     def __init__(
         self,
@@ -31,7 +43,7 @@ class GiteaForge(RestForge):
     ):
         # api_url is the server's root (https://git.example.org), /api/v1 is added here.
         client = JsonClient(
-            api_url.rstrip("/") + "/api/v1",
+            gitea_api_url(api_url),
             {"Authorization": f"token {token}"},
             timeout=timeout,
         )
@@ -51,12 +63,19 @@ class GiteaForge(RestForge):
             yield pulls
             page += 1
 
-    def merge_payload(self, title: str, message: str) -> dict[str, str]:
-        return {"Do": "merge", "MergeTitleField": title, "MergeMessageField": message}
+    def merge_payload(self, title: str, message: str, head: str) -> dict[str, str]:
+        # head_commit_id: Gitea answers 409 "head out of date" if the head moved.
+        return {
+            "Do": "merge",
+            "MergeTitleField": title,
+            "MergeMessageField": message,
+            "head_commit_id": head,
+        }
 
-    def signed_event(self, headers: Mapping[str, str], body: bytes) -> str | None:
+    def signed_event(self, headers: Mapping[str, str], body: bytes, payload: bytes) -> str | None:
+        # Gitea and Forgejo sign the JSON payload, also when it is delivered as a form.
         given = header(headers, "X-Gitea-Signature") or header(headers, "X-Forgejo-Signature")
-        if not signature_matches(self.webhook_secret, body, given):
+        if not signature_matches(self.webhook_secret, payload, given):
             return None
         return header(headers, "X-Gitea-Event") or header(headers, "X-Forgejo-Event")
 

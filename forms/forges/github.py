@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -13,12 +14,28 @@ if TYPE_CHECKING:
     from forms.repository import Identity
 
 API_VERSION = "2022-11-28"
+PUBLIC_API = "https://api.github.com"
+ENTERPRISE_API_PATH = "/api/v3"
+
+
+def github_api_url(url: str) -> str:
+    """The API root: api.github.com for github.com (or nothing given), else GitHub
+    Enterprise Server's https://<host>/api/v3, given with or without /api/v3."""
+    root = url.strip().rstrip("/")
+    if not root:
+        return PUBLIC_API
+    host = urllib.parse.urlsplit(root).hostname or ""
+    if host in ("github.com", "www.github.com", "api.github.com"):
+        return PUBLIC_API
+    return root if root.endswith(ENTERPRISE_API_PATH) else root + ENTERPRISE_API_PATH
 
 
 class GitHubForge(RestForge):
     kind = "github"
     # 422 "A pull request already exists".
     already_exists = frozenset({422})
+    # 422 "Validation Failed" if closing a merged pull request is ever refused.
+    close_refused = frozenset({422})
     merge_method = "PUT"
 
     def __init__(
@@ -27,13 +44,13 @@ class GitHubForge(RestForge):
         repo: str,
         token: str,
         *,
-        api_url: str = "https://api.github.com",
+        api_url: str = PUBLIC_API,
         webhook_secret: str = "",
         base_branch: str = "main",
         timeout: float = 15.0,
     ):
         client = JsonClient(
-            api_url,
+            github_api_url(api_url),
             {
                 "Authorization": f"Bearer {token}",
                 "Accept": "application/vnd.github+json",
@@ -54,10 +71,21 @@ class GitHubForge(RestForge):
         )
         yield pulls or []
 
-    def merge_payload(self, title: str, message: str) -> dict[str, str]:
-        return {"commit_title": title, "commit_message": message, "merge_method": "merge"}
+    def merge_payload(self, title: str, message: str, head: str) -> dict[str, str]:
+        # sha: GitHub answers 409 "Head branch was modified" if the head moved.
+        return {
+            "commit_title": title,
+            "commit_message": message,
+            "merge_method": "merge",
+            "sha": head,
+        }
 
-    def signed_event(self, headers: Mapping[str, str], body: bytes) -> str | None:
+    def known_conflict(self, pull: Mapping[str, Any]) -> bool:
+        # mergeable is null while GitHub computes it, false once it found conflicts.
+        return pull.get("mergeable") is False and pull.get("mergeable_state") == "dirty"
+
+    def signed_event(self, headers: Mapping[str, str], body: bytes, payload: bytes) -> str | None:
+        # GitHub signs the body as delivered, a form delivery included.
         given = header(headers, "X-Hub-Signature-256")
         if not given.startswith("sha256="):
             return None
@@ -73,7 +101,7 @@ def create(
         config.owner,
         config.repo,
         config.token,
-        api_url=config.api_url or "https://api.github.com",
+        api_url=config.api_url,
         webhook_secret=config.webhook_secret,
         base_branch=main_branch,
         timeout=config.timeout,

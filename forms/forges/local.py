@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 class LocalForge:
     kind = "local"
+    full_name = ""
 
     def __init__(self, remote: Path, committer: repository.Identity, *, main_branch: str = "main"):
         self.remote = remote
@@ -58,6 +59,10 @@ class LocalForge:
     def close_pull_request(self, record: SubmissionRecord, number: int, comment: str) -> None:
         # The branch stays as the record of what was submitted; the outbox holds the reason.
         return None
+
+    def branch_exists(self, branch: str) -> bool:
+        repo = pygit2.Repository(str(self.remote))
+        return repository.resolve(repo, branch) is not None
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent | None:
         return None  # nothing calls in: every webhook for a local forge is refused
