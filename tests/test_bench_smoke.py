@@ -130,3 +130,18 @@ def test_service_benchmark_submits_through_gunicorn_and_measures_the_baseline() 
             assert level["submit_p50_ms"] <= level["submit_p99_ms"]
     assert figures["server_errors"] == 0
     assert "target_p99" in figures and "throughput_ratio_2" in figures
+
+
+@pytest.mark.slow
+def test_rebuild_latency_benchmark_samples_the_portal_during_both_kinds_of_build() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.rebuild_latency", "--small"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for mode in ("thread", "process"):
+        assert f"build in a {mode}:" in done.stdout
+    assert done.stdout.count("during build") == 2
