@@ -127,6 +127,9 @@ class Indicator:
     target: Target | None = None
     measure: str = ""  # display unit of the value (个, 次, 人)
     applies_to: AppliesTo = ALL_UNITS  # narrows the task's
+    # What the target means over time: a name in builder.rules.kinds.KINDS (cumulative,
+    # threshold, deadline); the loader checks it against what the rule accepts.
+    kind: str = "cumulative"
 
     @property
     def fields(self) -> tuple[FieldRef, ...]:

@@ -113,6 +113,41 @@ def test_indicators_read_rules_operands_targets_and_their_own_applies_to(school)
     ]
 
 
+def test_an_indicator_is_cumulative_unless_it_names_its_kind(tmp_path):
+    root = copy_plan(tmp_path)
+    edit(
+        root,
+        "content/tasks/02-dormitory.md",
+        "    rule: yes_no\n",
+        "    rule: yes_no\n    kind: deadline\n",
+    )
+    night_patrol = load_content(root).task("dormitory").indicators[0]
+    assert night_patrol.kind == "deadline"
+    assert load_content(SCHOOL_SAFETY).task("fire-equipment").indicators[0].kind == "cumulative"
+
+
+def test_an_unknown_kind_and_a_threshold_without_target_are_problems(tmp_path):
+    root = copy_plan(tmp_path)
+    edit(
+        root,
+        "content/tasks/02-dormitory.md",
+        "    rule: yes_no\n",
+        "    rule: yes_no\n    kind: growing\n",
+    )
+    edit(
+        root,
+        "content/tasks/01-fire-equipment.md",
+        "    measure: 处\n",
+        "    measure: 处\n    kind: threshold\n",
+    )
+    assert problems_of(root) == [
+        Problem("content/tasks/01-fire-equipment.md", "indicators[1].target",
+                "threshold（持续保持）类指标需要设置 target"),
+        Problem("content/tasks/02-dormitory.md", "indicators[0].kind",
+                "指标类型“growing”无效，yes_no 规则可用：cumulative、threshold、deadline"),
+    ]  # fmt: skip
+
+
 def test_units_get_flags_from_boolean_columns_and_attributes_from_integer_columns(school):
     assert [u.id for u in school.units] == [
         "dongfeng-ps", "hongqi-ps", "binjiang-ps", "shiyan-ms", "dier-ms",
