@@ -160,7 +160,11 @@ class Document:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             self.problem(join_path(path, key), "应为文字")
             return None
-        return str(value).strip()
+        text = str(value).strip()
+        if required and not text:  # only spaces: as good as missing
+            self.problem(join_path(path, key), f"{key} 不能为空")
+            return None
+        return text
 
     def identifier(self, data: dict[str, Any], key: str, path: str = "") -> str | None:
         value = data.get(key)
