@@ -270,7 +270,8 @@ def test_every_problem_is_collected_not_only_the_first(tmp_path):
                 "日期“2025-13-40”无效，应写成 YYYY-MM-DD"),
         Problem("content/units.csv", "row 3: has_dormitory", "请选择“是”或“否”"),
         Problem("content/units.csv", "row 3: students", "不能小于 0"),
-        Problem("content/units.csv", "row 3: type", "请从给定选项中选择"),
+        Problem("content/units.csv", "row 3: type",
+                "“college”不是可选值，请从以下选项中选择：primary、secondary"),
     ]  # fmt: skip
 
 
@@ -357,3 +358,19 @@ def test_read_content_returns_the_loadable_part_with_the_problems(tmp_path):
     assert problems == [Problem("content/tasks/02-dormitory.md", "number", "应为整数")]
     assert content is not None
     assert [t.id for t in content.tasks] == ["fire-equipment", "drills", "responsibility"]
+
+
+def test_a_blank_title_is_a_problem_naming_the_file_and_field(tmp_path):
+    root = copy_plan(tmp_path)
+    edit(root, "content/tasks/02-dormitory.md", "title: 寄宿制学校宿舍夜间值守", "title: '   '")
+    assert problems_of(root) == [
+        Problem("content/tasks/02-dormitory.md", "title", "title 不能为空")
+    ]
+
+
+def test_a_full_width_colon_points_at_its_own_line_with_a_hint(tmp_path):
+    root = copy_plan(tmp_path)
+    edit(root, "content/tasks/01-fire-equipment.md", "    rule: sum", "    rule：sum")
+    (problem,) = problems_of(root)
+    assert problem.field == "line 18"  # `rule：sum` itself, not where PyYAML gave up
+    assert "全角标点“：”" in problem.message and "半角冒号" in problem.message
