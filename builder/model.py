@@ -68,6 +68,15 @@ class AppliesTo:
     def is_all(self) -> bool:
         return not self.unit_types and not self.flags
 
+    def narrowed_by(self, other: AppliesTo) -> AppliesTo:
+        """The units both select (an indicator's scope within its task's): types in both
+        lists (either's when the other names none), every flag of either."""
+        if self.unit_types and other.unit_types:
+            types = tuple(t for t in self.unit_types if t in other.unit_types)
+        else:
+            types = self.unit_types or other.unit_types
+        return AppliesTo(types, tuple(dict.fromkeys(self.flags + other.flags)))
+
 
 ALL_UNITS = AppliesTo()
 
