@@ -45,11 +45,15 @@ def run_validate(args: argparse.Namespace) -> int:
     problems = validate_repository(root)
     for problem in problems:
         print(problem)
-    if problems:
-        files = len({problem.file for problem in problems})
-        print(f"校验未通过：{files} 个文件中共有 {len(problems)} 个问题")
+    errors = [problem for problem in problems if not problem.warning]
+    warnings = len(problems) - len(errors)
+    noted = f"，另有 {warnings} 个警告" if warnings else ""
+    if errors:
+        files = len({problem.file for problem in errors})
+        print(f"校验未通过：{files} 个文件中共有 {len(errors)} 个问题{noted}")
         return 1
-    print("校验通过")
+    # Warnings are likely mistakes, not errors: the plan still builds.
+    print(f"校验通过（有 {warnings} 个警告，请核实）" if warnings else "校验通过")
     return 0
 
 

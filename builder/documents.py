@@ -78,12 +78,34 @@ def _yaml_problem(file: str, error: yaml.YAMLError, line_offset: int = 0) -> Pro
     )
 
 
+# A key followed by a full-width colon, as a Chinese input method types it: `rule：ratio`.
+FULL_WIDTH_KEY = re.compile(r"^\s*(?:-\s+)?[A-Za-z_][A-Za-z0-9_-]*\s*：")
+
+
+def _full_width_problem(file: str, text: str, error: yaml.YAMLError, offset: int) -> Problem | None:
+    """The line, at or before where PyYAML gave up, whose key ends in a full-width colon:
+    `rule：ratio` is read as text and the error surfaces a line or more later."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    lines = text.splitlines()
+    last = mark.line if mark is not None else len(lines) - 1
+    for number in range(min(last, len(lines) - 1), -1, -1):
+        if FULL_WIDTH_KEY.match(lines[number]):
+            line = number + 1 + offset
+            message = (
+                f"YAML 语法错误（第 {line} 行）：键后是全角标点“：”，"
+                "请改为半角冒号“:”并在其后留一个空格（例如 rule: ratio）"
+            )
+            return Problem(file, f"line {line}", message)
+    return None
+
+
 def parse_yaml(file: str, text: str, problems: list[Problem], line_offset: int = 0) -> Any:
     """Parse YAML text; a syntax error becomes a problem with its line number (None returned)."""
     try:
         return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as error:
-        problems.append(_yaml_problem(file, error, line_offset))
+        hint = _full_width_problem(file, text, error, line_offset)
+        problems.append(hint or _yaml_problem(file, error, line_offset))
         return None
 
 
@@ -160,7 +182,11 @@ class Document:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             self.problem(join_path(path, key), "应为文字")
             return None
-        return str(value).strip()
+        text = str(value).strip()
+        if required and not text:  # only spaces: as good as missing
+            self.problem(join_path(path, key), f"{key} 不能为空")
+            return None
+        return text
 
     def identifier(self, data: dict[str, Any], key: str, path: str = "") -> str | None:
         value = data.get(key)

@@ -68,6 +68,15 @@ class AppliesTo:
     def is_all(self) -> bool:
         return not self.unit_types and not self.flags
 
+    def narrowed_by(self, other: AppliesTo) -> AppliesTo:
+        """The units both select (an indicator's scope within its task's): types in both
+        lists (either's when the other names none), every flag of either."""
+        if self.unit_types and other.unit_types:
+            types = tuple(t for t in self.unit_types if t in other.unit_types)
+        else:
+            types = self.unit_types or other.unit_types
+        return AppliesTo(types, tuple(dict.fromkeys(self.flags + other.flags)))
+
 
 ALL_UNITS = AppliesTo()
 
@@ -127,6 +136,9 @@ class Indicator:
     target: Target | None = None
     measure: str = ""  # display unit of the value (个, 次, 人)
     applies_to: AppliesTo = ALL_UNITS  # narrows the task's
+    # What the target means over time: a name in builder.rules.kinds.KINDS (cumulative,
+    # threshold, deadline); the loader checks it against what the rule accepts.
+    kind: str = "cumulative"
 
     @property
     def fields(self) -> tuple[FieldRef, ...]:
@@ -223,6 +235,27 @@ class FormField:
 
 
 @dataclass(frozen=True)
+class CheckOperand:
+    """The other side of a form check: a field of the same form or a unit registry column."""
+
+    field: str | None = None
+    unit_column: str | None = None
+
+
+@dataclass(frozen=True)
+class FormCheck:
+    """A check across a form's fields, or against the unit's own registry row, declared in
+    forms.yml: the sum of `fields` is not above (or equals) `other`. An error refuses the
+    values like a constraint; a warning needs the reporter's explanation to be submitted."""
+
+    fields: tuple[str, ...]  # one field, or the fields summed
+    relation: Literal["not_above", "equals"]
+    other: CheckOperand
+    level: Literal["error", "warning"] = "error"
+    message: str = ""  # the plan's own words; a message is made from the titles otherwise
+
+
+@dataclass(frozen=True)
 class Form:
     id: str
     title: str
@@ -231,6 +264,7 @@ class Form:
     fields: tuple[FormField, ...]
     periods: tuple[str, ...]
     applies_to: AppliesTo = ALL_UNITS
+    checks: tuple[FormCheck, ...] = ()
     # The Frictionless Table Schema descriptor as loaded; builder.records reads with it.
     descriptor: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
@@ -308,6 +342,8 @@ class Report:
     values: dict[str, Any]
     evidence: tuple[Evidence, ...] = ()
     path: str = ""  # relative to the repository root
+    # The reporter's explanation of the form's warnings (数据异常请说明), when there were any.
+    explanation: str = ""
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -334,10 +370,14 @@ class Problem:
     file: str
     field: str
     message: str
+    # A likely mistake rather than an error: `plansite validate` prints it as 警告 and
+    # still succeeds. Loading the plan never produces one.
+    warning: bool = False
 
     def __str__(self) -> str:
         where = f"{self.file}: {self.field}" if self.field else self.file
-        return f"{where}: {self.message}"
+        prefix = "警告：" if self.warning else ""
+        return f"{where}: {prefix}{self.message}"
 
 
 class ContentError(Exception):

@@ -9,8 +9,9 @@ The rules are documented for plan editors in `content/README.md`; in short:
 * only reports submitted on or before the as-of date count, and for each
   (unit, form, period) the latest submission replaces the earlier ones (builder.reporting);
 * the indicator's rule (builder.rules) combines those reports over the form's periods;
-* the status is decided in this order: not applicable -> met -> overdue -> not reported
-  -> behind (below the pace towards a minimum target) -> on track.
+* the indicator's kind (builder.rules.kinds: cumulative, threshold, deadline) decides the
+  status of the value; for every kind: not applicable -> met -> overdue -> not reported
+  -> behind -> on track.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from builder.reporting import (
     submission_order,
 )
 from builder.rules import RULES, Measured, UnitReports, Value
+from builder.rules.kinds import KINDS, Kind, Timing
 
 __all__ = [
     "SEVERITY",
@@ -133,62 +135,24 @@ def applies(content: Content, task: Task, indicator: Indicator, unit: Unit) -> b
 # --------------------------------------------------------------------------- status
 
 
-@dataclass(frozen=True)
-class _Pace:
-    """What the status depends on besides the value: the indicator and the as-of date."""
-
-    overdue: bool
-    expected: float | None  # minimum x elapsed share of the time to the due date
-    # Whether a report feeding the indicator was due by now. Until then a missing report
-    # is not a shortfall: an indicator fed only by the year-end form is on track in October.
-    report_due: bool
-
-
-def _first_report_due(content: Content, task: Task, indicator: Indicator) -> date | None:
-    """The earliest due date of any period of a form that feeds the indicator."""
+def _timing(content: Content, task: Task, indicator: Indicator) -> Timing:
+    """The feeding reports' due dates the indicator's kind decides with (builder.rules.kinds)."""
+    feeding = _feeding_forms(task, indicator)
     periods = {p.id: p for p in content.periods}
-    dues = [
-        periods[period_id].due
+    fed_by = [
+        periods[period_id]
         for form in content.forms
-        if form.id in _feeding_forms(task, indicator)
+        if form.id in feeding
         for period_id in form.periods
         if period_id in periods
     ]
-    return min(dues, default=None)
-
-
-def _pace(content: Content, task: Task, indicator: Indicator, as_of: date) -> _Pace:
-    plan_start = content.plan.start
-    expected = None
-    target = indicator.target
-    if target is not None and target.minimum is not None:
-        span = (indicator.due - plan_start).days
-        if span > 0:
-            elapsed = min(max((as_of - plan_start).days / span, 0.0), 1.0)
-        else:  # due on the first day: all of it is expected from then on
-            elapsed = 1.0 if as_of >= indicator.due else 0.0
-        expected = target.minimum * elapsed
-    first_due = _first_report_due(content, task, indicator)
-    report_due = first_due is None or as_of > first_due
-    return _Pace(overdue=as_of > indicator.due, expected=expected, report_due=report_due)
-
-
-def _status(indicator: Indicator, value: Value, pace: _Pace) -> Status:
-    """Decide in the documented order; NOT_APPLICABLE is decided before this is called."""
-    target = indicator.target
-    # A value exists only when some report (or, for a ratio, a unit attribute) gave one.
-    if target is None:
-        if value is not None:
-            return Status.MET
-    elif target.is_met(value):
-        return Status.MET
-    if pace.overdue:
-        return Status.OVERDUE
-    if value is None:
-        return Status.NOT_REPORTED if pace.report_due else Status.ON_TRACK
-    if pace.expected is not None and not isinstance(value, bool) and value < pace.expected:
-        return Status.BEHIND
-    return Status.ON_TRACK
+    carrying = [p for p in fed_by if p.end >= indicator.due]
+    carrying_due = min(carrying, key=lambda p: (p.end, p.due)).due if carrying else indicator.due
+    return Timing(
+        plan_start=content.plan.start,
+        first_report_due=min((p.due for p in fed_by), default=None),
+        carrying_report_due=max(carrying_due, indicator.due),
+    )
 
 
 # --------------------------------------------------------------------------- progress
@@ -258,7 +222,9 @@ class _Column:
 
     task: Task
     indicator: Indicator
-    pace: _Pace
+    kind: Kind
+    timing: Timing
+    expected: float | None  # the value expected by now, when the kind pro-rates its target
 
 
 def evaluate(content: Content, reports: Iterable[Report], as_of: date) -> Progress:
@@ -266,11 +232,13 @@ def evaluate(content: Content, reports: Iterable[Report], as_of: date) -> Progre
     reports = tuple(reports)
     effective = effective_reports(reports, as_of)
     by_unit = _reports_by_unit(content, effective)
-    columns = [
-        _Column(task, indicator, _pace(content, task, indicator, as_of))
-        for task in content.tasks
-        for indicator in task.indicators
-    ]
+    columns = []
+    for task in content.tasks:
+        for indicator in task.indicators:
+            kind = KINDS[indicator.kind]
+            timing = _timing(content, task, indicator)
+            expected = kind.expected(indicator, timing, as_of)
+            columns.append(_Column(task, indicator, kind, timing, expected))
     forms = {form.id: form for form in content.forms}
     # Applicability depends on the unit's profile only (Unit.profile), and thousands of
     # units share a handful of those: it is decided once per profile.
@@ -282,7 +250,7 @@ def evaluate(content: Content, reports: Iterable[Report], as_of: date) -> Progre
         unit_reports = by_unit.get(unit.id, {})
         results[unit.id] = MappingProxyType(
             {
-                column.indicator.id: _result(column, unit, unit_reports, applies_to_unit)
+                column.indicator.id: _result(column, unit, unit_reports, applies_to_unit, as_of)
                 for column, applies_to_unit in zip(columns, applicable[unit.profile], strict=True)
             }
         )
@@ -292,7 +260,7 @@ def evaluate(content: Content, reports: Iterable[Report], as_of: date) -> Progre
 
 
 def _result(
-    column: _Column, unit: Unit, reports: UnitReports, applies_to_unit: bool
+    column: _Column, unit: Unit, reports: UnitReports, applies_to_unit: bool, as_of: date
 ) -> IndicatorResult:
     task_id, indicator = column.task.id, column.indicator
     if not applies_to_unit:
@@ -302,7 +270,7 @@ def _result(
         return IndicatorResult(
             unit.id, task_id, indicator.id, None, Status.NOT_APPLICABLE, measured.reports
         )
-    status = _status(indicator, measured.value, column.pace)
+    status = column.kind.status(indicator, measured.value, column.timing, as_of)
     return IndicatorResult(
         unit.id,
         task_id,
@@ -310,7 +278,7 @@ def _result(
         measured.value,
         status,
         measured.reports,
-        column.pace.expected,
+        column.expected,
     )
 
 

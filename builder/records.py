@@ -102,7 +102,9 @@ def format_bound(value: object) -> str:
     return str(value)
 
 
-def cell_error_message(field: frictionless.Field, notes: Mapping[str, str]) -> str:
+def cell_error_message(
+    field: frictionless.Field, notes: Mapping[str, str], raw: object = None
+) -> str:
     """The Chinese message for the first (most basic) error Frictionless noted on a cell."""
     constraints: Mapping[str, Any] = field.constraints or {}
     error = next((e for e in ERROR_ORDER if e in notes), next(iter(notes)))
@@ -127,7 +129,10 @@ def cell_error_message(field: frictionless.Field, notes: Mapping[str, str]) -> s
         case "pattern":
             return "格式不正确"
         case "enum":
-            return "请从给定选项中选择"
+            allowed = "、".join(str(option) for option in constraints.get("enum") or ())
+            if raw is None or not allowed:
+                return "请从给定选项中选择"
+            return f"“{raw}”不是可选值，请从以下选项中选择：{allowed}"
         case _:
             return OTHER_TYPE_MESSAGE
 
@@ -163,7 +168,7 @@ def read_cell(
         # reports it to the plan editor, the person filling the form cannot fix it.
         return None, BROKEN_SCHEMA_MESSAGE
     if notes:
-        return None, cell_error_message(field, notes)
+        return None, cell_error_message(field, notes, raw)
     if isinstance(value, Decimal):
         value = float(value)
         if not math.isfinite(value):  # 1e400 is a finite Decimal but an infinite float

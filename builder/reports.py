@@ -161,6 +161,9 @@ def parse_report(
     if not isinstance(values, dict):
         doc.problem("values", "缺少 values（填报内容）")
     evidence = _evidence(doc, entry.get("evidence"))
+    explanation = entry.get("explanation", "")
+    if type(explanation) is not str:
+        doc.problem("explanation", "应为文字（数据异常的说明）")
     if len(ids) == 4:
         # rel is <REPORTS_DIR>/<form>/<period>/<unit>/<file> (see _report_files).
         parts = rel.rsplit("/", 4)
@@ -181,6 +184,7 @@ def parse_report(
         values=cast(dict[str, Any], values),
         evidence=tuple(evidence),
         path=rel,
+        explanation=cast(str, explanation),
     )
 
 
@@ -234,6 +238,8 @@ def report_document(report: Report) -> dict[str, Any]:
             }
             for item in report.evidence
         ],
+        # Only a report whose figures needed one has it: every other file stays as it was.
+        **({"explanation": report.explanation} if report.explanation else {}),
     }
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from builder.documents import sort_problems
+from builder.form_checks import Finding, check_values
 from builder.model import Content, Problem, Report, evidence_dir
 from builder.plan import read_content
+from builder.plan.warnings import plan_warnings
 from builder.records import read_record, record_errors_to_problems
 from builder.reports import read_reports
 
@@ -19,12 +21,16 @@ from builder.reports import read_reports
 def report_problems(root: Path, content: Content, reports: list[Report]) -> list[Problem]:
     """Values of every report against its form's schema; evidence files that are missing."""
     forms = {form.id: form for form in content.forms}
+    units = {unit.id: unit for unit in content.units}
     problems: list[Problem] = []
     for report in reports:
         form = forms.get(report.form)
+        unit = units.get(report.unit)
         if form is not None:
-            _, errors = read_record(form, report.values)
+            values, errors = read_record(form, report.values)
             problems.extend(record_errors_to_problems(report.path, errors))
+            if unit is not None and not errors:
+                problems.extend(_check_problems(report, check_values(form, values, unit)))
         folder = Path(root) / evidence_dir(report.form, report.period, report.unit, report.id)
         for index, evidence in enumerate(report.evidence):
             if not (folder / evidence.file).is_file():
@@ -35,6 +41,23 @@ def report_problems(root: Path, content: Content, reports: list[Report]) -> list
                         f"佐证材料文件 {evidence.file} 不存在",
                     )
                 )
+    return problems
+
+
+def _check_problems(report: Report, findings: list[Finding]) -> list[Problem]:
+    """A failed error check is an error; a failed warning check is one too unless the
+    report carries the reporter's explanation, then a warning that shows it."""
+    problems = []
+    for finding in findings:
+        where = f"values.{finding.field}"
+        if not finding.is_warning:
+            problems.append(Problem(report.path, where, finding.message))
+        elif not report.explanation.strip():
+            message = f"{finding.message}；数据异常但没有说明（explanation）"
+            problems.append(Problem(report.path, where, message))
+        else:
+            message = f"{finding.message}；填报单位说明：{report.explanation}"
+            problems.append(Problem(report.path, where, message, warning=True))
     return problems
 
 
@@ -49,5 +72,6 @@ def validate_repository(root: Path) -> list[Problem]:
     reports, found = read_reports(Path(root), reference)
     problems.extend(found)
     if reference is not None:
+        problems.extend(plan_warnings(reference))
         problems.extend(report_problems(Path(root), reference, reports))
     return sort_problems(problems)

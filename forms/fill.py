@@ -10,7 +10,7 @@ import io
 import logging
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +26,13 @@ from flask import (
     url_for,
 )
 
+from builder.form_checks import (
+    EXPLANATION_MAX_LENGTH,
+    EXPLANATION_PROMPT,
+    check_errors,
+    check_values,
+    check_warnings,
+)
 from builder.model import (
     Form,
     FormField,
@@ -238,7 +245,9 @@ def edit(unit_id: str, form_id: str, period_id: str) -> Any:
         flash("草稿已保存。您可以稍后回到此页继续填写。", "success")
         return redirect(url_for("fill.edit", unit_id=unit_id, form_id=form_id, period_id=period_id))
 
-    _, errors = read_record(target.form, posted)
+    values, errors = read_record(target.form, posted)
+    if not errors:
+        errors = check_errors(check_values(target.form, values, target.unit))
     if errors or file_errors:
         return _render_fill(target, posted, errors, file_errors, status=422)
     return redirect(url_for("fill.check", unit_id=unit_id, form_id=form_id, period_id=period_id))
@@ -296,15 +305,24 @@ def check(unit_id: str, form_id: str, period_id: str) -> Any:
         flash("草稿在核对后又被修改过，请再次核对以下内容后提交。", "info")
         return redirect(request.path)
     values, errors = read_record(target.form, draft.values)
-    if errors:
+    findings = [] if errors else check_values(target.form, values, target.unit)
+    if errors or check_errors(findings):
         flash("表单中还有需要修改的内容，请检查后再继续。", "error")
         return redirect(edit_url)
     rows = [
         (field, display_value(field, values.get(field.name)), field_anchor(field))
         for field in target.form.fields
     ]
-    if request.method == "GET":
-        return render_template(
+    warnings = check_warnings(findings)
+    explanation = request.form.get("explanation", "").strip() if warnings else ""
+    explanation_error = None
+    if request.method == "POST" and warnings:
+        if not explanation:
+            explanation_error = f"{EXPLANATION_PROMPT}：请用一句话说明这些数据为何如此"
+        elif len(explanation) > EXPLANATION_MAX_LENGTH:
+            explanation_error = f"说明不能超过 {EXPLANATION_MAX_LENGTH} 个字"
+    if request.method == "GET" or explanation_error:
+        page = render_template(
             "check.html",
             unit=target.unit,
             form=target.form,
@@ -313,7 +331,13 @@ def check(unit_id: str, form_id: str, period_id: str) -> Any:
             files=draft.files,
             edit_url=edit_url,
             revision=draft.revision,
+            warnings=warnings,
+            explanation=explanation,
+            explanation_error=explanation_error,
+            explanation_prompt=EXPLANATION_PROMPT,
+            explanation_max_length=EXPLANATION_MAX_LENGTH,
         )
+        return (page, 422) if explanation_error else page
 
     refusal = _quota_refusal(target, draft)
     if refusal is not None:
@@ -325,7 +349,7 @@ def check(unit_id: str, form_id: str, period_id: str) -> Any:
             continue
         file = stored_name(position, held.name)
         evidence_files.append(EvidenceFile(file, held.name, held.media_type, data))
-    report = build_report(target, values, _local_now())
+    report = replace(build_report(target, values, _local_now()), explanation=explanation)
     # One submission per draft revision, however many requests confirm it at once.
     first = store.drafts.confirm(*target.key, draft.revision, report.id)
     if first is not None:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
+from builder.form_checks import EXPLANATION_PROMPT, check_values
+from builder.records import read_record
 from forms.auth import current_account, login_required
 from forms.fill import report_rows, state_label
 from forms.forges.base import ForgeError
@@ -86,6 +88,10 @@ def _detail(
         if form
         else [(name, str(value)) for name, value in report.values.items()]
     )
+    unit = next((u for u in store.content.units if u.id == record.unit), None)
+    values = read_record(form, report.values)[0] if form is not None else {}
+    # Recomputed from the figures, as the reporter saw them when submitting.
+    findings = check_values(form, values, unit) if form is not None and unit is not None else []
     units, forms, periods = _titles()
     return (
         render_template(
@@ -93,6 +99,8 @@ def _detail(
             record=record,
             report=report,
             rows=rows,
+            findings=findings,
+            explanation_prompt=EXPLANATION_PROMPT,
             diff=store.submissions.diff(record.id),
             unit_name=units.get(record.unit, record.unit),
             form_title=forms.get(record.form, record.form),

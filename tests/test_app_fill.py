@@ -308,3 +308,65 @@ def test_a_draft_changed_after_its_check_page_is_checked_again(setup, reporter) 
 
     assert response.status_code == 302 and response.headers["Location"].endswith("/check")
     assert setup.submissions.list(unit="dongfeng-ps") == []
+
+
+# ------------------------------------------------------------------ checks across fields
+# The second plan's inspection form: extinguishers checked not above the school's count in
+# units.csv (东风路小学: 64), an error; hazards fixed not above hazards found, a warning.
+
+
+def test_a_figure_above_the_unit_s_registry_row_is_refused_like_a_constraint(reporter) -> None:
+    data = {**INSPECTION_OK, "extinguishers_checked": "900", "action": "continue"}
+    response = post(reporter, FILL_URL, data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert (
+        '<a href="#extinguishers_checked">已检查灭火器数量：已检查灭火器数量不能超过本校灭火器总数'
+        "（填报 900，单位名录“extinguishers”为 64）</a>"
+    ) in page
+    # The check page refuses the draft too: it never reaches a submission.
+    assert reporter.get(FILL_URL + "check").headers["Location"] == FILL_URL
+    assert post(reporter, FILL_URL + "check").headers["Location"] == FILL_URL
+
+
+def test_a_warning_must_be_explained_before_submitting_and_reaches_the_reviewer(
+    setup, reporter
+) -> None:
+    odd = {**INSPECTION_OK, "hazards_found": "3", "hazards_fixed": "5", "action": "continue"}
+    assert post(reporter, FILL_URL, odd).headers["Location"] == FILL_URL + "check"
+    said = "本期整改隐患数一般不超过本期发现的隐患数（填报 5，“本期发现隐患（处）”为 3）"
+    page = reporter.get(FILL_URL + "check").get_data(as_text=True)
+    assert "数据异常请说明" in page and said in page
+    assert 'name="explanation"' in page
+
+    refused = post(reporter, FILL_URL + "check", {"explanation": "  "})
+    assert refused.status_code == 422
+    assert "数据异常请说明：请用一句话说明这些数据为何如此" in refused.get_data(as_text=True)
+    assert setup.submissions.list(unit="dongfeng-ps") == []
+
+    response = post(reporter, FILL_URL + "check", {"explanation": "含上期遗留的 2 处隐患"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    submission_id = response.headers["Location"].rsplit("/", 1)[1]
+    service = pygit2.Repository(str(setup.instance / "service.git"))
+    commit = service.branches.local[f"submit/dongfeng-ps/{submission_id}"].peel(pygit2.Commit)
+    stored = json.loads(
+        commit.tree[report_path("inspection", "2025-T2", "dongfeng-ps", submission_id)].data
+    )
+    assert stored["explanation"] == "含上期遗留的 2 处隐患"
+
+    review = (
+        logged_in(setup, "checker").get(f"/forms/review/{submission_id}").get_data(as_text=True)
+    )
+    assert said in review and "含上期遗留的 2 处隐患" in review
+
+
+def test_figures_that_pass_every_check_need_no_explanation(setup, reporter) -> None:
+    submission_id = submit(reporter)
+    page = logged_in(setup, "checker").get(f"/forms/review/{submission_id}").get_data(as_text=True)
+    assert "数据异常请说明" not in page
+    service = pygit2.Repository(str(setup.instance / "service.git"))
+    commit = service.branches.local[f"submit/dongfeng-ps/{submission_id}"].peel(pygit2.Commit)
+    stored = json.loads(
+        commit.tree[report_path("inspection", "2025-T2", "dongfeng-ps", submission_id)].data
+    )
+    assert "explanation" not in stored

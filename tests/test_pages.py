@@ -786,3 +786,10 @@ def test_a_task_without_indicators_has_an_empty_cell_and_unknown_ids_raise() -> 
         progress.unit_task_rollup("nobody", "t-drills")
     with pytest.raises(KeyError):
         progress.unit_task_rollup("a", "no-task")
+
+
+def test_an_indicator_s_scope_is_its_task_s_narrowed_by_its_own() -> None:
+    # t-check applies to schools only; its indicator names no scope of its own.
+    html = _html(_render()["tasks/t-check.md"])
+    row = re.search(r'<tr data-indicator="facility-ratio">.*?</tr>', html, re.S).group(0)
+    assert "<td>学校</td>" in row and "全部单位" not in row

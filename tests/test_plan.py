@@ -113,6 +113,41 @@ def test_indicators_read_rules_operands_targets_and_their_own_applies_to(school)
     ]
 
 
+def test_an_indicator_is_cumulative_unless_it_names_its_kind(tmp_path):
+    root = copy_plan(tmp_path)
+    edit(
+        root,
+        "content/tasks/02-dormitory.md",
+        "    rule: yes_no\n",
+        "    rule: yes_no\n    kind: deadline\n",
+    )
+    night_patrol = load_content(root).task("dormitory").indicators[0]
+    assert night_patrol.kind == "deadline"
+    assert load_content(SCHOOL_SAFETY).task("fire-equipment").indicators[0].kind == "cumulative"
+
+
+def test_an_unknown_kind_and_a_threshold_without_target_are_problems(tmp_path):
+    root = copy_plan(tmp_path)
+    edit(
+        root,
+        "content/tasks/02-dormitory.md",
+        "    rule: yes_no\n",
+        "    rule: yes_no\n    kind: growing\n",
+    )
+    edit(
+        root,
+        "content/tasks/01-fire-equipment.md",
+        "    measure: 处\n",
+        "    measure: 处\n    kind: threshold\n",
+    )
+    assert problems_of(root) == [
+        Problem("content/tasks/01-fire-equipment.md", "indicators[1].target",
+                "threshold（持续保持）类指标需要设置 target"),
+        Problem("content/tasks/02-dormitory.md", "indicators[0].kind",
+                "指标类型“growing”无效，yes_no 规则可用：cumulative、threshold、deadline"),
+    ]  # fmt: skip
+
+
 def test_units_get_flags_from_boolean_columns_and_attributes_from_integer_columns(school):
     assert [u.id for u in school.units] == [
         "dongfeng-ps", "hongqi-ps", "binjiang-ps", "shiyan-ms", "dier-ms",
@@ -235,7 +270,8 @@ def test_every_problem_is_collected_not_only_the_first(tmp_path):
                 "日期“2025-13-40”无效，应写成 YYYY-MM-DD"),
         Problem("content/units.csv", "row 3: has_dormitory", "请选择“是”或“否”"),
         Problem("content/units.csv", "row 3: students", "不能小于 0"),
-        Problem("content/units.csv", "row 3: type", "请从给定选项中选择"),
+        Problem("content/units.csv", "row 3: type",
+                "“college”不是可选值，请从以下选项中选择：primary、secondary"),
     ]  # fmt: skip
 
 
@@ -322,3 +358,19 @@ def test_read_content_returns_the_loadable_part_with_the_problems(tmp_path):
     assert problems == [Problem("content/tasks/02-dormitory.md", "number", "应为整数")]
     assert content is not None
     assert [t.id for t in content.tasks] == ["fire-equipment", "drills", "responsibility"]
+
+
+def test_a_blank_title_is_a_problem_naming_the_file_and_field(tmp_path):
+    root = copy_plan(tmp_path)
+    edit(root, "content/tasks/02-dormitory.md", "title: 寄宿制学校宿舍夜间值守", "title: '   '")
+    assert problems_of(root) == [
+        Problem("content/tasks/02-dormitory.md", "title", "title 不能为空")
+    ]
+
+
+def test_a_full_width_colon_points_at_its_own_line_with_a_hint(tmp_path):
+    root = copy_plan(tmp_path)
+    edit(root, "content/tasks/01-fire-equipment.md", "    rule: sum", "    rule：sum")
+    (problem,) = problems_of(root)
+    assert problem.field == "line 18"  # `rule：sum` itself, not where PyYAML gave up
+    assert "全角标点“：”" in problem.message and "半角冒号" in problem.message

@@ -82,6 +82,7 @@ def indicator(
     applies_to: AppliesTo = ALL_UNITS,
     measure: str = "",
     fid: str = FORM,
+    kind: str = "cumulative",
 ) -> Indicator:
     return Indicator(
         id=iid,
@@ -95,6 +96,7 @@ def indicator(
         target=target,
         measure=measure,
         applies_to=applies_to,
+        kind=kind,
     )
 
 
@@ -563,12 +565,15 @@ def test_range_target_outside_the_bounds_after_the_due_date_is_overdue() -> None
     assert one(c, [report("u1", "Q1", {"count": 5})], "2023-01-02").status is Status.OVERDUE
 
 
-def test_an_indicator_without_target_is_met_once_reported() -> None:
+def test_an_indicator_without_target_is_tracked_never_met() -> None:
+    # "仅跟踪": nothing to complete, so a reported value is on track, never 已完成, and
+    # never late either.
     c = content((task("t1", indicator("i1", "latest", field_name="level")),))
     assert one(c, [], "2022-05-01").status is Status.NOT_REPORTED
     assert one(c, [], "2023-01-05").status is Status.OVERDUE
     r = one(c, [report("u1", "Q1", {"level": 0})], "2022-05-01")
-    assert (r.status, r.value, r.expected) == (Status.MET, 0, None)
+    assert (r.status, r.value, r.expected) == (Status.ON_TRACK, 0, None)
+    assert one(c, [report("u1", "Q1", {"level": 0})], "2023-01-05").status is Status.ON_TRACK
 
 
 def test_pace_separates_behind_from_on_track() -> None:
@@ -613,7 +618,7 @@ def rollup_plan() -> tuple[Content, list[Report]]:
     t2 = task(
         "t2",
         indicator("i2", target=Target(minimum=1), due="2022-03-31"),
-        indicator("i3", applies_to=AppliesTo(unit_types=("soe",))),
+        indicator("i3", target=Target(minimum=0), applies_to=AppliesTo(unit_types=("soe",))),
         category="c2",
     )
     t3 = task("t3", indicator("i4", applies_to=AppliesTo(flags=("nobody",))), category="c3")
@@ -633,8 +638,8 @@ def test_unit_rollup_counts_applicable_results_and_takes_the_worst() -> None:
     u1 = p.unit_rollup("u1")
     assert (u1.met, u1.applicable, u1.not_applicable, u1.status) == (2, 2, 2, Status.MET)
     assert u1.share == 1.0
-    # u2 (soe): i1 reported 0, below the pace -> behind; i2 overdue; i3 has no target and
-    # was reported -> met.
+    # u2 (soe): i1 reported 0, below the pace -> behind; i2 overdue; i3 (minimum 0) was
+    # reported -> met.
     u2 = p.unit_rollup("u2")
     assert dict(u2.counts) == {
         Status.MET: 1,
@@ -921,3 +926,111 @@ def test_values_only_come_from_effective_reports_and_statuses_follow_the_order(
                     for pid in f.periods
                 )
                 assert r.value is not None or as_of <= first_due
+
+
+# ------------------------------------------------------------------ indicator kinds
+# QUARTERS: Q2 ends 06-30 and its report is due 07-10; Q3 ends 09-30, due 10-10.
+
+
+def _rate_kept(kind: str) -> Content:
+    """A rate of at least 95% (count / total, the latest report's), due at the year's end."""
+    rate = indicator(
+        "i1",
+        "ratio",
+        target=Target(minimum=0.95),
+        numerator=Operand(field=ref("count")),
+        denominator=Operand(field=ref("total")),
+        kind=kind,
+    )
+    return content((task("t1", rate),))
+
+
+@pytest.mark.parametrize(
+    "as_of, status",
+    [("2022-10-20", Status.BEHIND), ("2022-12-31", Status.BEHIND), ("2023-01-01", Status.OVERDUE)],
+)
+def test_a_threshold_below_its_target_is_behind_at_once_never_pro_rated(
+    as_of: str, status: Status
+) -> None:
+    # 83% in October: cumulatively that is ahead of the 74% expected by then (on track);
+    # a level to keep is simply not kept.
+    q3 = report("u1", "Q3", {"count": 83, "total": 100}, "2022-10-08T09:00:00")
+    assert one(_rate_kept("cumulative"), [q3], "2022-10-20").status is Status.ON_TRACK
+    kept = one(_rate_kept("threshold"), [q3], as_of)
+    assert (kept.status, kept.expected) == (status, None)
+
+
+def test_a_threshold_is_met_only_while_the_latest_value_meets_it() -> None:
+    c = _rate_kept("threshold")
+    q2 = report("u1", "Q2", {"count": 96, "total": 100}, "2022-07-05T09:00:00")
+    q3 = report("u1", "Q3", {"count": 83, "total": 100}, "2022-10-08T09:00:00")
+    assert one(c, [q2], "2022-07-06").status is Status.MET
+    assert one(c, [q2, q3], "2022-10-08").status is Status.BEHIND
+    q4 = report("u1", "Q4", {"count": 97, "total": 100}, "2023-01-05T09:00:00")
+    assert one(c, [q2, q3, q4], "2023-01-05").status is Status.MET  # kept again, after due
+
+
+def test_a_threshold_not_yet_reported_is_missing_only_once_a_report_was_due() -> None:
+    c = _rate_kept("threshold")
+    assert one(c, [], "2022-04-10").status is Status.ON_TRACK  # Q1 due that day
+    assert one(c, [], "2022-04-11").status is Status.NOT_REPORTED
+
+
+def _done_by(due: str) -> Content:
+    item = indicator(
+        "i1", "yes_no", field_name="flag", target=Target(equals=True), due=due, kind="deadline"
+    )
+    return content((task("t1", item),))
+
+
+@pytest.mark.parametrize(
+    "as_of, status",
+    [
+        ("2022-06-29", Status.ON_TRACK),  # before the due date
+        ("2022-06-30", Status.ON_TRACK),  # on it
+        ("2022-07-05", Status.ON_TRACK),  # after it, before the Q2 report is due: not yet due
+        ("2022-07-10", Status.ON_TRACK),  # the day the Q2 report is due
+        ("2022-07-11", Status.OVERDUE),  # after the report that would carry it was due
+    ],
+)
+def test_an_item_due_06_30_is_not_yet_due_until_its_report_of_07_10_is(
+    as_of: str, status: Status
+) -> None:
+    assert one(_done_by("2022-06-30"), [], as_of).status is status
+
+
+def test_an_item_done_by_its_date_is_met_and_stays_met() -> None:
+    done = report("u1", "Q2", {"flag": True}, "2022-07-08T09:00:00")
+    for as_of in ("2022-07-08", "2022-07-11", "2023-02-01"):
+        assert one(_done_by("2022-06-30"), [done], as_of).status is Status.MET
+
+
+@pytest.mark.parametrize(
+    "as_of, status",
+    [
+        ("2022-05-01", Status.ON_TRACK),
+        ("2022-07-10", Status.ON_TRACK),
+        ("2022-07-11", Status.OVERDUE),
+    ],
+)
+def test_an_item_reported_not_done_is_overdue_only_after_its_carrying_report_is_due(
+    as_of: str, status: Status
+) -> None:
+    # Q1 said "not yet" (and no Q2 report came): not a shortfall before the item is due.
+    not_yet = report("u1", "Q1", {"flag": False}, "2022-04-05T09:00:00")
+    assert one(_done_by("2022-06-30"), [not_yet], as_of).status is status
+
+
+def test_an_item_due_on_a_report_s_own_due_date_is_overdue_the_day_after() -> None:
+    # Due 07-10, inside Q3: the Q3 report (due 10-10) is the one that carries it.
+    c = _done_by("2022-07-10")
+    assert one(c, [], "2022-10-10").status is Status.ON_TRACK
+    assert one(c, [], "2022-10-11").status is Status.OVERDUE
+
+
+def test_a_cumulative_item_keeps_its_due_date_as_the_deadline() -> None:
+    # The default kind is unchanged: overdue the day after its own due date.
+    item = indicator(
+        "i1", "yes_no", field_name="flag", target=Target(equals=True), due="2022-06-30"
+    )
+    assert one(content((task("t1", item),)), [], "2022-07-01").status is Status.OVERDUE

@@ -94,7 +94,11 @@ def test_blanks_around_a_number_are_ignored():
         ({"count": 1, "done": "maybe"}, "done", "请选择“是”或“否”"),
         ({"count": 1, "on": "2025-02-30"}, "on", "请输入有效日期（格式：YYYY-MM-DD）"),
         ({"count": 1, "on": "03/01/2025"}, "on", "请输入有效日期（格式：YYYY-MM-DD）"),
-        ({"count": 1, "level": "极高"}, "level", "请从给定选项中选择"),
+        (
+            {"count": 1, "level": "极高"},
+            "level",
+            "“极高”不是可选值，请从以下选项中选择：高、中、低",
+        ),
         ({"count": 1, "notes": "这段说明太长了"}, "notes", "不能超过 5 个字"),
         ({"count": 1, "notes": "短"}, "notes", "不能少于 2 个字"),
         ({"count": 1, "notes": 12}, "notes", "请输入文字"),
@@ -113,7 +117,7 @@ def test_all_fields_in_error_are_reported_at_once():
     assert errors == {
         "count": "请输入整数",
         "share": "不能大于 1",
-        "level": "请从给定选项中选择",
+        "level": "“?”不是可选值，请从以下选项中选择：高、中、低",
         "extra": UNKNOWN_FIELD_MESSAGE,
     }
 
@@ -168,5 +172,6 @@ def test_a_real_form_from_the_second_plan_reads_a_posted_submission():
     assert values["extinguishers_checked"] == 12
     _, errors = read_record(form, {"extinguishers_checked": "9999", "rating": "优秀"})
     assert errors["extinguishers_checked"] == "不能大于 5000"
-    assert errors["rating"] == "请从给定选项中选择"
+    # An enumerated value outside the list: the message names the value and the list.
+    assert errors["rating"] == "“优秀”不是可选值，请从以下选项中选择：合格、基本合格、不合格"
     assert errors["inspected_on"] == "此项为必填项"

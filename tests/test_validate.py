@@ -31,8 +31,8 @@ BROKEN = [
     ("invalid yaml", "content/forms.yml", "    periods: [2025-T1, 2025-T2]",
      "    periods: [2025-T1, 2025-T2",
      # PyYAML notices the unclosed list where the next key starts.
-     Problem("content/forms.yml", "line 7",
-             "YAML 语法错误（第 7 行第 15 列）：无法解析（expected ',' or ']', but got ':'）")),
+     Problem("content/forms.yml", "line 15",
+             "YAML 语法错误（第 15 行第 15 列）：无法解析（expected ',' or ']', but got ':'）")),
     ("unknown category", FIRE, "category: facilities", "category: buildings",
      Problem(FIRE, "category", "类别“buildings”未在 content/plan.yml 中定义")),
     ("bad field reference", FIRE, "field: inspection.hazards_fixed",
@@ -281,3 +281,103 @@ def test_cli_without_a_command_shows_usage_and_fails(capsys):
         main([])
     assert raised.value.code == 2
     assert "usage: plansite" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ checks across fields
+# The second plan's inspection form declares: extinguishers checked not above the school's
+# own count in units.csv (an error), hazards fixed not above hazards found (a warning).
+
+
+def test_a_report_above_a_unit_registry_column_is_an_error(tmp_path, capsys):
+    root = copy_plan(tmp_path)
+    # 实验中学 has 150 extinguishers in units.csv.
+    edit(root, SHIYAN, '"extinguishers_checked": 120', '"extinguishers_checked": 900')
+    said = "已检查灭火器数量不能超过本校灭火器总数（填报 900，单位名录“extinguishers”为 150）"
+    assert validate_repository(root) == [Problem(SHIYAN, "values.extinguishers_checked", said)]
+    assert main(["validate", "--root", str(root)]) == 1
+
+
+def test_a_warning_without_explanation_is_an_error_and_with_one_a_warning(tmp_path, capsys):
+    root = copy_plan(tmp_path)
+    edit(root, SHIYAN, '"hazards_fixed": 4', '"hazards_fixed": 7')
+    said = "本期整改隐患数一般不超过本期发现的隐患数（填报 7，“本期发现隐患（处）”为 5）"
+    assert validate_repository(root) == [
+        Problem(SHIYAN, "values.hazards_fixed", f"{said}；数据异常但没有说明（explanation）")
+    ]
+    edit(root, SHIYAN, '"values"', '"explanation": "含上期遗留的 2 处隐患", "values"')
+    explained = f"{said}；填报单位说明：含上期遗留的 2 处隐患"
+    assert validate_repository(root) == [
+        Problem(SHIYAN, "values.hazards_fixed", explained, warning=True)
+    ]
+    capsys.readouterr()
+    assert main(["validate", "--root", str(root)]) == 0  # a warning: printed, still valid
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        f"{SHIYAN}: values.hazards_fixed: 警告：{said}；填报单位说明：含上期遗留的 2 处隐患",
+        "校验通过（有 1 个警告，请核实）",
+    ]
+
+
+def test_a_check_naming_an_unknown_field_or_column_is_a_plan_problem(tmp_path):
+    root = copy_plan(tmp_path)
+    edit(root, "content/forms.yml", "not_above: {unit: extinguishers}", "not_above: {unit: pupils}")
+    edit(
+        root, "content/forms.yml", "not_above: {field: hazards_found}", "not_above: {field: rating}"
+    )
+    problems = [p for p in validate_repository(root) if p.file == "content/forms.yml"]
+    assert problems == [
+        Problem("content/forms.yml", "forms[0].checks[0].not_above.unit",
+                "单位数据列“pupils”不是 schemas/units.schema.json 中的整数列"),
+        Problem("content/forms.yml", "forms[0].checks[1].not_above.field",
+                "“rating”不是本表单的数值字段（可用：extinguishers_checked、hazards_fixed、hazards_found）"),
+    ]  # fmt: skip
+
+
+# ------------------------------------------------------------------ warnings: likely mistakes
+
+
+def warnings_of(root: Path) -> list[Problem]:
+    problems = validate_repository(root)
+    assert all(problem.warning for problem in problems), problems
+    return problems
+
+
+def test_a_rate_target_above_1_is_a_warning_not_an_error(tmp_path, capsys):
+    root = copy_plan(tmp_path)
+    edit(root, FIRE, "target: {min: 1.0}", "target: {min: 100}")
+    (warning,) = warnings_of(root)
+    assert (warning.file, warning.field) == (FIRE, "indicators[0].target.min")
+    assert warning.message.startswith("比率目标 min: 100 大于 1（100%），永远无法达到")
+    assert main(["validate", "--root", str(root)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{FIRE}: indicators[0].target.min: 警告：比率目标")
+    assert out[-1] == "校验通过（有 1 个警告，请核实）"
+
+
+def test_a_due_date_outside_the_plan_period_is_a_warning(tmp_path):
+    root = copy_plan(tmp_path)
+    edit(root, FIRE, "due: 2025-12-31", "due: 2026-12-31")
+    assert warnings_of(root) == [
+        Problem(FIRE, "indicators[0].due",
+                "截止日期 2026-12-31 不在方案期限（2025-01-01 至 2025-12-31）内", warning=True)
+    ]  # fmt: skip
+
+
+def test_an_indicator_id_used_in_two_tasks_is_a_warning(tmp_path):
+    root = copy_plan(tmp_path)
+    edit(root, "content/tasks/02-dormitory.md", "id: night-patrol", "id: hazards-fixed")
+    (warning,) = warnings_of(root)
+    assert (warning.file, warning.field) == ("content/tasks/02-dormitory.md", "indicators[0].id")
+    assert warning.message.startswith(
+        "指标标识“hazards-fixed”已在 content/tasks/01-fire-equipment.md 中使用"
+    )
+
+
+def test_a_target_the_field_constraints_never_reach_is_a_warning(tmp_path):
+    root = copy_plan(tmp_path)
+    # hazards_fixed is at most 500 per report, over three periods: 1500 at most.
+    edit(root, FIRE, "    measure: 处\n", "    measure: 处\n    target: {min: 2000}\n")
+    assert warnings_of(root) == [
+        Problem(FIRE, "indicators[1].target.min",
+                "目标 2000 处 无法达到：按表单字段的取值上限，最多只能达到 1500 处", warning=True)
+    ]  # fmt: skip

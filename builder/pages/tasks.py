@@ -36,7 +36,9 @@ def task_page(site: Site, task: Task) -> GeneratedPage:
         {
             "indicator": indicator,
             "target": target_text(indicator),
-            "applies": applies_text(site.content, indicator.applies_to, flag_labels),
+            "applies": applies_text(
+                site.content, task.applies_to.narrowed_by(indicator.applies_to), flag_labels
+            ),
             "rollup": rollup(site.progress.for_indicator(indicator.id)),
         }
         for indicator in task.indicators

@@ -3,6 +3,7 @@ Schema in schemas/forms/<id>.json (its fields)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,14 @@ import frictionless
 
 from builder.documents import Document, duplicates, read_json, read_yaml_mapping
 from builder.fields import FIELD_TYPES, FieldType
-from builder.model import FIELD_NAME, Form, FormField, Problem
+from builder.model import FIELD_NAME, CheckOperand, Form, FormCheck, FormField, Problem
 from builder.plan.applies_to import read_applies_to, read_ids
 from builder.plan.files import FORM_SCHEMAS_DIR, FORMS_FILE
 from builder.plan.references import Reference
 
-FORM_KEYS = {"id", "periods", "applies_to"}
+FORM_KEYS = {"id", "periods", "applies_to", "checks"}
+CHECK_KEYS = {"field", "sum", "not_above", "equals", "level", "message"}
+RELATIONS = {"not_above": "不大于", "equals": "等于"}
 BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
 
@@ -56,6 +59,10 @@ def read_forms(root: Path, problems: list[Problem]) -> FormsFile:
             read.broken.add(form_id)
             continue
         schema_path, descriptor, fields = schema
+        checks = _read_checks(doc, entry.get("checks"), f"{path}.checks", fields, read.references)
+        if checks is None:
+            read.broken.add(form_id)
+            continue
         read.forms.append(
             Form(
                 id=form_id,
@@ -65,12 +72,99 @@ def read_forms(root: Path, problems: list[Problem]) -> FormsFile:
                 fields=tuple(fields),
                 periods=tuple(periods),
                 applies_to=applies_to,
+                checks=tuple(checks),
                 descriptor=descriptor,
             )
         )
     for repeated in sorted(duplicates(ids)):
         doc.problem("forms", f"表单标识“{repeated}”重复")
     return read
+
+
+def _read_checks(
+    doc: Document, value: Any, path: str, fields: list[FormField], references: list[Reference]
+) -> list[FormCheck] | None:
+    """A form's checks across its fields and against the unit registry; None on a problem."""
+    if value is None:
+        return []
+    before = len(doc.problems)
+    numeric = {f.name for f in fields if FIELD_TYPES[f.type].numeric}
+
+    def field_name(name: Any, where: str) -> str | None:
+        if name not in numeric:
+            doc.problem(
+                where, f"“{name}”不是本表单的数值字段（可用：{'、'.join(sorted(numeric))}）"
+            )
+            return None
+        return str(name)
+
+    checks = []
+    for index, item in enumerate(value if isinstance(value, list) else [value]):
+        where = f"{path}[{index}]"
+        entry = doc.mapping(item, where, "校验规则")
+        if entry is None:
+            continue
+        doc.keys(entry, CHECK_KEYS, where)
+        if ("field" in entry) == ("sum" in entry):
+            doc.problem(where, "应当且只能设置 field（一个字段）或 sum（字段列表）之一")
+            continue
+        names = [entry["field"]] if "field" in entry else entry["sum"]
+        if not isinstance(names, list) or not names:
+            doc.problem(f"{where}.sum", "应为字段名列表")
+            continue
+        checked = [
+            field_name(name, f"{where}.{'field' if 'field' in entry else 'sum'}") for name in names
+        ]
+        relations = [key for key in RELATIONS if key in entry]
+        if len(relations) != 1:
+            doc.problem(where, "应当且只能设置 not_above（不大于）或 equals（等于）之一")
+            continue
+        relation = relations[0]
+        other = _check_operand(doc, entry[relation], f"{where}.{relation}", field_name, references)
+        level = entry.get("level", "error")
+        if level not in ("error", "warning"):
+            doc.problem(
+                f"{where}.level",
+                f"level 应为 error（拒绝提交）或 warning（需说明），而不是“{level}”",
+            )
+            continue
+        message = doc.text(entry, "message", where, required=False) or ""
+        if other is None or None in checked:
+            continue
+        checks.append(
+            FormCheck(
+                fields=tuple(name for name in checked if name is not None),
+                relation=relation,  # type: ignore[arg-type]
+                other=other,
+                level=level,
+                message=message,
+            )
+        )
+    return None if len(doc.problems) > before else checks
+
+
+def _check_operand(
+    doc: Document,
+    value: Any,
+    where: str,
+    field_name: Callable[[Any, str], str | None],
+    references: list[Reference],
+) -> CheckOperand | None:
+    entry = doc.mapping(value, where, "比较对象")
+    if entry is None:
+        return None
+    doc.keys(entry, {"field", "unit"}, where)
+    if ("field" in entry) == ("unit" in entry):
+        doc.problem(where, "应当且只能设置 field（本表单字段）或 unit（单位数据列）之一")
+        return None
+    if "field" in entry:
+        name = field_name(entry["field"], f"{where}.field")
+        return None if name is None else CheckOperand(field=name)
+    column = doc.identifier_value(entry["unit"], f"{where}.unit")
+    if column is None:
+        return None
+    references.append(Reference(doc.file, f"{where}.unit", "attribute", column))
+    return CheckOperand(unit_column=column)
 
 
 def frictionless_schema(

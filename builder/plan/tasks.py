@@ -24,14 +24,15 @@ from builder.model import (
 from builder.plan.applies_to import read_applies_to
 from builder.plan.files import GUARANTEES_DIR, TASKS_DIR
 from builder.plan.references import FieldUse, Reference
-from builder.rules import RULES
+from builder.rules import RULES, Rule
+from builder.rules.kinds import DEFAULT_KIND, KINDS
 
 TaskKind = Literal["task", "guarantee"]
 
 TASK_KEYS = {"id", "number", "category", "title", "applies_to", "forms", "indicators", "checklist"}
 INDICATOR_KEYS = {
     "id", "title", "rule", "field", "numerator", "denominator", "target", "measure", "due",
-    "applies_to",
+    "applies_to", "kind",
 }  # fmt: skip
 FIELD_REF_MESSAGE = "字段引用“{}”应写成 表单标识.字段名（例如 form-id.field_name）"
 
@@ -119,6 +120,7 @@ def _indicator(reader: _Reader, task_id: str, value: Any, path: str) -> Indicato
     target = None
     if entry.get("target") is not None:
         target = rule.read_target(entry["target"], f"{path}.target", doc)
+    kind = _kind(doc, entry, path, rule)
     measure = doc.text(entry, "measure", path, required=False) or ""
     applies_to = reader.applies_to(entry.get("applies_to"), f"{path}.applies_to")
     if len(doc.problems) > before:
@@ -136,7 +138,20 @@ def _indicator(reader: _Reader, task_id: str, value: Any, path: str) -> Indicato
         target=target,
         measure=measure,
         applies_to=applies_to,
+        kind=kind,
     )
+
+
+def _kind(doc: Document, entry: dict[str, Any], path: str, rule: Rule) -> str:
+    """The indicator's kind (builder.rules.kinds), one the rule accepts; cumulative by default."""
+    name = entry.get("kind", DEFAULT_KIND)
+    if name not in KINDS or name not in rule.kinds:
+        valid = "、".join(rule.kinds)
+        doc.problem(f"{path}.kind", f"指标类型“{name}”无效，{rule.name} 规则可用：{valid}")
+        return DEFAULT_KIND
+    if KINDS[name].needs_target and entry.get("target") is None:
+        doc.problem(f"{path}.target", f"{name}（{KINDS[name].label}）类指标需要设置 target")
+    return str(name)
 
 
 def _checklist(reader: _Reader, items: list[Any]) -> list[ChecklistItem]:

@@ -141,7 +141,7 @@ def _read_rows(
         for field_, read_cell, cell in zip(fields, readers, row, strict=True):
             value, notes = read_cell(cell.strip())
             if notes:
-                message = cell_error_message(field_, notes)
+                message = cell_error_message(field_, notes, cell.strip())
                 problems.append(Problem(UNITS_FILE, f"row {number}: {field_.name}", message))
                 value = None  # Frictionless returns the value even when it fails a constraint
             values[field_.name] = value

@@ -93,6 +93,8 @@ class Rule:
     draw: ClassVar[Draw] = "level"
     # The form field types the rule reads (its `field`, or the fields of its operands).
     field_types: ClassVar[tuple[str, ...]] = NUMERIC_TYPES
+    # The indicator kinds (builder.rules.kinds) the rule's values make sense for.
+    kinds: ClassVar[tuple[str, ...]] = ("cumulative", "threshold", "deadline")
 
     def read_inputs(self, entry: dict[str, Any], path: str, reader: PlanReader) -> Inputs:
         raise NotImplementedError
