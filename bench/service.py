@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.measure import REPO_ROOT, Results, header, percentile
-from bench.validation import as_posted, sample_records
+from bench.validation import as_posted, sample_records, within_checks
 from bench.workload import make_workload
 from builder.model import Content, Form, Unit
 from builder.plan import load_content
@@ -377,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         for unit, form in pairs:
             base = f"/forms/units/{unit.id}/{form.id}/{form.periods[0]}/"
             values = [
-                {k: as_posted(v) for k, v in record.items()}
+                {k: as_posted(v) for k, v in within_checks(form, record, [unit]).items()}
                 for record in sample_records(form, 20, args.seed)
             ]
             cycles.append(Cycle(base, base + "check", values))

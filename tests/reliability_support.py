@@ -23,15 +23,15 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bench.validation import as_posted, sample_records
-from builder.model import Content, Form
+from bench.validation import as_posted, sample_records, within_checks
+from builder.model import Content, Form, Unit
 from forms.accounts import AccountStore
 from tests.app_fixtures import FIXTURE, git, make_repository
 
@@ -112,10 +112,15 @@ def slots(content: Content) -> list[Slot]:
     ]
 
 
-def valid_values(form: Form, count: int, seed: int) -> list[dict[str, str]]:
-    """`count` records that pass the form's schema, as an HTML form posts them."""
+def valid_values(form: Form, count: int, seed: int, units: Sequence[Unit]) -> list[dict[str, str]]:
+    """`count` records that pass the form's schema and its checks for every unit of `units`,
+    as an HTML form posts them."""
     return [
-        {name: as_posted(value) for name, value in record.items() if value is not None}
+        {
+            name: as_posted(value)
+            for name, value in within_checks(form, record, units).items()
+            if value is not None
+        }
         for record in sample_records(form, count, seed)
     ]
 

@@ -99,7 +99,7 @@ def test_while_the_remote_or_forge_is_away_submissions_are_accepted_queued_then_
             FORGE_TOKEN=forge.token,
         )
     work = slots(content)[::2]  # every unit, a few forms and periods each
-    values = {form.id: valid_values(form, len(work), 5) for form in content.forms}
+    values = {form.id: valid_values(form, len(work), 5, content.units) for form in content.forms}
     try:
         with running(
             repo, instance, workers=2, threads=4, SYNC_INTERVAL="1", **settings, **QUOTA_FREE
@@ -155,7 +155,7 @@ def test_the_service_killed_50_times_during_submissions_loses_nothing_it_acknowl
     instance = tmp_path / "instance"
     add_accounts(instance, {**reporters(repo), "checker": ("reviewer", None)})
     work = slots(content)
-    values = {form.id: valid_values(form, 200, 7) for form in content.forms}
+    values = {form.id: valid_values(form, 200, 7, content.units) for form in content.forms}
     rng = random.Random(11)
     acknowledged: set[str] = set()
     failures: list[str] = []
@@ -322,8 +322,9 @@ def test_a_full_or_read_only_disk_is_a_clear_503_and_nothing_unstored_is_acknowl
     tmp_path: Path, fault: str
 ) -> None:
     repo = plan_repository(tmp_path)
-    slot = slots(load_content(repo))[0]
-    values = valid_values(slot.form, 1, 9)[0]
+    content = load_content(repo)
+    slot = slots(content)[0]
+    values = valid_values(slot.form, 1, 9, content.units)[0]
     remote = clone_bare(repo, tmp_path / "remote.git")
     with contextlib.ExitStack() as stack:
         if fault == "disk-full":
@@ -400,7 +401,7 @@ def test_a_broken_plan_on_main_is_refused_naming_the_file_and_the_last_good_site
     instance = tmp_path / "instance"
     add_accounts(instance, {**reporters(repo), "checker": ("reviewer", None)})
     work = [s for s in slots(content) if s.unit == content.units[0].id][:2]
-    values = {form.id: valid_values(form, 2, 13) for form in content.forms}
+    values = {form.id: valid_values(form, 2, 13, content.units) for form in content.forms}
     with running(
         repo, instance, workers=2, threads=2, SYNC_INTERVAL="3600", **QUOTA_FREE
     ) as server:

@@ -12,7 +12,7 @@ import json
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 import pygit2
 import pytest
 
-from builder.model import report_path
+from builder.model import Unit, report_path
 from builder.plan import load_content
 from forms.outbox import APPROVED, IN_REVIEW, Outbox
 from tests.reliability_support import (
@@ -51,11 +51,13 @@ QUOTA = 10  # submissions per unit and hour (forms.quotas)
 FIGURES: dict[str, Any] = {}  # printed at the end of each test for tests/README.md
 
 
-def submit_all(server: Server, accounts: list[str], work: list[Slot], seed: int) -> Tally:
+def submit_all(
+    server: Server, accounts: list[str], work: list[Slot], seed: int, units: Sequence[Unit]
+) -> Tally:
     """CLIENTS threads, each a logged-in browser submitting its share of `work` in turn."""
     tally = Tally()
     lock = threading.Lock()
-    values = {form.id: valid_values(form, 50, seed) for form in {s.form for s in work}}
+    values = {form.id: valid_values(form, 50, seed, units) for form in {s.form for s in work}}
 
     def client(number: int) -> None:
         browser = logged_in(server.port, accounts[number % len(accounts)])
@@ -85,11 +87,11 @@ def submit_all(server: Server, accounts: list[str], work: list[Slot], seed: int)
     return tally
 
 
-def submit_repeatedly(server: Server, slot: Slot, times: int) -> Tally:
+def submit_repeatedly(server: Server, slot: Slot, times: int, units: Sequence[Unit]) -> Tally:
     """One unit's reporter sending `times` reports for one slot (each correcting the last)."""
     tally = Tally()
     browser = logged_in(server.port, slot.unit)
-    for posted in valid_values(slot.form, times, seed=9):
+    for posted in valid_values(slot.form, times, 9, units):
         status, submission_id, _ = browser.submit(slot, posted)
         if submission_id is None:
             tally.refused.append((status, slot.fill_url))
@@ -169,8 +171,8 @@ def test_a_thousand_submissions_from_16_clients_are_each_stored_once_approved_an
     with running(repo, instance, workers=4, threads=4, SUBMISSIONS_PER_HOUR=str(QUOTA)) as server:
         start = time.monotonic()
         with ThreadPoolExecutor(1) as pool:
-            greedy = pool.submit(submit_repeatedly, server, greedy_slot, QUOTA + 4)
-            tally = submit_all(server, clerks, work, seed=1)
+            greedy = pool.submit(submit_repeatedly, server, greedy_slot, QUOTA + 4, content.units)
+            tally = submit_all(server, clerks, work, 1, content.units)
             greedy_tally = greedy.result(timeout=1800)
         FIGURES["submit_seconds"] = time.monotonic() - start
         assert tally.errors == [] and tally.refused == []
@@ -297,7 +299,7 @@ def test_concurrent_approvals_and_a_content_push_to_main_lose_no_merge(tmp_path:
     add_accounts(instance, {"clerk": ("admin", None), **{r: ("reviewer", None) for r in reviewers}})
 
     with running(repo, instance, workers=4, threads=4) as server:
-        tally = submit_all(server, ["clerk"], work, seed=3)
+        tally = submit_all(server, ["clerk"], work, 3, content.units)
         assert len(tally.acknowledged) == RACE_SUBMISSIONS
         remote = instance / "remote.git"
         ids = shuffled(list(tally.acknowledged), 4)
