@@ -40,7 +40,12 @@ def make_private_database(path: Path) -> None:
 
 
 def _tighten(path: Path, mode: int) -> None:
-    current = stat.S_IMODE(path.stat().st_mode)
+    try:
+        current = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        # A -wal or -shm file SQLite removed meanwhile (another worker's last connection
+        # closed): nothing left to tighten.
+        return
     if current & ~mode == 0:
         return
     try:
