@@ -9,6 +9,7 @@ its companions private too; those found lying about are tightened as well.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -30,8 +31,12 @@ def make_private_folder(path: Path) -> None:
 def make_private_database(path: Path) -> None:
     """Create the database file `path` empty as 0600 before SQLite first opens it (SQLite
     would create it 0644), or tighten it and its companion files."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
-    os.close(fd)
+    # Only a file that does not exist yet is opened here: closing any descriptor of a file
+    # drops every POSIX lock this process holds on it, those of SQLite connections already
+    # open on it included (the accounts file has two stores), and another worker may then
+    # reset the WAL under them ("disk I/O error").
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
     _tighten(path, PRIVATE_FILE)
     for suffix in SQLITE_COMPANIONS:
         companion = path.with_name(path.name + suffix)

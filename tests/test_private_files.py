@@ -92,3 +92,34 @@ def test_the_users_command_run_first_creates_a_private_instance(
     assert main([*command, "--password-stdin"]) == 0
     assert mode(instance) == "0o700"
     assert mode(instance / "accounts.sqlite") == "0o600"
+
+
+def test_opening_a_store_keeps_the_locks_of_connections_already_open_on_its_file(
+    tmp_path: Path,
+) -> None:
+    """The accounts file holds two stores. Making the second private closed a descriptor
+    of the file, which drops every POSIX lock the process held on it: another worker then
+    took itself for the last connection, removed the WAL under the first store, and logins
+    failed with "disk I/O error" under load."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    from forms.private_files import make_private_database
+
+    path = tmp_path / "accounts.sqlite"
+    make_private_database(path)
+    first = sqlite3.connect(path)
+    first.execute("PRAGMA journal_mode=WAL")
+    first.execute("CREATE TABLE t (x)")
+    first.commit()
+    first.execute("SELECT * FROM t").fetchall()  # open, holding its shared lock on the file
+
+    make_private_database(path)  # the second store of the same file
+
+    other = "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); "
+    other += "db.execute('INSERT INTO t VALUES (1)'); db.commit(); db.close()"
+    subprocess.run([sys.executable, "-c", other, str(path)], check=True)
+    # Not the last connection: the other process must have left the WAL in place.
+    assert path.with_name(path.name + "-wal").exists()
+    assert first.execute("SELECT count(*) FROM t").fetchone() == (1,)
