@@ -12,6 +12,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from forms.auth import current_account, login_required
 from forms.fill import report_rows, state_label
 from forms.forges.base import ForgeError
+from forms.outbox import APPROVED, REJECTED, SUPERSEDED
 from forms.permissions import require_identifier, require_review
 from forms.repository import RepositoryError
 from forms.services import services
@@ -87,10 +88,16 @@ def _detail(
         else [(name, str(value)) for name, value in report.values.items()]
     )
     units, forms, periods = _titles()
+    newest = (
+        store.submissions.outbox.newest_in_slot(record.unit, record.form, record.period)
+        if record.state == SUPERSEDED
+        else None
+    )
     return (
         render_template(
             "review_detail.html",
             record=record,
+            newest=newest,
             report=report,
             rows=rows,
             diff=store.submissions.diff(record.id),
@@ -169,7 +176,7 @@ def _decide(
     """Approve or return once: a decided, refused or failed decision goes back to the
     submission with its message, a taken one to the queue."""
     back = url_for("review.detail", submission_id=record.id)
-    if record.state not in OPEN_STATES:
+    if record.state in (APPROVED, REJECTED):
         flash("该填报已审核过，无需重复操作。", "info")
         return redirect(back)
     try:

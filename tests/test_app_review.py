@@ -114,3 +114,57 @@ def test_approval_says_whether_the_site_will_count_the_report(
 
     assert f"已通过填报 {sid}" in page
     assert said in page
+
+
+def test_a_correction_supersedes_the_pending_submission_which_cannot_be_approved(setup) -> None:
+    first = submit(setup)
+    second = submit(setup, {**INSPECTION_OK, "hazards_fixed": "3"})
+    reviewer = logged_in(setup, "checker")
+
+    queue = reviewer.get("/forms/review/").get_data(as_text=True)
+    assert "待审核（1）" in queue and second in queue
+    page = reviewer.get(f"/forms/review/{first}").get_data(as_text=True)
+    assert "已被更正取代" in page and "审核通过</button>" not in page
+    assert f'href="/forms/review/{second}"' in page  # the one to review instead
+    refused = post(reviewer, f"/forms/review/{first}/approve", follow_redirects=True)
+    assert "该填报已被更正取代，不能审核" in refused.get_data(as_text=True)
+    assert setup.submissions.get(first).state == "superseded"
+    reporter_page = logged_in(setup, "dongfeng").get(f"/forms/submissions/{first}")
+    assert "已被更正取代" in reporter_page.get_data(as_text=True)
+
+
+def test_a_reporter_withdraws_a_pending_submission_of_their_own_unit(setup) -> None:
+    sid = submit(setup)
+    reporter = logged_in(setup, "dongfeng")
+    assert "撤回填报</button>" in reporter.get(f"/forms/submissions/{sid}").get_data(as_text=True)
+
+    # Another unit's reporter and a request without the CSRF token change nothing.
+    other = post(logged_in(setup, "shiyan"), f"/forms/submissions/{sid}/withdraw")
+    forged = reporter.post(f"/forms/submissions/{sid}/withdraw")
+    assert (other.status_code, forged.status_code) == (403, 400)
+    assert setup.submissions.get(sid).state == "queued"
+
+    done = post(reporter, f"/forms/submissions/{sid}/withdraw", follow_redirects=True)
+
+    page = done.get_data(as_text=True)
+    assert "已撤回填报" in page and "撤回填报</button>" not in page
+    assert setup.submissions.get(sid).state == "withdrawn"
+    portal = reporter.get("/forms/units/dongfeng-ps/").get_data(as_text=True)
+    assert "已撤回" in portal
+    reviewer = logged_in(setup, "checker")
+    assert "待审核（0）" in reviewer.get("/forms/review/").get_data(as_text=True)
+    refused = post(reviewer, f"/forms/review/{sid}/approve", follow_redirects=True)
+    assert "该填报已由填报单位撤回，不能审核" in refused.get_data(as_text=True)
+
+
+def test_an_approved_submission_cannot_be_withdrawn(setup) -> None:
+    sid = submit(setup)
+    post(logged_in(setup, "checker"), f"/forms/review/{sid}/approve")
+    reporter = logged_in(setup, "dongfeng")
+
+    assert "撤回填报</button>" not in reporter.get(f"/forms/submissions/{sid}").get_data(
+        as_text=True
+    )
+    page = post(reporter, f"/forms/submissions/{sid}/withdraw", follow_redirects=True)
+    assert "该填报已通过，不能撤回" in page.get_data(as_text=True)
+    assert setup.submissions.get(sid).state == "approved"

@@ -20,7 +20,7 @@ from forms.forges.base import (
 )
 from forms.forges.gitea import GiteaForge
 from forms.forges.github import GitHubForge
-from forms.outbox import APPROVED, IN_REVIEW, QUEUED, REJECTED
+from forms.outbox import APPROVED, IN_REVIEW, QUEUED, REJECTED, SUPERSEDED, WITHDRAWN
 from forms.services import git_config
 from forms.settings import load_settings
 from forms.submissions import CLOSED_ON_FORGE, ForgeConfig, GitConfig, SubmissionService
@@ -501,3 +501,58 @@ def test_every_registered_forge_is_made_by_its_own_module() -> None:
             committer=committer,
         )
         assert forge.kind == kind
+
+
+def test_a_superseded_submissions_pull_request_is_closed_with_a_comment(setup: Setup) -> None:
+    setup.service.submit(sample_report("r-1"), [], "张三", "a@example.org")
+    setup.service.sync(now=T0)
+    correction = {**sample_report("r-2"), "submitted_at": "2022-10-09T09:30:00+08:00"}
+    setup.service.submit(correction, [], "张三", "a@example.org")
+    before = main_tip(setup)
+
+    setup.service.sync(now=T0 + 1)
+
+    pulls = {pull.head: pull for pull in setup.fake.pulls.values()}
+    old, new = pulls["submit/unit-a/r-1"], pulls["submit/unit-a/r-2"]
+    assert (old.state, old.merged) == ("closed", False)
+    assert old.comments == ["该填报已被同一单位、表单和周期的更正取代，合并请求已关闭。"]
+    assert new.state == "open"
+    assert main_tip(setup) == before
+    assert setup.service.get("r-1").state == SUPERSEDED
+    # Closed once: a later sync does not ask the forge again.
+    asked = len(setup.fake.requests)
+    setup.service.sync(now=T0 + 2)
+    assert [r for r in setup.fake.requests[asked:] if r[0] != "GET"] == []
+
+
+def test_a_withdrawn_submissions_pull_request_is_closed_even_after_an_outage(
+    setup: Setup,
+) -> None:
+    setup.service.submit(sample_report("r-1"), [], "张三", "a@example.org")
+    setup.service.sync(now=T0)
+    setup.fake.down = True
+
+    setup.service.withdraw("r-1", "张三")  # the forge is away: withdrawn all the same
+
+    assert setup.service.get("r-1").state == WITHDRAWN
+    pull = next(iter(setup.fake.pulls.values()))
+    assert pull.state == "open"
+    setup.fake.down = False
+    setup.service.sync(now=T0 + 3600)
+    assert (pull.state, pull.comments) == ("closed", ["该填报已由填报单位撤回，合并请求已关闭。"])
+
+
+def test_a_superseded_pull_request_merged_in_the_forge_shows_as_approved(setup: Setup) -> None:
+    """What the submission shows matches main: a merge in the forge's own interface
+    publishes the report whatever the service had decided."""
+    setup.service.submit(sample_report("r-1"), [], "张三", "a@example.org")
+    setup.service.sync(now=T0)
+    number = setup.service.outbox.entry("r-1").pr_number
+    setup.service.withdraw("r-1", "张三")
+    setup.fake.pulls[number].state = "open"  # reopened by someone in the forge
+    setup.fake.merge_in_ui(number, user="wangwu")
+    headers, body = setup.fake.webhook("pull_request", setup.fake.pull_request_payload(number))
+
+    assert setup.service.handle_webhook(setup.fake.dialect, headers, body)
+
+    assert setup.service.get("r-1").state == APPROVED
