@@ -26,8 +26,8 @@ from typing import Any
 
 import pygit2
 
-from builder.model import Report, evidence_dir, is_identifier, report_path
-from builder.reports import report_from_document, report_json
+from builder.model import Problem, Report, evidence_dir, is_identifier, report_path
+from builder.reports import REPORTS_DIR, parse_report, report_from_document, report_json
 from forms import repository
 from forms.forges import FORGES, make_forge
 from forms.forges.base import (
@@ -244,6 +244,30 @@ class SubmissionService:
     def diff(self, submission_id: str) -> str:
         record = self._require(submission_id).record
         return repository.diff_to_parent(self._repo(), record.commit)
+
+    def main_commit(self) -> str | None:
+        """The commit of main as the service last fetched it (at most every
+        fetch_interval seconds), None before any copy of main."""
+        self._refresh_main()
+        main = repository.resolve(self._repo(), self.config.main_branch)
+        return str(main.id) if main is not None else None
+
+    def reports_on_main(self, commit: str, folder: str = REPORTS_DIR) -> builtins.list[Report]:
+        """The approved reports under `folder` of main at `commit` (a slot's folder, or all
+        of data/reports); a file that fails the report checks is logged and left out, as
+        the site's build leaves it out."""
+        reports = []
+        for path, data in repository.files_under(self._repo(), commit, folder, ".json"):
+            problems: builtins.list[Problem] = []
+            try:
+                report = parse_report(path, json.loads(data), None, problems)
+            except ValueError:
+                report = None
+            if report is None:
+                log.warning("report %s on main cannot be read: %s", path, problems)
+                continue
+            reports.append(report)
+        return reports
 
     # -- submitting ----------------------------------------------------------------------
 
