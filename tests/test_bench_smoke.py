@@ -130,3 +130,14 @@ def test_service_benchmark_submits_through_gunicorn_and_measures_the_baseline() 
             assert level["submit_p50_ms"] <= level["submit_p99_ms"]
     assert figures["server_errors"] == 0
     assert "target_p99" in figures and "throughput_ratio_2" in figures
+
+
+def test_preview_benchmark_measures_previews_against_evaluating_everything_again() -> None:
+    figures = run_bench("preview")
+    assert figures["units"] == 20
+    assert figures["previews_changing_figures"] > 0  # the previews are of reports that matter
+    assert figures["warm_median_ms"] <= figures["warm_p95_ms"]
+    assert figures["full_over_preview"] == pytest.approx(
+        figures["full_median_ms"] / figures["warm_median_ms"], rel=1e-6
+    )
+    assert "bar_met" in figures
