@@ -363,7 +363,7 @@ def test_a_push_to_main_reported_by_webhook_triggers_a_rebuild(setup: Setup) -> 
 
 def test_sync_polls_open_pull_requests_when_no_webhook_arrives(setup: Setup) -> None:
     setup.service.submit(sample_report("r-1"), [], "张三", "a@example.org")
-    setup.service.submit(sample_report("r-2"), [], "张三", "a@example.org")
+    setup.service.submit(sample_report("r-2", unit="unit-b"), [], "李四", "b@example.org")
     setup.service.sync(now=T0)
     setup.fake.merge_in_ui(setup.service.outbox.entry("r-1").pr_number)
     setup.fake.close_in_ui(setup.service.outbox.entry("r-2").pr_number)

@@ -491,7 +491,7 @@ def test_concurrent_approvals_and_content_pushes_lose_nothing(
 
     files = main_files(remote)
     for n, submission_id in enumerate(ids):
-        assert f"data/reports/quarterly/2022-Q1/unit-{n % 3}/{submission_id}.json" in files
+        assert f"data/reports/quarterly/2022-P{n}/unit-{n % 3}/{submission_id}.json" in files
     assert set(edited) <= files
     log = git(remote, "log", "--format=%s", "main")
     assert sum(line.startswith("Approve submission m-") for line in log.splitlines()) == 24
