@@ -41,7 +41,9 @@ __all__ = [
     "Rollup",
     "applies",
     "evaluate",
+    "evaluate_unit",
     "next_due",
+    "replace_results",
     "rollup",
 ]
 
@@ -86,6 +88,19 @@ def rollup(results: Iterable[IndicatorResult]) -> Rollup:
     """Counts, share met and worst status over any set of results."""
     counts = _no_counts()
     for result in results:
+        counts[result.status] += 1
+    return _rollup(counts)
+
+
+def replace_results(
+    before: Rollup, removed: Iterable[IndicatorResult], added: Iterable[IndicatorResult]
+) -> Rollup:
+    """A roll-up with some of the results it covered replaced by others (one unit's
+    results before and after a report), without counting everything again."""
+    counts = {**before.counts, Status.NOT_APPLICABLE: before.not_applicable}
+    for result in removed:
+        counts[result.status] -= 1
+    for result in added:
         counts[result.status] += 1
     return _rollup(counts)
 
@@ -227,11 +242,7 @@ class _Column:
     expected: float | None  # the value expected by now, when the kind pro-rates its target
 
 
-def evaluate(content: Content, reports: Iterable[Report], as_of: date) -> Progress:
-    """Compute every unit x indicator result, the roll-ups and reporting states as of a date."""
-    reports = tuple(reports)
-    effective = effective_reports(reports, as_of)
-    by_unit = _reports_by_unit(content, effective)
+def _columns(content: Content, as_of: date) -> list[_Column]:
     columns = []
     for task in content.tasks:
         for indicator in task.indicators:
@@ -239,6 +250,38 @@ def evaluate(content: Content, reports: Iterable[Report], as_of: date) -> Progre
             timing = _timing(content, task, indicator)
             expected = kind.expected(indicator, timing, as_of)
             columns.append(_Column(task, indicator, kind, timing, expected))
+    return columns
+
+
+def evaluate_unit(
+    content: Content, unit: Unit, reports: Iterable[Report], as_of: date
+) -> Mapping[str, IndicatorResult]:
+    """One unit's results as `evaluate` gives them, from that unit's reports alone: a
+    unit's results never depend on another unit's reports. What a single new report
+    would change is computed with it without evaluating the whole plan again."""
+    own = [report for report in reports if report.unit == unit.id]
+    unit_reports = _reports_by_unit(content, effective_reports(own, as_of)).get(unit.id, {})
+    forms = {form.id: form for form in content.forms}
+    return MappingProxyType(
+        {
+            column.indicator.id: _result(
+                column,
+                unit,
+                unit_reports,
+                _applies(column.task, column.indicator, unit, forms),
+                as_of,
+            )
+            for column in _columns(content, as_of)
+        }
+    )
+
+
+def evaluate(content: Content, reports: Iterable[Report], as_of: date) -> Progress:
+    """Compute every unit x indicator result, the roll-ups and reporting states as of a date."""
+    reports = tuple(reports)
+    effective = effective_reports(reports, as_of)
+    by_unit = _reports_by_unit(content, effective)
+    columns = _columns(content, as_of)
     forms = {form.id: form for form in content.forms}
     # Applicability depends on the unit's profile only (Unit.profile), and thousands of
     # units share a handful of those: it is decided once per profile.

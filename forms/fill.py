@@ -63,8 +63,10 @@ from forms.evidence import (
 )
 from forms.formgen import build_form, display_value, posted_values, widget_kind
 from forms.limits import accepts_uploads
+from forms.outbox import OPEN
 from forms.permissions import (
     by_id,
+    can_submit,
     malformed,
     require_identifier,
     require_submit,
@@ -437,9 +439,12 @@ def submission(submission_id: str) -> Any:
     form = by_id(content.forms, record.form)
     period = by_id(content.periods, record.period)
     rows = report_rows(form, report.values) if form else []
+    account = current_account()
+    assert account is not None
     return render_template(
         "submission.html",
         record=record,
+        can_withdraw=record.state in OPEN and can_submit(account, record.unit),
         report=report,
         unit=unit,
         form=form,
@@ -447,6 +452,28 @@ def submission(submission_id: str) -> Any:
         rows=rows,
         state=state_label(record),
     )
+
+
+@bp.route("/submissions/<submission_id>/withdraw", methods=["POST"])
+@login_required
+def withdraw(submission_id: str) -> Any:
+    """The reporter takes a pending submission back (only their own unit's)."""
+    record = _record(submission_id)
+    account = current_account()
+    assert account is not None
+    require_submit(account, record.unit)
+    back = url_for("fill.submission", submission_id=record.id)
+    try:
+        services().submissions.withdraw(record.id, account.display_name)
+    except InvalidState as error:
+        flash(error.user_message, "error")
+        return redirect(back)
+    except (OSError, RepositoryError):
+        log.exception("withdrawing %s failed", record.id)
+        flash("撤回未能完成，请稍后重试。", "error")
+        return redirect(back)
+    flash(f"已撤回填报 {record.id}。如需重新报送，请在本单位填报页重新填写。", "success")
+    return redirect(back)
 
 
 def report_rows(form: Form, values: dict[str, Any]) -> list[tuple[str, str]]:

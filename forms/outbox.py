@@ -24,7 +24,14 @@ QUEUED = "queued"  # committed in the service repository, not yet on the remote 
 IN_REVIEW = "in_review"
 APPROVED = "approved"
 REJECTED = "rejected"
-STATES = (QUEUED, IN_REVIEW, APPROVED, REJECTED)
+# A newer submission for the same unit x form x period arrived while this one was pending:
+# one live submission per slot, so that two versions can never both be approved.
+SUPERSEDED = "superseded"
+WITHDRAWN = "withdrawn"  # the reporter took it back before a decision
+STATES = (QUEUED, IN_REVIEW, APPROVED, REJECTED, SUPERSEDED, WITHDRAWN)
+OPEN = (QUEUED, IN_REVIEW)  # not decided yet: may still be approved, returned or withdrawn
+# Ended without a decision: a pull request still open on a remote forge must be closed.
+ENDED_UNDECIDED = (SUPERSEDED, WITHDRAWN)
 
 # A decision's claim older than this is a killed process's: the merge or the forge call
 # it guarded has long timed out, and approving again is idempotent.
@@ -35,6 +42,8 @@ STATE_LABELS = {
     IN_REVIEW: "审核中",
     APPROVED: "已通过",
     REJECTED: "已退回",
+    SUPERSEDED: "已被更正取代",
+    WITHDRAWN: "已撤回",
 }
 
 
@@ -46,7 +55,7 @@ class SubmissionRecord:
     period: str
     branch: str
     commit: str
-    state: str  # "queued" | "in_review" | "approved" | "rejected"
+    state: str  # one of STATES
     reason: str  # why it was rejected (the reviewer's words), "" otherwise
     submitted_at: datetime
     submitted_by: str  # the reporter's account
@@ -99,7 +108,8 @@ CREATE TABLE IF NOT EXISTS submissions (
     next_attempt REAL NOT NULL DEFAULT 0,
     last_error TEXT NOT NULL DEFAULT '',
     evidence_bytes INTEGER NOT NULL DEFAULT 0,
-    claimed_at REAL NOT NULL DEFAULT 0  -- a decision under way since (0: none)
+    claimed_at REAL NOT NULL DEFAULT 0,  -- a decision under way since (0: none)
+    pr_closed INTEGER NOT NULL DEFAULT 0  -- a superseded or withdrawn one's pull request
 );
 CREATE INDEX IF NOT EXISTS submissions_unit ON submissions (unit, submitted_utc);
 CREATE INDEX IF NOT EXISTS submissions_state ON submissions (state, next_attempt);
@@ -109,6 +119,9 @@ CREATE TABLE IF NOT EXISTS forge_pause (
     until REAL NOT NULL
 );
 """
+_SLOT_INDEX = (
+    "CREATE INDEX IF NOT EXISTS submissions_slot ON submissions (unit, form, period, state)"
+)
 
 _COLUMNS = (
     "id, unit, form, period, branch, commit_id, state, reason, submitted_at, submitted_by, "
@@ -118,6 +131,7 @@ _COLUMNS = (
 _ADDED_COLUMNS = (
     ("evidence_bytes", "INTEGER NOT NULL DEFAULT 0"),
     ("claimed_at", "REAL NOT NULL DEFAULT 0"),
+    ("pr_closed", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 
@@ -133,6 +147,7 @@ class Outbox:
             for name, declaration in _ADDED_COLUMNS:
                 if name not in present:
                     db.execute(f"ALTER TABLE submissions ADD COLUMN {name} {declaration}")
+            db.execute(_SLOT_INDEX)
 
     @contextmanager
     def _connect(self, synchronous: str = FULL) -> Iterator[sqlite3.Connection]:
@@ -334,32 +349,118 @@ class Outbox:
         or another decision is under way (a claim older than `stale_after` seconds is
         a killed process's and can be taken over)."""
         with self._connect() as db:
+            # A newer submission of the slot supersedes this one first: never approve an
+            # older version over a correction already in the queue.
+            row = db.execute(
+                "SELECT unit, form, period FROM submissions WHERE id = ?", (submission_id,)
+            ).fetchone()
+            if row is not None:
+                _supersede(db, row[0], row[1], row[2], now)
             cursor = db.execute(
                 "UPDATE submissions SET claimed_at = ? WHERE id = ? AND state IN (?, ?) "
                 "AND (claimed_at = 0 OR claimed_at < ?)",
-                (now, submission_id, QUEUED, IN_REVIEW, now - stale_after),
+                (now, submission_id, *OPEN, now - stale_after),
             )
             return cursor.rowcount == 1
 
-    def release(self, submission_id: str) -> None:
-        """Give a claim back: the decision failed and nothing was recorded."""
+    def release(self, submission_id: str, now: float) -> None:
+        """Give a claim back: the decision failed and nothing was recorded. A newer
+        submission of the slot that arrived meanwhile supersedes it now."""
         with self._connect() as db:
             db.execute("UPDATE submissions SET claimed_at = 0 WHERE id = ?", (submission_id,))
+            row = db.execute(
+                "SELECT unit, form, period FROM submissions WHERE id = ?", (submission_id,)
+            ).fetchone()
+            if row is not None:
+                _supersede(db, row[0], row[1], row[2], now)
+
+    def supersede_older(self, unit: str, form: str, period: str, now: float) -> list[str]:
+        """Mark superseded every pending submission of the slot that a newer one of the
+        same slot follows; not one a reviewer is deciding (its approval goes through and
+        the newer one corrects it; a failed one is superseded on release). Returns the
+        ids superseded."""
+        with self._connect() as db:
+            return _supersede(db, unit, form, period, now)
+
+    def newest_in_slot(self, unit: str, form: str, period: str) -> SubmissionRecord | None:
+        """The slot's latest submission, in any state."""
+        with self._connect() as db:
+            row = db.execute(
+                f"SELECT {_COLUMNS} FROM submissions WHERE unit = ? AND form = ? AND period = ? "
+                "ORDER BY submitted_utc DESC, id DESC LIMIT 1",
+                (unit, form, period),
+            ).fetchone()
+        return _entry(row).record if row else None
 
     def decide(
-        self, submission_id: str, state: str, *, reviewer: str = "", reason: str = ""
+        self,
+        submission_id: str,
+        state: str,
+        *,
+        reviewer: str = "",
+        reason: str = "",
+        also_from: Sequence[str] = (),
     ) -> bool:
-        """Record approval or rejection once (and end any claim). False if it was
-        already decided."""
-        if state not in (APPROVED, REJECTED):
+        """Record approval, rejection or withdrawal once (and end any claim). False if it
+        was already decided. `also_from`: ended states the forge may overrule (a
+        superseded pull request someone merged in the forge is on main all the same)."""
+        if state not in (APPROVED, REJECTED, WITHDRAWN):
             raise ValueError(f"not a decision: {state}")
+        states = (*OPEN, *also_from)
+        marks = ", ".join("?" * len(states))
         with self._connect() as db:
             cursor = db.execute(
-                "UPDATE submissions SET state = ?, reviewer = ?, reason = ?, claimed_at = 0 "
-                "WHERE id = ? AND state IN (?, ?)",
-                (state, reviewer, reason, submission_id, QUEUED, IN_REVIEW),
+                "UPDATE submissions SET state = ?, reviewer = ?, reason = ?, claimed_at = 0, "
+                f"attempts = 0, next_attempt = 0 WHERE id = ? AND state IN ({marks})",
+                (state, reviewer, reason, submission_id, *states),
             )
             return cursor.rowcount == 1
+
+    def record_pull_request(self, submission_id: str, number: int, url: str) -> None:
+        """Keep the number of a pull request opened for a submission that ended meanwhile,
+        so that the sync loop can close it."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE submissions SET pr_number = ?, review_url = ? WHERE id = ?",
+                (number, url, submission_id),
+            )
+
+    def open_reviews_to_close(self, now: float) -> list[OutboxEntry]:
+        """Superseded or withdrawn submissions whose pull request is still open, due now."""
+        marks = ", ".join("?" * len(ENDED_UNDECIDED))
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM submissions WHERE state IN ({marks}) "
+                "AND pr_number IS NOT NULL AND pr_closed = 0 AND next_attempt <= ? "
+                "ORDER BY submitted_utc, id",
+                (*ENDED_UNDECIDED, now),
+            ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def mark_review_closed(self, submission_id: str) -> None:
+        with self._connect() as db:
+            db.execute(
+                "UPDATE submissions SET pr_closed = 1, attempts = 0, next_attempt = 0, "
+                "last_error = '' WHERE id = ?",
+                (submission_id,),
+            )
+
+
+def _supersede(db: sqlite3.Connection, unit: str, form: str, period: str, now: float) -> list[str]:
+    # One statement: the claim test and the update cannot be split by another process.
+    rows = db.execute(
+        # next_attempt 0: its open pull request is closed at the next sync, not at the
+        # poll time an open one was given.
+        "UPDATE submissions AS older SET state = ?, claimed_at = 0, attempts = 0, next_attempt = 0 "
+        "WHERE unit = ? AND form = ? AND period = ? AND state IN (?, ?) "
+        "AND (claimed_at = 0 OR claimed_at < ?) AND EXISTS ("
+        "SELECT 1 FROM submissions AS newer WHERE newer.unit = older.unit "
+        "AND newer.form = older.form AND newer.period = older.period "
+        "AND (newer.submitted_utc, newer.id) > (older.submitted_utc, older.id)) "
+        "RETURNING id",
+        (SUPERSEDED, unit, form, period, QUEUED, IN_REVIEW, now - CLAIM_STALE_AFTER),
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
 def _entry(row: tuple[Any, ...]) -> OutboxEntry:

@@ -26,6 +26,8 @@ STATE_LABELS = {
     "in_review": "审核中",
     "approved": "已通过",
     "rejected": "已退回",
+    "superseded": "已被更正取代",
+    "withdrawn": "已撤回",
 }
 
 
@@ -60,6 +62,9 @@ def entry_status(
         state = latest.state
         if state == "rejected":
             return "已退回", "rejected", latest.reason or ""
+        if state == "withdrawn" and approved_on_main:
+            # Taking a correction back leaves the approved report as it was.
+            return "已通过", "approved", ""
         return STATE_LABELS.get(state, state), state.replace("_", "-"), ""
     if approved_on_main:
         return "已通过", "approved", ""

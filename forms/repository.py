@@ -563,6 +563,29 @@ def read_blob(repo: pygit2.Repository, commit_id: str, path: str) -> bytes:
     return blob.data
 
 
+def files_under(
+    repo: pygit2.Repository, commit_id: str, folder: str, suffix: str
+) -> Iterator[tuple[str, bytes]]:
+    """(path, content) of every regular file under `folder` of a commit whose name ends
+    with `suffix`; nothing when the folder is not there."""
+    commit = repo[commit_id].peel(pygit2.Commit)
+    try:
+        top = commit.tree[folder]
+    except KeyError:
+        return
+    if top.filemode != pygit2.enums.FileMode.TREE:
+        return
+    stack: list[tuple[pygit2.Tree, str]] = [(repo[top.id].peel(pygit2.Tree), folder)]
+    while stack:
+        tree, path = stack.pop()
+        for entry in tree:
+            name = f"{path}/{entry.name}"
+            if entry.filemode == pygit2.enums.FileMode.TREE:
+                stack.append((repo[entry.id].peel(pygit2.Tree), name))
+            elif entry.filemode == pygit2.enums.FileMode.BLOB and name.endswith(suffix):
+                yield name, repo[entry.id].peel(pygit2.Blob).data
+
+
 def diff_to_parent(repo: pygit2.Repository, commit_id: str) -> str:
     """The patch a commit introduces against its first parent (its base)."""
     commit = repo[commit_id].peel(pygit2.Commit)

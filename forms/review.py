@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from builder.form_checks import EXPLANATION_PROMPT, check_values
+from builder.impact import Impact
+from builder.model import Content, Status
+from builder.progress import Rollup
 from builder.records import read_record
+from builder.rules import format_value
 from forms.auth import current_account, login_required
+from forms.changes import compare_report, latest_before, previous_period
 from forms.fill import report_rows, state_label
 from forms.forges.base import ForgeError
+from forms.outbox import APPROVED, REJECTED, SUPERSEDED
 from forms.permissions import require_identifier, require_review
 from forms.repository import RepositoryError
 from forms.services import services
@@ -34,6 +41,63 @@ def _reviewer() -> Any:
     assert account is not None
     require_review(account)
     return account
+
+
+@dataclass(frozen=True)
+class ImpactRow:
+    """One line of the status preview, as the reviewer reads it."""
+
+    what: str  # 指标 / 任务 / 单位 / 全部任务
+    name: str
+    before: str
+    after: str
+    before_status: Status
+    after_status: Status
+    status_changed: bool
+
+
+def _rollup_text(rollup: Rollup) -> str:
+    return f"{rollup.status.label}（完成 {rollup.met}/{rollup.applicable}）"
+
+
+def impact_rows(content: Content, impact: Impact) -> list[ImpactRow]:
+    """The preview's lines: each unit x indicator, then the unit's, tasks' and the plan's
+    roll-ups, before -> after."""
+    indicators = {i.id: (t, i) for t in content.tasks for i in t.indicators}
+    tasks = {t.id: t for t in content.tasks}
+    rows = []
+    for change in impact.indicators:
+        task, indicator = indicators[change.after.indicator]
+        rows.append(
+            ImpactRow(
+                "指标",
+                f"{task.number}. {indicator.title}",
+                f"{format_value(indicator, change.before.value)}，{change.before.status.label}",
+                f"{format_value(indicator, change.after.value)}，{change.after.status.label}",
+                change.before.status,
+                change.after.status,
+                change.status_changed,
+            )
+        )
+    scopes = {"unit": "本单位", "task": "任务", "plan": "全部任务"}
+    for rollup in impact.rollups:
+        name = content.plan.title
+        if rollup.scope == "task":
+            name = f"{tasks[rollup.id].number}. {tasks[rollup.id].title}"
+        elif rollup.scope == "unit":
+            name = content.unit(rollup.id).name
+        rows.append(
+            ImpactRow(
+                scopes[rollup.scope],
+                name,
+                _rollup_text(rollup.before),
+                _rollup_text(rollup.after),
+                rollup.before.status,
+                rollup.after.status,
+                rollup.status_changed,
+            )
+        )
+    return rows
 
 
 def _titles() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
@@ -93,10 +157,34 @@ def _detail(
     # Recomputed from the figures, as the reporter saw them when submitting.
     findings = check_values(form, values, unit) if form is not None and unit is not None else []
     units, forms, periods = _titles()
+    newest = (
+        store.submissions.outbox.newest_in_slot(record.unit, record.form, record.period)
+        if record.state == SUPERSEDED
+        else None
+    )
+    changes, impact = None, None
+    state = store.main_progress.state([report])
+    if form is not None and state is not None:
+        previous = previous_period(store.content, form, record.period)
+        changes = compare_report(
+            form,
+            report,
+            latest_before(state.slot(record.unit, record.form, record.period), report),
+            latest_before(state.slot(record.unit, record.form, previous), report)
+            if previous
+            else None,
+        )
+    if record.state in OPEN_STATES:
+        impact = store.main_progress.impact(report)
     return (
         render_template(
             "review_detail.html",
             record=record,
+            newest=newest,
+            changes=changes,
+            impact=impact,
+            impact_rows=impact_rows(store.content, impact) if impact else None,
+            periods=periods,
             report=report,
             rows=rows,
             findings=findings,
@@ -177,7 +265,7 @@ def _decide(
     """Approve or return once: a decided, refused or failed decision goes back to the
     submission with its message, a taken one to the queue."""
     back = url_for("review.detail", submission_id=record.id)
-    if record.state not in OPEN_STATES:
+    if record.state in (APPROVED, REJECTED):
         flash("该填报已审核过，无需重复操作。", "info")
         return redirect(back)
     try:

@@ -21,6 +21,7 @@ from forms import repository
 from forms.accounts import AccountStore
 from forms.drafts import DraftStore
 from forms.forges.base import ForgeConfig, ReportLabels
+from forms.preview import MainProgress
 from forms.private_files import make_private_folder
 from forms.quotas import Quotas
 from forms.rebuild import Build, SiteRebuilder
@@ -41,6 +42,7 @@ class Services:
     drafts: DraftStore
     submissions: SubmissionService
     rebuilder: SiteRebuilder | None  # None when the site is built and served elsewhere
+    main_progress: MainProgress  # main's reports evaluated once per commit (review previews)
     # The time (seconds since the epoch) that login throttling and session lifetimes read;
     # tests pass a fake one so that nothing sleeps for real.
     clock: Callable[[], float] = time.time
@@ -108,6 +110,7 @@ def build_services(
         drafts=DraftStore(instance / "drafts.sqlite"),
         submissions=submissions,
         rebuilder=rebuilder,
+        main_progress=MainProgress(content, submissions, settings.as_of),
         clock=clock,
     )
 

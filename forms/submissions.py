@@ -26,8 +26,8 @@ from typing import Any
 
 import pygit2
 
-from builder.model import Report, evidence_dir, is_identifier, report_path
-from builder.reports import report_from_document, report_json
+from builder.model import Problem, Report, evidence_dir, is_identifier, report_path
+from builder.reports import REPORTS_DIR, parse_report, report_from_document, report_json
 from forms import repository
 from forms.forges import FORGES, make_forge
 from forms.forges.base import (
@@ -47,9 +47,13 @@ from forms.forges.base import (
 from forms.locks import file_lock
 from forms.outbox import (
     APPROVED,
+    ENDED_UNDECIDED,
     IN_REVIEW,
+    OPEN,
     QUEUED,
     REJECTED,
+    SUPERSEDED,
+    WITHDRAWN,
     Outbox,
     OutboxEntry,
     SubmissionRecord,
@@ -74,6 +78,11 @@ log = logging.getLogger(__name__)
 # could leave its folder (a slash, a control character, a leading dot, "..").
 EVIDENCE_FILE = re.compile(r"^[0-9]{1,6}-[^/\\\x00-\x1f\x7f]{1,200}$")
 CLOSED_ON_FORGE = "已在代码托管平台上关闭"
+# The comment a pull request gets when it is closed for a submission that ended undecided.
+CLOSING_COMMENTS = {
+    SUPERSEDED: "该填报已被同一单位、表单和周期的更正取代，合并请求已关闭。",
+    WITHDRAWN: "该填报已由填报单位撤回，合并请求已关闭。",
+}
 # Seconds after which a ref lock is taken for a killed process's leftover (see sync()).
 STALE_MAIN_LOCK = 60.0
 STALE_PUSH_LOCK = 2.0
@@ -135,6 +144,10 @@ class InvalidState(Exception):
     def __init__(self, message: str, user_message: str):
         super().__init__(message)
         self.user_message = user_message
+
+    def __reduce__(self) -> tuple[type[InvalidState], tuple[str, str]]:
+        # Raised in a worker process too: it must cross back whole.
+        return (InvalidState, (str(self), self.user_message))
 
 
 @dataclass
@@ -235,6 +248,30 @@ class SubmissionService:
         record = self._require(submission_id).record
         return repository.diff_to_parent(self._repo(), record.commit)
 
+    def main_commit(self) -> str | None:
+        """The commit of main as the service last fetched it (at most every
+        fetch_interval seconds), None before any copy of main."""
+        self._refresh_main()
+        main = repository.resolve(self._repo(), self.config.main_branch)
+        return str(main.id) if main is not None else None
+
+    def reports_on_main(self, commit: str, folder: str = REPORTS_DIR) -> builtins.list[Report]:
+        """The approved reports under `folder` of main at `commit` (a slot's folder, or all
+        of data/reports); a file that fails the report checks is logged and left out, as
+        the site's build leaves it out."""
+        reports = []
+        for path, data in repository.files_under(self._repo(), commit, folder, ".json"):
+            problems: builtins.list[Problem] = []
+            try:
+                report = parse_report(path, json.loads(data), None, problems)
+            except ValueError:
+                report = None
+            if report is None:
+                log.warning("report %s on main cannot be read: %s", path, problems)
+                continue
+            reports.append(report)
+        return reports
+
     # -- submitting ----------------------------------------------------------------------
 
     def submit(
@@ -266,8 +303,16 @@ class SubmissionService:
         )
         record = _queued_record(checked, branch, str(oid))
         self.outbox.add(record)
+        self._supersede_older(record)
         log.info("submission %s committed on %s (%s)", record.id, branch, oid)
         return record
+
+    def _supersede_older(self, record: SubmissionRecord) -> None:
+        superseded = self.outbox.supersede_older(
+            record.unit, record.form, record.period, self.clock()
+        )
+        for submission_id in superseded:
+            log.info("submission %s superseded by %s", submission_id, record.id)
 
     def _refresh_main(self, *, force: bool = False) -> str | None:
         """Fetch main from the remote, at most every fetch_interval seconds unless forced.
@@ -314,6 +359,7 @@ class SubmissionService:
             self._deliver(self.outbox.due(QUEUED, now), now, result)
             if self.forge.kind != "local":
                 self._poll(self.outbox.due(IN_REVIEW, now), now, result)
+                self._close_ended_reviews(now, result)
         return result
 
     def _sync_lock(self, *, blocking: bool) -> contextlib.AbstractContextManager[bool]:
@@ -332,6 +378,7 @@ class SubmissionService:
             record = _record_from_commit(repo, name, *parsed)
             if record is not None:
                 self.outbox.add(record)
+                self._supersede_older(record)
                 added += 1
         return added
 
@@ -454,11 +501,33 @@ class SubmissionService:
         text = pull_request_text(report, self.labels(report))
         number, url = self.forge.open_pull_request(record, text.title, text.body)
         if not self.outbox.mark_in_review(record.id, number, url):
-            # Rejected while we were opening it: do not leave a pull request open.
+            # Ended while we were opening it: do not leave a pull request open.
             current = self.outbox.entry(record.id)
             if current is not None and current.record.state == REJECTED:
                 self.forge.close_pull_request(record, number, f"退回原因：{current.record.reason}")
+            elif current is not None and current.record.state in ENDED_UNDECIDED:
+                # Kept, so that the sync loop closes it should closing fail now.
+                self.outbox.record_pull_request(record.id, number, url)
+                self._close_ended_review(current.record, number)
         return number, url
+
+    def _close_ended_review(self, record: SubmissionRecord, number: int) -> None:
+        self.forge.close_pull_request(record, number, CLOSING_COMMENTS[record.state])
+        self.outbox.mark_review_closed(record.id)
+        log.info("pull request %s of %s submission %s closed", number, record.state, record.id)
+
+    def _close_ended_reviews(self, now: float, result: SyncResult) -> None:
+        """Close the pull requests of superseded and withdrawn submissions: nobody should
+        merge an old version in the forge."""
+        for entry in self.outbox.open_reviews_to_close(now):
+            assert entry.pr_number is not None
+            try:
+                self._close_ended_review(entry.record, entry.pr_number)
+            except ForgeError as error:
+                log.warning("closing pull request %s failed: %s", entry.pr_number, error)
+                self._failed([entry.record.id], str(error), now, result)
+                if isinstance(error, ForgeUnavailable):
+                    return
 
     def _poll(self, entries: Sequence[OutboxEntry], now: float, result: SyncResult) -> None:
         if self._forge_paused(now):
@@ -485,7 +554,9 @@ class SubmissionService:
     def _apply_forge_state(self, record: SubmissionRecord, state: str, actor: str) -> bool:
         """Record what happened on the forge; True if it decided the submission."""
         if state == MERGED:
-            if self.outbox.decide(record.id, APPROVED, reviewer=actor):
+            # Merged in the forge, so it is on main whatever the service thought of it:
+            # a superseded or withdrawn one too (shown as what main holds).
+            if self.outbox.decide(record.id, APPROVED, reviewer=actor, also_from=ENDED_UNDECIDED):
                 self._merged()
                 return True
         elif state == CLOSED:
@@ -572,8 +643,24 @@ class SubmissionService:
                 raise self._undecidable(entry.record.id)
         log.info("submission %s rejected by %s", entry.record.id, reviewer)
 
+    def withdraw(self, submission_id: str, reporter_name: str) -> None:
+        """The reporter takes an undecided submission back: it is never approved; its
+        pull request on a remote forge is closed (now, or by the sync loop)."""
+        reporter = " ".join(reporter_name.split())
+        with self._deciding(submission_id, doing="withdraw") as entry:
+            if not self.outbox.decide(entry.record.id, WITHDRAWN, reviewer=reporter):
+                raise self._undecidable(entry.record.id, doing="withdraw")
+        log.info("submission %s withdrawn by %s", entry.record.id, reporter)
+        if entry.pr_number is not None and self.forge.kind != "local":
+            try:
+                self._close_ended_review(self._require(entry.record.id).record, entry.pr_number)
+            except ForgeError as error:
+                log.warning(
+                    "closing pull request %s failed, sync retries: %s", entry.pr_number, error
+                )
+
     @contextlib.contextmanager
-    def _deciding(self, submission_id: str) -> Iterator[OutboxEntry]:
+    def _deciding(self, submission_id: str, doing: str = "review") -> Iterator[OutboxEntry]:
         """Hold the submission's claim over a whole decision (forge call and record).
 
         Without it an approve and a return landing together could both act: the merge
@@ -581,28 +668,38 @@ class SubmissionService:
         about a published report. The claim is given back if the decision fails.
         """
         entry = self._require(submission_id)
-        if entry.record.state not in (QUEUED, IN_REVIEW):
-            raise self._undecidable(submission_id, entry)
+        if entry.record.state not in OPEN:
+            raise self._undecidable(submission_id, entry, doing)
         if not self.outbox.claim(submission_id, self.clock()):
-            raise self._undecidable(submission_id)
+            raise self._undecidable(submission_id, doing=doing)
         try:
             yield self._require(submission_id)
         except BaseException:
-            self.outbox.release(submission_id)
+            self.outbox.release(submission_id, self.clock())
             raise
 
-    def _undecidable(self, submission_id: str, entry: OutboxEntry | None = None) -> InvalidState:
+    def _undecidable(
+        self, submission_id: str, entry: OutboxEntry | None = None, doing: str = "review"
+    ) -> InvalidState:
         entry = entry or self._require(submission_id)
         state = entry.record.state
-        if state in (QUEUED, IN_REVIEW):
+        message = f"submission {submission_id} is {state}"
+        if doing == "withdraw":
+            if state in OPEN:
+                return InvalidState(message, "审核人正在处理该填报，暂时不能撤回，请稍后刷新页面")
+            return InvalidState(message, f"该填报{entry.record.state_label}，不能撤回")
+        if state in OPEN:
             return InvalidState(
                 f"submission {submission_id} is being decided by another request",
                 "该填报正由其他审核人处理，请稍后刷新页面查看结果",
             )
-        return InvalidState(
-            f"submission {submission_id} is {state}",
-            f"该填报已{entry.record.state_label}，不能重复审核",
-        )
+        if state == SUPERSEDED:
+            return InvalidState(
+                message, "该填报已被更正取代，不能审核；请审核同一单位、表单和周期的最新填报"
+            )
+        if state == WITHDRAWN:
+            return InvalidState(message, "该填报已由填报单位撤回，不能审核")
+        return InvalidState(message, f"该填报{entry.record.state_label}，不能重复审核")
 
     def _deliver_now(self, entry: OutboxEntry) -> OutboxEntry:
         """Deliver one queued submission now (a reviewer is waiting), without waiting for

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pygit2
@@ -114,3 +115,113 @@ def test_approval_says_whether_the_site_will_count_the_report(
 
     assert f"已通过填报 {sid}" in page
     assert said in page
+
+
+def test_a_correction_supersedes_the_pending_submission_which_cannot_be_approved(setup) -> None:
+    first = submit(setup)
+    second = submit(setup, {**INSPECTION_OK, "hazards_fixed": "3"})
+    reviewer = logged_in(setup, "checker")
+
+    queue = reviewer.get("/forms/review/").get_data(as_text=True)
+    assert "待审核（1）" in queue and second in queue
+    page = reviewer.get(f"/forms/review/{first}").get_data(as_text=True)
+    assert "已被更正取代" in page and "审核通过</button>" not in page
+    assert f'href="/forms/review/{second}"' in page  # the one to review instead
+    refused = post(reviewer, f"/forms/review/{first}/approve", follow_redirects=True)
+    assert "该填报已被更正取代，不能审核" in refused.get_data(as_text=True)
+    assert setup.submissions.get(first).state == "superseded"
+    reporter_page = logged_in(setup, "dongfeng").get(f"/forms/submissions/{first}")
+    assert "已被更正取代" in reporter_page.get_data(as_text=True)
+
+
+def test_a_reporter_withdraws_a_pending_submission_of_their_own_unit(setup) -> None:
+    sid = submit(setup)
+    reporter = logged_in(setup, "dongfeng")
+    assert "撤回填报</button>" in reporter.get(f"/forms/submissions/{sid}").get_data(as_text=True)
+
+    # Another unit's reporter and a request without the CSRF token change nothing.
+    other = post(logged_in(setup, "shiyan"), f"/forms/submissions/{sid}/withdraw")
+    forged = reporter.post(f"/forms/submissions/{sid}/withdraw")
+    assert (other.status_code, forged.status_code) == (403, 400)
+    assert setup.submissions.get(sid).state == "queued"
+
+    done = post(reporter, f"/forms/submissions/{sid}/withdraw", follow_redirects=True)
+
+    page = done.get_data(as_text=True)
+    assert "已撤回填报" in page and "撤回填报</button>" not in page
+    assert setup.submissions.get(sid).state == "withdrawn"
+    portal = reporter.get("/forms/units/dongfeng-ps/").get_data(as_text=True)
+    assert "已撤回" in portal
+    reviewer = logged_in(setup, "checker")
+    assert "待审核（0）" in reviewer.get("/forms/review/").get_data(as_text=True)
+    refused = post(reviewer, f"/forms/review/{sid}/approve", follow_redirects=True)
+    assert "该填报已由填报单位撤回，不能审核" in refused.get_data(as_text=True)
+
+
+def test_an_approved_submission_cannot_be_withdrawn(setup) -> None:
+    sid = submit(setup)
+    post(logged_in(setup, "checker"), f"/forms/review/{sid}/approve")
+    reporter = logged_in(setup, "dongfeng")
+
+    assert "撤回填报</button>" not in reporter.get(f"/forms/submissions/{sid}").get_data(
+        as_text=True
+    )
+    page = post(reporter, f"/forms/submissions/{sid}/withdraw", follow_redirects=True)
+    assert "该填报已通过，不能撤回" in page.get_data(as_text=True)
+    assert setup.submissions.get(sid).state == "approved"
+
+
+T1_URL = "/forms/units/dongfeng-ps/inspection/2025-T1/"
+
+
+def section(page: str, heading: str) -> str:
+    """The page from a heading to the next section's."""
+    start = page.index(heading)
+    end = page.find("<h2", start + len(heading))
+    return page[start : end if end != -1 else len(page)]
+
+
+def test_a_correction_shows_old_and_new_values_and_the_status_change_it_will_cause(
+    tmp_path: Path,
+) -> None:
+    # Counted as of today, so that a report submitted now changes statuses.
+    setup = make_setup(tmp_path, AS_OF=None)
+    client = logged_in(setup, "dongfeng")
+    # The slot's approved report on main has 64 extinguishers checked, 3 hazards fixed.
+    values = {**INSPECTION_OK, "extinguishers_checked": "10", "hazards_fixed": "3"}
+    post(client, T1_URL, {**values, "action": "continue"})
+    sid = post(client, T1_URL + "check").headers["Location"].rsplit("/", 1)[1]
+
+    page = logged_in(setup, "checker").get(f"/forms/review/{sid}").get_data(as_text=True)
+
+    contents = section(page, "<h2>填报内容")
+    assert '<span class="badge state-correction">更正</span>' in contents
+    assert "20250715083000-b71c04d2" in contents  # the report it corrects
+    row = re.search(r'<tr class="changed"><th scope="row">已检查灭火器数量.*?</tr>', contents)
+    assert row is not None
+    assert '<td class="value">10</td><td class="value">64</td>' in row.group(0)
+    unchanged = re.search(r'<tr><th scope="row">本期整改隐患（处）.*?</tr>', contents)
+    assert unchanged is not None  # 3 before, 3 now: not highlighted
+    impact = section(page, '<h2 id="impact-title">')
+    assert "灭火器检查覆盖率" in impact
+    assert re.search(r"100%，已完成.*?15.6%，已逾期", impact, re.S)
+    assert "完成 9/29" in impact and "完成 8/29" in impact  # the plan roll-up
+    assert "全部任务" in impact
+    assert "查看原始变更（diff）" in page
+
+
+def test_a_first_report_stands_beside_the_unit_s_previous_period(setup) -> None:
+    client = logged_in(setup, "dongfeng")
+    summer = "/forms/units/dongfeng-ps/inspection/2025-SUMMER/"
+    post(client, summer, {**INSPECTION_OK, "action": "continue"})
+    sid = post(client, summer + "check").headers["Location"].rsplit("/", 1)[1]
+
+    page = logged_in(setup, "checker").get(f"/forms/review/{sid}").get_data(as_text=True)
+
+    contents = section(page, "<h2>填报内容")
+    assert "更正</span>" not in contents and "更正前" not in contents
+    assert "上一周期（2025年春季学期）" in contents  # 2025-T1's approved report
+    row = re.search(r'<tr class="changed"><th scope="row">已检查灭火器数量.*?</tr>', contents)
+    assert row is not None and '<td class="value">60</td><td class="value">64</td>' in row.group(0)
+    # Submitted after the site's as-of date (2025-08-01): said, not promised.
+    assert "此填报不会计入进度" in section(page, '<h2 id="impact-title">')

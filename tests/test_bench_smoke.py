@@ -145,3 +145,14 @@ def test_rebuild_latency_benchmark_samples_the_portal_during_both_kinds_of_build
     for mode in ("thread", "process"):
         assert f"build in a {mode}:" in done.stdout
     assert done.stdout.count("during build") == 2
+
+
+def test_preview_benchmark_measures_previews_against_evaluating_everything_again() -> None:
+    figures = run_bench("preview")
+    assert figures["units"] == 20
+    assert figures["previews_changing_figures"] > 0  # the previews are of reports that matter
+    assert figures["warm_median_ms"] <= figures["warm_p95_ms"]
+    assert figures["full_over_preview"] == pytest.approx(
+        figures["full_median_ms"] / figures["warm_median_ms"], rel=1e-6
+    )
+    assert "bar_met" in figures

@@ -27,7 +27,7 @@ from forms.forges.base import (
 )
 from forms.forges.gitea import GiteaForge, gitea_api_url
 from forms.forges.github import GitHubForge, github_api_url
-from forms.outbox import APPROVED, IN_REVIEW, QUEUED, REJECTED
+from forms.outbox import APPROVED, IN_REVIEW, QUEUED, REJECTED, SUPERSEDED, WITHDRAWN
 from forms.services import git_config
 from forms.settings import load_settings
 from forms.submissions import (
@@ -409,7 +409,7 @@ def test_a_push_to_main_reported_by_webhook_triggers_a_rebuild(setup: Setup) -> 
 
 def test_sync_polls_open_pull_requests_when_no_webhook_arrives(setup: Setup) -> None:
     setup.service.submit(sample_report("r-1"), [], "张三", "a@example.org")
-    setup.service.submit(sample_report("r-2"), [], "张三", "a@example.org")
+    setup.service.submit(sample_report("r-2", unit="unit-b"), [], "李四", "b@example.org")
     setup.service.sync(now=T0)
     setup.fake.merge_in_ui(setup.service.outbox.entry("r-1").pr_number)
     setup.fake.close_in_ui(setup.service.outbox.entry("r-2").pr_number)
@@ -858,3 +858,58 @@ def test_a_gitea_under_a_subpath_gets_its_pull_requests(tmp_path: Path) -> None:
         assert fake.url.endswith("/code")
     finally:
         fake.stop()
+
+
+def test_a_superseded_submissions_pull_request_is_closed_with_a_comment(setup: Setup) -> None:
+    setup.service.submit(sample_report("r-1"), [], "张三", "a@example.org")
+    setup.service.sync(now=T0)
+    correction = {**sample_report("r-2"), "submitted_at": "2022-10-09T09:30:00+08:00"}
+    setup.service.submit(correction, [], "张三", "a@example.org")
+    before = main_tip(setup)
+
+    setup.service.sync(now=T0 + 1)
+
+    pulls = {pull.head: pull for pull in setup.fake.pulls.values()}
+    old, new = pulls["submit/unit-a/r-1"], pulls["submit/unit-a/r-2"]
+    assert (old.state, old.merged) == ("closed", False)
+    assert old.comments == ["该填报已被同一单位、表单和周期的更正取代，合并请求已关闭。"]
+    assert new.state == "open"
+    assert main_tip(setup) == before
+    assert setup.service.get("r-1").state == SUPERSEDED
+    # Closed once: a later sync does not ask the forge again.
+    asked = len(setup.fake.requests)
+    setup.service.sync(now=T0 + 2)
+    assert [r for r in setup.fake.requests[asked:] if r[0] != "GET"] == []
+
+
+def test_a_withdrawn_submissions_pull_request_is_closed_even_after_an_outage(
+    setup: Setup,
+) -> None:
+    setup.service.submit(sample_report("r-1"), [], "张三", "a@example.org")
+    setup.service.sync(now=T0)
+    setup.fake.down = True
+
+    setup.service.withdraw("r-1", "张三")  # the forge is away: withdrawn all the same
+
+    assert setup.service.get("r-1").state == WITHDRAWN
+    pull = next(iter(setup.fake.pulls.values()))
+    assert pull.state == "open"
+    setup.fake.down = False
+    setup.service.sync(now=T0 + 3600)
+    assert (pull.state, pull.comments) == ("closed", ["该填报已由填报单位撤回，合并请求已关闭。"])
+
+
+def test_a_superseded_pull_request_merged_in_the_forge_shows_as_approved(setup: Setup) -> None:
+    """What the submission shows matches main: a merge in the forge's own interface
+    publishes the report whatever the service had decided."""
+    setup.service.submit(sample_report("r-1"), [], "张三", "a@example.org")
+    setup.service.sync(now=T0)
+    number = setup.service.outbox.entry("r-1").pr_number
+    setup.service.withdraw("r-1", "张三")
+    setup.fake.pulls[number].state = "open"  # reopened by someone in the forge
+    setup.fake.merge_in_ui(number, user="wangwu")
+    headers, body = setup.fake.webhook("pull_request", setup.fake.pull_request_payload(number))
+
+    assert setup.service.handle_webhook(setup.fake.dialect, headers, body)
+
+    assert setup.service.get("r-1").state == APPROVED

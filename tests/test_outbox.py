@@ -9,6 +9,7 @@ import sqlite3
 import threading
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,8 @@ from forms.outbox import (
     IN_REVIEW,
     QUEUED,
     REJECTED,
+    SUPERSEDED,
+    WITHDRAWN,
     Outbox,
     SubmissionRecord,
     retry_delay,
@@ -65,7 +68,7 @@ def test_a_healthy_remote_gets_every_queued_branch_in_one_sync(
     service: SubmissionService, instance: Path
 ) -> None:
     for n in range(3):
-        service.submit(sample_report(f"r-{n}"), [], "张三", "a@example.org")
+        service.submit(sample_report(f"r-{n}", period=f"2022-Q{n + 1}"), [], "张三", "a@")
     assert {r.state for r in service.list()} == {QUEUED}
 
     result = service.sync(now=T0)
@@ -409,7 +412,7 @@ def test_a_backlog_is_pushed_in_batches_each_recorded_before_the_next(
 
     monkeypatch.setattr(submissions, "PUSH_BATCH_BRANCHES", 2)
     for n in range(5):
-        service.submit(sample_report(f"r-{n}"), [], "张三", "a@example.org")
+        service.submit(sample_report(f"r-{n}", period=f"2022-P{n}"), [], "张三", "a@")
     calls: list[int] = []
     real_push = repository.push_branches
 
@@ -428,3 +431,116 @@ def test_a_backlog_is_pushed_in_batches_each_recorded_before_the_next(
     assert [r.state for r in sorted(service.list(), key=lambda r: r.id)] == [IN_REVIEW] * 4 + [
         QUEUED
     ]
+
+
+# -- one live submission per unit x form x period ---------------------------------------------
+
+
+def report_at(submission_id: str, submitted_at: str, **kwargs: Any) -> dict[str, Any]:
+    return {**sample_report(submission_id, **kwargs), "submitted_at": submitted_at}
+
+
+def test_a_newer_submission_for_the_same_slot_supersedes_the_pending_one(
+    service: SubmissionService, instance: Path
+) -> None:
+    """Issue 13: two pending submissions of one slot could both be approved and both be
+    published. The newer one now supersedes the older, which cannot be approved."""
+    service.submit(report_at("r-1", "2022-10-08T09:30:00+08:00"), [], "张三", "a@example.org")
+    service.sync(now=T0)
+    service.submit(report_at("r-2", "2022-10-08T10:00:00+08:00"), [], "张三", "a@example.org")
+    # Another unit's and another period's pending submissions are left alone.
+    service.submit(report_at("r-3", "2022-10-08T09:00:00+08:00", unit="unit-b"), [], "李四", "b@")
+    service.submit(report_at("r-4", "2022-10-08T09:00:00+08:00", period="2022-Q2"), [], "张", "a@")
+
+    states = {r.id: r.state for r in service.list()}
+    assert states == {"r-1": SUPERSEDED, "r-2": QUEUED, "r-3": QUEUED, "r-4": QUEUED}
+    assert service.get("r-1").state_label == "已被更正取代"
+    with pytest.raises(InvalidState) as refused:
+        service.approve("r-1", "王五", "w@example.org")
+    assert (
+        refused.value.user_message
+        == "该填报已被更正取代，不能审核；请审核同一单位、表单和周期的最新填报"
+    )
+    assert reports_on_main(instance) == set()
+    service.approve("r-2", "王五", "w@example.org")
+    assert reports_on_main(instance) == {"r-2.json"}
+
+
+def test_an_older_submission_recovered_from_git_is_superseded_at_once(
+    instance: Path, worktree: Path
+) -> None:
+    service = SubmissionService.open_default(instance, worktree)
+    service.submit(report_at("r-1", "2022-10-08T09:30:00+08:00"), [], "张三", "a@example.org")
+    service.submit(report_at("r-2", "2022-10-08T10:00:00+08:00"), [], "张三", "a@example.org")
+    (instance / "submissions.sqlite").unlink()  # every row is rebuilt from the refs
+
+    rebuilt = SubmissionService.open_default(instance, worktree)
+    rebuilt.sync(now=T0)
+
+    assert {r.id: r.state for r in rebuilt.list()} == {"r-1": SUPERSEDED, "r-2": IN_REVIEW}
+
+
+def test_a_submission_being_approved_is_not_superseded_under_the_reviewer(
+    service: SubmissionService, instance: Path
+) -> None:
+    """A correction arriving during the merge must not turn a published report into a
+    "superseded" one: the approval finishes, the correction waits for its own review."""
+    service.submit(report_at("r-1", "2022-10-08T09:30:00+08:00"), [], "张三", "a@example.org")
+    service.sync(now=T0)
+    original = service.forge.merge_pull_request
+
+    def merge_then_correction_arrives(*args: object, **kwargs: object) -> object:
+        service.submit(report_at("r-2", "2022-10-08T10:00:00+08:00"), [], "张三", "a@")
+        return original(*args, **kwargs)
+
+    service.forge.merge_pull_request = merge_then_correction_arrives  # type: ignore[method-assign]
+    service.approve("r-1", "王五", "w@example.org")
+
+    assert {r.id: r.state for r in service.list()} == {"r-1": APPROVED, "r-2": QUEUED}
+    assert reports_on_main(instance) == {"r-1.json"}
+
+
+def test_a_failed_approval_of_an_older_submission_leaves_it_superseded(
+    service: SubmissionService,
+) -> None:
+    service.submit(report_at("r-1", "2022-10-08T09:30:00+08:00"), [], "张三", "a@example.org")
+    service.sync(now=T0)
+
+    def correction_then_failure(*args: object, **kwargs: object) -> None:
+        service.submit(report_at("r-2", "2022-10-08T10:00:00+08:00"), [], "张三", "a@")
+        raise RemoteUnavailable("the remote went away")
+
+    service.forge.merge_pull_request = correction_then_failure  # type: ignore[method-assign]
+    with pytest.raises(RemoteUnavailable):
+        service.approve("r-1", "王五", "w@example.org")
+
+    assert {r.id: r.state for r in service.list()} == {"r-1": SUPERSEDED, "r-2": QUEUED}
+
+
+def test_a_reporter_withdraws_a_pending_submission_and_it_is_never_delivered(
+    service: SubmissionService, instance: Path
+) -> None:
+    service.submit(sample_report("r-1"), [], "张三", "a@example.org")
+
+    service.withdraw("r-1", "张三")
+
+    record = service.get("r-1")
+    assert (record.state, record.state_label, record.reviewer) == (WITHDRAWN, "已撤回", "张三")
+    assert service.sync(now=T0).pushed == 0
+    assert remote_branches(instance) == set()
+    with pytest.raises(InvalidState) as refused:
+        service.approve("r-1", "王五", "w@example.org")
+    assert refused.value.user_message == "该填报已由填报单位撤回，不能审核"
+    with pytest.raises(InvalidState):
+        service.withdraw("r-1", "张三")  # once
+
+
+def test_a_decided_submission_cannot_be_withdrawn(service: SubmissionService) -> None:
+    service.submit(sample_report("r-1"), [], "张三", "a@example.org")
+    service.approve("r-1", "王五", "w@example.org")
+
+    with pytest.raises(InvalidState) as refused:
+        service.withdraw("r-1", "张三")
+
+    assert refused.value.user_message == "该填报已通过，不能撤回"
+    assert service.get("r-1").state == APPROVED

@@ -369,7 +369,7 @@ def test_approving_a_queued_submission_delivers_it_first(
 
 def test_a_decided_submission_cannot_be_decided_again(service: SubmissionService) -> None:
     service.submit(sample_report("r-1"), [], "张三", "a@example.org")
-    service.submit(sample_report("r-2"), [], "张三", "a@example.org")
+    service.submit(sample_report("r-2", unit="unit-b"), [], "张三", "a@example.org")
     service.approve("r-1", "王五", "w@example.org")
     service.reject("r-2", "王五", "数据有误")
 
@@ -473,7 +473,9 @@ def test_concurrent_approvals_and_content_pushes_lose_nothing(
     service = SubmissionService.open_default(instance, worktree)
     ids = [f"m-{n}" for n in range(24)]
     for n, submission_id in enumerate(ids):
-        service.submit(sample_report(submission_id, unit=f"unit-{n % 3}"), [], "x", "x@x.org")
+        # Each in a slot of its own: one live submission per unit x form x period.
+        report = sample_report(submission_id, unit=f"unit-{n % 3}", period=f"2022-P{n}")
+        service.submit(report, [], "x", "x@x.org")
     service.sync()
     remote = instance / "remote.git"
     context = multiprocessing.get_context("spawn")
@@ -489,7 +491,7 @@ def test_concurrent_approvals_and_content_pushes_lose_nothing(
 
     files = main_files(remote)
     for n, submission_id in enumerate(ids):
-        assert f"data/reports/quarterly/2022-Q1/unit-{n % 3}/{submission_id}.json" in files
+        assert f"data/reports/quarterly/2022-P{n}/unit-{n % 3}/{submission_id}.json" in files
     assert set(edited) <= files
     log = git(remote, "log", "--format=%s", "main")
     assert sum(line.startswith("Approve submission m-") for line in log.splitlines()) == 24
