@@ -7,7 +7,9 @@ import posixpath
 import re
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
+import jinja2
 import markdown
 import pytest
 from markupsafe import escape
@@ -41,6 +43,7 @@ from builder.pages import (
     render_pages,
 )
 from builder.progress import evaluate, rollup
+from builder.templating import environment
 from tests.factories import make_form, make_plan, make_report
 
 CST = timezone(timedelta(hours=8))
@@ -361,6 +364,23 @@ def test_home_shows_overall_share_charts_overdue_and_next_due() -> None:
 def test_demo_banner_only_for_a_demo_plan_and_then_on_every_page() -> None:
     assert all("演示数据" in p.markdown for p in _render().values())
     assert not any("ps-demo-banner" in p.markdown for p in _render(_content(demo=False)).values())
+
+
+def test_demo_banner_is_rendered_once_a_build_not_once_a_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = environment()
+    loaded: list[str] = []
+    get_template = env.get_template
+
+    def counting(name: str, *args: Any, **kwargs: Any) -> jinja2.Template:
+        loaded.append(name)
+        return get_template(name, *args, **kwargs)
+
+    monkeypatch.setattr(env, "get_template", counting)
+    pages = _render()
+    assert len(pages) > 5
+    assert loaded.count("_banner.md") == 1
 
 
 def test_plan_page_keeps_the_plan_structure_and_links_each_task() -> None:

@@ -69,6 +69,9 @@ class Site:
         # their unit's page, not counted.
         self.reports_after = reports_after(reports, progress.as_of)
         self.env = environment()
+        # The demo notice at the top of every page: the same on each, so rendered once
+        # rather than included by each of thousands of renders.
+        self.banner = Markup(self.env.get_template("_banner.md").render(plan=self.plan))
         self.fragments = Fragments(
             self.env.get_template("_macros.html").make_module(
                 {
@@ -106,8 +109,10 @@ class Site:
         self, template: str, path: str, title: str, in_nav: bool = True, **context: Any
     ) -> GeneratedPage:
         """The page of a template of `templates/`. A template puts each big table into
-        `{% call block() %}...{% endcall %}`: the table becomes one of the page's blocks
-        (see GeneratedPage), its place in the Markdown a placeholder."""
+        `{% call block() %}...{% endcall %}`, or HTML built whole into `{{ html_block(html) }}`:
+        the table becomes one of the page's blocks (see GeneratedPage), its place in the
+        Markdown a placeholder. `banner` is the demo notice (`{{ banner -}}`: it brings its
+        own blank line when there is one)."""
         link = self.links(path)
         fragments = self.fragments
         blocks: list[str] = []
@@ -124,6 +129,13 @@ class Site:
             blocks.append(html)
             return Markup(BLOCK_TOKEN.format(len(blocks) - 1) + "\n")
 
+        def html_block(html: str) -> Markup:
+            # `{{ html_block(html) }}`: HTML the macros have built whole (a unit's task list,
+            # checklists, report contents) as one of the page's blocks; a `{% call %}` that
+            # only prints it would cost a Jinja macro call on each of thousands of pages.
+            blocks.append(str(html).strip("\n"))
+            return Markup(BLOCK_TOKEN.format(len(blocks) - 1))
+
         def share_cell(item: Rollup) -> Markup:
             return fragments("share_cell", item.share)
 
@@ -136,6 +148,8 @@ class Site:
         source = self.env.get_template(template).render(
             site=self,
             block=block,
+            html_block=html_block,
+            banner=self.banner,
             plan=self.plan,
             as_of=self.as_of,
             title=title,
