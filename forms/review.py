@@ -12,6 +12,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from builder.form_checks import EXPLANATION_PROMPT, check_values
 from builder.records import read_record
 from forms.auth import current_account, login_required
+from forms.corrections import earlier_approved
 from forms.fill import report_rows, state_label
 from forms.forges.base import ForgeError
 from forms.permissions import require_identifier, require_review
@@ -91,7 +92,10 @@ def _detail(
     unit = next((u for u in store.content.units if u.id == record.unit), None)
     values = read_record(form, report.values)[0] if form is not None else {}
     # Recomputed from the figures, as the reporter saw them when submitting.
-    findings = check_values(form, values, unit) if form is not None and unit is not None else []
+    findings = []
+    if form is not None and unit is not None:
+        earlier = earlier_approved(store.root, store.content, form, unit.id, record.period)
+        findings = check_values(form, values, unit, earlier)
     units, forms, periods = _titles()
     return (
         render_template(
