@@ -422,6 +422,23 @@ def test_unit_page_shows_indicators_history_and_report_contents() -> None:
     assert "已落实" in html  # checklist item ticked by plan_filed = true
 
 
+def test_unit_page_shows_the_unit_s_type_and_the_flags_it_has() -> None:
+    content = _content()
+    flagged = replace(content.units[0], flags={"boarding": True, "rural": False, "lab": True})
+    content = replace(content, units=(flagged, *content.units[1:]))
+    labels = {"boarding": "是否寄宿制学校", "rural": "是否农村学校"}  # lab: no label
+    html = _html(_render(content, flag_labels=labels)["units/a.md"])
+    assert "<dt>单位类型</dt><dd>学校</dd>" in html
+    facts = re.findall(r"<dt>([^<]+)</dt><dd>([^<]+)</dd>", html)
+    assert facts[facts.index(("单位类型", "学校")) + 1 :][:3] == [
+        ("是否寄宿制学校", "是"),
+        ("是否农村学校", "否"),
+        ("lab", "是"),
+    ]
+    plain = _html(_render()["units/b.md"])  # a unit without flags shows none
+    assert "<dt>单位类型</dt><dd>机关</dd>" in plain and "<dd>是</dd>" not in plain
+
+
 def test_unit_page_leaves_out_what_does_not_apply() -> None:
     html = _html(_render()["units/b.md"])  # an office: no facility check
     assert "设施检查率" not in html

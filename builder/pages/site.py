@@ -93,6 +93,12 @@ class Site:
         """Plan.unit_type_label of the unit's type."""
         return self.unit_type_labels.get(unit.type, unit.type)
 
+    def flag_facts(self, unit: Unit) -> list[tuple[str, str]]:
+        """Each flag column of units.csv for the unit, in column order: its label in the
+        units schema (often a question, 是否……) and 是 or 否."""
+        labels = self.options.flag_labels
+        return [(labels.get(flag, flag), "是" if on else "否") for flag, on in unit.flags.items()]
+
     def links(self, path: str) -> PageLinks:
         return PageLinks(path, self.options.directory_urls)
 
