@@ -41,6 +41,7 @@ __all__ = [
     "Rollup",
     "applies",
     "evaluate",
+    "indicator_timing",
     "next_due",
     "rollup",
 ]
@@ -135,7 +136,7 @@ def applies(content: Content, task: Task, indicator: Indicator, unit: Unit) -> b
 # --------------------------------------------------------------------------- status
 
 
-def _timing(content: Content, task: Task, indicator: Indicator) -> Timing:
+def indicator_timing(content: Content, task: Task, indicator: Indicator) -> Timing:
     """The feeding reports' due dates the indicator's kind decides with (builder.rules.kinds)."""
     feeding = _feeding_forms(task, indicator)
     periods = {p.id: p for p in content.periods}
@@ -236,7 +237,7 @@ def evaluate(content: Content, reports: Iterable[Report], as_of: date) -> Progre
     for task in content.tasks:
         for indicator in task.indicators:
             kind = KINDS[indicator.kind]
-            timing = _timing(content, task, indicator)
+            timing = indicator_timing(content, task, indicator)
             expected = kind.expected(indicator, timing, as_of)
             columns.append(_Column(task, indicator, kind, timing, expected))
     forms = {form.id: form for form in content.forms}
