@@ -256,6 +256,20 @@ class FormCheck:
 
 
 @dataclass(frozen=True)
+class HistoryCheck:
+    """A field compared with the unit's last approved report of the same form (an earlier
+    period), declared in forms.yml: a running total that went down, or a figure above
+    `max_factor` times the earlier one. Always a warning: a late approval of an earlier
+    period can make a figure odd that was not when it was submitted."""
+
+    field: str
+    cumulative: bool = False  # a running total: it should not go down
+    max_factor: float | None = None  # more than this many times the earlier figure is odd
+    message: str = ""
+    level: Literal["warning"] = "warning"
+
+
+@dataclass(frozen=True)
 class Form:
     id: str
     title: str
@@ -265,6 +279,7 @@ class Form:
     periods: tuple[str, ...]
     applies_to: AppliesTo = ALL_UNITS
     checks: tuple[FormCheck, ...] = ()
+    history_checks: tuple[HistoryCheck, ...] = ()
     # The Frictionless Table Schema descriptor as loaded; builder.records reads with it.
     descriptor: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 

@@ -42,6 +42,7 @@ __all__ = [
     "applies",
     "evaluate",
     "evaluate_unit",
+    "indicator_timing",
     "next_due",
     "replace_results",
     "rollup",
@@ -154,7 +155,7 @@ def applies(content: Content, task: Task, indicator: Indicator, unit: Unit) -> b
 # --------------------------------------------------------------------------- status
 
 
-def _timing(content: Content, task: Task, indicator: Indicator) -> Timing:
+def indicator_timing(content: Content, task: Task, indicator: Indicator) -> Timing:
     """The feeding reports' due dates the indicator's kind decides with (builder.rules.kinds)."""
     feeding = _feeding_forms(task, indicator)
     periods = {p.id: p for p in content.periods}
@@ -251,7 +252,7 @@ def _columns(content: Content, as_of: date) -> list[_Column]:
     for task in content.tasks:
         for indicator in task.indicators:
             kind = KINDS[indicator.kind]
-            timing = _timing(content, task, indicator)
+            timing = indicator_timing(content, task, indicator)
             expected = kind.expected(indicator, timing, as_of)
             columns.append(_Column(task, indicator, kind, timing, expected))
     return columns

@@ -414,7 +414,7 @@ def _draw_values(
                     continue
                 value = _value(run, sub, f, rng)
                 if value is not _OMIT:
-                    values[f.name] = value
+                    values[f.name] = _within_history(run, sub.form, f, value)
         for sub, values in zip(submissions, drawn, strict=True):
             run.state.record(
                 sub.form.id,
@@ -425,6 +425,24 @@ def _draw_values(
                 },
             )
     return drawn
+
+
+def _within_history(run: _UnitRun, form: Form, field: FormField, value: Any) -> Any:
+    """The value kept within the form's history checks against the unit's last figure
+    (recorded after the whole period is drawn, so still the earlier period's): a running
+    total never below it, a figure at most `max_factor` times it."""
+    before = run.state.latest.get(FieldRef(form.id, field.name))
+    if isinstance(value, bool) or isinstance(before, bool) or before is None:
+        return value
+    for check in form.history_checks:
+        if check.field != field.name:
+            continue
+        if check.cumulative:
+            value = max(value, before)
+        if check.max_factor is not None and before > 0:
+            most = check.max_factor * before
+            value = min(value, math.floor(most) if field.type == "integer" else most)
+    return value
 
 
 def _submission(

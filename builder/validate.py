@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from builder.documents import sort_problems
-from builder.form_checks import Finding, check_values
-from builder.model import Content, Problem, Report, evidence_dir
+from builder.form_checks import EarlierReport, Finding, check_values, periods_before
+from builder.model import Content, Form, HistoryCheck, Problem, Report, evidence_dir
 from builder.plan import read_content
 from builder.plan.warnings import plan_warnings
 from builder.records import read_record, record_errors_to_problems
@@ -22,6 +22,9 @@ def report_problems(root: Path, content: Content, reports: list[Report]) -> list
     """Values of every report against its form's schema; evidence files that are missing."""
     forms = {form.id: form for form in content.forms}
     units = {unit.id: unit for unit in content.units}
+    latest: dict[tuple[str, str, str], Report] = {}
+    for report in sorted(reports, key=lambda r: (r.submitted_at, r.id)):
+        latest[report.key] = report
     problems: list[Problem] = []
     for report in reports:
         form = forms.get(report.form)
@@ -30,7 +33,9 @@ def report_problems(root: Path, content: Content, reports: list[Report]) -> list
             values, errors = read_record(form, report.values)
             problems.extend(record_errors_to_problems(report.path, errors))
             if unit is not None and not errors:
-                problems.extend(_check_problems(report, check_values(form, values, unit)))
+                earlier = _earlier_report(content, form, report, latest)
+                findings = check_values(form, values, unit, earlier)
+                problems.extend(_check_problems(report, findings))
         folder = Path(root) / evidence_dir(report.form, report.period, report.unit, report.id)
         for index, evidence in enumerate(report.evidence):
             if not (folder / evidence.file).is_file():
@@ -44,13 +49,29 @@ def report_problems(root: Path, content: Content, reports: list[Report]) -> list
     return problems
 
 
+def _earlier_report(
+    content: Content, form: Form, report: Report, latest: dict[tuple[str, str, str], Report]
+) -> EarlierReport | None:
+    """The unit's latest report of the form in the nearest earlier period that has one."""
+    for period in periods_before(content, form, report.period):
+        earlier = latest.get((report.unit, form.id, period.id))
+        if earlier is not None:
+            return EarlierReport(period, read_record(form, earlier.values)[0])
+    return None
+
+
 def _check_problems(report: Report, findings: list[Finding]) -> list[Problem]:
     """A failed error check is an error; a failed warning check is one too unless the
-    report carries the reporter's explanation, then a warning that shows it."""
+    report carries the reporter's explanation, then a warning that shows it. A failed
+    history check is a warning either way: the earlier report it compares with may have
+    been approved after this one was submitted, when there was nothing to explain."""
     problems = []
     for finding in findings:
         where = f"values.{finding.field}"
-        if not finding.is_warning:
+        if isinstance(finding.check, HistoryCheck) and not report.explanation.strip():
+            message = f"{finding.message}；没有说明"
+            problems.append(Problem(report.path, where, message, warning=True))
+        elif not finding.is_warning:
             problems.append(Problem(report.path, where, finding.message))
         elif not report.explanation.strip():
             message = f"{finding.message}；数据异常但没有说明（explanation）"

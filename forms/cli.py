@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import getpass
 import logging
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from forms.accounts import AccountError, AccountStore
-from forms.settings import Settings, load_settings
+from forms.settings import Settings, load_settings, with_site_date
 
 if TYPE_CHECKING:
     from forms.services import Services
@@ -202,12 +201,7 @@ def serve_settings(args: argparse.Namespace) -> Settings:
         for key, value in (("ROOT", args.root), ("INSTANCE_PATH", args.instance))
         if value is not None
     }
-    settings = load_settings(overrides)
-    if settings.as_of is None:
-        from builder.build import configured_as_of
-
-        settings = dataclasses.replace(settings, as_of=configured_as_of(settings.root))
-    return settings
+    return with_site_date(load_settings(overrides))
 
 
 def show_demo_accounts(services: Services) -> None:

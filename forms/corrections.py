@@ -3,6 +3,9 @@
 With no draft, the fill page (forms.fill) is filled from the slot's latest report as the
 portal shows it, says whose report of when that is, and lists its evidence; on the draft's
 first save that evidence is carried into the draft, each file checked again like an upload.
+
+The same approved reports in the plan's repository are what a form's history checks
+compare with (`earlier_approved`): the unit's report of the nearest earlier period.
 """
 
 from __future__ import annotations
@@ -16,8 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from builder.model import Form, Problem, Report, evidence_dir, is_identifier, report_path
-from builder.records import format_bound
+from builder.form_checks import EarlierReport, periods_before
+from builder.model import (
+    Content,
+    Form,
+    Problem,
+    Report,
+    evidence_dir,
+    is_identifier,
+    report_path,
+)
+from builder.records import format_bound, read_record
 from builder.reports import REPORTS_DIR, parse_report
 from forms.evidence import (
     EvidenceError,
@@ -99,6 +111,21 @@ def approved_in_tree(root: Path, unit: str, form: str, period: str) -> Report | 
         if report is not None:
             reports.append(report)
     return max(reports, key=lambda r: (r.submitted_at, r.id), default=None)
+
+
+def earlier_approved(
+    root: Path, content: Content, form: Form, unit: str, period: str
+) -> EarlierReport | None:
+    """The unit's latest approved report of `form` in the nearest earlier period that has
+    one, as its typed values; None when the form has no history checks or no such report.
+    Only approved reports count: a pending one may still be returned."""
+    if not form.history_checks:
+        return None
+    for earlier in periods_before(content, form, period):
+        report = approved_in_tree(root, unit, form.id, earlier.id)
+        if report is not None:
+            return EarlierReport(earlier, read_record(form, report.values)[0])
+    return None
 
 
 def typed_as_text(form: Form, values: Mapping[str, Any]) -> dict[str, str]:

@@ -50,6 +50,7 @@ from forms.corrections import (
     REMOVE_EARLIER_INPUT,
     Earlier,
     carry_evidence,
+    earlier_approved,
     earlier_report,
     typed_as_text,
 )
@@ -307,7 +308,11 @@ def check(unit_id: str, form_id: str, period_id: str) -> Any:
         flash("草稿在核对后又被修改过，请再次核对以下内容后提交。", "info")
         return redirect(request.path)
     values, errors = read_record(target.form, draft.values)
-    findings = [] if errors else check_values(target.form, values, target.unit)
+    # What the history checks compare with: the unit's approved report of an earlier period.
+    last_approved = earlier_approved(
+        store.root, store.content, target.form, target.unit.id, target.period.id
+    )
+    findings = [] if errors else check_values(target.form, values, target.unit, last_approved)
     if errors or check_errors(findings):
         flash("表单中还有需要修改的内容，请检查后再继续。", "error")
         return redirect(edit_url)

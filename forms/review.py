@@ -18,6 +18,7 @@ from builder.records import read_record
 from builder.rules import format_value
 from forms.auth import current_account, login_required
 from forms.changes import compare_report, latest_before, previous_period
+from forms.corrections import earlier_approved
 from forms.fill import report_rows, state_label
 from forms.forges.base import ForgeError
 from forms.outbox import APPROVED, REJECTED, SUPERSEDED
@@ -155,7 +156,10 @@ def _detail(
     unit = next((u for u in store.content.units if u.id == record.unit), None)
     values = read_record(form, report.values)[0] if form is not None else {}
     # Recomputed from the figures, as the reporter saw them when submitting.
-    findings = check_values(form, values, unit) if form is not None and unit is not None else []
+    findings = []
+    if form is not None and unit is not None:
+        earlier = earlier_approved(store.root, store.content, form, unit.id, record.period)
+        findings = check_values(form, values, unit, earlier)
     units, forms, periods = _titles()
     newest = (
         store.submissions.outbox.newest_in_slot(record.unit, record.form, record.period)

@@ -217,3 +217,14 @@ def instance_secret_key(instance: Path) -> str:
     finally:
         temporary.unlink()
     return key
+
+
+def with_site_date(settings: Settings) -> Settings:
+    """The settings with AS_OF defaulting to the site's date (the `plansite` plugin's
+    `as_of` in ROOT's mkdocs.yml), so that the portal and the published site count
+    progress to the same day; unchanged when AS_OF is set or the root has no mkdocs.yml."""
+    if settings.as_of is not None or not (settings.root / "mkdocs.yml").is_file():
+        return settings
+    from builder.build import configured_as_of  # MkDocs' side, only when needed
+
+    return dataclasses.replace(settings, as_of=configured_as_of(settings.root))

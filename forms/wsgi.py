@@ -17,13 +17,13 @@ from flask import Flask
 from builder.model import ContentError
 from forms.app import create_app
 from forms.services import build_services
-from forms.settings import load_settings
+from forms.settings import load_settings, with_site_date
 
 log = logging.getLogger(__name__)
 
 
 def make_app() -> Flask:
-    settings = load_settings()
+    settings = with_site_date(load_settings())
     try:
         services = build_services(settings)
     except ContentError as error:

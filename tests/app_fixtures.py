@@ -65,10 +65,16 @@ class Setup:
         return self.app.test_client()
 
 
-def make_setup(tmp_path: Path, *, clock: Callable[[], float] = time.time, **config: Any) -> Setup:
+def make_setup(
+    tmp_path: Path,
+    *,
+    clock: Callable[[], float] = time.time,
+    fixture: Path = FIXTURE,
+    **config: Any,
+) -> Setup:
     """The app as `plansite serve` wires it (forms.services), without the rebuild worker,
     on a fresh copy of the fixture plan; `config` overrides settings (UPPERCASE keys)."""
-    repo = make_repository(tmp_path / "repo")
+    repo = make_repository(tmp_path / "repo", fixture)
     instance = tmp_path / "instance"
     overrides: dict[str, Any] = {
         "ROOT": str(repo),

@@ -21,6 +21,7 @@ from tests.app_fixtures import (
     make_setup,
     post,
 )
+from tests.fixtures import copy_plan, edit
 
 
 @pytest.fixture
@@ -370,3 +371,53 @@ def test_figures_that_pass_every_check_need_no_explanation(setup, reporter) -> N
         commit.tree[report_path("inspection", "2025-T2", "dongfeng-ps", submission_id)].data
     )
     assert "explanation" not in stored
+
+
+# ------------------------------------------------------------------ against the unit's history
+# The second plan's inspection form: hazards found more than 3 times the school's last
+# approved report of the form need an explanation. 东风路小学's latest approved 2025-T1
+# report (there is none for 2025-SUMMER) found 3; the fill page is for 2025-T2.
+
+
+def test_a_jump_beyond_the_plan_s_factor_must_be_explained_and_reaches_the_reviewer(
+    setup, reporter
+) -> None:
+    jump = {**INSPECTION_OK, "hazards_found": "10", "action": "continue"}
+    assert post(reporter, FILL_URL, jump).headers["Location"] == FILL_URL + "check"
+    said = (
+        "“本期发现隐患（处）”与上次批准的填报（2025年春季学期）相比变化过大"
+        "（填报 10，超过上次批准的填报（2025年春季学期）3 的 3 倍）"
+    )
+    page = reporter.get(FILL_URL + "check").get_data(as_text=True)
+    assert "数据异常请说明" in page and said in page
+    assert post(reporter, FILL_URL + "check").status_code == 422
+    assert setup.submissions.list(unit="dongfeng-ps") == []
+
+    response = post(reporter, FILL_URL + "check", {"explanation": "开学前全面排查"})
+    submission_id = response.headers["Location"].rsplit("/", 1)[1]
+    review = (
+        logged_in(setup, "checker").get(f"/forms/review/{submission_id}").get_data(as_text=True)
+    )
+    assert said in review and "开学前全面排查" in review
+
+
+def test_a_cumulative_count_below_the_last_approved_report_must_be_explained(
+    tmp_path: Path,
+) -> None:
+    plan = copy_plan(tmp_path / "plan")
+    edit(
+        plan, "content/forms.yml", "        history: {max_factor: 3}",
+        "        history: {max_factor: 3}\n"
+        "      - field: extinguishers_checked\n        history: {cumulative: true}",
+    )  # fmt: skip
+    setup = make_setup(tmp_path, fixture=plan)
+    reporter = logged_in(setup, "dongfeng")
+    post(reporter, FILL_URL, {**INSPECTION_OK, "action": "continue"})  # 60, after 64
+    page = reporter.get(FILL_URL + "check").get_data(as_text=True)
+    assert (
+        "“已检查灭火器数量”是累计数，不应比上次批准的填报（2025年春季学期）少（填报 60，上次为 64）"
+    ) in page
+    assert post(reporter, FILL_URL + "check").status_code == 422
+
+    post(reporter, FILL_URL, {**INSPECTION_OK, "extinguishers_checked": "64", "action": "save"})
+    assert "数据异常请说明" not in reporter.get(FILL_URL + "check").get_data(as_text=True)

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
-from builder.form_checks import check_errors, check_values, check_warnings
-from builder.model import CheckOperand, Form, FormCheck, FormField, Unit
+from builder.form_checks import (
+    EarlierReport,
+    check_errors,
+    check_values,
+    check_warnings,
+    periods_before,
+)
+from builder.model import CheckOperand, Form, FormCheck, FormField, HistoryCheck, Period, Unit
 from builder.plan import load_content
 from builder.records import read_record
 from tests.factories import make_form
+from tests.fixtures import SCHOOL_SAFETY
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -38,6 +46,17 @@ def test_the_demo_refuses_900_trained_of_196_members() -> None:
     )
     assert errors["cadres_visited_twice"].startswith("深入联系点的党员领导干部人数不能超过")
     assert check_values(form, {"members_trained_24h": 196}, unit) == []
+
+
+def test_the_demo_asks_why_members_trained_went_down_since_the_last_quarter() -> None:
+    content = load_content(REPOSITORY)
+    form = content.form("quarterly-progress")
+    unit = next(u for u in content.units if u.attributes.get("members") == 196)
+    earlier = EarlierReport(content.period("2022-Q1"), {"members_trained_24h": 120})
+    (finding,) = check_values(form, {"members_trained_24h": 100}, unit, earlier)
+    assert finding.is_warning and finding.message.startswith(
+        "“累计完成不少于24学时培训的普通党员人数”是累计数，不应比上次批准的填报"
+    )
 
 
 def test_not_above_another_field_with_a_message_made_from_the_titles() -> None:
@@ -70,3 +89,52 @@ def test_posted_text_is_checked_once_typed() -> None:
     values, errors = read_record(form, {"fixed": "197"})
     assert errors == {}
     assert list(check_errors(check_values(form, values, UNIT))) == ["fixed"]
+
+
+# ------------------------------------------------------------------ against the unit's history
+SPRING = Period(
+    "2025-T1", "2025年春季学期", date(2025, 2, 17), date(2025, 7, 10), date(2025, 7, 20)
+)
+
+
+def history_form(*checks: HistoryCheck) -> Form:
+    return replace(counts_form(), history_checks=checks)
+
+
+def test_a_cumulative_count_that_went_down_since_the_last_approved_report_is_a_warning() -> None:
+    form = history_form(HistoryCheck("fixed", cumulative=True))
+    earlier = EarlierReport(SPRING, {"fixed": 64})
+    (finding,) = check_values(form, {"fixed": 60}, UNIT, earlier)
+    assert (finding.field, finding.is_warning) == ("fixed", True)
+    assert finding.message == (
+        "“整改数”是累计数，不应比上次批准的填报（2025年春季学期）少（填报 60，上次为 64）"
+    )
+    assert check_values(form, {"fixed": 64}, UNIT, earlier) == []
+    assert check_values(form, {"fixed": 90}, UNIT, earlier) == []
+
+
+def test_a_jump_beyond_the_plan_s_factor_is_a_warning() -> None:
+    form = history_form(HistoryCheck("found", max_factor=3, message="本期发现隐患数变化过大"))
+    earlier = EarlierReport(SPRING, {"found": 3})
+    (finding,) = check_values(form, {"found": 10}, UNIT, earlier)
+    assert finding.is_warning and check_errors([finding]) == {}
+    assert finding.message == (
+        "本期发现隐患数变化过大（填报 10，超过上次批准的填报（2025年春季学期）3 的 3 倍）"
+    )
+    assert check_values(form, {"found": 9}, UNIT, earlier) == []  # exactly 3 times: not odd
+    assert check_values(form, {"found": 1}, UNIT, earlier) == []  # not cumulative: may drop
+
+
+def test_history_checks_need_an_earlier_figure_to_compare_with() -> None:
+    form = history_form(HistoryCheck("found", cumulative=True, max_factor=2))
+    assert check_values(form, {"found": 0}, UNIT) == []  # the unit's first report
+    assert check_values(form, {"found": 0}, UNIT, EarlierReport(SPRING, {})) == []
+    # From nothing, any figure is a jump of no factor at all: only a drop can be judged.
+    assert check_values(form, {"found": 50}, UNIT, EarlierReport(SPRING, {"found": 0})) == []
+
+
+def test_the_earlier_report_is_of_the_nearest_earlier_period_of_the_form() -> None:
+    content = load_content(SCHOOL_SAFETY)
+    form = content.form("inspection")
+    assert [p.id for p in periods_before(content, form, "2025-T2")] == ["2025-SUMMER", "2025-T1"]
+    assert periods_before(content, form, "2025-T1") == []

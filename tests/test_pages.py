@@ -442,6 +442,66 @@ def test_unit_page_shows_indicators_history_and_report_contents() -> None:
     assert "已落实" in html  # checklist item ticked by plan_filed = true
 
 
+def test_unit_page_shows_the_unit_s_type_and_the_flags_it_has() -> None:
+    content = _content()
+    flagged = replace(content.units[0], flags={"boarding": True, "rural": False, "lab": True})
+    content = replace(content, units=(flagged, *content.units[1:]))
+    labels = {"boarding": "是否寄宿制学校", "rural": "是否农村学校"}  # lab: no label
+    html = _html(_render(content, flag_labels=labels)["units/a.md"])
+    assert "<dt>单位类型</dt><dd>学校</dd>" in html
+    facts = re.findall(r"<dt>([^<]+)</dt><dd>([^<]+)</dd>", html)
+    assert facts[facts.index(("单位类型", "学校")) + 1 :][:3] == [
+        ("是否寄宿制学校", "是"),
+        ("是否农村学校", "否"),
+        ("lab", "是"),
+    ]
+    plain = _html(_render()["units/b.md"])  # a unit without flags shows none
+    assert "<dt>单位类型</dt><dd>机关</dd>" in plain and "<dd>是</dd>" not in plain
+
+
+def _row(html: str, attribute: str) -> str:
+    match = re.search(rf"<tr[^>]*{attribute}[^>]*>.*?</tr>", html, re.S)
+    assert match, attribute
+    return match.group(0)
+
+
+# Unit a as of 2022-10-20: 3 drills of at least 4 by 12-31 (80% of the year gone,
+# 3.21 expected), 10 of its 10 facilities checked, its plan filed.
+DRILLS_BASIS = (
+    "计算：各期“演练次数”之和；类型：累计完成；目标：≥ 4 次，截止 2022-12-31；"
+    "截至 2022-10-20 按时间进度应达到目标的 80%（3.21 次）"
+)
+
+
+def test_each_status_on_the_unit_page_says_why_in_a_details_row() -> None:
+    html = _html(_render()["units/a.md"])
+    drills = _row(html, 'data-indicator="drill-count"')
+    assert '<details class="ps-why">' in drills
+    assert "当前值 3 次，低于按时间进度应达到的 3.21 次" in drills and DRILLS_BASIS in drills
+    facility = _row(html, 'data-indicator="facility-ratio"')
+    assert "当前值 100%，已达到目标 ≥ 100%" in facility
+    assert "计算：各期“已检查设施数”之和 ÷ 单位名录“facilities”；类型：累计完成" in facility
+    filed = _row(html, 'data-indicator="plan-filed"')
+    assert "当前值 是，已达到目标 是" in filed and "计算：最近一期的“已报送方案”（是/否）" in filed
+
+
+def test_each_status_on_a_task_page_says_why_on_hover() -> None:
+    html = _html(_render()["tasks/t-check.md"])
+    cell = re.search(r'<td data-indicator="facility-ratio"[^>]*>', _row(html, 'data-unit="c"'))
+    assert (
+        cell and 'title="已逾期：截止日期 2022-06-30 已过，当前值 25% 未达到目标 ≥ 100%' in cell[0]
+    )
+    drills = _html(_render()["tasks/t-drills.md"])
+    assert DRILLS_BASIS in drills  # the indicators table: how each is worked out, once
+
+
+def test_the_task_overview_says_its_status_is_the_worst_and_shows_the_spread() -> None:
+    html = _html(_render()["tasks/index.md"])
+    assert "状态为该任务全部适用的“单位 × 指标”中最差的一个" in html
+    check = _row(html, 'data-task="t-check"')
+    assert "已逾期 1 · 已完成 1" in check  # c at 25% after 06-30, a at 100%
+
+
 def test_unit_page_leaves_out_what_does_not_apply() -> None:
     html = _html(_render()["units/b.md"])  # an office: no facility check
     assert "设施检查率" not in html

@@ -27,11 +27,11 @@ def test_html_text_escapes_exactly_as_markupsafe(text: str) -> None:
     assert html_text(text) == str(escape(text))
 
 
-@given(st.text(), st.sampled_from(list(Status)), st.text())
+@given(st.text(), st.sampled_from(list(Status)), st.text(), st.text())
 def test_an_indicator_row_filled_with_any_unit_id_is_the_macros_row(
-    value: str, status: Status, unit_id: str
+    value: str, status: Status, why: str, unit_id: str
 ) -> None:
-    args = ("../../tasks/t-drills/", "drill-count", value, status)
+    args = ("../../tasks/t-drills/", "drill-count", value, status, why)
     filled = fill(SITE.fragments("unit_indicator_row", *args, hole("unit_id")), unit_id=unit_id)
     assert filled == str(MACROS.unit_indicator_row(*args, unit_id))
 

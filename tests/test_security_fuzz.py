@@ -204,8 +204,11 @@ def assert_committed_reports_valid(setup: Any, scratch: Path) -> int:
             assert target.resolve().is_relative_to(tree / "data" / "reports")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-    problems = validate_repository(tree)
-    assert problems == [], problems[:10]
+    # Warnings are not invalid (validate exits 0): a history check compares each report with
+    # the unit's last of an earlier period, and laying every branch over the plan at once
+    # makes reports earlier ones that were never approved when the later was submitted.
+    errors = [problem for problem in validate_repository(tree) if not problem.warning]
+    assert errors == [], errors[:10]
     return len(branches)
 
 

@@ -218,6 +218,17 @@ def test_unit_page_lists_indicators_report_history_and_form_links(visit, content
     assert all(f"units/{unit.id}/" in href for href in links)
 
 
+def test_a_status_on_a_unit_page_opens_on_why_without_script(visit, content):
+    page = visit.open(f"units/{content.units[0].id}.md")
+    cell = page.locator('table[data-ps-table="unit-indicators"] details.ps-why').first
+    reason = cell.locator("p").first
+    assert not reason.is_visible()
+    cell.locator("summary").click()
+    assert reason.is_visible()
+    assert reason.text_content().split("：", 1)[0] in STATUS_LABELS
+    assert cell.locator("p").nth(1).text_content().startswith("计算：")
+
+
 def test_matrix_has_a_cell_per_unit_and_task(visit, content):
     page = visit.open("matrix.md")
     tasks = [t.id for t in content.tasks if t.indicators]

@@ -31,8 +31,8 @@ BROKEN = [
     ("invalid yaml", "content/forms.yml", "    periods: [2025-T1, 2025-T2]",
      "    periods: [2025-T1, 2025-T2",
      # PyYAML notices the unclosed list where the next key starts.
-     Problem("content/forms.yml", "line 15",
-             "YAML 语法错误（第 15 行第 15 列）：无法解析（expected ',' or ']', but got ':'）")),
+     Problem("content/forms.yml", "line 17",
+             "YAML 语法错误（第 17 行第 15 列）：无法解析（expected ',' or ']', but got ':'）")),
     ("unknown category", FIRE, "category: facilities", "category: buildings",
      Problem(FIRE, "category", "类别“buildings”未在 content/plan.yml 中定义")),
     ("bad field reference", FIRE, "field: inspection.hazards_fixed",
@@ -381,3 +381,63 @@ def test_a_target_the_field_constraints_never_reach_is_a_warning(tmp_path):
         Problem(FIRE, "indicators[1].target.min",
                 "目标 2000 处 无法达到：按表单字段的取值上限，最多只能达到 1500 处", warning=True)
     ]  # fmt: skip
+
+
+# ------------------------------------------------------------------ against the unit's history
+# The second plan's inspection form: hazards found more than 3 times the school's last
+# approved report of the form is odd. 实验中学 reported 5 in 2025-T1, then 2025-SUMMER.
+SHIYAN_SUMMER = "data/reports/inspection/2025-SUMMER/shiyan-ms/20250903090000-5c6d7e8f.json"
+
+
+def test_a_jump_beyond_the_plan_s_factor_is_a_warning_explained_or_not(tmp_path, capsys):
+    root = copy_plan(tmp_path)
+    edit(root, SHIYAN_SUMMER, '"hazards_found": 1', '"hazards_found": 16')
+    said = (
+        "“本期发现隐患（处）”与上次批准的填报（2025年春季学期）相比变化过大"
+        "（填报 16，超过上次批准的填报（2025年春季学期）5 的 3 倍）"
+    )
+    # A warning even unexplained: an earlier period approved late can make it odd afterwards.
+    assert validate_repository(root) == [
+        Problem(SHIYAN_SUMMER, "values.hazards_found", f"{said}；没有说明", warning=True)
+    ]
+    edit(root, SHIYAN_SUMMER, '"values"', '"explanation": "暑期全面排查", "values"')
+    assert validate_repository(root) == [
+        Problem(SHIYAN_SUMMER, "values.hazards_found", f"{said}；填报单位说明：暑期全面排查",
+                warning=True)
+    ]  # fmt: skip
+    capsys.readouterr()
+    assert main(["validate", "--root", str(root)]) == 0
+
+
+def test_a_cumulative_count_below_the_last_approved_report_is_a_warning(tmp_path):
+    root = copy_plan(tmp_path)
+    edit(
+        root, "content/forms.yml", "        history: {max_factor: 3}",
+        "        history: {max_factor: 3}\n"
+        "      - field: extinguishers_checked\n        history: {cumulative: true}",
+    )  # fmt: skip
+    assert validate_repository(root) == []  # 120 in 2025-T1, then 150
+    edit(root, SHIYAN_SUMMER, '"extinguishers_checked": 150', '"extinguishers_checked": 100')
+    (warning,) = validate_repository(root)
+    assert warning == Problem(
+        SHIYAN_SUMMER, "values.extinguishers_checked",
+        "“已检查灭火器数量”是累计数，不应比上次批准的填报（2025年春季学期）少"
+        "（填报 100，上次为 120）；没有说明", warning=True,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("history", "field", "message"),
+    [
+        ("{max_factor: 1}", "forms[0].checks[2].history.max_factor", "应大于 1，而不是 1"),
+        ("{}", "forms[0].checks[2].history",
+         "应设置 cumulative: true（累计数不应减少）或 max_factor（倍数上限）"),
+        ("{max_factor: 3}\n        level: error", "forms[0].checks[2].level",
+         "与上次填报的比较只能是 warning（需说明），而不是“error”"),
+    ],
+)  # fmt: skip
+def test_a_history_check_that_cannot_work_is_a_plan_problem(tmp_path, history, field, message):
+    root = copy_plan(tmp_path)
+    edit(root, "content/forms.yml", "history: {max_factor: 3}", f"history: {history}")
+    problems = [p for p in validate_repository(root) if p.file == "content/forms.yml"]
+    assert problems == [Problem("content/forms.yml", field, message)]

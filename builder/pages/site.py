@@ -11,7 +11,7 @@ from typing import Any
 from markupsafe import Markup
 
 from builder.charts import percent
-from builder.model import Content, Indicator, Report, Status, Task, Unit
+from builder.model import Content, FieldRef, Indicator, Report, Status, Task, Unit
 from builder.pages.fragments import Fragments
 from builder.pages.links import PageLinks
 from builder.pages.page import BLOCK_TOKEN, GeneratedPage
@@ -23,9 +23,11 @@ from builder.pages.text import (
     task_label,
     task_sort_key,
 )
-from builder.progress import Progress, Rollup, applies
+from builder.progress import SEVERITY, IndicatorResult, Progress, Rollup, applies, indicator_timing
 from builder.reporting import reports_after
 from builder.rules import target_text
+from builder.rules.kinds import KINDS, Timing
+from builder.status_reasons import indicator_basis, status_reason
 from builder.templating import environment
 
 # Where a table's rows go in its block (see Site.render): a comment, which no escaped text
@@ -68,6 +70,9 @@ class Site:
         # Approved reports received after the date progress counts to, by unit: listed on
         # their unit's page, not counted.
         self.reports_after = reports_after(reports, progress.as_of)
+        self._timings: dict[str, Timing] = {}
+        self._bases: dict[str, str] = {}
+        self._whys: dict[tuple[object, ...], str] = {}
         self.env = environment()
         # The demo notice at the top of every page: the same on each, so rendered once
         # rather than included by each of thousands of renders.
@@ -92,9 +97,58 @@ class Site:
     def label(self, task: Task) -> str:
         return task_label(task, self.plan.guarantees_title)
 
+    def _timing(self, indicator_id: str) -> Timing:
+        timing = self._timings.get(indicator_id)
+        if timing is None:
+            task, indicator = self.indicators[indicator_id]
+            timing = self._timings[indicator_id] = indicator_timing(self.content, task, indicator)
+        return timing
+
+    def field_title(self, ref: FieldRef) -> str:
+        form = self.forms.get(ref.form)
+        field_ = form.field_named(ref.field) if form is not None else None
+        return field_.title if field_ is not None and field_.title else ref.field
+
+    def indicator_basis(self, indicator_id: str) -> str:
+        """How the indicator's status is worked out: rule, inputs, kind, target and the share
+        expected by now (builder.status_reasons)."""
+        basis = self._bases.get(indicator_id)
+        if basis is None:
+            indicator = self.indicators[indicator_id][1]
+            timing, as_of = self._timing(indicator_id), self.progress.as_of
+            expected = KINDS[indicator.kind].expected(indicator, timing, as_of)
+            basis = self._bases[indicator_id] = indicator_basis(
+                indicator, self.field_title, timing, expected, as_of
+            )
+        return basis
+
+    def status_why(self, result: IndicatorResult) -> str:
+        """The status with the reason for it: 进度滞后：当前值 3 次，低于…… Units share a
+        handful of (status, value) pairs per indicator: each text is made once."""
+        value = result.value
+        key = (result.indicator, result.status, type(value), value)
+        why = self._whys.get(key)
+        if why is None:
+            indicator = self.indicators[result.indicator][1]
+            timing = self._timing(result.indicator)
+            reason = status_reason(indicator, result.status, value, timing, result.expected)
+            why = self._whys[key] = f"{result.status.label}：{reason}"
+        return why
+
+    @staticmethod
+    def spread_text(item: Rollup) -> str:
+        """The counts of a roll-up's statuses, worst first, those present only."""
+        return " · ".join(f"{s.label} {item.counts[s]}" for s in SEVERITY if item.counts[s])
+
     def type_label(self, unit: Unit) -> str:
         """Plan.unit_type_label of the unit's type."""
         return self.unit_type_labels.get(unit.type, unit.type)
+
+    def flag_facts(self, unit: Unit) -> list[tuple[str, str]]:
+        """Each flag column of units.csv for the unit, in column order: its label in the
+        units schema (often a question, 是否……) and 是 or 否."""
+        labels = self.options.flag_labels
+        return [(labels.get(flag, flag), "是" if on else "否") for flag, on in unit.flags.items()]
 
     def links(self, path: str) -> PageLinks:
         return PageLinks(path, self.options.directory_urls)

@@ -70,11 +70,9 @@ def _unit_rows(
         cells = []
         for indicator in task.indicators:
             result = progress.result(unit.id, indicator.id)
-            cells.append(
-                fragments(
-                    "value_cell", indicator.id, result.status, format_value(indicator, result.value)
-                )
-            )
+            value = format_value(indicator, result.value)
+            why = site.status_why(result)
+            cells.append(fragments("value_cell", indicator.id, result.status, value, why))
         if task.indicators:
             item = progress.unit_task_rollup(unit.id, task.id)
             cells.append(fragments("rollup_cells", item.share, item.status))

@@ -99,6 +99,7 @@ def _indicator_rows(
                 result.indicator,
                 format_value(indicator, result.value),
                 result.status,
+                site.status_why(result),
                 UNIT_ID,
             )
         )

@@ -12,13 +12,23 @@ import frictionless
 
 from builder.documents import Document, duplicates, read_json, read_yaml_mapping
 from builder.fields import FIELD_TYPES, FieldType
-from builder.model import FIELD_NAME, CheckOperand, Form, FormCheck, FormField, Problem
+from builder.model import (
+    FIELD_NAME,
+    CheckOperand,
+    Form,
+    FormCheck,
+    FormField,
+    HistoryCheck,
+    Problem,
+)
 from builder.plan.applies_to import read_applies_to, read_ids
 from builder.plan.files import FORM_SCHEMAS_DIR, FORMS_FILE
 from builder.plan.references import Reference
 
 FORM_KEYS = {"id", "periods", "applies_to", "checks"}
 CHECK_KEYS = {"field", "sum", "not_above", "equals", "level", "message"}
+HISTORY_CHECK_KEYS = {"field", "history", "level", "message"}
+HISTORY_KEYS = {"cumulative", "max_factor"}
 RELATIONS = {"not_above": "不大于", "equals": "等于"}
 BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
@@ -59,10 +69,13 @@ def read_forms(root: Path, problems: list[Problem]) -> FormsFile:
             read.broken.add(form_id)
             continue
         schema_path, descriptor, fields = schema
-        checks = _read_checks(doc, entry.get("checks"), f"{path}.checks", fields, read.references)
-        if checks is None:
+        read_checks = _read_checks(
+            doc, entry.get("checks"), f"{path}.checks", fields, read.references
+        )
+        if read_checks is None:
             read.broken.add(form_id)
             continue
+        checks, history_checks = read_checks
         read.forms.append(
             Form(
                 id=form_id,
@@ -73,6 +86,7 @@ def read_forms(root: Path, problems: list[Problem]) -> FormsFile:
                 periods=tuple(periods),
                 applies_to=applies_to,
                 checks=tuple(checks),
+                history_checks=tuple(history_checks),
                 descriptor=descriptor,
             )
         )
@@ -83,10 +97,11 @@ def read_forms(root: Path, problems: list[Problem]) -> FormsFile:
 
 def _read_checks(
     doc: Document, value: Any, path: str, fields: list[FormField], references: list[Reference]
-) -> list[FormCheck] | None:
-    """A form's checks across its fields and against the unit registry; None on a problem."""
+) -> tuple[list[FormCheck], list[HistoryCheck]] | None:
+    """A form's checks across its fields and against the unit registry, and its checks
+    against the unit's earlier report; None on a problem."""
     if value is None:
-        return []
+        return [], []
     before = len(doc.problems)
     numeric = {f.name for f in fields if FIELD_TYPES[f.type].numeric}
 
@@ -99,10 +114,16 @@ def _read_checks(
         return str(name)
 
     checks = []
+    history_checks = []
     for index, item in enumerate(value if isinstance(value, list) else [value]):
         where = f"{path}[{index}]"
         entry = doc.mapping(item, where, "校验规则")
         if entry is None:
+            continue
+        if "history" in entry:
+            history_check = _history_check(doc, entry, where, field_name)
+            if history_check is not None:
+                history_checks.append(history_check)
             continue
         doc.keys(entry, CHECK_KEYS, where)
         if ("field" in entry) == ("sum" in entry):
@@ -140,7 +161,46 @@ def _read_checks(
                 message=message,
             )
         )
-    return None if len(doc.problems) > before else checks
+    return None if len(doc.problems) > before else (checks, history_checks)
+
+
+def _history_check(
+    doc: Document, entry: dict[str, Any], where: str, field_name: Callable[[Any, str], str | None]
+) -> HistoryCheck | None:
+    """`{field, history: {cumulative, max_factor}}`: a field against the unit's earlier
+    report of the form. Only a warning: an earlier period approved late can make a figure
+    odd after it was submitted."""
+    doc.keys(entry, HISTORY_CHECK_KEYS, where)
+    if "field" not in entry:
+        doc.problem(where, "缺少 field（与上次填报比较的数值字段）")
+        return None
+    name = field_name(entry["field"], f"{where}.field")
+    history = doc.mapping(entry["history"], f"{where}.history", "与上次填报的比较")
+    if history is None:
+        return None
+    doc.keys(history, HISTORY_KEYS, f"{where}.history")
+    cumulative = doc.boolean(history, "cumulative", f"{where}.history")
+    max_factor = None
+    if "max_factor" in history:
+        max_factor = doc.number(history["max_factor"], f"{where}.history.max_factor")
+        if max_factor is not None and max_factor <= 1:
+            doc.problem(f"{where}.history.max_factor", f"应大于 1，而不是 {history['max_factor']}")
+            return None
+    if not cumulative and max_factor is None:
+        doc.problem(
+            f"{where}.history", "应设置 cumulative: true（累计数不应减少）或 max_factor（倍数上限）"
+        )
+        return None
+    if entry.get("level", "warning") != "warning":
+        doc.problem(
+            f"{where}.level",
+            f"与上次填报的比较只能是 warning（需说明），而不是“{entry['level']}”",
+        )
+        return None
+    message = doc.text(entry, "message", where, required=False) or ""
+    if name is None:
+        return None
+    return HistoryCheck(name, cumulative=cumulative, max_factor=max_factor, message=message)
 
 
 def _check_operand(

@@ -13,7 +13,7 @@ A rule decides four things about an indicator that names it (`Indicator.rule`):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -86,6 +86,10 @@ def plain_number(value: float, decimals: int) -> str:
     return "0" if text == "-0" else text
 
 
+# A form field's title (its label on the form), for texts that name the field.
+FieldTitle = Callable[[FieldRef], str]
+
+
 class Rule:
     """An indicator rule. Subclasses set `name` and implement `read_inputs` and `measure`."""
 
@@ -131,6 +135,11 @@ class Rule:
     def measure(self, indicator: Indicator, unit: Unit, reports: UnitReports) -> Measured:
         raise NotImplementedError
 
+    def describe(self, indicator: Indicator, field_title: FieldTitle) -> str:
+        """What the rule reads and how, in Chinese, for the explanation of a status:
+        各期“演练次数”之和. A rule that does not say names itself."""
+        return f"{self.name} 规则"
+
     def format_number(self, indicator: Indicator, value: float) -> str:
         text = plain_number(value, 2)
         return f"{text} {indicator.measure}" if indicator.measure else text
@@ -138,6 +147,14 @@ class Rule:
 
 class FieldRule(Rule):
     """A rule that reads one form field (`field`) of the unit's reports."""
+
+    # How the rule combines the field, in Chinese, around the field's title ({field}).
+    reads: ClassVar[str] = "{field}"
+
+    def describe(self, indicator: Indicator, field_title: FieldTitle) -> str:
+        if indicator.field is None:
+            return ""
+        return self.reads.format(field=f"“{field_title(indicator.field)}”")
 
     def read_inputs(self, entry: dict[str, Any], path: str, reader: PlanReader) -> Inputs:
         for key in INPUT_KEYS:

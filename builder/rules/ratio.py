@@ -12,6 +12,7 @@ from builder.model import Indicator, Operand, Unit
 from builder.rules.base import (
     NOT_REPORTED,
     Draw,
+    FieldTitle,
     Inputs,
     Measured,
     PlanReader,
@@ -55,6 +56,23 @@ class RatioRule(Rule):
 
     def format_number(self, indicator: Indicator, value: float) -> str:
         return f"{plain_number(value * 100, 1)}%"
+
+    def describe(self, indicator: Indicator, field_title: FieldTitle) -> str:
+        parts = (
+            _operand_text(o, field_title) for o in (indicator.numerator, indicator.denominator)
+        )
+        return " ÷ ".join(parts)
+
+
+def _operand_text(operand: Operand | None, field_title: FieldTitle) -> str:
+    if operand is None:
+        return "—"
+    if operand.unit_attribute is not None:
+        return f"单位名录“{operand.unit_attribute}”"
+    if operand.field is None:
+        return "—"
+    title = f"“{field_title(operand.field)}”"
+    return f"各期{title}之和" if operand.combine == "sum" else f"最近一期的{title}"
 
 
 def _operand(operand: Operand | None, unit: Unit, reports: UnitReports) -> Measured:

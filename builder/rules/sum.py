@@ -11,6 +11,7 @@ from builder.rules.base import Draw, FieldRule, Measured, sum_of
 class SumRule(FieldRule):
     name = "sum"
     draw: ClassVar[Draw] = "running_total"
+    reads: ClassVar[str] = "各期{field}之和"
 
     def measure_field(self, reports: list[Report], name: str) -> Measured:
         return sum_of(reports, name)

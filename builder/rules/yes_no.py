@@ -15,6 +15,7 @@ TARGET_MESSAGE = "yes_no 规则的目标应为 equals: true 或 equals: false"
 class YesNoRule(FieldRule):
     name = "yes_no"
     field_types: ClassVar[tuple[str, ...]] = YES_NO_TYPES
+    reads: ClassVar[str] = "最近一期的{field}（是/否）"
 
     def equals_target(self, value: Any, where: str, doc: Document) -> Target | None:
         if not isinstance(value, bool):
