@@ -71,10 +71,9 @@ def sample(port: int, work: Path, during: Callable[[], None] | None, count: int)
     import subprocess
 
     stop = work / f"stop-{time.monotonic_ns()}"
+    most = count if during is None else 10**9
     client = subprocess.Popen(
-        python_command(
-            "-c", _CLIENT, str(port), str(stop), str(count if during is None else 10**9)
-        ),
+        python_command("-c", _CLIENT, str(port), str(stop), str(most), PATH),
         stdout=subprocess.PIPE,
         text=True,
     )

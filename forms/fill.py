@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import secrets
+import sqlite3
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -358,7 +359,16 @@ def check(unit_id: str, form_id: str, period_id: str) -> Any:
         evidence_files.append(EvidenceFile(file, held.name, held.media_type, data))
     report = replace(build_report(target, values, _local_now()), explanation=explanation)
     # One submission per draft revision, however many requests confirm it at once.
-    first = store.drafts.confirm(*target.key, draft.revision, report.id)
+    try:
+        first = store.drafts.confirm(*target.key, draft.revision, report.id)
+    except sqlite3.OperationalError as error:
+        # A full or read-only disk: nothing stored, the draft kept, said as for the commit.
+        from forms.app import is_storage_failure
+
+        if not is_storage_failure(error):
+            raise
+        log.exception("confirming the draft of %s failed", report.id)
+        return render_template("error.html", title="暂时无法提交", message=STORAGE_ERROR), 503
     if first is not None:
         return _receipt_of_confirmed(first)
     domain = store.settings.email_domain
