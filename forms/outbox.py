@@ -11,6 +11,7 @@ transaction.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -156,13 +157,17 @@ class Outbox:
         with self._database.transaction(synchronous) as db:
             yield db
 
-    def add(self, record: SubmissionRecord) -> None:
+    def add(self, record: SubmissionRecord, now: float | None = None) -> list[str]:
         """Insert a new record; an existing id is left as it is (recovery may race).
+        Returns the ids of the slot's pending submissions it supersedes, marked in the
+        same transaction: a process killed between the two would otherwise leave two
+        live submissions in one slot for ever.
 
         Not fsynced (synchronous=NORMAL): the submission's ref, written durably before
         this row, is the truth, and recover() rebuilds a row a power cut took from it.
         The next durable write or checkpoint puts the row on disk anyway.
         """
+        now = time.time() if now is None else now
         with self._connect(NORMAL) as db:
             db.execute(
                 "INSERT OR IGNORE INTO submissions (id, unit, form, period, branch, commit_id, "
@@ -185,6 +190,7 @@ class Outbox:
                     record.evidence_bytes,
                 ),
             )
+            return _supersede(db, record.unit, record.form, record.period, now)
 
     def entry(self, submission_id: str) -> OutboxEntry | None:
         with self._connect() as db:
@@ -373,14 +379,6 @@ class Outbox:
             ).fetchone()
             if row is not None:
                 _supersede(db, row[0], row[1], row[2], now)
-
-    def supersede_older(self, unit: str, form: str, period: str, now: float) -> list[str]:
-        """Mark superseded every pending submission of the slot that a newer one of the
-        same slot follows; not one a reviewer is deciding (its approval goes through and
-        the newer one corrects it; a failed one is superseded on release). Returns the
-        ids superseded."""
-        with self._connect() as db:
-            return _supersede(db, unit, form, period, now)
 
     def newest_in_slot(self, unit: str, form: str, period: str) -> SubmissionRecord | None:
         """The slot's latest submission, in any state."""

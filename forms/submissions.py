@@ -302,16 +302,12 @@ class SubmissionService:
             repo, branch, main, files, message, author, self.config.committer.signature()
         )
         record = _queued_record(checked, branch, str(oid))
-        self.outbox.add(record)
-        self._supersede_older(record)
+        self._superseded(record, self.outbox.add(record, self.clock()))
         log.info("submission %s committed on %s (%s)", record.id, branch, oid)
         return record
 
-    def _supersede_older(self, record: SubmissionRecord) -> None:
-        superseded = self.outbox.supersede_older(
-            record.unit, record.form, record.period, self.clock()
-        )
-        for submission_id in superseded:
+    def _superseded(self, record: SubmissionRecord, ids: Sequence[str]) -> None:
+        for submission_id in ids:
             log.info("submission %s superseded by %s", submission_id, record.id)
 
     def _refresh_main(self, *, force: bool = False) -> str | None:
@@ -377,8 +373,7 @@ class SubmissionService:
                 continue
             record = _record_from_commit(repo, name, *parsed)
             if record is not None:
-                self.outbox.add(record)
-                self._supersede_older(record)
+                self._superseded(record, self.outbox.add(record, self.clock()))
                 added += 1
         return added
 

@@ -3,6 +3,7 @@ to the remote or to the service process in between; the refs are the truth."""
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import sqlite3
@@ -262,7 +263,10 @@ def test_records_list_newest_first_across_time_zones_and_filter(tmp_path: Path) 
     with sqlite3.connect(tmp_path / "o.sqlite") as db:  # readers never wait for a writer
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     outbox.add(record("a", "u1", "2022-10-08T09:00:00+08:00"))  # 01:00 UTC
-    outbox.add(record("b", "u1", "2022-10-08T02:00:00+00:00"))  # 02:00 UTC
+    # Another period of the same unit: a newer submission of the same slot would
+    # supersede "a" (see below).
+    later_period = dataclasses.replace(record("b", "u1", "2022-10-08T02:00:00+00:00"), period="p2")
+    outbox.add(later_period)  # 02:00 UTC
     outbox.add(record("c", "u2", "2022-10-08T08:30:00+08:00"))  # 00:30 UTC
 
     assert [r.id for r in outbox.records()] == ["b", "a", "c"]
@@ -544,3 +548,20 @@ def test_a_decided_submission_cannot_be_withdrawn(service: SubmissionService) ->
 
     assert refused.value.user_message == "该填报已通过，不能撤回"
     assert service.get("r-1").state == APPROVED
+
+
+def test_adding_a_newer_submission_supersedes_the_pending_one_in_the_same_transaction(
+    tmp_path: Path,
+) -> None:
+    """The 50-kill test found two live submissions in one slot: the service was killed
+    between adding the newer row and superseding the older, and nothing did it later."""
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    first = record("a", "u1", "2022-10-08T09:00:00+08:00")
+    newer = record("b", "u1", "2022-10-08T09:05:00+08:00")
+
+    assert outbox.add(first, T0) == []
+    assert outbox.add(newer, T0) == ["a"]
+
+    assert outbox.entry("a").record.state == SUPERSEDED
+    assert outbox.entry("b").record.state == QUEUED
+    assert outbox.add(newer, T0) == []  # recovery adding it again changes nothing
