@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 import sqlite3
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ from forms.proxies import ClientAddressMiddleware, trusted_networks
 from forms.security import install_security
 from forms.services import EXTENSION, Services
 from forms.services import services as current_services
+from forms.storage import is_storage_failure
 
 log = logging.getLogger(__name__)
 
@@ -71,21 +71,6 @@ def _csrf_error(error: CSRFError) -> Any:
 
 
 STORAGE_MESSAGE = "系统暂时无法读写数据（服务器存储空间不足或不可写），请稍后再试或联系管理员。"
-_STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO}
-# sqlite primary result codes of a disk that is full, read-only or failing (not of a bug).
-_SQLITE_STORAGE_CODES = {8, 10, 13, 14}  # READONLY, IOERR, FULL, CANTOPEN
-
-
-def is_storage_failure(error: BaseException) -> bool:
-    """The disk is full, read-only or failing: not the user's doing, and not a bug."""
-    if isinstance(error, sqlite3.OperationalError):
-        code = getattr(error, "sqlite_errorcode", None)
-        return code is not None and code & 0xFF in _SQLITE_STORAGE_CODES
-    if isinstance(error, OSError):
-        return error.errno in _STORAGE_ERRNOS
-    from forms.repository import StorageFailure
-
-    return isinstance(error, StorageFailure)
 
 
 def _internal_error(error: Exception) -> Any:

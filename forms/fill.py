@@ -79,6 +79,7 @@ from forms.permissions import (
 from forms.portal import STATE_LABELS
 from forms.repository import RepositoryError
 from forms.services import services
+from forms.storage import is_storage_failure
 from forms.submissions import EvidenceFile, InvalidState
 
 bp = Blueprint("fill", __name__)
@@ -346,7 +347,13 @@ def check(unit_id: str, form_id: str, period_id: str) -> Any:
             explanation_max_length=EXPLANATION_MAX_LENGTH,
         )
         return (page, 422) if explanation_error else page
+    return _submit(target, draft, values, explanation)
 
+
+def _submit(target: Target, draft: Draft, values: dict[str, Any], explanation: str) -> Any:
+    """Commit a checked draft once (quotas, the confirmation, the commit); the draft is
+    kept on every failure and deleted only once the submission is stored."""
+    store = services()
     refusal = _quota_refusal(target, draft)
     if refusal is not None:
         return render_template("error.html", title="暂时不能提交", message=refusal), 429
@@ -363,8 +370,6 @@ def check(unit_id: str, form_id: str, period_id: str) -> Any:
         first = store.drafts.confirm(*target.key, draft.revision, report.id)
     except sqlite3.OperationalError as error:
         # A full or read-only disk: nothing stored, the draft kept, said as for the commit.
-        from forms.app import is_storage_failure
-
         if not is_storage_failure(error):
             raise
         log.exception("confirming the draft of %s failed", report.id)
