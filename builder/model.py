@@ -220,6 +220,16 @@ class Period:
 
 
 @dataclass(frozen=True)
+class Escalation:
+    """When an unreported report counts as due soon (the blue of 督办) and when reminders go
+    out, in days; content/calendar.yml `reminders`."""
+
+    due_soon_days: int = 14
+    remind_before: tuple[int, ...] = (7, 1)  # days before a due date
+    remind_after: tuple[int, ...] = (1, 7, 14)  # days after a missed due date
+
+
+@dataclass(frozen=True)
 class FormField:
     """One field of a report form, read from its Frictionless Table Schema."""
 
@@ -317,6 +327,7 @@ class Content:
     units: tuple[Unit, ...]
     periods: tuple[Period, ...]  # by end date, then due date
     forms: tuple[Form, ...]
+    escalation: Escalation = field(default_factory=Escalation)
 
     def task(self, task_id: str) -> Task:
         return next(t for t in self.tasks if t.id == task_id)

@@ -12,6 +12,7 @@ from builder.model import (
     ALL_UNITS,
     AppliesTo,
     ContentError,
+    Escalation,
     FieldRef,
     Operand,
     Problem,
@@ -374,3 +375,21 @@ def test_a_full_width_colon_points_at_its_own_line_with_a_hint(tmp_path):
     (problem,) = problems_of(root)
     assert problem.field == "line 18"  # `rule：sum` itself, not where PyYAML gave up
     assert "全角标点“：”" in problem.message and "半角冒号" in problem.message
+
+
+def test_reminder_days_default_when_absent_and_are_checked_when_given(tmp_path):
+    root = copy_plan(tmp_path)
+    assert load_content(root).escalation == Escalation()
+    calendar = root / "content/calendar.yml"
+    calendar.write_text(
+        calendar.read_text(encoding="utf-8")
+        + "reminders:\n  due_soon_days: 7\n  remind_before: [1, 3]\n",
+        encoding="utf-8",
+    )
+    assert load_content(root).escalation == Escalation(7, (3, 1), Escalation().remind_after)
+    calendar.write_text(
+        calendar.read_text(encoding="utf-8").replace("[1, 3]", "[一天]"), encoding="utf-8"
+    )
+    assert [(p.file, p.field) for p in problems_of(root)] == [
+        ("content/calendar.yml", "reminders.remind_before")
+    ]

@@ -69,6 +69,7 @@ def read_content(root: Path) -> tuple[Content | None, list[Problem]]:
         units=tuple(units),
         periods=tuple(calendar.periods),
         forms=tuple(forms_file.forms),
+        escalation=calendar.escalation,
     )
     return content, problems
 
