@@ -109,9 +109,16 @@ class Target:
     minimum: float | None = None
     maximum: float | None = None
     equals: bool | float | None = None
+    # Done on or before this day: the target of an indicator whose value is the day a thing
+    # was done (rule done_on), which the loader sets to the indicator's `due`.
+    by: date | None = None
 
-    def is_met(self, value: float | bool | None) -> bool:
+    def is_met(self, value: float | bool | date | None) -> bool:
         if value is None:
+            return False
+        if self.by is not None:
+            return isinstance(value, date) and value <= self.by
+        if isinstance(value, date):
             return False
         if self.equals is not None:
             return value == self.equals

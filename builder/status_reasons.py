@@ -53,13 +53,19 @@ def status_reason(
     if status is Status.NOT_APPLICABLE:
         return "不适用于该单位"
     if status is Status.MET:
+        if isinstance(value, date):
+            return _done_on(value, indicator.due)
         return f"当前值 {shown}，已达到目标 {target}"
     if status is Status.OVERDUE:
         if indicator.kind == "deadline" and timing.carrying_report_due != indicator.due:
-            return (
-                f"应于 {due} 前完成，载明该事项的报送已于 "
-                f"{timing.carrying_report_due.isoformat()} 截止，当前值 {shown} 未达到目标 {target}"
+            # A day reported after the due date is done (late), so an overdue one has none.
+            short = (
+                "尚未报送完成日期"
+                if _reads_a_day(indicator)
+                else f"当前值 {shown} 未达到目标 {target}"
             )
+            carrying = timing.carrying_report_due.isoformat()
+            return f"应于 {due} 前完成，载明该事项的报送已于 {carrying} 截止，{short}"
         return f"截止日期 {due} 已过，当前值 {shown} 未达到目标 {target}"
     if status is Status.NOT_REPORTED:
         if timing.first_report_due is None:
@@ -82,3 +88,16 @@ def status_reason(
     if expected is not None:
         return f"当前值 {shown}，不低于按时间进度应达到的 {format_value(indicator, expected)}"
     return f"当前值 {shown}，截止日期 {due} 前达到目标 {target} 即可"
+
+
+def _reads_a_day(indicator: Indicator) -> bool:
+    """Whether the indicator's value is the day a thing was done (its target a day)."""
+    return indicator.target is not None and indicator.target.by is not None
+
+
+def _done_on(day: date, due: date) -> str:
+    """A thing done on `day`: on time, or late by so many days (逾期完成, still 已完成)."""
+    if day <= due:
+        return f"已于 {day.isoformat()} 完成，未超过截止日期 {due.isoformat()}"
+    late = (day - due).days
+    return f"逾期完成：于 {day.isoformat()} 完成，晚于截止日期 {due.isoformat()} 共 {late} 天"

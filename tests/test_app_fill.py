@@ -50,6 +50,7 @@ def test_fields_are_generated_from_the_schema(setup) -> None:
         "night_patrol": "radio",
         "responsibility_signed": "radio",
         "rating": "select",
+        "fire_plan_revised_on": "date",
         "notes": "textarea",
     }
     checked = form.field_named("extinguishers_checked")

@@ -688,3 +688,27 @@ def test_the_built_site_publishes_a_valid_data_package_and_workbook(built_site):
     workbook = load_workbook(data / "progress.xlsx", read_only=True)
     for sheet in workbook.worksheets:
         assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+
+
+def test_a_day_done_is_text_not_a_number_in_the_progress_table(tmp_path):
+    # The second plan's done_on item: its value is a day, which the numeric value column
+    # cannot hold; the column stays empty and the day is in the shown value.
+    from builder.plan import load_content
+    from builder.reports import load_reports
+    from tests.fixtures import SCHOOL_SAFETY
+
+    content = load_content(SCHOOL_SAFETY)
+    reports = load_reports(SCHOOL_SAFETY, content)
+    progress = evaluate(content, reports, date(2025, 8, 1))
+    package = write_data_package(content, reports, progress, tmp_path / "data")
+    result = frictionless.validate(str(package))
+    assert result.valid, result.flatten(["rowNumber", "fieldName", "type", "note"])[:5]
+    rows = read_csv(tmp_path / "data" / "progress.csv")
+    done = {r["unit-id"]: r for r in rows if r["indicator-id"] == "fire-plan-revised"}
+    assert (done["shiyan-ms"]["value"], done["shiyan-ms"]["value-text"]) == ("", "2025-06-20")
+    assert done["shiyan-ms"]["status-label"] == "已完成"
+    workbook = tmp_path / "progress.xlsx"
+    write_workbook(content, reports, progress, workbook)
+    sheet = load_workbook(workbook, read_only=True)["指标进度"]
+    cells = [row for row in sheet.iter_rows(values_only=True) if "fire-plan-revised" in row]
+    assert cells and all(not isinstance(cell, datetime) for row in cells for cell in row)

@@ -95,7 +95,7 @@ def test_applies_to_reads_all_unit_types_and_flags(school):
 
 
 def test_indicators_read_rules_operands_targets_and_their_own_applies_to(school):
-    ratio, tracked = school.task("fire-equipment").indicators
+    ratio, tracked, done_on = school.task("fire-equipment").indicators
     assert ratio.rule == "ratio"
     assert ratio.numerator == Operand(field=FieldRef("inspection", "extinguishers_checked"))
     assert ratio.denominator == Operand(unit_attribute="extinguishers")
@@ -103,6 +103,8 @@ def test_indicators_read_rules_operands_targets_and_their_own_applies_to(school)
     assert ratio.due == date(2025, 12, 31)
     assert ratio.task_id == "fire-equipment"
     assert tracked.target is None and tracked.measure == "处"
+    assert (done_on.rule, done_on.kind) == ("done_on", "deadline")
+    assert done_on.target == Target(by=date(2025, 6, 30))  # its due date, written once
     lab = school.task("drills").indicators[2]
     assert lab.rule == "yes_no"
     assert lab.target == Target(equals=True)
@@ -266,7 +268,7 @@ def test_every_problem_is_collected_not_only_the_first(tmp_path):
          "hongqi-ps,红旗小学,college,城西街道,perhaps,true,-5,90")  # fmt: skip
     assert problems_of(root) == [
         Problem("content/tasks/01-fire-equipment.md", "indicators[1].rule",
-                "规则“average”无效，应为 sum、latest、ratio、yes_no 之一"),
+                "规则“average”无效，应为 sum、latest、ratio、yes_no、done_on 之一"),
         Problem("content/tasks/03-drills.md", "indicators[2].due",
                 "日期“2025-13-40”无效，应写成 YYYY-MM-DD"),
         Problem("content/units.csv", "row 3: has_dormitory", "请选择“是”或“否”"),

@@ -32,10 +32,13 @@ from builder.model import (
     Unit,
     UnitType,
 )
+from builder.plan import load_content
 from builder.progress import IndicatorResult, applies, evaluate, next_due, rollup
 from builder.reporting import effective_reports, progress_date, reports_after
+from builder.reports import load_reports
 from builder.rules import format_value
 from tests.factories import make_form, make_period, make_plan, make_report
+from tests.fixtures import SCHOOL_SAFETY
 
 CST = timezone(timedelta(hours=8))
 FORM = "qp"
@@ -1034,3 +1037,101 @@ def test_a_cumulative_item_keeps_its_due_date_as_the_deadline() -> None:
         "i1", "yes_no", field_name="flag", target=Target(equals=True), due="2022-06-30"
     )
     assert one(content((task("t1", item),)), [], "2022-07-01").status is Status.OVERDUE
+
+
+# A date field read by `done_on`: the report carries the day the item was done. The same
+# calendar as above: the item is due 06-30, the Q2 report that carries it is due 07-10.
+
+
+def _done_on_date(due: str = "2022-06-30") -> Content:
+    # The loader gives a done_on indicator its due date as its target (Target.by).
+    by = Target(by=date.fromisoformat(due))
+    item = indicator("i1", "done_on", field_name="done_on", due=due, target=by, kind="deadline")
+    fields = (field("count"), field("done_on", "date"))
+    return content((task("t1", item),), forms=(make_form(FORM, fields, ("Q1", "Q2", "Q3", "Q4")),))
+
+
+@pytest.mark.parametrize(
+    "as_of, status",
+    [
+        ("2022-06-29", Status.ON_TRACK),  # before the due date
+        ("2022-06-30", Status.ON_TRACK),  # on it
+        ("2022-07-05", Status.ON_TRACK),  # after it, before the Q2 report is due: not yet due
+        ("2022-07-10", Status.ON_TRACK),  # the day the Q2 report is due
+        ("2022-07-11", Status.OVERDUE),  # after the report that would carry it was due
+    ],
+)
+def test_a_date_not_yet_reported_is_not_yet_due_until_its_carrying_report_is(
+    as_of: str, status: Status
+) -> None:
+    # Q1 was reported without the date: not done yet, which is no shortfall before 07-10.
+    q1 = report("u1", "Q1", {"count": 1}, "2022-04-05T09:00:00")
+    assert one(_done_on_date(), [q1], as_of).status is status
+
+
+@pytest.mark.parametrize("done_on", ["2022-06-12", "2022-06-30"])
+def test_a_date_on_or_before_the_due_date_is_met_and_stays_met(done_on: str) -> None:
+    q2 = report("u1", "Q2", {"done_on": done_on}, "2022-07-08T09:00:00")
+    for as_of in ("2022-07-08", "2022-07-11", "2023-02-01"):
+        result = one(_done_on_date(), [q2], as_of)
+        assert (result.status, result.value) == (Status.MET, date.fromisoformat(done_on))
+        assert result.reports == (q2.id,)
+
+
+@pytest.mark.parametrize(
+    "done_on, submitted",
+    [
+        ("2022-07-01", "2022-07-08T09:00:00"),  # late, yet reported before 07-10 in Q2's report
+        ("2022-08-15", "2022-10-08T09:00:00"),  # late, reported in Q3's report
+    ],
+)
+def test_a_date_after_the_due_date_is_done_late_met_with_its_date(
+    done_on: str, submitted: str
+) -> None:
+    # Done after its date is still done: 已完成 (nothing is left to do), and the value is the
+    # day it was done, which the reason compares with the due date (逾期完成).
+    late = report("u1", "Q2" if submitted < "2022-07-10" else "Q3", {"done_on": done_on}, submitted)
+    result = one(_done_on_date(), [late], "2022-12-01")
+    assert (result.status, result.value) == (Status.MET, date.fromisoformat(done_on))
+
+
+def test_the_latest_report_s_date_is_the_one_that_counts() -> None:
+    # Q3 restates the day (a mistake in Q2 put it after the due date).
+    q2 = report("u1", "Q2", {"done_on": "2022-07-20"}, "2022-07-08T09:00:00")
+    q3 = report("u1", "Q3", {"done_on": "2022-06-20"}, "2022-10-08T09:00:00")
+    assert one(_done_on_date(), [q2, q3], "2022-12-01").value == date(2022, 6, 20)
+    # A later report that leaves the date blank keeps the earlier one.
+    q4 = report("u1", "Q4", {"count": 1}, "2023-01-05T09:00:00")
+    assert one(_done_on_date(), [q2, q3, q4], "2023-01-06").value == date(2022, 6, 20)
+
+
+def test_a_date_value_is_written_as_its_iso_day() -> None:
+    item = _done_on_date().tasks[0].indicators[0]
+    assert format_value(item, date(2022, 6, 12)) == "2022-06-12"
+
+
+def test_the_second_plan_s_done_on_item_through_its_own_calendar() -> None:
+    # Plan data only: the school-safety plan's "修订消防应急预案" reads a date field, due
+    # 06-30; its T1 report (ending 07-10) is due 07-20. 实验中学 reported 06-20 (on 07-18),
+    # 东风路小学 07-03 (on 07-15, a correction); the three others reported nothing.
+    school = load_content(SCHOOL_SAFETY)
+    reports = load_reports(SCHOOL_SAFETY, school)
+
+    def statuses(as_of: str) -> dict[str, Status]:
+        progress = evaluate(school, reports, date.fromisoformat(as_of))
+        return {r.unit: r.status for r in progress.for_indicator("fire-plan-revised")}
+
+    units = ["dongfeng-ps", "hongqi-ps", "binjiang-ps", "shiyan-ms", "dier-ms"]
+    nothing_due = dict.fromkeys(units, Status.ON_TRACK)
+    assert statuses("2025-06-29") == nothing_due  # before the due date
+    assert statuses("2025-06-30") == nothing_due  # on it
+    assert statuses("2025-07-14") == nothing_due  # after it, before T1's report is due
+    assert statuses("2025-07-21") == {
+        "dongfeng-ps": Status.MET,  # done late: 07-03
+        "hongqi-ps": Status.OVERDUE,
+        "binjiang-ps": Status.OVERDUE,
+        "shiyan-ms": Status.MET,
+        "dier-ms": Status.OVERDUE,
+    }
+    late = evaluate(school, reports, date(2025, 7, 21)).result("dongfeng-ps", "fire-plan-revised")
+    assert late.value == date(2025, 7, 3)

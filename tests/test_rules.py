@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -67,7 +68,7 @@ def indicator(rule: str, target: Target | None = None) -> Indicator:
 
 
 def test_the_built_in_rules_in_the_order_the_plan_editor_reads_them() -> None:
-    assert list(RULES) == ["sum", "latest", "ratio", "yes_no"]
+    assert list(RULES) == ["sum", "latest", "ratio", "yes_no", "done_on"]
 
 
 @pytest.mark.parametrize(
@@ -101,7 +102,7 @@ def test_an_unknown_rule_is_refused_with_every_registered_name(tmp_path, max_of)
     root = copy_plan(tmp_path)
     edit(root, "content/tasks/03-drills.md", "rule: sum", "rule: median")
     _, problems = read_content(root)
-    message = "规则“median”无效，应为 sum、latest、ratio、yes_no、max_of 之一"
+    message = "规则“median”无效，应为 sum、latest、ratio、yes_no、done_on、max_of 之一"
     assert Problem("content/tasks/03-drills.md", "indicators[0].rule", message) in problems
 
 
@@ -150,3 +151,81 @@ def test_a_registered_rule_measures_progress_and_writes_its_values(max_of) -> No
 )
 def test_targets_read_as_words(indicator: Indicator, expected: str) -> None:
     assert target_text(indicator) == expected
+
+
+# done_on: the day a thing was done, read from a date field; its target is its own due date.
+DONE_ON_ITEM = """  - id: plan-filed
+    title: 完成应急预案备案
+    rule: done_on
+    kind: deadline
+    field: drill.filed_on
+    due: 2025-06-30
+"""
+
+
+def _with_date_field(tmp_path) -> Path:
+    root = copy_plan(tmp_path)
+    edit(
+        root,
+        "schemas/forms/drill.json",
+        '{"name": "notes"',
+        '{"name": "filed_on", "type": "date", "title": "备案日期"},\n    {"name": "notes"',
+    )
+    return root
+
+
+def _done_on_problems(tmp_path, item: str) -> tuple[Content | None, list[Problem]]:
+    root = _with_date_field(tmp_path)
+    edit(root, "content/tasks/03-drills.md", "indicators:\n", "indicators:\n" + item)
+    return read_content(root)
+
+
+def test_a_done_on_indicator_takes_its_due_date_as_its_target(tmp_path) -> None:
+    content, problems = _done_on_problems(tmp_path, DONE_ON_ITEM)
+    assert problems == [] and content is not None
+    item = next(i for i in content.indicators if i.id == "plan-filed")
+    assert (item.kind, item.target) == ("deadline", Target(by=date(2025, 6, 30)))
+    assert target_text(item) == "按期完成"
+
+
+def test_a_done_on_indicator_is_a_deadline_even_without_saying_so(tmp_path) -> None:
+    content, problems = _done_on_problems(
+        tmp_path, DONE_ON_ITEM.replace("    kind: deadline\n", "")
+    )
+    assert problems == [] and content is not None
+    assert next(i for i in content.indicators if i.id == "plan-filed").kind == "deadline"
+
+
+@pytest.mark.parametrize(
+    ("change", "where", "message"),
+    [
+        (
+            ("kind: deadline", "kind: cumulative"),
+            "indicators[0].kind",
+            "指标类型“cumulative”无效，done_on 规则可用：deadline",
+        ),
+        (
+            ("due: 2025-06-30", "due: 2025-06-30\n    target: {equals: true}"),
+            "indicators[0].target",
+            "done_on 规则以 due 为完成期限（当日或之前完成即为已完成），不设置 target",
+        ),
+        (
+            ("field: drill.filed_on", "field: drill.lab_drill"),
+            "indicators[0].field",
+            "表单字段 drill.lab_drill 的类型是 boolean，这里需要 date",
+        ),
+    ],
+)
+def test_a_done_on_indicator_reads_a_date_field_by_its_due_date_only(
+    tmp_path, change: tuple[str, str], where: str, message: str
+) -> None:
+    _, problems = _done_on_problems(tmp_path, DONE_ON_ITEM.replace(*change))
+    assert [(p.field, p.message) for p in problems] == [(where, message)]
+
+
+def test_a_date_is_met_on_or_before_the_target_s_day_only() -> None:
+    by = Target(by=date(2025, 6, 30))
+    assert by.is_met(date(2025, 6, 30)) and by.is_met(date(2025, 1, 2))
+    assert not by.is_met(date(2025, 7, 1))
+    assert not by.is_met(None) and not by.is_met(True) and not by.is_met(1.0)
+    assert not Target(minimum=1).is_met(date(2025, 6, 30))

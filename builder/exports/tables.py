@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from builder.fields import FIELD_TYPES
@@ -195,7 +196,11 @@ PROGRESS_COLUMNS = (
     Column.of("indicator-id", "指标代码", "string", required=True),
     Column.of("indicator-title", "指标名称", "string"),
     Column.of(
-        "value", "值", "number", "比率为小数（1 = 100%），是/否指标 1 = 是、0 = 否；空 = 尚无数据"
+        "value",
+        "值",
+        "number",
+        "比率为小数（1 = 100%），是/否指标 1 = 是、0 = 否；完成日期类指标为空，日期见“值（显示）”；"
+        "空 = 尚无数据",
     ),
     Column.of("value-text", "值（显示）", "string"),
     Column.of("status", "状态代码", "string", required=True, enum=[s.value for s in Status]),
@@ -212,7 +217,11 @@ def progress_table(content: Content, progress: Progress) -> Table:
             for result in progress.for_unit(unit.id):
                 indicator = indicators[result.indicator]
                 value = result.value
-                number = int(value) if isinstance(value, bool) else value
+                number: float | None
+                if isinstance(value, date):  # a day done (done_on): in the shown value only
+                    number = None
+                else:
+                    number = int(value) if isinstance(value, bool) else value
                 yield [
                     unit.id,
                     unit.name,

@@ -18,6 +18,7 @@ from builder.model import (
     Indicator,
     Operand,
     Problem,
+    Target,
     Task,
     is_identifier,
 )
@@ -120,7 +121,9 @@ def _indicator(reader: _Reader, task_id: str, value: Any, path: str) -> Indicato
     target = None
     if entry.get("target") is not None:
         target = rule.read_target(entry["target"], f"{path}.target", doc)
-    kind = _kind(doc, entry, path, rule)
+    elif due is not None:
+        target = rule.implied_target(due)
+    kind = _kind(doc, entry, path, rule, target)
     measure = doc.text(entry, "measure", path, required=False) or ""
     applies_to = reader.applies_to(entry.get("applies_to"), f"{path}.applies_to")
     if len(doc.problems) > before:
@@ -142,14 +145,18 @@ def _indicator(reader: _Reader, task_id: str, value: Any, path: str) -> Indicato
     )
 
 
-def _kind(doc: Document, entry: dict[str, Any], path: str, rule: Rule) -> str:
-    """The indicator's kind (builder.rules.kinds), one the rule accepts; cumulative by default."""
-    name = entry.get("kind", DEFAULT_KIND)
+def _kind(
+    doc: Document, entry: dict[str, Any], path: str, rule: Rule, target: Target | None
+) -> str:
+    """The indicator's kind (builder.rules.kinds), one the rule accepts; by default
+    cumulative, or the rule's first kind when it does not accept cumulative (done_on)."""
+    default = DEFAULT_KIND if DEFAULT_KIND in rule.kinds else rule.kinds[0]
+    name = entry.get("kind", default)
     if name not in KINDS or name not in rule.kinds:
         valid = "、".join(rule.kinds)
         doc.problem(f"{path}.kind", f"指标类型“{name}”无效，{rule.name} 规则可用：{valid}")
-        return DEFAULT_KIND
-    if KINDS[name].needs_target and entry.get("target") is None:
+        return default
+    if KINDS[name].needs_target and target is None and entry.get("target") is None:
         doc.problem(f"{path}.target", f"{name}（{KINDS[name].label}）类指标需要设置 target")
     return str(name)
 

@@ -8,8 +8,10 @@ generator find it here.
 
 from __future__ import annotations
 
+from datetime import date
+
 from builder.model import Indicator
-from builder.rules import latest, ratio, yes_no
+from builder.rules import done_on, latest, ratio, yes_no
 from builder.rules import sum as sum_rule
 from builder.rules.base import Measured, Rule, UnitReports, Value
 
@@ -25,25 +27,30 @@ def register(rule: Rule) -> Rule:
     return rule
 
 
-_BUILT_IN = (sum_rule.RULE, latest.RULE, ratio.RULE, yes_no.RULE)
+_BUILT_IN = (sum_rule.RULE, latest.RULE, ratio.RULE, yes_no.RULE, done_on.RULE)
 for _rule in _BUILT_IN:
     register(_rule)
 
 
 def format_value(indicator: Indicator, value: Value) -> str:
-    """The value as shown to users: "85%", "3 次", "是"/"否", "—" when there is none."""
+    """The value as shown to users: "85%", "3 次", "是"/"否", "2025-06-20", "—" when there
+    is none."""
     if value is None:
         return "—"
     if isinstance(value, bool):
         return "是" if value else "否"
+    if isinstance(value, date):
+        return value.isoformat()
     return RULES[indicator.rule].format_number(indicator, value)
 
 
 def target_text(indicator: Indicator) -> str:
-    """The indicator's target in words: "≥ 100%", "1–2 次", "是", "仅跟踪"."""
+    """The indicator's target in words: "≥ 100%", "1–2 次", "是", "按期完成", "仅跟踪"."""
     target = indicator.target
     if target is None:
         return "仅跟踪"
+    if target.by is not None:  # the indicator's own due date, shown beside it
+        return "按期完成"
     if target.equals is not None:
         return format_value(indicator, target.equals)
     low = format_value(indicator, target.minimum) if target.minimum is not None else None

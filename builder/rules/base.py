@@ -5,8 +5,8 @@ A rule decides four things about an indicator that names it (`Indicator.rule`):
 * which keys of the indicator it reads in the plan (`read_inputs`) and what its target
   may look like (`read_target`); the loader calls both and reports every problem;
 * how it measures one unit from the unit's reports (`measure`);
-* how a value is written for people (`format_number`; None and booleans are written the
-  same way for every rule, see builder.rules.format_value);
+* how a value is written for people (`format_number`; None, booleans and dates are written
+  the same way for every rule, see builder.rules.format_value);
 * how the synthetic generator draws the fields it reads (`draw`).
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, ClassVar, Literal, Protocol
 
 from builder.documents import Document
@@ -24,7 +25,8 @@ from builder.model import FieldRef, Indicator, Operand, Report, Target, Unit
 # The keys an indicator may use to say what it reads; each rule uses some of them.
 INPUT_KEYS = ("field", "numerator", "denominator")
 
-Value = float | bool | None
+# A number, a yes/no answer, or the day something was done (rule done_on).
+Value = float | bool | date | None
 # One unit's effective reports by form, each form's oldest period first (period end, then
 # submission time).
 UnitReports = Mapping[str, list[Report]]
@@ -131,6 +133,11 @@ class Rule:
         if ("min" in entry and minimum is None) or ("max" in entry and maximum is None):
             return None
         return Target(minimum=minimum, maximum=maximum)
+
+    def implied_target(self, due: date) -> Target | None:
+        """The target of an indicator that writes none: None (tracked only), unless the
+        rule's target follows from the due date itself."""
+        return None
 
     def measure(self, indicator: Indicator, unit: Unit, reports: UnitReports) -> Measured:
         raise NotImplementedError

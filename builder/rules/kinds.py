@@ -8,8 +8,10 @@ target means over time:
   from the plan's start to the due date that has elapsed (see `expected_share`).
 * `threshold`: a level to keep (a rate, coverage, "no incidents"). Met only while the
   latest value meets the target, behind as soon as it does not; never pro-rated.
-* `deadline`: done by a date (a yes/no item). Met once done; "not yet due" (shown as on
-  track) until the report that would carry the due date is itself due, overdue after.
+* `deadline`: done by a date (a yes/no item, or the day it was done: rule done_on). Met
+  once done (a day after the due date is done late, still met: the reason says so); "not
+  yet due" (shown as on track) until the report that would carry the due date is itself
+  due, overdue after.
 
 Each kind is one object of `KINDS`; a rule lists the kinds it accepts (`Rule.kinds`).
 """
@@ -21,6 +23,7 @@ from datetime import date
 from typing import ClassVar
 
 from builder.model import Indicator, Status, Target
+from builder.rules.base import Value
 
 __all__ = ["DEFAULT_KIND", "KINDS", "Kind", "Timing", "expected_share"]
 
@@ -60,13 +63,11 @@ class Kind:
         """The value expected by now, when the kind pro-rates its target."""
         return None
 
-    def status(
-        self, indicator: Indicator, value: float | bool | None, timing: Timing, as_of: date
-    ) -> Status:
+    def status(self, indicator: Indicator, value: Value, timing: Timing, as_of: date) -> Status:
         raise NotImplementedError
 
 
-def _met(target: Target | None, value: float | bool | None) -> bool:
+def _met(target: Target | None, value: Value) -> bool:
     return target is not None and target.is_met(value)
 
 
@@ -87,9 +88,7 @@ class Cumulative(Kind):
             return None
         return target.minimum * expected_share(indicator, timing.plan_start, as_of)
 
-    def status(
-        self, indicator: Indicator, value: float | bool | None, timing: Timing, as_of: date
-    ) -> Status:
+    def status(self, indicator: Indicator, value: Value, timing: Timing, as_of: date) -> Status:
         if _met(indicator.target, value):
             return Status.MET
         # A tracked-only indicator (no target) is never 已完成, nor late: reported, it is on
@@ -101,7 +100,7 @@ class Cumulative(Kind):
         if value is None:
             return _missing(timing, as_of)
         expected = self.expected(indicator, timing, as_of)
-        if expected is not None and not isinstance(value, bool) and value < expected:
+        if expected is not None and not isinstance(value, bool | date) and value < expected:
             return Status.BEHIND
         return Status.ON_TRACK
 
@@ -110,9 +109,7 @@ class Threshold(Kind):
     name = "threshold"
     label = "持续保持"
 
-    def status(
-        self, indicator: Indicator, value: float | bool | None, timing: Timing, as_of: date
-    ) -> Status:
+    def status(self, indicator: Indicator, value: Value, timing: Timing, as_of: date) -> Status:
         if _met(indicator.target, value):
             return Status.MET
         if as_of > indicator.due:
@@ -126,10 +123,12 @@ class Deadline(Kind):
     name = "deadline"
     label = "限期完成"
 
-    def status(
-        self, indicator: Indicator, value: float | bool | None, timing: Timing, as_of: date
-    ) -> Status:
+    def status(self, indicator: Indicator, value: Value, timing: Timing, as_of: date) -> Status:
         if _met(indicator.target, value):
+            return Status.MET
+        if isinstance(value, date):
+            # Done, after its date: 已完成, since nothing is left to do (a yes/no item done
+            # late is the same); the status' reason says it was done late (逾期完成).
             return Status.MET
         if as_of > timing.carrying_report_due:
             return Status.OVERDUE

@@ -50,9 +50,10 @@ class RatioRule(Rule):
             return Measured(None, denominator.reports, measurable=False)
         numerator = _operand(indicator.numerator, unit, reports)
         fed = tuple(dict.fromkeys(numerator.reports + denominator.reports))
-        if numerator.value is None or denominator.value is None:
+        above, below = number(numerator.value), number(denominator.value)
+        if above is None or below is None:
             return Measured(None, fed)
-        return Measured(numerator.value / denominator.value, fed)
+        return Measured(above / below, fed)
 
     def format_number(self, indicator: Indicator, value: float) -> str:
         return f"{plain_number(value * 100, 1)}%"
