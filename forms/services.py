@@ -21,6 +21,8 @@ from forms import repository
 from forms.accounts import AccountStore
 from forms.drafts import DraftStore
 from forms.forges.base import ForgeConfig, ReportLabels
+from forms.notifications import make_notifiers
+from forms.notifications.runs import Reminders
 from forms.preview import MainProgress
 from forms.private_files import make_private_folder
 from forms.quotas import Quotas
@@ -46,6 +48,9 @@ class Services:
     # The time (seconds since the epoch) that login throttling and session lifetimes read;
     # tests pass a fake one so that nothing sleeps for real.
     clock: Callable[[], float] = time.time
+    # Reminders and notices of decisions (forms/notifications); None in apps built
+    # without build_services.
+    reminders: Reminders | None = None
 
     @property
     def root(self) -> Path:
@@ -58,6 +63,12 @@ class Services:
     @property
     def as_of(self) -> date | None:
         return self.settings.as_of
+
+    def decision_made(self) -> None:
+        """A reviewer approved or returned a report: its unit is told in the background
+        (forms/notifications), so the decision never waits for or fails with a notice."""
+        if self.reminders is not None:
+            self.reminders.decided()
 
     @property
     def quotas(self) -> Quotas:
@@ -112,6 +123,7 @@ def build_services(
         rebuilder=rebuilder,
         main_progress=MainProgress(content, submissions, settings.as_of),
         clock=clock,
+        reminders=Reminders(content, submissions, instance, make_notifiers(settings)),
     )
 
 
