@@ -198,10 +198,7 @@ def run_serve(args: argparse.Namespace) -> int:
         services.rebuilder.trigger()
     show_demo_accounts(services)
     services.submissions.start_background_sync(settings.sync_interval)
-    if services.reminders is not None:
-        services.reminders.start_background(
-            settings.remind_hour, settings.notify_interval, lambda: reminder_date(settings)
-        )
+    services.start_reminders()
     app = create_app(services)
     from forms.serving import serve
 
@@ -348,16 +345,11 @@ def add_remind_command(subparsers: argparse._SubParsersAction) -> None:  # type:
     parser.set_defaults(handler=run_remind)
 
 
-def reminder_date(settings: Settings) -> date:
-    """The day reminders are worked out for: AS_OF when one is set (a demo), else today."""
-    return settings.as_of or date.today()
-
-
 def run_remind(args: argparse.Namespace) -> int:
     """Exit 0 when everything due was sent (or had been), 1 when a send failed (it is tried
     again on the next run), 2 when the plan does not load."""
     from builder.model import ContentError
-    from forms.services import build_services
+    from forms.services import build_services, reminder_date
 
     settings = serve_settings(args)
     try:

@@ -70,6 +70,15 @@ class Services:
         if self.reminders is not None:
             self.reminders.decided()
 
+    def start_reminders(self) -> None:
+        """The background loop of reminders (forms.notifications.runs), in this process:
+        decisions told at once, the day's reminders from REMIND_HOUR."""
+        if self.reminders is not None:
+            settings = self.settings
+            self.reminders.start_background(
+                settings.remind_hour, settings.notify_interval, lambda: reminder_date(settings)
+            )
+
     @property
     def quotas(self) -> Quotas:
         return Quotas(self.settings.submissions_per_hour, self.settings.evidence_bytes_per_period)
@@ -125,6 +134,12 @@ def build_services(
         clock=clock,
         reminders=Reminders(content, submissions, instance, make_notifiers(settings)),
     )
+
+
+def reminder_date(settings: Settings) -> date:
+    """The day reminders are worked out for: AS_OF when one is set (a demo evaluated on a
+    fixed day), else today."""
+    return settings.as_of or date.today()
 
 
 def git_config(settings: Settings) -> GitConfig:
