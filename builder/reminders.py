@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from builder.model import Content, Escalation, Report
-from builder.obligations import Obligation, plan_obligations
+from builder.obligations import Obligation, plan_obligations, to_do
 from builder.reporting import effective_reports, first_submissions, reporting_states
 
 NoticeKind = Literal["due", "overdue", "returned", "approved", "queue"]
@@ -44,12 +44,21 @@ class Digest:
     recipient: str  # "unit:<id>" or "reviewer:<account>"
     title: str
     notices: tuple[Notice, ...]
+    # Context after the notices, not a notice of its own: everything the unit still owes,
+    # so that a reminder about one report does not read as if it were the only one.
+    footer: tuple[str, ...] = ()
 
     @property
     def body(self) -> str:
         lines = [self.title, ""]
         lines += [f"{n}. {notice.text}" for n, notice in enumerate(self.notices, 1)]
+        if self.footer:
+            lines += ["", *self.footer]
         return "\n".join(lines)
+
+    def only(self, notices: Sequence[Notice]) -> Digest:
+        """The same digest with only `notices` (those a contact has not had yet)."""
+        return Digest(self.recipient, self.title, tuple(notices), self.footer)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -192,9 +201,33 @@ def queue_notice(
     return Notice(f"queue/{reviewer}/{as_of.isoformat()}", "queue", text)
 
 
-def unit_digest(unit_id: str, notices: Sequence[Notice], as_of: date, labels: Labels) -> Digest:
+def owed_lines(obligations: Iterable[Obligation], labels: Labels) -> tuple[str, ...]:
+    """Everything a unit still has to do, most urgent first (builder.obligations.to_do)."""
+    owed = to_do(obligations)
+    if not owed:
+        return ()
+    lines = [f"目前尚需办理 {len(owed)} 份报表："]
+    for item in owed:
+        slot = labels.slot(item.form, item.period)
+        if item.state == "missing":
+            lines.append(f"- {slot}：逾期未报（已逾期 {item.days_overdue} 天）")
+        elif item.state == "returned":
+            lines.append(f"- {slot}：已退回，待更正")
+        else:
+            lines.append(f"- {slot}：{item.due.month}月{item.due.day}日到期")
+    return tuple(lines)
+
+
+def unit_digest(
+    unit_id: str,
+    notices: Sequence[Notice],
+    as_of: date,
+    labels: Labels,
+    obligations: Iterable[Obligation] = (),
+) -> Digest:
     title = f"【{labels.plan}】{labels.unit(unit_id)}填报通知（{as_of.isoformat()}）"
-    return Digest(unit_recipient(unit_id), title, tuple(notices))
+    footer = owed_lines(obligations, labels)
+    return Digest(unit_recipient(unit_id), title, tuple(notices), footer)
 
 
 def reviewer_digest(reviewer: str, notice: Notice, as_of: date, labels: Labels) -> Digest:
@@ -244,7 +277,7 @@ def digests(
             notices += retried_notices(items, earlier, labels)
         notices += decided.get(unit.id, ())
         if notices:
-            result.append(unit_digest(unit.id, notices, as_of, labels))
+            result.append(unit_digest(unit.id, notices, as_of, labels, items))
     for reviewer in reviewers:
         notice = queue_notice(reviewer, waiting, as_of, labels)
         if notice is not None:

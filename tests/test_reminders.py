@@ -56,7 +56,23 @@ def test_a_digest_is_chinese_plain_text_with_a_title_and_one_line_per_notice() -
     unit = next(u for u in CONTENT.units if digest.recipient == f"unit:{u.id}")
     assert digest.title.startswith(f"【{CONTENT.plan.title}】{unit.name}")
     assert "到期" in digest.body and "还有" in digest.body
-    assert digest.body.count("\n") == 1 + len(digest.notices)
+    head, _, footer = digest.body.partition("\n\n目前尚需办理")
+    assert head.count("\n") == 1 + len(digest.notices)
+    assert footer  # what the unit still owes follows the notices
+
+
+def test_a_reminder_about_one_report_lists_everything_the_unit_still_owes_overdue_first() -> None:
+    period = CONTENT.periods[1]
+    day = period.due - timedelta(days=CONTENT.escalation.remind_before[0])
+    obligations = obligations_on(CONTENT, REPORTS, day)
+    for digest in digests(CONTENT, obligations, day):
+        unit = digest.recipient.removeprefix("unit:")
+        owed = [o for o in obligations[unit] if o.state in ("missing", "due_soon")]
+        lines = [line for line in digest.footer if line.startswith("- ")]
+        assert digest.footer[0] == f"目前尚需办理 {len(owed)} 份报表："
+        assert len(lines) == len(owed)
+        overdue = [n for n, line in enumerate(lines) if "逾期未报" in line]
+        assert overdue == list(range(len(overdue)))  # the overdue ones first
 
 
 def test_decisions_are_told_to_their_unit_and_the_queue_to_each_reviewer() -> None:

@@ -202,7 +202,7 @@ class Reminders:
         if not notices:
             summary.already_sent += 1
             return
-        fresh = Digest(digest.recipient, digest.title, notices)
+        fresh = digest.only(notices)
         message = Message(fresh.title, fresh.body)
         if show is not None:
             show(contact, message)
