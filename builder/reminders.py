@@ -272,7 +272,8 @@ def digests(
         items = obligations.get(unit.id, ())
         notices = list(scheduled_notices(items, content.escalation, labels))
         recipient = unit_recipient(unit.id)
-        earlier = [key for key in retry.get(recipient, ()) if key not in {n.key for n in notices}]
+        today = {notice.key for notice in notices}
+        earlier = [key for key in retry.get(recipient, ()) if key not in today]
         if earlier:
             notices += retried_notices(items, earlier, labels)
         notices += decided.get(unit.id, ())

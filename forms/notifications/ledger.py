@@ -78,17 +78,20 @@ class Ledger:
 
     def observe(self, decisions: Iterable[Decision]) -> None:
         """Record the decisions made so far: those not seen before become untold; on the
-        first look, all of them are recorded as told."""
+        first look, all of them are recorded as told. Only new ones are written (the loop
+        looks every minute at every decision the outbox holds)."""
         now = time.time()
         with self._db.transaction() as db:
             baseline = self._meta(db, _BASELINE) is None
+            seen = set(db.execute("SELECT submission, state FROM decisions").fetchall())
+            new = [d for d in decisions if (d.submission, d.state) not in seen]
             db.executemany(
                 "INSERT OR IGNORE INTO decisions "
                 "(submission, state, unit, form, period, reason, seen, told) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (d.submission, d.state, d.unit, d.form, d.period, d.reason, now, int(baseline))
-                    for d in decisions
+                    for d in new
                 ],
             )
             if baseline:
