@@ -93,6 +93,7 @@ class Settings:
     smtp_user: str = ""  # no login when empty
     smtp_password: str = ""
     smtp_sender: str = "plansite@localhost"
+    smtp_ca_file: str = ""  # PEM of the CA the server's certificate is checked against
     notify_timeout: int = 10  # seconds per send (SMTP dialogue, robot webhook)
     remind_hour: int = 8  # local hour of the daily reminders in `plansite serve`; -1: none
     notify_interval: int = 60  # seconds between the loop's looks for decisions to tell

@@ -8,7 +8,10 @@ import hashlib
 import hmac
 import io
 import json
+import re
 import socket
+import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -316,3 +319,91 @@ def test_plansite_remind_dry_run_prints_and_sends_nothing_then_a_run_sends(
     assert plansite(remind) == 0
     assert len(robot.received) == 1
     assert (setup.instance / "notifications.sqlite").stat().st_mode & 0o077 == 0
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, as an intranet's own CA would issue."""
+    folder = tmp_path_factory.mktemp("tls")
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_email_over_tls_trusts_the_configured_ca_and_nothing_else(
+    certificate: tuple[Path, Path], security: str
+) -> None:
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    mailbox = Mailbox()
+    tls = (
+        {"tls_context": context, "require_starttls": True}
+        if security == "starttls"
+        else {"ssl_context": context}
+    )
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), **tls)
+    controller.start()
+    try:
+        smtp = {
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(controller.port),
+            "SMTP_SECURITY": security,
+        }
+        contact = Contact(1, "unit:u", "王老师", "email", "wang@example.invalid")
+        untrusted = make_notifiers(load_settings(smtp, environ={}))["email"]
+        with pytest.raises(SendFailed, match="CERTIFICATE_VERIFY_FAILED"):
+            untrusted.send(contact, message())
+        trusted = load_settings({**smtp, "SMTP_CA_FILE": str(cert)}, environ={})
+        make_notifiers(trusted)["email"].send(contact, message())
+    finally:
+        controller.stop()
+    assert len(mailbox.messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("channel", "address", "secret", "refusal"),
+    [
+        ("email", "not-an-address", "", "电子邮件地址无效"),
+        ("email", "wang@localhost", "", "电子邮件地址无效"),
+        ("dingtalk", "file:///etc/passwd", "", "机器人地址应为 http(s) 网址"),
+        (
+            "wecom",
+            "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k",
+            "SECx",
+            "不使用签名密钥",
+        ),
+        ("sms", "13800000000", "", "不支持的通知方式"),
+    ],
+)
+def test_a_contact_the_channel_cannot_use_is_refused_in_chinese(
+    tmp_path: Path, channel: str, address: str, secret: str, refusal: str
+) -> None:
+    from forms.notifications.contacts import ContactBook, ContactError
+
+    book = ContactBook(tmp_path / "notifications.sqlite")
+    with pytest.raises(ContactError, match=re.escape(refusal)):
+        book.add("unit:u", "王老师", channel, address, secret)
+    assert book.all() == []

@@ -33,6 +33,7 @@ def smtp_config(settings: Settings) -> SmtpConfig:
         user=settings.smtp_user,
         password=settings.smtp_password,
         sender=settings.smtp_sender,
+        ca_file=settings.smtp_ca_file,
     )
 
 
