@@ -43,7 +43,7 @@ SECRET = "SECtest-signing-secret"
 class Robot:
     """A group robot on a local socket: answers as DingTalk/WeCom do, keeps what it took."""
 
-    def __init__(self, secret: str = "") -> None:
+    def __init__(self, secret: str = "", port: int = 0) -> None:
         self.secret = secret
         self.received: list[dict[str, Any]] = []
         self.refused: list[str] = []
@@ -69,7 +69,7 @@ class Robot:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
@@ -407,3 +407,27 @@ def test_a_contact_the_channel_cannot_use_is_refused_in_chinese(
     with pytest.raises(ContactError, match=re.escape(refusal)):
         book.add("unit:u", "王老师", channel, address, secret)
     assert book.all() == []
+
+
+def test_plansite_remind_exits_1_naming_the_failed_send_and_sends_it_on_a_later_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup = make_setup(tmp_path)
+    day, unit = _reminder_day(setup)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/cgi-bin/webhook/send?key=k"
+    setup.services.reminders.contacts.add(f"unit:{unit}", "二组", "wecom", url)  # type: ignore[union-attr]
+    remind = ["remind", "--instance", str(setup.instance), "--root", str(setup.repo)]
+    assert plansite([*remind, "--date", day.isoformat()]) == 1
+    output = capsys.readouterr()
+    assert "发送失败：" in output.err and "二组" in output.err and "key=k" not in output.err
+    assert "发送失败 1 条" in output.out
+    robot = Robot(port=port)  # the robot is back
+    try:
+        later = (day + timedelta(days=1)).isoformat()
+        assert plansite([*remind, "--date", later]) == 0
+        assert "已发送 1 条" in capsys.readouterr().out
+    finally:
+        robot.close()
+    (text,) = robot.texts()
+    assert "还有" in text  # the reminder, with the later day's figures
