@@ -431,3 +431,39 @@ def test_plansite_remind_exits_1_naming_the_failed_send_and_sends_it_on_a_later_
         robot.close()
     (text,) = robot.texts()
     assert "还有" in text  # the reminder, with the later day's figures
+
+
+def test_a_failed_notice_of_a_decision_is_retried_with_growing_delays_not_every_look(
+    tmp_path: Path,
+) -> None:
+    now = [1_000_000.0]
+    setup = make_setup(tmp_path)
+    port = free_port()
+    settings = load_settings({"NOTIFY_TIMEOUT": "3"}, environ={})
+    services = setup.services
+    reminders = Reminders(
+        services.content,
+        services.submissions,
+        setup.instance,
+        make_notifiers(settings),
+        clock=lambda: now[0],
+    )
+    url = f"http://127.0.0.1:{port}/cgi-bin/webhook/send?key=k"
+    reminders.contacts.add("unit:dongfeng-ps", "二组", "wecom", url)
+    day = date(2025, 8, 1)
+    reminders.run(day, scheduled=False)  # the first look: nothing decided yet
+    setup.submissions.reject(submit(setup), "赵审核", "照片不清楚")
+    assert reminders.run(day, scheduled=False).failed == 1  # the robot is down
+    now[0] += 30  # the loop's next looks, within the first delay: not tried
+    assert reminders.run(day, scheduled=False).failed == 0
+    now[0] += 60  # past it, still down: tried, and the delay doubles
+    assert reminders.run(day, scheduled=False).failed == 1
+    now[0] += 90
+    assert reminders.run(day, scheduled=False).failed == 0
+    robot = Robot(port=port)
+    try:
+        now[0] += 60
+        assert reminders.run(day, scheduled=False).sent == 1
+    finally:
+        robot.close()
+    assert "照片不清楚" in robot.texts()[0]

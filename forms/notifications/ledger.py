@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from pathlib import Path
 
 from builder.reminders import Decision
 from forms.database import Database
+from forms.outbox import retry_delay
 
 SENT = "sent"
 FAILED = "failed"
@@ -60,8 +61,15 @@ _BASELINE = "decisions_baseline"
 _LAST_SCHEDULED = "last_scheduled_day"
 
 
+# The loop looks for decisions to tell every minute; a contact whose last send failed is
+# tried again after these seconds, doubled with every further failure, at most an hour.
+RETRY_BASE = 60.0
+RETRY_CAP = 3600.0
+
+
 class Ledger:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time):
+        self.clock = clock
         self._db = Database(path)
         with self._db.transaction() as db:
             db.executescript(_SCHEMA)
@@ -80,7 +88,7 @@ class Ledger:
         """Record the decisions made so far: those not seen before become untold; on the
         first look, all of them are recorded as told. Only new ones are written (the loop
         looks every minute at every decision the outbox holds)."""
-        now = time.time()
+        now = self.clock()
         with self._db.transaction() as db:
             baseline = self._meta(db, _BASELINE) is None
             seen = set(db.execute("SELECT submission, state FROM decisions").fetchall())
@@ -140,7 +148,7 @@ class Ledger:
     ) -> None:
         """One send of `keys` to a contact: sent, or failed with `error`."""
         state = FAILED if error else SENT
-        now = time.time()
+        now = self.clock()
         with self._db.transaction() as db:
             db.executemany(
                 "INSERT INTO deliveries "
@@ -164,6 +172,21 @@ class Ledger:
             grouped.setdefault(recipient, []).append(key)
         return grouped
 
+    def backing_off(self) -> set[int]:
+        """Contacts whose last failed send is too recent to try again (see RETRY_BASE)."""
+        now = self.clock()
+        with self._db.transaction() as db:
+            rows = db.execute(
+                "SELECT contact, MAX(updated), MAX(attempts) FROM deliveries WHERE state = ? "
+                "GROUP BY contact",
+                (FAILED,),
+            ).fetchall()
+        return {
+            contact
+            for contact, updated, attempts in rows
+            if updated + retry_delay(attempts, RETRY_BASE, RETRY_CAP) > now
+        }
+
     def drop(self, recipient: str, keys: Iterable[str]) -> None:
         """Failed reminders that will not be tried again (the report is no longer owed,
         or a day's queue notice superseded by a later day's)."""
@@ -171,7 +194,7 @@ class Ledger:
             db.executemany(
                 "UPDATE deliveries SET state = ?, updated = ? "
                 "WHERE recipient = ? AND key = ? AND state = ?",
-                [(DROPPED, time.time(), recipient, key, FAILED) for key in keys],
+                [(DROPPED, self.clock(), recipient, key, FAILED) for key in keys],
             )
 
     def delivered(self, contacts: Iterable[int], key: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -39,6 +40,7 @@ class RunSummary:
     sent: int = 0
     failed: int = 0
     already_sent: int = 0  # messages not sent because the contact had all of it
+    deferred: int = 0  # not tried: the contact's last send failed too recently
     skipped: bool = False  # another process was running reminders
     failures: list[str] = field(default_factory=list)
 
@@ -92,11 +94,12 @@ class Reminders:
         submissions: SubmissionService,
         instance: Path,
         notifiers: Mapping[str, Notifier],
+        clock: Callable[[], float] = time.time,
     ):
         self.content = content
         self.submissions = submissions
         self.contacts = ContactBook(notifications_database(instance))
-        self.ledger = Ledger(notifications_database(instance))
+        self.ledger = Ledger(notifications_database(instance), clock)
         self.notifiers = notifiers
         self._lock = instance / "notifications.lock"
         self._wake = threading.Event()
@@ -168,8 +171,14 @@ class Reminders:
             labels=self._labels,
         )
         summary = RunSummary()
+        # The day's run tries every contact; the looks in between leave a failing one
+        # alone for a growing delay instead of calling it every minute.
+        resting = set() if scheduled or dry_run else self.ledger.backing_off()
         for digest in told:
             for contact in contacts.get(digest.recipient, ()):
+                if contact.id in resting:
+                    summary.deferred += 1
+                    continue
                 self._tell(contact, digest, as_of, dry_run, show, summary)
         if not dry_run:
             self._settle(told, retry, untold, contacts)
