@@ -367,6 +367,9 @@ def run_remind(args: argparse.Namespace) -> int:
         print(message.body)
         print()
 
+    if not services.reminders.contacts.all():
+        print("尚未添加联系人，没有可发送的提醒（添加：plansite contacts add）")
+        return 0
     summary = services.reminders.run(day, dry_run=args.dry_run, show=show if args.dry_run else None)
     if args.dry_run:
         print(f"（试运行，未发送）共 {summary.sent} 条，此前已发送 {summary.already_sent} 条")

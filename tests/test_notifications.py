@@ -467,3 +467,21 @@ def test_a_failed_notice_of_a_decision_is_retried_with_growing_delays_not_every_
     finally:
         robot.close()
     assert "照片不清楚" in robot.texts()[0]
+
+
+def test_decisions_made_before_the_first_contact_was_added_are_history(
+    tmp_path: Path, robot: Robot
+) -> None:
+    setup = make_setup(tmp_path)
+    reminders = setup.services.reminders
+    assert reminders is not None
+    day = date(2025, 8, 1)
+    assert reminders.run(day, scheduled=False).sent == 0  # the loop's looks, nobody to tell
+    setup.submissions.reject(submit(setup), "赵审核", "照片不清楚")
+    assert reminders.run(day, scheduled=False).sent == 0
+    reminders.contacts.add("unit:dongfeng-ps", "一组", "dingtalk", robot.url, SECRET)
+    assert reminders.run(day, scheduled=False).sent == 0
+    setup.submissions.approve(submit(setup), "赵审核", "checker@example.invalid")
+    assert reminders.run(day, scheduled=False).sent == 1
+    (text,) = robot.texts()
+    assert "已审核通过" in text and "照片不清楚" not in text

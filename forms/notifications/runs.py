@@ -137,6 +137,11 @@ class Reminders:
         dry_run: bool,
         show: Callable[[Contact, Message], None] | None,
     ) -> RunSummary:
+        contacts = self.contacts.by_recipient()
+        if not contacts:
+            # Nobody to tell: nothing is worked out (every serving process runs this loop)
+            # and decisions made until the first contact is added stay history.
+            return RunSummary()
         records = self.submissions.list()
         decisions = decisions_of(records)
         if dry_run:
@@ -144,7 +149,6 @@ class Reminders:
         else:
             self.ledger.observe(decisions)
             untold = self.ledger.untold()
-        contacts = self.contacts.by_recipient()
         obligations: dict[str, tuple[Obligation, ...]] = {}
         retry: dict[str, list[str]] = {}
         reviewers: list[str] = []
