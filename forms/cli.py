@@ -9,10 +9,21 @@ import logging
 import secrets
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from builder.reminders import reviewer_recipient, unit_recipient
 from forms.accounts import AccountError, AccountStore
+from forms.notifications import CHANNELS
+from forms.notifications.base import Contact, Message
+from forms.notifications.contacts import (
+    ContactBook,
+    ContactError,
+    notifications_database,
+    shown_address,
+)
+from forms.private_files import make_private_folder
 from forms.settings import Settings, load_settings, with_site_date
 
 if TYPE_CHECKING:
@@ -26,6 +37,8 @@ DEMO_UNITS = 3  # demo reporter accounts created on first run
 def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_serve_command(subparsers)
     add_users_command(subparsers)
+    add_contacts_command(subparsers)
+    add_remind_command(subparsers)
 
 
 def add_serve_command(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -185,6 +198,7 @@ def run_serve(args: argparse.Namespace) -> int:
         services.rebuilder.trigger()
     show_demo_accounts(services)
     services.submissions.start_background_sync(settings.sync_interval)
+    services.start_reminders()
     app = create_app(services)
     from forms.serving import serve
 
@@ -223,3 +237,144 @@ def show_demo_accounts(services: Services) -> None:
     if demo_file.exists():
         print(f"演示账号（账号 角色 密码；仅供演示，保存在 {demo_file}）：")
         print(demo_file.read_text(encoding="utf-8"), end="")
+
+
+def add_contacts_command(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "contacts", help="who hears reminders (personal data: kept in the instance folder)"
+    )
+    parser.add_argument("--instance", type=Path, default=None, help="instance folder")
+    parser.add_argument("--root", type=Path, default=Path("."), help="repository root")
+    commands = parser.add_subparsers(dest="contacts_command", required=True)
+
+    add = commands.add_parser("add", help="add a contact of a unit or a reviewer")
+    whom = add.add_mutually_exclusive_group(required=True)
+    whom.add_argument("--unit", help="the unit whose reminders it hears")
+    whom.add_argument("--reviewer", help="the reviewer account whose queue it hears about")
+    add.add_argument("--name", required=True, help="the person's or the group's name")
+    where = add.add_mutually_exclusive_group(required=True)
+    where.add_argument("--email", help="an e-mail address")
+    where.add_argument("--dingtalk", help="a DingTalk group robot's webhook URL")
+    where.add_argument("--wecom", help="a WeCom group robot's webhook URL")
+    add.add_argument(
+        "--secret-stdin", action="store_true", help="read the robot's signing secret from stdin"
+    )
+    add.set_defaults(handler=run_contacts_add)
+
+    listing = commands.add_parser("list", help="list contacts (robot tokens and secrets hidden)")
+    listing.set_defaults(handler=run_contacts_list)
+
+    remove = commands.add_parser("remove", help="remove a contact")
+    remove.add_argument("id", type=int)
+    remove.set_defaults(handler=run_contacts_remove)
+
+
+def _contact_book(args: argparse.Namespace) -> ContactBook:
+    instance: Path = args.instance or load_settings().instance
+    make_private_folder(instance)
+    return ContactBook(notifications_database(instance))
+
+
+def _contact_refusal_exits_1(command: Command) -> Command:
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except ContactError as error:
+            print(error, file=sys.stderr)
+            return 1
+
+    return run
+
+
+@_contact_refusal_exits_1
+def run_contacts_add(args: argparse.Namespace) -> int:
+    if args.unit:
+        units = _known_units(args.root)
+        if units is not None and args.unit not in units:
+            raise ContactError(f"单位不存在：{args.unit}")
+        recipient = unit_recipient(args.unit)
+    else:
+        recipient = reviewer_recipient(args.reviewer)
+    channel, address = next(
+        (name, value)
+        for name, value in (
+            ("email", args.email),
+            ("dingtalk", args.dingtalk),
+            ("wecom", args.wecom),
+        )
+        if value
+    )
+    secret = sys.stdin.readline().strip() if args.secret_stdin else ""
+    contact = _contact_book(args).add(recipient, args.name, channel, address, secret)
+    print(f"已添加联系人 {contact.id}：{contact.name}（{CHANNELS[channel].label}）")
+    return 0
+
+
+def run_contacts_list(args: argparse.Namespace) -> int:
+    for contact in _contact_book(args).all():
+        columns = (
+            str(contact.id),
+            contact.recipient,
+            contact.name,
+            contact.channel,
+            shown_address(contact.channel, contact.address),
+            "已设签名密钥" if contact.secret else "-",
+        )
+        print("\t".join(columns))
+    return 0
+
+
+@_contact_refusal_exits_1
+def run_contacts_remove(args: argparse.Namespace) -> int:
+    _contact_book(args).remove(args.id)
+    print(f"已删除联系人 {args.id}")
+    return 0
+
+
+def add_remind_command(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "remind", help="send each unit and reviewer the reminders due on a date (once)"
+    )
+    parser.add_argument("--root", type=Path, default=None, help="repository root (default: .)")
+    parser.add_argument("--instance", type=Path, default=None, help="instance folder")
+    parser.add_argument(
+        "--date", type=date.fromisoformat, default=None, help="the day (default: AS_OF or today)"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print what would be sent")
+    parser.set_defaults(handler=run_remind)
+
+
+def run_remind(args: argparse.Namespace) -> int:
+    """Exit 0 when everything due was sent (or had been), 1 when a send failed (it is tried
+    again on the next run), 2 when the plan does not load."""
+    from builder.model import ContentError
+    from forms.services import build_services, reminder_date
+
+    settings = serve_settings(args)
+    try:
+        services = build_services(settings, rebuild_site=False)
+    except ContentError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    assert services.reminders is not None
+    day = args.date or reminder_date(settings)
+
+    def show(contact: Contact, message: Message) -> None:
+        shown = shown_address(contact.channel, contact.address)
+        print(f"=== {contact.name} <{shown}>（{CHANNELS[contact.channel].label}）")
+        print(message.body)
+        print()
+
+    if not services.reminders.contacts.all():
+        print("尚未添加联系人，没有可发送的提醒（添加：plansite contacts add）")
+        return 0
+    summary = services.reminders.run(day, dry_run=args.dry_run, show=show if args.dry_run else None)
+    if args.dry_run:
+        print(f"（试运行，未发送）共 {summary.sent} 条，此前已发送 {summary.already_sent} 条")
+        return 0
+    for failure in summary.failures:
+        print(f"发送失败：{failure}", file=sys.stderr)
+    print(summary.text)
+    return 1 if summary.failed else 0

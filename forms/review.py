@@ -286,5 +286,6 @@ def _decide(
         log.exception("%s %s failed", doing, record.id)
         flash(failed, "error")
         return redirect(back)
+    services().decision_made()
     flash(done, "success")
     return redirect(url_for("review.queue"))

@@ -21,6 +21,8 @@ from forms import repository
 from forms.accounts import AccountStore
 from forms.drafts import DraftStore
 from forms.forges.base import ForgeConfig, ReportLabels
+from forms.notifications import make_notifiers
+from forms.notifications.runs import Reminders
 from forms.preview import MainProgress
 from forms.private_files import make_private_folder
 from forms.quotas import Quotas
@@ -46,6 +48,9 @@ class Services:
     # The time (seconds since the epoch) that login throttling and session lifetimes read;
     # tests pass a fake one so that nothing sleeps for real.
     clock: Callable[[], float] = time.time
+    # Reminders and notices of decisions (forms/notifications); None in apps built
+    # without build_services.
+    reminders: Reminders | None = None
 
     @property
     def root(self) -> Path:
@@ -58,6 +63,21 @@ class Services:
     @property
     def as_of(self) -> date | None:
         return self.settings.as_of
+
+    def decision_made(self) -> None:
+        """A reviewer approved or returned a report: its unit is told in the background
+        (forms/notifications), so the decision never waits for or fails with a notice."""
+        if self.reminders is not None:
+            self.reminders.decided()
+
+    def start_reminders(self) -> None:
+        """The background loop of reminders (forms.notifications.runs), in this process:
+        decisions told at once, the day's reminders from REMIND_HOUR."""
+        if self.reminders is not None:
+            settings = self.settings
+            self.reminders.start_background(
+                settings.remind_hour, settings.notify_interval, lambda: reminder_date(settings)
+            )
 
     @property
     def quotas(self) -> Quotas:
@@ -112,7 +132,14 @@ def build_services(
         rebuilder=rebuilder,
         main_progress=MainProgress(content, submissions, settings.as_of),
         clock=clock,
+        reminders=Reminders(content, submissions, instance, make_notifiers(settings)),
     )
+
+
+def reminder_date(settings: Settings) -> date:
+    """The day reminders are worked out for: AS_OF when one is set (a demo evaluated on a
+    fixed day), else today."""
+    return settings.as_of or date.today()
 
 
 def git_config(settings: Settings) -> GitConfig:

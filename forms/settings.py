@@ -85,6 +85,18 @@ class Settings:
     webhook_secret: str = ""
     committer_name: str = "plansite form service"
     committer_email: str = "plansite@localhost"
+    # Reminders and notices (forms/notifications): the SMTP server e-mail goes through,
+    # the timeout of every send, when the service's loop sends the daily reminders.
+    smtp_host: str = ""  # empty: e-mail contacts fail (and are retried) until it is set
+    smtp_port: int = 587
+    smtp_security: str = "starttls"  # starttls | ssl | none
+    smtp_user: str = ""  # no login when empty
+    smtp_password: str = ""
+    smtp_sender: str = "plansite@localhost"
+    smtp_ca_file: str = ""  # PEM of the CA the server's certificate is checked against
+    notify_timeout: int = 10  # seconds per send (SMTP dialogue, robot webhook)
+    remind_hour: int = 8  # local hour of the daily reminders in `plansite serve`; -1: none
+    notify_interval: int = 60  # seconds between the loop's looks for decisions to tell
     flask: Mapping[str, Any] = field(default_factory=dict)  # other UPPERCASE keys
 
     @property

@@ -32,6 +32,7 @@ def make_app() -> Flask:
             log.error("%s", problem)
         raise SystemExit(f"方案内容有错误（{len(error.problems)} 处），无法启动填报服务") from None
     services.submissions.start_background_sync(settings.sync_interval)
+    services.start_reminders()
     return create_app(services)
 
 

@@ -156,3 +156,11 @@ def test_preview_benchmark_measures_previews_against_evaluating_everything_again
         figures["full_median_ms"] / figures["warm_median_ms"], rel=1e-6
     )
     assert "bar_met" in figures
+
+
+def test_remind_bench_reports_digests_against_one_evaluation() -> None:
+    figures = run_bench("remind")
+    assert figures["reports"] > 0
+    assert any(key.startswith("notices-") and value > 0 for key, value in figures.items())
+    assert figures["remind-vs-evaluate"] > 0
+    assert "seconds" in figures
