@@ -7,6 +7,7 @@ import posixpath
 import re
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -25,7 +26,7 @@ from builder.model import (
     Indicator,
     Operand,
     Period,
-    Principle,
+    PlanSection,
     Report,
     Status,
     Target,
@@ -42,9 +43,12 @@ from builder.pages import (
     relative_url,
     render_pages,
 )
+from builder.plan import load_content
 from builder.progress import evaluate, rollup
+from builder.reports import load_reports
 from builder.templating import environment
 from tests.factories import make_form, make_plan, make_report
+from tests.fixtures import SCHOOL_SAFETY
 
 CST = timezone(timedelta(hours=8))
 AS_OF = date(2022, 10, 20)
@@ -60,8 +64,17 @@ def _content(*, demo: bool = True, unit_name: str = "市甲局") -> Content:
         year=2025,
         issuer="某区教育局",
         preamble="为做好校园安全工作，制定本计划。",
-        guiding_ideology="以预防为主。",
-        principles=(Principle("安全第一", "把安全放在首位。"),),
+        sections=(
+            PlanSection(
+                "甲、总的要求",
+                sections=(
+                    PlanSection("子一：工作思路", "以预防为主。"),
+                    PlanSection("子二：工作原则", "——**安全第一。**把安全放在首位。"),
+                ),
+            ),
+            PlanSection("乙、重点任务", tasks="main", anchor="ps-tasks"),
+            PlanSection("丙、保障措施", tasks="guarantees", anchor="ps-guarantees"),
+        ),
         unit_types=(UnitType("school", "学校"), UnitType("office", "机关")),
         categories=(
             Category("drills", "一", "应急演练", "定期开展演练。"),
@@ -387,22 +400,55 @@ def test_plan_page_keeps_the_plan_structure_and_links_each_task() -> None:
     html = _html(_render()["plan.md"])
     order = [
         "为做好校园安全工作",
-        "一、总体要求",
-        "（一）指导思想",
-        "（二）基本原则",
+        "甲、总的要求",
+        "子一：工作思路",
+        "子二：工作原则",
         "安全第一",
-        "二、主要任务",
+        "乙、重点任务",
         "（一）应急演练",
         "开展应急演练",
         "（二）设施检查",
         "检查校园设施",
-        "三、保障措施",
+        "丙、保障措施",
         "制定实施方案",
     ]
     positions = [html.index(text) for text in order]
     assert positions == sorted(positions)
     assert "<strong>至少</strong>" in html  # task text is the plan's Markdown
     assert 'href="../tasks/t-drills/"' in html or 'href="tasks/t-drills.md"' in html
+
+
+def test_the_second_plans_page_shows_its_own_headings_as_written() -> None:
+    content = load_content(SCHOOL_SAFETY)
+    reports = load_reports(SCHOOL_SAFETY, content)
+    html = _html(_render(content, reports)["plan.md"])
+    headings = re.findall(r"<h[23][^>]*>(.*?)</h[23]>", html)
+    assert headings == [
+        "第一部分：工作目标",
+        "第二部分：重点工作",
+        "（一）校舍与设施安全",
+        "（二）应急演练与安全教育",
+        "第三部分：工作要求",
+        "预防为主",
+        "全员参与",
+        "第四部分：保障措施",
+    ]
+    assert "全年校园安全责任事故为零" in html
+
+
+SEED_HEADINGS = ("总体要求", "指导思想", "基本原则", "主要任务")
+
+
+def test_no_template_or_module_of_the_builder_knows_the_seed_plans_headings() -> None:
+    builder = Path(__file__).resolve().parents[1] / "builder"
+    found = [
+        f"{path.relative_to(builder)}: {heading}"
+        for path in builder.rglob("*")
+        if path.suffix in {".py", ".md", ".html"}
+        for heading in SEED_HEADINGS
+        if heading in path.read_text(encoding="utf-8")
+    ]
+    assert found == []
 
 
 def test_task_page_lists_every_applicable_unit_with_value_and_status_text() -> None:
