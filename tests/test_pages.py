@@ -6,7 +6,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -679,6 +679,30 @@ def test_unit_page_lists_reports_received_after_the_as_of_date_without_counting_
     for path, page in with_late.items():
         if path != "units/a.md":
             assert page.markdown == others[path].markdown, path
+
+
+def test_submission_times_are_shown_in_the_plans_zone_whatever_zone_they_carry() -> None:
+    # The same 02:30 UTC instant, submitted from a server in UTC and from one in Beijing.
+    in_utc = make_report(
+        "a", "2022-Q2", {"drills": 1}, datetime(2022, 7, 5, 2, 30, tzinfo=UTC), form="quarterly"
+    )
+    in_beijing = make_report(
+        "c", "2022-Q2", {"drills": 1}, datetime(2022, 7, 5, 10, 30, tzinfo=CST), form="quarterly"
+    )
+    late = make_report(
+        "a", "2022-Q4", {"drills": 1}, datetime(2022, 10, 22, 23, 5, tzinfo=UTC), form="quarterly"
+    )
+    pages = _render(reports=[in_utc, in_beijing, late])
+    for path in ("units/a.md", "units/c.md"):
+        html = _html(pages[path])
+        assert "2022-07-05 10:30" in html, path
+        assert not re.search(r"UTC[+-]|[+-]\d\d:\d\d|\d{2}:\d{2}:\d{2}", html), path
+    assert ["季度进展表", "2022年第4季度", "2022-10-23 07:05", "a"] in _received_after_rows(
+        _html(pages["units/a.md"])
+    )
+    zoned = replace(_content(), plan=replace(_content().plan, timezone="Europe/Berlin"))
+    html = _html(_render(zoned, reports=[in_utc, in_beijing])["units/c.md"])
+    assert "2022-07-05 04:30" in html  # summer time in Berlin: UTC+2
 
 
 def test_unit_page_without_reports_after_the_as_of_date_has_no_such_section() -> None:
