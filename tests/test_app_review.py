@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pygit2
 import pytest
 
+from builder.local_time import local_minute_text
 from builder.model import report_path
 from tests.app_fixtures import FILL_URL, INSPECTION_OK, logged_in, make_setup, post
 
@@ -225,3 +227,43 @@ def test_a_first_report_stands_beside_the_unit_s_previous_period(setup) -> None:
     assert row is not None and '<td class="value">60</td><td class="value">64</td>' in row.group(0)
     # Submitted after the site's as-of date (2025-08-01): said, not promised.
     assert "此填报不会计入进度" in section(page, '<h2 id="impact-title">')
+
+
+OFFSET_OR_ISO_TIME = re.compile(r"UTC[+-]|[+-]\d\d:\d\d\b|\d{4}-\d\d-\d\dT\d\d:\d\d|\d\d:\d\d:\d\d")
+
+
+def test_every_time_is_shown_in_the_plans_zone_to_the_minute(tmp_path: Path) -> None:
+    # A server keeping UTC: the report carries +00:00, the draft is kept in UTC; the plan
+    # (fixture: Asia/Shanghai) is read in Beijing.
+    setup = make_setup(tmp_path, TIMEZONE="UTC")
+    sid = submit(setup)
+    submitted = setup.submissions.get(sid).submitted_at
+    assert submitted.utcoffset() is not None and not submitted.utcoffset()
+    beijing = local_minute_text(submitted, "Asia/Shanghai")
+    reporter = logged_in(setup, "dongfeng")
+    post(reporter, FILL_URL, {**INSPECTION_OK, "action": "save"})
+    reviewer = logged_in(setup, "checker")
+    pages = {
+        "submission": reporter.get(f"/forms/submissions/{sid}"),
+        "fill": reporter.get(FILL_URL),
+        "portal": reporter.get("/forms/units/dongfeng-ps/"),
+        "queue": reviewer.get("/forms/review/"),
+        "detail": reviewer.get(f"/forms/review/{sid}"),
+    }
+    for name, response in pages.items():
+        # The raw diff is the committed file, byte for byte: its ISO time is what git holds.
+        page = re.sub(
+            r"<pre><code>.*?</code></pre>", "", response.get_data(as_text=True), flags=re.S
+        )
+        assert response.status_code == 200, name
+        assert not OFFSET_OR_ISO_TIME.findall(page), (name, OFFSET_OR_ISO_TIME.findall(page))
+    for name in ("submission", "queue", "detail"):
+        assert beijing in pages[name].get_data(as_text=True), name
+    assert "草稿保存于 " in pages["fill"].get_data(as_text=True)
+
+
+def test_without_a_timezone_setting_reports_are_stamped_in_the_plans_zone(tmp_path: Path) -> None:
+    setup = make_setup(tmp_path, TIMEZONE=None)
+    assert setup.services.settings.timezone is None
+    submitted = setup.submissions.get(submit(setup)).submitted_at
+    assert submitted.utcoffset() == timedelta(hours=8)  # the fixture plan: Asia/Shanghai
