@@ -355,6 +355,19 @@ def test_data_page_links_every_download() -> None:
         assert f'href="{name}"' in html
 
 
+def test_data_page_speaks_plainly_and_keeps_machine_terms_for_technical_readers() -> None:
+    html = _html(_render()["data.md"])
+    for_people, technical = html.split('<h2 id="ps-data-technical"')
+    for name in ("progress.xlsx", "progress-excel.csv", "reports-quarterly-excel.csv"):
+        assert f'href="{name}"' in for_people
+    assert "Excel" in for_people and "乱码" in for_people
+    for term in ("Frictionless", "frictionless", "datapackage", "数据包", "ISO"):
+        assert term not in for_people, term
+    assert technical.startswith(">给技术人员<")
+    for name in ("progress.csv", "reports-quarterly.csv", "datapackage.json"):
+        assert f'href="{name}"' in technical and f'href="{name}"' not in for_people
+
+
 # --------------------------------------------------------------------------- contents
 
 
@@ -416,6 +429,17 @@ def test_plan_page_keeps_the_plan_structure_and_links_each_task() -> None:
     assert positions == sorted(positions)
     assert "<strong>至少</strong>" in html  # task text is the plan's Markdown
     assert 'href="../tasks/t-drills/"' in html or 'href="tasks/t-drills.md"' in html
+
+
+def test_pages_name_units_and_keep_their_codes_out_of_sight() -> None:
+    pages = _render()
+    content = _content()
+    for path, page in pages.items():
+        text = re.sub(r"<[^>]*>", " ", _html(page))  # what a reader sees, not attributes
+        text = re.sub(r"\S+\.md\b", " ", text)  # link targets of Markdown links
+        for unit in content.units:
+            assert not re.search(rf"(?<![\w-]){re.escape(unit.id)}(?![\w-])", text), (path, unit.id)
+    assert "单位代码" not in pages["units/a.md"].markdown
 
 
 def test_the_second_plans_page_shows_its_own_headings_as_written() -> None:
