@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,7 +13,10 @@ import pytest
 
 from builder.local_time import local_minute_text
 from builder.model import report_path
-from tests.app_fixtures import FILL_URL, INSPECTION_OK, logged_in, make_setup, post
+from builder.plan import load_content
+from tests.app_fixtures import FILL_URL, INSPECTION_OK, PASSWORD, logged_in, make_setup, post
+
+REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -267,3 +271,25 @@ def test_without_a_timezone_setting_reports_are_stamped_in_the_plans_zone(tmp_pa
     assert setup.services.settings.timezone is None
     submitted = setup.submissions.get(submit(setup)).submitted_at
     assert submitted.utcoffset() == timedelta(hours=8)  # the fixture plan: Asia/Shanghai
+
+
+def test_the_demo_portal_shows_no_offset_or_iso_time(tmp_path: Path) -> None:
+    # The repository's own plan and its reports, served by a server keeping UTC.
+    demo = tmp_path / "demo"
+    for part in ("content", "schemas", "data"):
+        shutil.copytree(REPOSITORY / part, demo / part)
+    shutil.copy(REPOSITORY / "mkdocs.yml", demo / "mkdocs.yml")
+    setup = make_setup(tmp_path / "served", fixture=demo, AS_OF="2022-10-20", TIMEZONE="UTC")
+    unit = load_content(demo).units[0].id
+    setup.services.accounts.add("demo-reporter", "reporter", PASSWORD, unit=unit)
+    reporter = logged_in(setup, "demo-reporter")
+    portal = reporter.get(f"/forms/units/{unit}/").get_data(as_text=True)
+    corrections = sorted(set(re.findall(rf'href="(/forms/units/{unit}/[^"]+/)"', portal)))
+    assert corrections  # the demo's approved reports: each opens with its time
+    pages = {"portal": portal}
+    pages |= {url: reporter.get(url).get_data(as_text=True) for url in corrections}
+    pages["queue"] = logged_in(setup, "checker").get("/forms/review/").get_data(as_text=True)
+    shown = [url for url, page in pages.items() if "提交的填报" in page]
+    assert shown, "no page showed an earlier report's time"
+    for url, page in pages.items():
+        assert not OFFSET_OR_ISO_TIME.findall(page), (url, OFFSET_OR_ISO_TIME.findall(page))
