@@ -17,6 +17,8 @@ from typing import Any, Literal
 # no ".lock"), no slashes, no spaces or control characters, bounded length.
 IDENTIFIER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}[A-Za-z0-9])?$")
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# The plan's time zone when plan.yml names none: where its readers are.
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 
 def is_identifier(value: object) -> bool:
@@ -187,9 +189,17 @@ class Category:
 
 
 @dataclass(frozen=True)
-class Principle:
+class PlanSection:
+    """A section of the plan's full text, its heading written as the plan numbers it
+    (e.g. "第一部分：工作目标"). `tasks` places the generated lists: "main" the categories
+    with their tasks, "guarantees" the guarantees; the plan decides where and under which
+    heading."""
+
     title: str
-    text: str
+    text: str = ""
+    anchor: str = ""  # the heading's id on the plan page, e.g. "ps-tasks"
+    tasks: str = ""
+    sections: tuple[PlanSection, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -314,12 +324,13 @@ class Plan:
     start: date
     end: date
     preamble: str
-    guiding_ideology: str
-    principles: tuple[Principle, ...]
     unit_types: tuple[UnitType, ...]
     categories: tuple[Category, ...]
+    sections: tuple[PlanSection, ...] = ()
+    tasks_title: str = "任务"  # the main tasks' heading in the task overview
     guarantees_title: str = "组织保障"
     demo: bool = False
+    timezone: str = DEFAULT_TIMEZONE  # IANA name: every time a person sees is shown in it
 
     def unit_type_label(self, type_id: str) -> str:
         return next((t.label for t in self.unit_types if t.id == type_id), type_id)

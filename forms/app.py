@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from builder.local_time import local_minute_text
 from forms.accounts import ROLE_LABELS
 from forms.auth import current_account
 from forms.limits import install_limits, takes_uploads
@@ -92,21 +92,16 @@ def filesize(size: int) -> str:
 
 
 def moment(value: Any) -> str:
-    """An ISO 8601 time (or datetime) as 2022-10-08 09:30（UTC+08:00）.
+    """An ISO 8601 time (or datetime) as 2022-10-08 09:30, in the plan's time zone.
 
-    Times kept in UTC (drafts) are shown in the configured zone; a report's own offset is
-    kept, it is what the reporter saw.
+    Drafts are kept in UTC, reports carry the offset of the server that took them: shown
+    each in its own zone they read as different clocks on one page.
     """
     try:
         when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     except ValueError:
         return str(value)
-    if when.tzinfo is not None and when.utcoffset() == timedelta(0):
-        zone = current_services().settings.timezone
-        when = when.astimezone(ZoneInfo(zone)) if zone else when.astimezone()
-    text = when.strftime("%Y-%m-%d %H:%M")
-    offset = when.strftime("%z")
-    return f"{text}（UTC{offset[:3]}:{offset[3:]}）" if offset else text
+    return local_minute_text(when, current_services().content.plan.timezone)
 
 
 def create_app(services: Services) -> Flask:

@@ -65,7 +65,7 @@ from forms.evidence import (
 )
 from forms.formgen import build_form, display_value, posted_values, widget_kind
 from forms.limits import accepts_uploads
-from forms.outbox import OPEN
+from forms.outbox import ENDED_UNDECIDED, OPEN
 from forms.permissions import (
     by_id,
     can_submit,
@@ -268,8 +268,9 @@ def new_submission_id(now: datetime) -> str:
 
 
 def _local_now() -> datetime:
-    zone = services().settings.timezone
-    return datetime.now(ZoneInfo(zone)) if zone else datetime.now().astimezone()
+    """Now, in the zone a report records: TIMEZONE when set, else the plan's own."""
+    store = services()
+    return datetime.now(ZoneInfo(store.settings.timezone or store.content.plan.timezone))
 
 
 def build_report(target: Target, values: dict[str, Any], now: datetime) -> Report:
@@ -304,7 +305,15 @@ def check(unit_id: str, form_id: str, period_id: str) -> Any:
         earlier = store.drafts.confirmed(*target.key)
         if earlier is not None:
             return _receipt_of_confirmed(earlier)
-        flash("没有待提交的草稿，请先填写表单。", "info")
+        submitted = _latest_submission(target)
+        if submitted is not None:
+            # Back to the check page after submitting: say so, not "nothing to submit".
+            flash(
+                "本期已提交过这份表单，以下是提交回执。如需修改，请在本单位填报页点击“更正”。",
+                "info",
+            )
+            return redirect(url_for("fill.submission", submission_id=submitted.id))
+        flash("请先填写表单，填好后再核对提交。", "info")
         return redirect(edit_url)
     if posted_revision and posted_revision != draft.revision:
         flash("草稿在核对后又被修改过，请再次核对以下内容后提交。", "info")
@@ -402,6 +411,20 @@ def _submit(target: Target, draft: Draft, values: dict[str, Any], explanation: s
     store.drafts.delete(*target.key)
     flash("填报已提交，请记下您的填报编号。", "success")
     return redirect(url_for("fill.submission", submission_id=record.id))
+
+
+def _latest_submission(target: Target) -> Any:
+    """The slot's newest submission still standing (not superseded or withdrawn), if any."""
+    unit, form, period = target.key
+    return next(
+        (
+            record
+            for record in services().submissions.list(unit=unit)
+            if (record.form, record.period) == (form, period)
+            and record.state not in ENDED_UNDECIDED
+        ),
+        None,
+    )
 
 
 def _receipt_of_confirmed(submission_id: str) -> Any:

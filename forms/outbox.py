@@ -39,7 +39,7 @@ ENDED_UNDECIDED = (SUPERSEDED, WITHDRAWN)
 CLAIM_STALE_AFTER = 600.0
 
 STATE_LABELS = {
-    QUEUED: "等待同步",
+    QUEUED: "已提交，等待审核",
     IN_REVIEW: "审核中",
     APPROVED: "已通过",
     REJECTED: "已退回",

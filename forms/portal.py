@@ -22,7 +22,7 @@ bp = Blueprint("portal", __name__)
 log = logging.getLogger(__name__)
 
 STATE_LABELS = {
-    "queued": "已提交/等待同步",
+    "queued": "已提交，等待审核",  # delivery to the reviewers is no concern of the reporter
     "in_review": "审核中",
     "approved": "已通过",
     "rejected": "已退回",

@@ -39,7 +39,7 @@ SUBMISSION_BRANCH_PREFIX = "submit"
 class RepositoryError(Exception):
     """A git operation of the form service failed."""
 
-    user_message = "仓库操作失败，请联系管理员"
+    user_message = "填报数据未能保存，请联系管理员"
 
 
 class RefExists(RepositoryError):
@@ -55,7 +55,7 @@ class PathExists(RepositoryError):
 class MergeConflict(RepositoryError):
     """The branch cannot be merged without a human (it changes a file main changed too)."""
 
-    user_message = "该填报与主分支上的内容冲突，需要管理员处理"
+    user_message = "该填报与已发布的数据冲突，需要管理员处理"
 
 
 class StorageFailure(RepositoryError):
@@ -68,7 +68,7 @@ class StorageFailure(RepositoryError):
 class RemoteUnavailable(RepositoryError):
     """The remote could not be reached or refused the update; retry later."""
 
-    user_message = "远程仓库暂时无法连接，请稍后重试"
+    user_message = "暂时无法连接数据服务器，请稍后重试"
 
 
 @dataclass(frozen=True)

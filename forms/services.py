@@ -180,6 +180,7 @@ def report_labels(content: Content) -> Callable[[Report], ReportLabels]:
             form_title=known.title if known else report.form,
             period_title=periods.get(report.period, report.period),
             field_titles={f.name: f.title for f in known.fields} if known else {},
+            timezone=content.plan.timezone,
         )
 
     return labels

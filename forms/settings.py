@@ -67,7 +67,7 @@ class Settings:
     # commas ("127.0.0.1, 10.0.0.0/8"). Empty: the header is ignored (forms/proxies.py).
     trusted_proxies: str = ""
     as_of: date | None = None  # date the portal evaluates progress at (default: today)
-    timezone: str | None = None  # IANA name for submitted_at (default: the server's zone)
+    timezone: str | None = None  # IANA name for submitted_at (default: the plan's timezone)
     email_domain: str = "plansite.invalid"  # commit author e-mail = <account>@<domain>
     sync_interval: int = 30  # seconds between background sync() runs
     testing: bool = False

@@ -33,8 +33,6 @@ _PLAN = Plan(
     start=date(2022, 1, 1),
     end=date(2022, 12, 31),
     preamble="",
-    guiding_ideology="",
-    principles=(),
     unit_types=(),
     categories=(),
 )

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from builder.local_time import local_minute_text
 from builder.reports import report_document
 from forms.corrections import typed_as_text
 from tests.app_fixtures import (
@@ -75,10 +76,8 @@ def notice(page: str) -> str:
 
 
 def local_time(iso: str) -> str:
-    """A report's submission time as the page shows it (the report's own offset)."""
-    when = datetime.fromisoformat(iso)
-    offset = when.strftime("%z")
-    return f"{when:%Y-%m-%d %H:%M}（UTC{offset[:3]}:{offset[3:]}）"
+    """A report's submission time as the page shows it: in the plan's zone, no offset."""
+    return local_minute_text(datetime.fromisoformat(iso), "Asia/Shanghai")
 
 
 def two_files() -> list[tuple[io.BytesIO, str]]:
@@ -113,7 +112,7 @@ def test_the_notice_names_the_submission_and_says_nothing_changes_before_approva
     report = report_document(setup.submissions.read_report(submission_id))
     text = notice(reporter.get(FILL_URL).get_data(as_text=True))
     when = local_time(report["submitted_at"])
-    assert f"以下内容取自王老师于 {when}提交的填报（已提交/等待同步）" in text
+    assert f"以下内容取自王老师于 {when}提交的填报（已提交，等待审核）" in text
     assert "更正提交并审核通过之前，原填报和网站上的数据都不会改变" in text
     assert "佐证材料" not in text  # nothing to carry: not promised
     setup.submissions.approve(submission_id, "赵审核", "checker@example.invalid")
@@ -153,7 +152,7 @@ def test_an_approved_report_in_the_plan_is_the_starting_point_too(setup, reporte
     page = reporter.get(url).get_data(as_text=True)
     assert field_value(page, "extinguishers_checked") == "64"
     assert '<option selected value="合格">' in page
-    assert "以下内容取自李老师于 2025-07-15 08:30（UTC+08:00）提交的填报（已通过）" in notice(page)
+    assert "以下内容取自李老师于 2025-07-15 08:30提交的填报（已通过）" in notice(page)
 
 
 def test_evidence_is_carried_into_the_submitted_correction(setup, reporter) -> None:

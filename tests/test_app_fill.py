@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from pathlib import Path
 
 import pygit2
@@ -117,7 +118,8 @@ def test_a_draft_is_saved_and_resumed_even_when_incomplete(setup, reporter) -> N
     assert response.status_code == 302
     page = reporter.get(FILL_URL).get_data(as_text=True)
     assert "草稿已保存" in page
-    assert re.search(r"草稿保存于 \d{4}-\d\d-\d\d \d\d:\d\d（UTC\+08:00）", page)  # local zone
+    # Kept in UTC, shown on the plan's clock without an offset.
+    assert re.search(r"草稿保存于 \d{4}-\d\d-\d\d \d\d:\d\d</p>", page)
     assert 'value="4"' in page and "未完" in page
     portal = reporter.get("/forms/units/dongfeng-ps/").get_data(as_text=True)
     assert "草稿" in portal and "继续填写" in portal
@@ -187,10 +189,24 @@ def test_confirmation_shows_the_reference_and_the_draft_is_cleared(setup, report
     submission_id = submit(reporter)
     page = reporter.get(f"/forms/submissions/{submission_id}").get_data(as_text=True)
     assert submission_id in page and "填报编号" in page
-    assert "已提交/等待同步" in page
+    assert "已提交，等待审核" in page and "同步" not in page
     assert setup.services.drafts.load("dongfeng-ps", "inspection", "2025-T2") is None
     portal = reporter.get("/forms/units/dongfeng-ps/").get_data(as_text=True)
-    assert "已提交/等待同步" in portal and "更正" in portal
+    assert "已提交，等待审核" in portal and "更正" in portal and "同步" not in portal
+
+
+def test_going_back_to_the_check_page_after_submitting_says_it_was_submitted(
+    setup, reporter
+) -> None:
+    submission_id = submit(reporter)
+    # A day later the confirmation of the draft is forgotten (drafts.CONFIRMATION_KEPT).
+    with sqlite3.connect(setup.instance / "drafts.sqlite") as db:
+        db.execute("DELETE FROM confirmations")
+    response = reporter.get(FILL_URL + "check")
+    assert response.headers["Location"] == f"/forms/submissions/{submission_id}"
+    page = reporter.get(response.headers["Location"]).get_data(as_text=True)
+    assert "本期已提交过这份表单" in page and "已提交，等待审核" in page
+    assert "没有待提交的草稿" not in page
 
 
 def test_a_correction_is_a_new_submission_for_the_same_period(setup, reporter) -> None:

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pygit2
 import pytest
 
+from builder.local_time import local_minute_text
 from builder.model import report_path
-from tests.app_fixtures import FILL_URL, INSPECTION_OK, logged_in, make_setup, post
+from builder.plan import load_content
+from tests.app_fixtures import FILL_URL, INSPECTION_OK, PASSWORD, logged_in, make_setup, post
+
+REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -225,3 +231,65 @@ def test_a_first_report_stands_beside_the_unit_s_previous_period(setup) -> None:
     assert row is not None and '<td class="value">60</td><td class="value">64</td>' in row.group(0)
     # Submitted after the site's as-of date (2025-08-01): said, not promised.
     assert "此填报不会计入进度" in section(page, '<h2 id="impact-title">')
+
+
+OFFSET_OR_ISO_TIME = re.compile(r"UTC[+-]|[+-]\d\d:\d\d\b|\d{4}-\d\d-\d\dT\d\d:\d\d|\d\d:\d\d:\d\d")
+
+
+def test_every_time_is_shown_in_the_plans_zone_to_the_minute(tmp_path: Path) -> None:
+    # A server keeping UTC: the report carries +00:00, the draft is kept in UTC; the plan
+    # (fixture: Asia/Shanghai) is read in Beijing.
+    setup = make_setup(tmp_path, TIMEZONE="UTC")
+    sid = submit(setup)
+    submitted = setup.submissions.get(sid).submitted_at
+    assert submitted.utcoffset() is not None and not submitted.utcoffset()
+    beijing = local_minute_text(submitted, "Asia/Shanghai")
+    reporter = logged_in(setup, "dongfeng")
+    post(reporter, FILL_URL, {**INSPECTION_OK, "action": "save"})
+    reviewer = logged_in(setup, "checker")
+    pages = {
+        "submission": reporter.get(f"/forms/submissions/{sid}"),
+        "fill": reporter.get(FILL_URL),
+        "portal": reporter.get("/forms/units/dongfeng-ps/"),
+        "queue": reviewer.get("/forms/review/"),
+        "detail": reviewer.get(f"/forms/review/{sid}"),
+    }
+    for name, response in pages.items():
+        # The raw diff is the committed file, byte for byte: its ISO time is what git holds.
+        page = re.sub(
+            r"<pre><code>.*?</code></pre>", "", response.get_data(as_text=True), flags=re.S
+        )
+        assert response.status_code == 200, name
+        assert not OFFSET_OR_ISO_TIME.findall(page), (name, OFFSET_OR_ISO_TIME.findall(page))
+    for name in ("submission", "queue", "detail"):
+        assert beijing in pages[name].get_data(as_text=True), name
+    assert "草稿保存于 " in pages["fill"].get_data(as_text=True)
+
+
+def test_without_a_timezone_setting_reports_are_stamped_in_the_plans_zone(tmp_path: Path) -> None:
+    setup = make_setup(tmp_path, TIMEZONE=None)
+    assert setup.services.settings.timezone is None
+    submitted = setup.submissions.get(submit(setup)).submitted_at
+    assert submitted.utcoffset() == timedelta(hours=8)  # the fixture plan: Asia/Shanghai
+
+
+def test_the_demo_portal_shows_no_offset_or_iso_time(tmp_path: Path) -> None:
+    # The repository's own plan and its reports, served by a server keeping UTC.
+    demo = tmp_path / "demo"
+    for part in ("content", "schemas", "data"):
+        shutil.copytree(REPOSITORY / part, demo / part)
+    shutil.copy(REPOSITORY / "mkdocs.yml", demo / "mkdocs.yml")
+    setup = make_setup(tmp_path / "served", fixture=demo, AS_OF="2022-10-20", TIMEZONE="UTC")
+    unit = load_content(demo).units[0].id
+    setup.services.accounts.add("demo-reporter", "reporter", PASSWORD, unit=unit)
+    reporter = logged_in(setup, "demo-reporter")
+    portal = reporter.get(f"/forms/units/{unit}/").get_data(as_text=True)
+    corrections = sorted(set(re.findall(rf'href="(/forms/units/{unit}/[^"]+/)"', portal)))
+    assert corrections  # the demo's approved reports: each opens with its time
+    pages = {"portal": portal}
+    pages |= {url: reporter.get(url).get_data(as_text=True) for url in corrections}
+    pages["queue"] = logged_in(setup, "checker").get("/forms/review/").get_data(as_text=True)
+    shown = [url for url, page in pages.items() if "提交的填报" in page]
+    assert shown, "no page showed an earlier report's time"
+    for url, page in pages.items():
+        assert not OFFSET_OR_ISO_TIME.findall(page), (url, OFFSET_OR_ISO_TIME.findall(page))

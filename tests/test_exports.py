@@ -6,18 +6,23 @@ objects, so that the exports are shown to depend on nothing of the seed plan.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import json
+import re
 import shutil
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import frictionless
 import pytest
 from markupsafe import Markup
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 
 from builder import exports
 from builder.exports import (
@@ -32,6 +37,7 @@ from builder.exports import (
     write_exports,
     write_workbook,
 )
+from builder.exports.workbook import display_width
 from builder.model import (
     AppliesTo,
     Category,
@@ -539,6 +545,85 @@ def test_no_workbook_cell_is_a_formula_and_hostile_text_is_kept_verbatim(exporte
     assert set(HOSTILE_NOTES[:5]) <= texts
     # A leading CR is kept as text too (XML normalises it on read back to a newline).
     assert any(t.endswith("回车开头") for t in texts)
+
+
+# --- for people: CSV tables and the workbook as Excel shows them ------------------------
+
+
+def people_reports() -> list[Report]:
+    """The reports, one of them stamped by a server in UTC (01:00 UTC is 09:00 in Beijing)."""
+    return [
+        replace(r, submitted_at=r.submitted_at.astimezone(UTC)) if r.id == "r-north-q2" else r
+        for r in make_reports()
+    ]
+
+
+def read_people_csv(path: Path) -> list[list[str]]:
+    raw = path.read_bytes()
+    assert raw.startswith(codecs.BOM_UTF8), path  # Excel then reads it as UTF-8
+    return list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+
+
+def test_csv_tables_for_people_have_a_bom_chinese_headers_and_plain_values(tmp_path):
+    content, reports = make_content(), people_reports()
+    write_exports(content, reports, evaluate(content, reports, AS_OF), tmp_path)
+    rows = read_people_csv(tmp_path / "reports-safety-excel.csv")
+    assert rows[0] == [
+        "填报编号", "单位代码", "单位名称", "报送周期", "提交时间",
+        "应急演练次数", "是否完成隐患排查", "情况说明", "自评等级", "检查日期",
+    ]  # fmt: skip
+    by_id = {row[0]: row for row in rows[1:]}
+    assert by_id["r-north-q1-fix"][1:7] == [
+        "north", "北区小学", "2025年第一季度", "2025-04-05 09:00", "2", "是",
+    ]  # fmt: skip
+    assert by_id["r-north-q2"][4] == "2025-07-03 09:00"  # stamped in UTC, read in Beijing
+    progress = read_people_csv(tmp_path / "progress-excel.csv")
+    assert progress[0] == ["单位代码", "单位名称", "任务", "指标名称", "值", "状态"]
+    assert ["north", "北区小学", "任务1 开展应急演练", "完成隐患排查", "是", "已完成"] in progress
+    text = "\n".join(",".join(row) for row in rows + progress)
+    assert not re.search(r"\btrue\b|\bfalse\b|\d\dT\d\d:|[+]08:00|2025-Q\d", text)
+    for row in rows[1:] + progress[1:]:
+        assert not any(cell.startswith(FORMULA_TRIGGERS) for cell in row), row
+    # The machine-readable package beside them keeps its identifiers and ISO times.
+    package = read_csv(tmp_path / "reports-safety.csv")
+    assert package[0]["period-id"] == "2025-Q1" and "T" in package[0]["submitted-at"]
+    assert not (tmp_path / "reports-safety.csv").read_bytes().startswith(codecs.BOM_UTF8)
+
+
+def test_the_workbook_shows_words_local_times_filters_and_fitting_columns(tmp_path):
+    content, reports = make_content(), people_reports()
+    path = tmp_path / "progress.xlsx"
+    write_workbook(content, reports, evaluate(content, reports, AS_OF), path)
+    workbook = load_workbook(path)
+    sheet = workbook["季度安全检查 报告"]
+    header = [cell.value for cell in sheet[1]]
+    rows = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
+    fix = rows["r-north-q1-fix"]
+    assert fix[header.index("是否完成隐患排查")].value == "是"
+    assert fix[header.index("报送周期")].value == "2025年第一季度"
+    submitted = rows["r-north-q2"][header.index("提交时间")]
+    assert submitted.value == datetime(2025, 7, 3, 9, 0)  # a real date-time, Beijing clock
+    assert submitted.number_format == "yyyy-mm-dd hh:mm"
+    progress_rows = list(workbook["指标进度"].iter_rows(min_row=2, values_only=True))
+    assert (
+        "north",
+        "北区小学",
+        "任务1 开展应急演练",
+        "完成隐患排查",
+        "是",
+        "已完成",
+    ) in progress_rows
+    for each in workbook.worksheets:
+        assert each.freeze_panes == "A2", each.title
+        last = f"{get_column_letter(each.max_column)}{each.max_row}"
+        assert each.auto_filter.ref == f"A1:{last}", each.title
+        for index, title in enumerate(cell.value for cell in each[1]):
+            width = each.column_dimensions[get_column_letter(index + 1)].width
+            assert width >= display_width(title), (each.title, title, width)
+        for row in each.iter_rows(min_row=2):
+            assert not any(cell.data_type == "b" for cell in row), each.title  # no TRUE/FALSE
+    name_width = sheet.column_dimensions[get_column_letter(header.index("单位名称") + 1)].width
+    assert name_width >= display_width(HOSTILE_NAME)  # the longest unit name fits
 
 
 # --- the workbook ---------------------------------------------------------------------

@@ -45,6 +45,7 @@ LABELS = ReportLabels(
     form_title="季度进展表",
     period_title="2022年第一季度",
     field_titles={"count": "数量", "done": "是否完成", "notes": "说明"},
+    timezone="Asia/Shanghai",
 )
 
 
@@ -74,6 +75,7 @@ def test_the_pull_request_body_is_a_table_of_field_titles_and_values() -> None:
     table = "| 项目 | 填报内容 |\n| --- | --- |\n| 数量 | 3 |\n| 是否完成 | 否 |\n| 说明 | — |"
     assert table in body
     assert "**填报人**：张三（unit\\-a）" in body
+    assert "**提交时间**：2022\\-10\\-08 09:30  " in body  # the plan's zone, no offset
     assert "- 报告\\.pdf" in body
 
 

@@ -278,7 +278,7 @@ def test_records_list_newest_first_across_time_zones_and_filter(tmp_path: Path) 
         "2022-10-08T09:00:00+08:00"
     )
     assert outbox.entry("a").record.state_label == "已通过"
-    assert outbox.entry("b").record.state_label == "等待同步"
+    assert outbox.entry("b").record.state_label == "已提交，等待审核"
 
 
 def test_a_submission_rejected_before_delivery_is_never_delivered(

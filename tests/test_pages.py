@@ -6,7 +6,8 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -25,7 +26,7 @@ from builder.model import (
     Indicator,
     Operand,
     Period,
-    Principle,
+    PlanSection,
     Report,
     Status,
     Target,
@@ -42,9 +43,12 @@ from builder.pages import (
     relative_url,
     render_pages,
 )
+from builder.plan import load_content
 from builder.progress import evaluate, rollup
+from builder.reports import load_reports
 from builder.templating import environment
 from tests.factories import make_form, make_plan, make_report
+from tests.fixtures import SCHOOL_SAFETY
 
 CST = timezone(timedelta(hours=8))
 AS_OF = date(2022, 10, 20)
@@ -60,8 +64,17 @@ def _content(*, demo: bool = True, unit_name: str = "市甲局") -> Content:
         year=2025,
         issuer="某区教育局",
         preamble="为做好校园安全工作，制定本计划。",
-        guiding_ideology="以预防为主。",
-        principles=(Principle("安全第一", "把安全放在首位。"),),
+        sections=(
+            PlanSection(
+                "甲、总的要求",
+                sections=(
+                    PlanSection("子一：工作思路", "以预防为主。"),
+                    PlanSection("子二：工作原则", "——**安全第一。**把安全放在首位。"),
+                ),
+            ),
+            PlanSection("乙、重点任务", tasks="main", anchor="ps-tasks"),
+            PlanSection("丙、保障措施", tasks="guarantees", anchor="ps-guarantees"),
+        ),
         unit_types=(UnitType("school", "学校"), UnitType("office", "机关")),
         categories=(
             Category("drills", "一", "应急演练", "定期开展演练。"),
@@ -342,6 +355,19 @@ def test_data_page_links_every_download() -> None:
         assert f'href="{name}"' in html
 
 
+def test_data_page_speaks_plainly_and_keeps_machine_terms_for_technical_readers() -> None:
+    html = _html(_render()["data.md"])
+    for_people, technical = html.split('<h2 id="ps-data-technical"')
+    for name in ("progress.xlsx", "progress-excel.csv", "reports-quarterly-excel.csv"):
+        assert f'href="{name}"' in for_people
+    assert "Excel" in for_people and "乱码" in for_people
+    for term in ("Frictionless", "frictionless", "datapackage", "数据包", "ISO"):
+        assert term not in for_people, term
+    assert technical.startswith(">给技术人员<")
+    for name in ("progress.csv", "reports-quarterly.csv", "datapackage.json"):
+        assert f'href="{name}"' in technical and f'href="{name}"' not in for_people
+
+
 # --------------------------------------------------------------------------- contents
 
 
@@ -387,22 +413,66 @@ def test_plan_page_keeps_the_plan_structure_and_links_each_task() -> None:
     html = _html(_render()["plan.md"])
     order = [
         "为做好校园安全工作",
-        "一、总体要求",
-        "（一）指导思想",
-        "（二）基本原则",
+        "甲、总的要求",
+        "子一：工作思路",
+        "子二：工作原则",
         "安全第一",
-        "二、主要任务",
+        "乙、重点任务",
         "（一）应急演练",
         "开展应急演练",
         "（二）设施检查",
         "检查校园设施",
-        "三、保障措施",
+        "丙、保障措施",
         "制定实施方案",
     ]
     positions = [html.index(text) for text in order]
     assert positions == sorted(positions)
     assert "<strong>至少</strong>" in html  # task text is the plan's Markdown
     assert 'href="../tasks/t-drills/"' in html or 'href="tasks/t-drills.md"' in html
+
+
+def test_pages_name_units_and_keep_their_codes_out_of_sight() -> None:
+    pages = _render()
+    content = _content()
+    for path, page in pages.items():
+        text = re.sub(r"<[^>]*>", " ", _html(page))  # what a reader sees, not attributes
+        text = re.sub(r"\S+\.md\b", " ", text)  # link targets of Markdown links
+        for unit in content.units:
+            assert not re.search(rf"(?<![\w-]){re.escape(unit.id)}(?![\w-])", text), (path, unit.id)
+    assert "单位代码" not in pages["units/a.md"].markdown
+
+
+def test_the_second_plans_page_shows_its_own_headings_as_written() -> None:
+    content = load_content(SCHOOL_SAFETY)
+    reports = load_reports(SCHOOL_SAFETY, content)
+    html = _html(_render(content, reports)["plan.md"])
+    headings = re.findall(r"<h[23][^>]*>(.*?)</h[23]>", html)
+    assert headings == [
+        "第一部分：工作目标",
+        "第二部分：重点工作",
+        "（一）校舍与设施安全",
+        "（二）应急演练与安全教育",
+        "第三部分：工作要求",
+        "预防为主",
+        "全员参与",
+        "第四部分：保障措施",
+    ]
+    assert "全年校园安全责任事故为零" in html
+
+
+SEED_HEADINGS = ("总体要求", "指导思想", "基本原则", "主要任务")
+
+
+def test_no_template_or_module_of_the_builder_knows_the_seed_plans_headings() -> None:
+    builder = Path(__file__).resolve().parents[1] / "builder"
+    found = [
+        f"{path.relative_to(builder)}: {heading}"
+        for path in builder.rglob("*")
+        if path.suffix in {".py", ".md", ".html"}
+        for heading in SEED_HEADINGS
+        if heading in path.read_text(encoding="utf-8")
+    ]
+    assert found == []
 
 
 def test_task_page_lists_every_applicable_unit_with_value_and_status_text() -> None:
@@ -633,6 +703,30 @@ def test_unit_page_lists_reports_received_after_the_as_of_date_without_counting_
     for path, page in with_late.items():
         if path != "units/a.md":
             assert page.markdown == others[path].markdown, path
+
+
+def test_submission_times_are_shown_in_the_plans_zone_whatever_zone_they_carry() -> None:
+    # The same 02:30 UTC instant, submitted from a server in UTC and from one in Beijing.
+    in_utc = make_report(
+        "a", "2022-Q2", {"drills": 1}, datetime(2022, 7, 5, 2, 30, tzinfo=UTC), form="quarterly"
+    )
+    in_beijing = make_report(
+        "c", "2022-Q2", {"drills": 1}, datetime(2022, 7, 5, 10, 30, tzinfo=CST), form="quarterly"
+    )
+    late = make_report(
+        "a", "2022-Q4", {"drills": 1}, datetime(2022, 10, 22, 23, 5, tzinfo=UTC), form="quarterly"
+    )
+    pages = _render(reports=[in_utc, in_beijing, late])
+    for path in ("units/a.md", "units/c.md"):
+        html = _html(pages[path])
+        assert "2022-07-05 10:30" in html, path
+        assert not re.search(r"UTC[+-]|[+-]\d\d:\d\d|\d{2}:\d{2}:\d{2}", html), path
+    assert ["季度进展表", "2022年第4季度", "2022-10-23 07:05", "a"] in _received_after_rows(
+        _html(pages["units/a.md"])
+    )
+    zoned = replace(_content(), plan=replace(_content().plan, timezone="Europe/Berlin"))
+    html = _html(_render(zoned, reports=[in_utc, in_beijing])["units/c.md"])
+    assert "2022-07-05 04:30" in html  # summer time in Berlin: UTC+2
 
 
 def test_unit_page_without_reports_after_the_as_of_date_has_no_such_section() -> None:

@@ -395,3 +395,90 @@ def test_reminder_days_default_when_absent_and_are_checked_when_given(tmp_path):
     assert [(p.file, p.field) for p in problems_of(root)] == [
         ("content/calendar.yml", "reminders.remind_before")
     ]
+
+
+# ------------------------------------------------------------------ the plan's own sections
+
+
+def test_the_plan_declares_its_own_sections_in_order(school):
+    sections = school.plan.sections
+    assert [s.title for s in sections] == [
+        "第一部分：工作目标",
+        "第二部分：重点工作",
+        "第三部分：工作要求",
+        "第四部分：保障措施",
+    ]
+    assert [s.tasks for s in sections] == ["", "main", "", "guarantees"]
+    assert [s.title for s in sections[2].sections] == ["预防为主", "全员参与"]
+    assert sections[0].text.startswith("坚持安全第一")
+
+
+def test_a_plan_yml_with_the_former_fixed_headings_names_the_keys_to_move(tmp_path):
+    root = copy_plan(tmp_path)
+    plan = root / "content/plan.yml"
+    text = plan.read_text(encoding="utf-8")
+    start, end = text.index("sections:"), text.index("timezone:")
+    former = (
+        "guiding_ideology: 坚持安全第一。\nprinciples:\n  - {title: 预防为主, text: 早发现。}\n"
+    )
+    plan.write_text(text[:start] + former + text[end:], encoding="utf-8")
+    problems = problems_of(root)
+    assert [(p.file, p.field) for p in problems] == [
+        ("content/plan.yml", "guiding_ideology"),
+        ("content/plan.yml", "principles"),
+        ("content/plan.yml", "sections"),
+    ]
+    assert "请把这段文字连同它的标题写进 sections" in problems[0].message
+    assert problems[2].message == "缺少 sections"
+
+
+def test_the_tasks_must_have_a_section_and_the_guarantees_too_when_there_are_any(tmp_path):
+    root = copy_plan(tmp_path)
+    edit(root, "content/plan.yml", "    tasks: main\n", "")
+    edit(root, "content/plan.yml", "    tasks: guarantees\n", "")
+    problems = problems_of(root)
+    assert problems == [
+        Problem("content/plan.yml", "sections", "没有一节写明 tasks: main，任务无处列出"),
+    ]
+    root = copy_plan(tmp_path / "second")
+    edit(root, "content/plan.yml", "    tasks: guarantees\n", "")
+    assert problems_of(root) == [
+        Problem(
+            "content/plan.yml",
+            "sections",
+            "content/guarantees/ 中有保障措施，但没有一节写明 tasks: guarantees",
+        ),
+    ]
+
+
+def test_an_unknown_section_list_is_named(tmp_path):
+    root = copy_plan(tmp_path)
+    edit(root, "content/plan.yml", "tasks: guarantees", "tasks: appendix")
+    assert Problem(
+        "content/plan.yml",
+        "sections[3].tasks",
+        "应为 main（任务）或 guarantees（保障措施），不是“appendix”",
+    ) in problems_of(root)
+
+
+# ------------------------------------------------------------------ the plan's time zone
+
+
+def test_the_time_zone_defaults_to_beijing_time(tmp_path):
+    root = copy_plan(tmp_path)
+    edit(root, "content/plan.yml", "timezone: Asia/Shanghai\n", "")
+    assert load_content(root).plan.timezone == "Asia/Shanghai"
+    edit(root, "content/plan.yml", "demo: true\n", "demo: true\ntimezone: Asia/Urumqi\n")
+    assert load_content(root).plan.timezone == "Asia/Urumqi"
+
+
+def test_an_unknown_time_zone_is_a_problem_naming_file_and_field(tmp_path):
+    root = copy_plan(tmp_path)
+    edit(root, "content/plan.yml", "timezone: Asia/Shanghai", "timezone: Beijing")
+    assert problems_of(root) == [
+        Problem(
+            "content/plan.yml",
+            "timezone",
+            "未知的时区“Beijing”，应写成 IANA 时区名，例如 Asia/Shanghai",
+        )
+    ]

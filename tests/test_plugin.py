@@ -321,3 +321,32 @@ def test_progress_bar_only_when_asked_for(tmp_path: Path) -> None:
     (root / "mkdocs.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     forced = _mkdocs_build(root / "mkdocs.yml", tmp_path / "forced")
     assert forced.returncode == 0 and "生成页面" in forced.stderr
+
+
+def test_readme_screenshots_are_not_published(repository_site: Path) -> None:
+    screenshots = {p.name for p in (ROOT / "docs" / "screenshots").iterdir()}
+    assert screenshots  # the README's images are there to leave out
+    published = {p.relative_to(repository_site).as_posix() for p in repository_site.rglob("*")}
+    assert not [p for p in published if "screenshots" in p or "README" in p]
+    assert not [p for p in published if p.rsplit("/", 1)[-1] in screenshots]
+
+
+def test_pages_carry_no_generator_footer(repository_site: Path) -> None:
+    for page in repository_site.rglob("*.html"):
+        assert "Made with" not in page.read_text(encoding="utf-8"), page
+
+
+def test_no_page_shows_a_time_with_an_offset_or_in_iso_form(repository_site: Path) -> None:
+    pattern = re.compile(r"UTC[+-]|[+-]0\d:\d\d\b|\d{4}-\d\d-\d\dT\d\d:\d\d")
+    checked = 0
+    for page in repository_site.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert not pattern.findall(html), (page.relative_to(repository_site), pattern.findall(html))
+        checked += 1
+    assert checked > 50
+    # Times are there to be checked: the unit pages list when each report came in.
+    assert re.search(r"<td>2022-\d\d-\d\d \d\d:\d\d</td>", html_of_any_unit(repository_site))
+
+
+def html_of_any_unit(site: Path) -> str:
+    return "".join(p.read_text(encoding="utf-8") for p in (site / "units").glob("*/index.html"))

@@ -42,7 +42,7 @@ from tests.reliability_support import (
 
 pytestmark = pytest.mark.slow
 
-QUEUED_LABEL = "等待同步"
+QUEUED_LABEL = "已提交，等待审核"
 
 
 # These tests send far more than a unit's hourly quota (forms.quotas) from few units.

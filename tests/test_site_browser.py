@@ -256,9 +256,11 @@ def test_data_page_links_every_export(visit, content):
     names = {posixpath.basename(h) for h in hrefs}
     assert names == {
         "progress.xlsx",
+        "progress-excel.csv",
         "progress.csv",
         "datapackage.json",
         *(f"reports-{f.id}.csv" for f in content.forms),
+        *(f"reports-{f.id}-excel.csv" for f in content.forms),
     }
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from builder.exports import datapackage, workbook
+from builder.exports import datapackage, readable_csv, workbook
 from builder.exports.datapackage import DATAPACKAGE, csv_text, write_data_package
 from builder.exports.downloads import Download, Export
 from builder.exports.tables import FORMULA_TRIGGERS, neutralise
@@ -20,7 +20,7 @@ from builder.exports.workbook import WORKBOOK, sheet_title, write_workbook
 from builder.model import Content, Report
 from builder.progress import Progress
 
-EXPORTS: tuple[Export, ...] = (workbook.EXPORT, datapackage.EXPORT)
+EXPORTS: tuple[Export, ...] = (workbook.EXPORT, readable_csv.EXPORT, datapackage.EXPORT)
 
 __all__ = [
     "DATAPACKAGE",

@@ -103,19 +103,30 @@ def _write(content: Content, reports: Sequence[Report], progress: Progress, out_
 
 def _downloads(content: Content) -> list[Download]:
     return [
-        Download("progress.csv", "进度明细 CSV", Markup("每个单位每项指标的当前值和状态。")),
+        Download(
+            "progress.csv",
+            "各单位指标进度（机读）",
+            Markup("列名为英文标识，状态为代码，比率为小数。"),
+            for_programs=True,
+        ),
         *(
-            Download(f"reports-{form.id}.csv", f"{form.title} CSV", Markup("全部已审核报送。"))
+            Download(
+                f"reports-{form.id}.csv",
+                f"{form.title}（机读）",
+                Markup("列名为表单字段名，日期时间为 ISO 8601 格式。"),
+                for_programs=True,
+            )
             for form in content.forms
         ),
         Download(
             DATAPACKAGE,
             "数据包描述",
             Markup(
-                "Frictionless 数据包，含各表的字段说明，可用 "
-                "<code>frictionless validate</code> 校验。"
+                "Frictionless 数据包：各表的字段、类型和约束，可用 "
+                "<code>frictionless validate datapackage.json</code> 校验。"
             ),
             save=False,
+            for_programs=True,
         ),
     ]
 

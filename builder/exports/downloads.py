@@ -20,6 +20,9 @@ class Download:
     label: str
     description: Markup  # trusted text of the export module (may hold <code>)
     save: bool = True  # a download link (`download` attribute), not a page to open
+    # Machine-readable (codes, ISO times): listed under the downloads page's note for
+    # technical readers, after the files a person opens in Excel.
+    for_programs: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The Excel workbook: per-unit progress, unit x indicator, one sheet per form.
 
-Text stays text: a cell that starts like a formula is written as a string with Excel's
-quote prefix, never as a formula.
+Written for people (builder.exports.readable): Chinese headers, 是/否, the plan's period
+titles, times on the plan's clock as real date-times; each sheet with its header row
+frozen, a filter on it and columns as wide as what they hold. Text stays text: a cell that
+starts like a formula is written as a string with Excel's quote prefix, never as a formula.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import xlsxwriter
 from markupsafe import Markup
 
 from builder.exports.downloads import Download, Export
+from builder.exports.readable import ReadableTable, readable_table
 from builder.exports.tables import (
-    Table,
     effective,
     is_formula_like,
     progress_table,
@@ -39,6 +41,9 @@ SHEET_NAME_RESERVED = frozenset({"history"})
 ILLEGAL_CHARACTERS = re.compile(r"[\000-\010\013\014\016-\037]")
 # Excel's limit of characters in a cell; XlsxWriter would cut the text and warn.
 CELL_TEXT_MAX = 32767
+# Column widths in Excel's character units: a Chinese character takes two.
+COLUMN_WIDTH_MIN = 8
+COLUMN_WIDTH_MAX = 60
 
 
 def sheet_title(wanted: str, taken: set[str]) -> str:
@@ -63,7 +68,7 @@ class _Formats:
         self.header_quoted = workbook.add_format({"bold": True, "quote_prefix": True})
         self.quoted = workbook.add_format({"quote_prefix": True})
         self.date = workbook.add_format({"num_format": "yyyy-mm-dd"})
-        self.datetime = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        self.datetime = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})
         self.time = workbook.add_format({"num_format": "hh:mm:ss"})
         self.numbers: dict[str, Any] = {}
 
@@ -103,7 +108,7 @@ def _write_value(
         else:  # never in validated reports; Excel has no NaN, so keep it readable
             sheet.write_string(row, col, str(value))
     elif isinstance(value, datetime | time) and value.tzinfo is not None:
-        # Excel has no time zones; keep the exact instant as ISO 8601 text.
+        # Excel has no time zones; readable tables never hold one (the plan's clock).
         sheet.write_string(row, col, value.isoformat())
     elif isinstance(value, datetime):
         sheet.write_datetime(row, col, value, formats.datetime)
@@ -115,25 +120,40 @@ def _write_value(
         _write_text(sheet, row, col, json.dumps(value, ensure_ascii=False), formats)
 
 
+def display_width(value: Any) -> int:
+    """How many character widths a cell's text takes (a Chinese character two)."""
+    if isinstance(value, datetime):
+        return 16  # yyyy-mm-dd hh:mm
+    if isinstance(value, date):
+        return 10
+    text = value if isinstance(value, str) else str(value)
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
 def _write_sheet(
     workbook: xlsxwriter.Workbook,
-    table: Table,
+    table: ReadableTable,
     title: str,
     formats: _Formats,
     number_formats: dict[str, str] | None = None,
 ) -> None:
     sheet = workbook.add_worksheet(title)
     sheet.freeze_panes(1, 0)
-    for index, column in enumerate(table.columns):
-        sheet.set_column(index, index, max(10, 2 * len(column.title) + 4))
-    for index, column in enumerate(table.columns):
+    widths = [display_width(header) + 3 for header in table.headers]  # + the filter button
+    for index, header in enumerate(table.headers):
         # A schema title is text too, whatever it starts with.
-        style = formats.header_quoted if is_formula_like(column.title) else formats.header
-        sheet.write_string(0, index, column.title, style)
-    column_formats = [formats.number((number_formats or {}).get(c.name)) for c in table.columns]
-    for row_index, row in enumerate(table.rows(), start=1):
+        style = formats.header_quoted if is_formula_like(header) else formats.header
+        sheet.write_string(0, index, header, style)
+    column_formats = [formats.number((number_formats or {}).get(name)) for name in table.names]
+    last_row = 0
+    for last_row, row in enumerate(table.rows(), start=1):
         for col, (value, number_format) in enumerate(zip(row, column_formats, strict=True)):
-            _write_value(sheet, row_index, col, value, number_format, formats)
+            _write_value(sheet, last_row, col, value, number_format, formats)
+            if value is not None:
+                widths[col] = max(widths[col], display_width(value) + 1)
+    sheet.autofilter(0, 0, last_row, len(table.headers) - 1)
+    for index, width in enumerate(widths):
+        sheet.set_column(index, index, min(COLUMN_WIDTH_MAX, max(COLUMN_WIDTH_MIN, width)))
 
 
 def write_workbook(
@@ -163,19 +183,22 @@ def write_workbook(
     try:
         _write_sheet(
             workbook,
-            unit_summary_table(content, progress),
+            readable_table(unit_summary_table(content, progress), content),
             sheet_title("各单位进度", taken),
             formats,
             {"share-met": "0.0%"},
         )
         _write_sheet(
-            workbook, progress_table(content, progress), sheet_title("指标进度", taken), formats
+            workbook,
+            readable_table(progress_table(content, progress), content),
+            sheet_title("指标进度", taken),
+            formats,
         )
         counted = effective(reports, progress)
         for form in content.forms:
             _write_sheet(
                 workbook,
-                report_table(content, form, counted),
+                readable_table(report_table(content, form, counted), content),
                 sheet_title(form.title or form.id, taken),
                 formats,
             )
@@ -189,7 +212,14 @@ def _write(content: Content, reports: Sequence[Report], progress: Progress, out_
 
 def _downloads(content: Content) -> list[Download]:
     return [
-        Download(WORKBOOK, "Excel 工作簿", Markup("各单位进度、单位 × 指标明细、各表单报送数据。"))
+        Download(
+            WORKBOOK,
+            "Excel 工作簿",
+            Markup(
+                "一个文件包含全部内容：各单位进度汇总、每个单位每项指标的进度、"
+                "每张表单的填报内容各占一页，表头已固定并可筛选。"
+            ),
+        )
     ]
 
 

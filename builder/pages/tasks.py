@@ -23,7 +23,10 @@ def tasks_index_page(site: Site) -> GeneratedPage:
         "tasks_index.md",
         "tasks/index.md",
         "任务总览",
-        groups=[("主要任务", site.main_tasks), (site.plan.guarantees_title, site.guarantees)],
+        groups=[
+            (site.plan.tasks_title, site.main_tasks),
+            (site.plan.guarantees_title, site.guarantees),
+        ],
         applicable_count={t.id: len(site.task_units[t.id]) for t in site.content.tasks},
     )
 

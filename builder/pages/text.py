@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from builder.fields import field_type
@@ -56,11 +55,6 @@ def size_text(size: int) -> str:
     if size < 1024 * 1024:
         return f"{size / 1024:.0f} KB"
     return f"{size / 1024 / 1024:.1f} MB"
-
-
-def minute_text(moment: datetime) -> str:
-    """A submission time to the minute, in the time zone it was submitted in."""
-    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def task_label(task: Task, guarantees_title: str) -> str:

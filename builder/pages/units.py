@@ -4,15 +4,17 @@ reported and when, and the contents of its reports."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 from markupsafe import Markup
 
+from builder.local_time import local_minute_text
 from builder.model import ChecklistItem, Form, Period, Report, Status, Task, Unit
 from builder.pages.fragments import fill, hole
 from builder.pages.links import form_link
 from builder.pages.page import GeneratedPage
 from builder.pages.site import Site
-from builder.pages.text import cell_value, minute_text
+from builder.pages.text import cell_value
 from builder.progress import SEVERITY, IndicatorResult
 from builder.reporting import ReportingState
 from builder.rules import format_value
@@ -71,7 +73,7 @@ def unit_page(site: Site, unit: Unit) -> GeneratedPage:
         reporting_rows=_reporting_rows(site, unit, history),
         reports_after=site.reports_after.get(unit.id, ()),
         report_details=_report_details(site, history),
-        minute_text=minute_text,
+        minute_text=partial(local_minute_text, zone=site.plan.timezone),
         submitter=submitter,
     )
 
@@ -150,6 +152,7 @@ def _ticks(
 
 def _reporting_rows(site: Site, unit: Unit, history: History) -> list[str]:
     rows = []
+    zone = site.plan.timezone
     for state, form, period in history:
         report = state.report
         href = form_link(site.options.forms_url, unit.id, state.form, state.period)
@@ -170,7 +173,7 @@ def _reporting_rows(site: Site, unit: Unit, history: History) -> list[str]:
         rows.append(
             fill(
                 row,
-                submitted=minute_text(report.submitted_at) if report else "—",
+                submitted=local_minute_text(report.submitted_at, zone) if report else "—",
                 by=submitter(report) if report else "—",
                 evidence=site.fragments("evidence_list", report.evidence)
                 if report and report.evidence

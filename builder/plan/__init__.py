@@ -13,8 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from builder.documents import duplicates, sort_problems
-from builder.model import Content, ContentError, Problem, Task, Unit
+from builder.model import Content, ContentError, Plan, Problem, Task, Unit
 from builder.plan.calendar import read_calendar
+from builder.plan.files import PLAN_FILE
 from builder.plan.forms import read_forms
 from builder.plan.plan import read_plan
 from builder.plan.references import (
@@ -63,6 +64,7 @@ def read_content(root: Path) -> tuple[Content | None, list[Problem]]:
     tasks = _check_tasks(task_files, known, units, problems)
     if plan_file.plan is None:
         return None, problems
+    _check_guarantees_placed(plan_file.plan, tasks, problems)
     content = Content(
         plan=plan_file.plan,
         tasks=tuple(sorted(tasks, key=lambda t: (t.kind != "task", t.number, t.id))),
@@ -96,6 +98,16 @@ def _check_tasks(
     ]
     check_duplicate_tasks(tasks, problems)
     return tasks
+
+
+def _check_guarantees_placed(plan: Plan, tasks: list[Task], problems: list[Problem]) -> None:
+    """Guarantees need a section of the plan's text to stand in, or the plan page has none."""
+    placed = {s.tasks for s in plan.sections} | {
+        sub.tasks for s in plan.sections for sub in s.sections
+    }
+    if "guarantees" not in placed and any(t.kind != "task" for t in tasks):
+        message = "content/guarantees/ 中有保障措施，但没有一节写明 tasks: guarantees"
+        problems.append(Problem(PLAN_FILE, "sections", message))
 
 
 def load_content(root: Path) -> Content:

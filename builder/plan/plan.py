@@ -1,29 +1,41 @@
-"""content/plan.yml: the plan's title and dates, principles, unit types and categories."""
+"""content/plan.yml: the plan's title, dates and time zone, the sections of its full text,
+unit types and categories."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from builder.documents import (
     DATE_KEY,
     IDENTIFIER_KEY,
     OPTIONAL_TEXT_KEY,
     TEXT_KEY,
+    Document,
     Record,
     dates_in_order,
     duplicates,
+    join_path,
     read_yaml_mapping,
 )
-from builder.model import Category, Plan, Principle, Problem, UnitType
+from builder.model import DEFAULT_TIMEZONE, Category, Plan, PlanSection, Problem, UnitType
 from builder.plan.files import PLAN_FILE
 
 PLAN_KEYS = {
     "id", "title", "short_title", "year", "issuer", "period", "demo", "preamble",
-    "guiding_ideology", "principles", "unit_types", "categories", "guarantees_title",
+    "sections", "unit_types", "categories", "tasks_title", "guarantees_title", "timezone",
 }  # fmt: skip
+# Keys of an earlier plan.yml whose headings were fixed in the template; their text now
+# goes into `sections` under the plan's own headings.
+FORMER_KEYS = ("guiding_ideology", "principles")
+SECTION_KEYS = {"id", "title", "text", "tasks", "sections"}
+# What a section may place after its text, with its heading's id on the plan page (the
+# task pages link to them).
+TASK_LISTS = {"main": "ps-tasks", "guarantees": "ps-guarantees"}
+SECTION_DEPTH = 2  # ## and ###: the categories of the main tasks are the next level
 PERIOD = Record("period（起止日期）", {"start": DATE_KEY, "end": DATE_KEY}, dates_in_order)
-PRINCIPLE = Record("基本原则", {"title": TEXT_KEY, "text": OPTIONAL_TEXT_KEY})
 UNIT_TYPE = Record("单位类型", {"id": IDENTIFIER_KEY, "label": TEXT_KEY})
 CATEGORY = Record(
     "类别",
@@ -47,14 +59,23 @@ def read_plan(root: Path, problems: list[Problem]) -> PlanFile:
     if read is None:
         return PlanFile(None, None, None)
     doc, data = read
-    doc.keys(data, PLAN_KEYS, "")
+    for key in FORMER_KEYS:
+        if key in data:
+            doc.problem(
+                key,
+                f"{key} 已不再使用：请把这段文字连同它的标题写进 sections"
+                "（每节 title、text，见 content/README.md）",
+            )
+    doc.keys({k: v for k, v in data.items() if k not in FORMER_KEYS}, PLAN_KEYS, "")
     plan_id = doc.identifier(data, "id")
     title = doc.text(data, "title")
     short_title = doc.text(data, "short_title", required=False) or title
     year = doc.integer(data, "year")
     issuer = doc.text(data, "issuer", required=False) or ""
     period = PERIOD.read(doc, data.get("period"), "period")
-    principles = [Principle(**values) for values in PRINCIPLE.read_list(doc, data, "principles")]
+    timezone = _timezone(doc, data)
+    sections = _sections(doc, data, "", 1)
+    _check_task_lists(doc, sections)
 
     types_before = len(problems)
     unit_types = [
@@ -72,6 +93,7 @@ def read_plan(root: Path, problems: list[Problem]) -> PlanFile:
         doc.problem("categories", f"类别标识“{repeated}”重复")
     categories_ok = len(problems) == categories_before
 
+    tasks_title = doc.text(data, "tasks_title", required=False)
     guarantees_title = doc.text(data, "guarantees_title", required=False)
     demo = doc.boolean(data, "demo")
     category_ids = {c.id for c in categories} if categories_ok else None
@@ -88,11 +110,62 @@ def read_plan(root: Path, problems: list[Problem]) -> PlanFile:
         start=period["start"],
         end=period["end"],
         preamble=doc.text(data, "preamble", required=False) or "",
-        guiding_ideology=doc.text(data, "guiding_ideology", required=False) or "",
-        principles=tuple(principles),
         unit_types=tuple(unit_types),
         categories=tuple(categories),
+        sections=sections,
+        tasks_title=tasks_title or "任务",
         guarantees_title=guarantees_title or "组织保障",
         demo=demo,
+        timezone=timezone,
     )
     return PlanFile(plan, category_ids, unit_type_ids)
+
+
+def _timezone(doc: Document, data: dict[str, Any]) -> str:
+    name = doc.text(data, "timezone", required=False) or DEFAULT_TIMEZONE
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        doc.problem("timezone", f"未知的时区“{name}”，应写成 IANA 时区名，例如 Asia/Shanghai")
+        return DEFAULT_TIMEZONE
+    return name
+
+
+def _sections(
+    doc: Document, data: dict[str, Any], path: str, depth: int
+) -> tuple[PlanSection, ...]:
+    """The sections listed under `sections` of `data`, each with its own sections."""
+    where = join_path(path, "sections")
+    sections = []
+    for index, item in enumerate(doc.items(data, "sections", path, required=depth == 1)):
+        at = f"{where}[{index}]"
+        entry = doc.mapping(item, at, "方案的一节")
+        if entry is None:
+            continue
+        doc.keys(entry, SECTION_KEYS, at)
+        title = doc.text(entry, "title", at)
+        text = doc.text(entry, "text", at, required=False) or ""
+        section_id = doc.identifier(entry, "id", at) if "id" in entry else None
+        tasks = doc.text(entry, "tasks", at, required=False) or ""
+        if tasks and tasks not in TASK_LISTS:
+            doc.problem(
+                join_path(at, "tasks"), f"应为 main（任务）或 guarantees（保障措施），不是“{tasks}”"
+            )
+        if "sections" in entry and depth >= SECTION_DEPTH:
+            doc.problem(join_path(at, "sections"), f"方案全文最多分 {SECTION_DEPTH} 级")
+        subsections = _sections(doc, entry, at, depth + 1) if depth < SECTION_DEPTH else ()
+        if title is None:
+            continue
+        anchor = TASK_LISTS.get(tasks) or (f"ps-{section_id}" if section_id else "")
+        sections.append(PlanSection(title, text, anchor, tasks, subsections))
+    return tuple(sections)
+
+
+def _check_task_lists(doc: Document, sections: tuple[PlanSection, ...]) -> None:
+    """The main tasks are placed exactly once, the guarantees at most once."""
+    placed = [s.tasks for s in sections if s.tasks]
+    placed += [sub.tasks for s in sections for sub in s.sections if sub.tasks]
+    if sections and "main" not in placed:
+        doc.problem("sections", "没有一节写明 tasks: main，任务无处列出")
+    for tasks in sorted({t for t in placed if placed.count(t) > 1}):
+        doc.problem("sections", f"tasks: {tasks} 只能出现在一节中")

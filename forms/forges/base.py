@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from builder.model import Report
+from builder.local_time import local_minute_text
+from builder.model import DEFAULT_TIMEZONE, Report
 
 if TYPE_CHECKING:
     from forms.outbox import SubmissionRecord
@@ -184,6 +185,7 @@ class ReportLabels:
     form_title: str
     period_title: str
     field_titles: Mapping[str, str] = field(default_factory=dict)  # field name -> title
+    timezone: str = DEFAULT_TIMEZONE  # the plan's: the submission time is shown in it
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,7 @@ def pull_request_text(report: Report, labels: ReportLabels) -> PullRequestText:
         f"**报送期**：{markdown_text(labels.period_title)}  ",
         f"**填报人**：{markdown_text(str(who.get('name', '')))}"
         f"（{markdown_text(str(who.get('account', '')))}）  ",
-        f"**提交时间**：{markdown_text(report.submitted_at.isoformat())}  ",
+        f"**提交时间**：{markdown_text(local_minute_text(report.submitted_at, labels.timezone))}  ",
         f"**编号**：`{markdown_text(report.id)}`",
         "",
         "| 项目 | 填报内容 |",
