@@ -795,5 +795,6 @@ def test_a_day_done_is_text_not_a_number_in_the_progress_table(tmp_path):
     workbook = tmp_path / "progress.xlsx"
     write_workbook(content, reports, progress, workbook)
     sheet = load_workbook(workbook, read_only=True)["指标进度"]
-    cells = [row for row in sheet.iter_rows(values_only=True) if "fire-plan-revised" in row]
+    title = next(i.title for i in content.indicators if i.id == "fire-plan-revised")
+    cells = [row for row in sheet.iter_rows(values_only=True) if title in row]
     assert cells and all(not isinstance(cell, datetime) for row in cells for cell in row)
