@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import html
 import http.client
 import io
 import os
@@ -39,6 +40,7 @@ HOST = "127.0.0.1"  # never anything else
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "reliability-" + "p" * 12
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+CONFIRM = re.compile(r'name="confirm" value="([^"]+)"')
 SUBMISSION = re.compile(r"/forms/submissions/([A-Za-z0-9_-]+)$")
 
 # PLANSITE_FULL=1 runs the heavy figures; the default keeps CI within its budget.
@@ -354,7 +356,11 @@ class Client:
 
     def approve(self, submission_id: str) -> bool:
         """Approve as a reviewer; True only when the service says it was approved."""
-        status, location, _ = self.post(f"/forms/review/{submission_id}/approve")
+        url = f"/forms/review/{submission_id}/approve"
+        status, location, text = self.post(url)
+        confirm = CONFIRM.search(text) if status == 200 else None
+        if confirm is not None:  # the confirmation page: its button
+            status, location, _ = self.post(url, {"confirm": html.unescape(confirm.group(1))})
         return status == 302 and urllib.parse.urlparse(location).path == "/forms/review/"
 
 
