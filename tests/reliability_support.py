@@ -346,9 +346,11 @@ class Client:
         status, location, text = self.post(slot.fill_url, {**values, "action": "continue"})
         if status != 302 or not location.endswith("/check"):
             return status, None, text
-        # A figure far from the unit's earlier report needs a sentence (history checks);
-        # the service reads it only then.
-        status, location, text = self.post(slot.fill_url + "check", {"explanation": EXPLAINED})
+        # A figure far from the unit's earlier report needs a sentence (history checks), a
+        # correction its reason; the service reads each only then.
+        status, location, text = self.post(
+            slot.fill_url + "check", {"explanation": EXPLAINED, "correction_reason": CORRECTED}
+        )
         match = SUBMISSION.search(urllib.parse.urlparse(location).path) if location else None
         if status == 302 and match:
             return status, match.group(1), text
@@ -365,6 +367,7 @@ class Client:
 
 
 EXPLAINED = "按实际情况填报。"
+CORRECTED = "更正此前填报的数据。"
 
 
 def logged_in(port: int, name: str) -> Client:

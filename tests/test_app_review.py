@@ -470,3 +470,20 @@ def test_a_batch_of_twenty_is_published_by_one_rebuild(setup, tmp_path: Path) ->
 
 def approve_with_confirmation(setup: Setup, sid: str, **data: Any) -> Any:
     return decide(logged_in(setup, "checker"), sid, "approve", data)
+
+
+def test_data_quality_warnings_and_their_explanation_stand_with_the_status_preview(
+    tmp_path: Path,
+) -> None:
+    setup = make_setup(tmp_path, AS_OF=None)
+    reporter = logged_in(setup, "dongfeng")
+    odd = {**INSPECTION_OK, "hazards_found": "3", "hazards_fixed": "5", "action": "continue"}
+    post(reporter, FILL_URL, odd)
+    done = post(reporter, FILL_URL + "check", {"explanation": "含上期遗留的 2 处隐患"})
+    sid = done.headers["Location"].rsplit("/", 1)[1]
+
+    page = logged_in(setup, "checker").get(f"/forms/review/{sid}").get_data(as_text=True)
+
+    preview = section(page, '<h2 id="impact-title">')
+    assert "本期整改隐患数一般不超过本期发现的隐患数" in preview
+    assert "含上期遗留的 2 处隐患" in preview
