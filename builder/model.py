@@ -388,6 +388,8 @@ class Report:
     path: str = ""  # relative to the repository root
     # The reporter's explanation of the form's warnings (数据异常请说明), when there were any.
     explanation: str = ""
+    # Why a correction replaces the slot's earlier report (更正原因); "" for a first report.
+    correction_reason: str = ""
 
     @property
     def key(self) -> tuple[str, str, str]:

@@ -35,6 +35,8 @@ from builder.model import (
 )
 
 REPORTS_DIR = "data/reports"
+# The longest correction reason (更正原因) a report holds, in characters.
+CORRECTION_REASON_MAX = 500
 EVIDENCE_NAME = re.compile(r"^[0-9]+-[^/\\\x00-\x1f]{1,200}$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -164,6 +166,9 @@ def parse_report(
     explanation = entry.get("explanation", "")
     if type(explanation) is not str:
         doc.problem("explanation", "应为文字（数据异常的说明）")
+    correction_reason = entry.get("correction_reason", "")
+    if "correction_reason" in entry:
+        _check_correction_reason(doc, correction_reason)
     if len(ids) == 4:
         # rel is <REPORTS_DIR>/<form>/<period>/<unit>/<file> (see _report_files).
         parts = rel.rsplit("/", 4)
@@ -185,7 +190,18 @@ def parse_report(
         evidence=tuple(evidence),
         path=rel,
         explanation=cast(str, explanation),
+        correction_reason=cast(str, correction_reason),
     )
+
+
+def _check_correction_reason(doc: Document, value: Any) -> None:
+    """Present only in a correction, and then it says something."""
+    if type(value) is not str:
+        doc.problem("correction_reason", "应为文字（更正原因）")
+    elif not value.strip():
+        doc.problem("correction_reason", "更正原因不能为空")
+    elif len(value) > CORRECTION_REASON_MAX:
+        doc.problem("correction_reason", f"更正原因不能超过 {CORRECTION_REASON_MAX} 个字")
 
 
 class ReportError(ValueError):
@@ -240,6 +256,7 @@ def report_document(report: Report) -> dict[str, Any]:
         ],
         # Only a report whose figures needed one has it: every other file stays as it was.
         **({"explanation": report.explanation} if report.explanation else {}),
+        **({"correction_reason": report.correction_reason} if report.correction_reason else {}),
     }
 
 

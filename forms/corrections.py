@@ -30,7 +30,7 @@ from builder.model import (
     report_path,
 )
 from builder.records import format_bound, read_record
-from builder.reports import REPORTS_DIR, parse_report
+from builder.reports import CORRECTION_REASON_MAX, REPORTS_DIR, parse_report
 from forms.evidence import (
     EvidenceError,
     check_upload,
@@ -38,6 +38,7 @@ from forms.evidence import (
     sanitise_name,
     too_many_files,
 )
+from forms.outbox import APPROVED, IN_REVIEW, QUEUED
 from forms.portal import STATE_LABELS, latest_records
 from forms.repository import RepositoryError
 from forms.services import services
@@ -50,6 +51,9 @@ log = logging.getLogger(__name__)
 EARLIER_INPUT = "earlier-report"
 REMOVE_EARLIER_INPUT = "remove-earlier-file"
 CORRECTION_CONTROLS = frozenset({EARLIER_INPUT, REMOVE_EARLIER_INPUT})
+CORRECTION_REASON_PROMPT = "更正原因"
+# The states of a slot's submission that a new one corrects.
+IN_FORCE = (APPROVED, QUEUED, IN_REVIEW)
 EARLIER_CHANGED = (
     "在您填写期间，本单位又提交了一份新的填报，原填报的佐证材料没有带入草稿。"
     "请查看最新的填报，再上传需要的文件。"
@@ -84,6 +88,28 @@ def earlier_report(unit: str, form: str, period: str) -> Earlier | None:
         return None
     reason = record.reason if record.state == "rejected" else ""
     return Earlier(report, STATE_LABELS.get(record.state, record.state), reason, True)
+
+
+def is_correction(unit: str, form: str, period: str) -> bool:
+    """Whether a new submission of the slot corrects a report: one approved (in the plan's
+    repository or by the service) or one still awaiting review. A returned or withdrawn
+    one is no report in force: what follows it replaces nothing."""
+    store = services()
+    if approved_in_tree(store.root, unit, form, period) is not None:
+        return True
+    return any(
+        record.form == form and record.period == period and record.state in IN_FORCE
+        for record in store.submissions.list(unit=unit)
+    )
+
+
+def correction_reason_error(reason: str) -> str | None:
+    """What is wrong with a correction's reason as typed (stripped), None when it will do."""
+    if not reason:
+        return f"{CORRECTION_REASON_PROMPT}：请说明为什么更正此前的填报"
+    if len(reason) > CORRECTION_REASON_MAX:
+        return f"{CORRECTION_REASON_PROMPT}不能超过 {CORRECTION_REASON_MAX} 个字"
+    return None
 
 
 def approved_in_tree(root: Path, unit: str, form: str, period: str) -> Report | None:

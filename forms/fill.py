@@ -42,17 +42,20 @@ from builder.model import (
     Unit,
 )
 from builder.records import json_values, read_record
-from builder.reports import report_document
+from builder.reports import CORRECTION_REASON_MAX, report_document
 from forms.accounts import Account
 from forms.auth import current_account, login_required
 from forms.corrections import (
     CORRECTION_CONTROLS,
+    CORRECTION_REASON_PROMPT,
     EARLIER_INPUT,
     REMOVE_EARLIER_INPUT,
     Earlier,
     carry_evidence,
+    correction_reason_error,
     earlier_approved,
     earlier_report,
+    is_correction,
     typed_as_text,
 )
 from forms.drafts import Draft
@@ -339,7 +342,15 @@ def check(unit_id: str, form_id: str, period_id: str) -> Any:
             explanation_error = f"{EXPLANATION_PROMPT}：请用一句话说明这些数据为何如此"
         elif len(explanation) > EXPLANATION_MAX_LENGTH:
             explanation_error = f"说明不能超过 {EXPLANATION_MAX_LENGTH} 个字"
-    if request.method == "GET" or explanation_error:
+    # A correction says why it replaces the slot's report; a first report is asked nothing.
+    correcting = is_correction(*target.key)
+    correction_reason = request.form.get("correction_reason", "").strip() if correcting else ""
+    reason_error = (
+        correction_reason_error(correction_reason)
+        if request.method == "POST" and correcting
+        else None
+    )
+    if request.method == "GET" or explanation_error or reason_error:
         page = render_template(
             "check.html",
             unit=target.unit,
@@ -354,12 +365,23 @@ def check(unit_id: str, form_id: str, period_id: str) -> Any:
             explanation_error=explanation_error,
             explanation_prompt=EXPLANATION_PROMPT,
             explanation_max_length=EXPLANATION_MAX_LENGTH,
+            correcting=correcting,
+            correction_reason=correction_reason,
+            reason_error=reason_error,
+            reason_prompt=CORRECTION_REASON_PROMPT,
+            reason_max_length=CORRECTION_REASON_MAX,
         )
-        return (page, 422) if explanation_error else page
-    return _submit(target, draft, values, explanation)
+        return (page, 422) if explanation_error or reason_error else page
+    return _submit(target, draft, values, explanation, correction_reason)
 
 
-def _submit(target: Target, draft: Draft, values: dict[str, Any], explanation: str) -> Any:
+def _submit(
+    target: Target,
+    draft: Draft,
+    values: dict[str, Any],
+    explanation: str,
+    correction_reason: str = "",
+) -> Any:
     """Commit a checked draft once (quotas, the confirmation, the commit); the draft is
     kept on every failure and deleted only once the submission is stored."""
     store = services()
@@ -373,7 +395,11 @@ def _submit(target: Target, draft: Draft, values: dict[str, Any], explanation: s
             continue
         file = stored_name(position, held.name)
         evidence_files.append(EvidenceFile(file, held.name, held.media_type, data))
-    report = replace(build_report(target, values, _local_now()), explanation=explanation)
+    report = replace(
+        build_report(target, values, _local_now()),
+        explanation=explanation,
+        correction_reason=correction_reason,
+    )
     # One submission per draft revision, however many requests confirm it at once.
     try:
         first = store.drafts.confirm(*target.key, draft.revision, report.id)

@@ -57,7 +57,8 @@ class SubmissionRecord:
     branch: str
     commit: str
     state: str  # one of STATES
-    reason: str  # why it was rejected (the reviewer's words), "" otherwise
+    # The reviewer's words: why it was rejected, or the optional comment of an approval.
+    reason: str
     submitted_at: datetime
     submitted_by: str  # the reporter's account
     review_url: str  # the pull request on a remote forge, "" with the local forge

@@ -579,9 +579,20 @@ class SubmissionService:
 
     # -- reviewing -----------------------------------------------------------------------
 
-    def approve(self, submission_id: str, reviewer_name: str, reviewer_email: str) -> None:
+    def approve(
+        self,
+        submission_id: str,
+        reviewer_name: str,
+        reviewer_email: str,
+        *,
+        comment: str = "",
+        publish: bool = True,
+    ) -> None:
         """Merge the submission into main (local forge) or merge its pull request.
 
+        `comment`, the reviewer's optional words, goes into the merge commit's message and
+        the submission's record. `publish=False` leaves the rebuild to the caller's
+        `publish_merges()`: a batch of approvals is then published by one build.
         Idempotent after a crash: a branch already contained in main is not merged twice.
         Raises RemoteUnavailable / ForgeUnavailable when the remote cannot be reached.
         """
@@ -591,7 +602,10 @@ class SubmissionService:
         with self._deciding(submission_id) as entry:
             record = entry.record
             title = f"Approve submission {record.id} ({record.unit} {record.form} {record.period})"
+            comment = review_comment(comment)
             message = f"Reviewed-by: {reviewer.name} <{reviewer.email}>"
+            if comment:
+                message = f"{comment}\n\n{message}"
             try:
                 if record.state == QUEUED:
                     entry = self._deliver_now(entry)
@@ -611,9 +625,21 @@ class SubmissionService:
             except ForgeRateLimited as error:
                 raise self._paused_by(error) from error
             # False only if the forge's own event recorded the merge first: approved anyway.
-            self.outbox.decide(record.id, APPROVED, reviewer=reviewer.name)
+            self.outbox.decide(record.id, APPROVED, reviewer=reviewer.name, reason=comment)
         log.info("submission %s approved by %s", record.id, reviewer.name)
+        if publish:
+            self._merged()
+
+    def publish_merges(self) -> None:
+        """Tell the rebuild (and every on_merged callback) about main's newest commit once,
+        after approvals made with `publish=False`."""
         self._merged()
+
+    def refusal(self, submission_id: str) -> InvalidState | None:
+        """Why the submission cannot be decided now (decided, superseded, withdrawn), or
+        None while it may be: asked before a reviewer is shown a confirmation page."""
+        entry = self._require(submission_id)
+        return None if entry.record.state in OPEN else self._undecidable(submission_id, entry)
 
     def reject(self, submission_id: str, reviewer_name: str, reason: str) -> None:
         """Close the submission without merging; the reason is shown to the reporter."""
@@ -811,6 +837,13 @@ class SubmissionService:
 
         threading.Thread(target=loop, name="plansite-sync", daemon=True).start()
         return stop
+
+
+def review_comment(text: str) -> str:
+    """A reviewer's comment as it is kept: no control characters but line breaks, no
+    blank lines at either end (it becomes part of a commit message)."""
+    kept = "".join(c for c in text.replace("\r\n", "\n") if c == "\n" or c.isprintable())
+    return kept.strip()
 
 
 def push_batches(entries: Sequence[OutboxEntry]) -> Iterator[builtins.list[OutboxEntry]]:

@@ -117,10 +117,18 @@ def logged_in(setup: Setup, name: str) -> FlaskClient:
     return client
 
 
+# What a check page post says when its test is not about corrections: a correction needs a
+# reason (更正原因), the service ignores one given for a first report.
+ANY_CORRECTION_REASON = "更正测试数据"
+
+
 def post(client: FlaskClient, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-    """POST with the session's CSRF token added."""
+    """POST with the session's CSRF token added; to a check page, a correction reason too
+    unless the test gives one (an empty one to post none)."""
     payload = dict(data or {})
     payload["csrf_token"] = csrf_token(client)
+    if url.endswith("/check"):
+        payload.setdefault("correction_reason", ANY_CORRECTION_REASON)
     return client.post(url, data=payload, **kwargs)
 
 
@@ -136,3 +144,31 @@ INSPECTION_OK = {
     "notes": "北楼消防通道已清理。",
 }
 FILL_URL = "/forms/units/dongfeng-ps/inspection/2025-T2/"
+
+
+CONFIRM_INPUT = re.compile(r'name="confirm" value="([^"]+)"')
+
+
+def confirm_token(page: str) -> str:
+    """The confirmation token of a decision's confirmation page."""
+    match = CONFIRM_INPUT.search(page)
+    assert match, "no confirmation form on the page"
+    return match.group(1)
+
+
+def decide(
+    client: FlaskClient,
+    submission_id: str,
+    decision: str,
+    data: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Approve or reject as a reviewer does: the decision's form, then its confirmation
+    page's button. Returns the answer to the confirmation (a redirect when it was taken),
+    or the first answer when that was no confirmation page (a refusal)."""
+    url = f"/forms/review/{submission_id}/{decision}"
+    asked = post(client, url, data)
+    page = asked.get_data(as_text=True)
+    if asked.status_code != 200 or not CONFIRM_INPUT.search(page):
+        return post(client, url, data, **kwargs) if kwargs else asked
+    return post(client, url, {**(data or {}), "confirm": confirm_token(page)}, **kwargs)

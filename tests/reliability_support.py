@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import html
 import http.client
 import io
 import os
@@ -39,6 +40,7 @@ HOST = "127.0.0.1"  # never anything else
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "reliability-" + "p" * 12
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+CONFIRM = re.compile(r'name="confirm" value="([^"]+)"')
 SUBMISSION = re.compile(r"/forms/submissions/([A-Za-z0-9_-]+)$")
 
 # PLANSITE_FULL=1 runs the heavy figures; the default keeps CI within its budget.
@@ -344,9 +346,11 @@ class Client:
         status, location, text = self.post(slot.fill_url, {**values, "action": "continue"})
         if status != 302 or not location.endswith("/check"):
             return status, None, text
-        # A figure far from the unit's earlier report needs a sentence (history checks);
-        # the service reads it only then.
-        status, location, text = self.post(slot.fill_url + "check", {"explanation": EXPLAINED})
+        # A figure far from the unit's earlier report needs a sentence (history checks), a
+        # correction its reason; the service reads each only then.
+        status, location, text = self.post(
+            slot.fill_url + "check", {"explanation": EXPLAINED, "correction_reason": CORRECTED}
+        )
         match = SUBMISSION.search(urllib.parse.urlparse(location).path) if location else None
         if status == 302 and match:
             return status, match.group(1), text
@@ -354,11 +358,16 @@ class Client:
 
     def approve(self, submission_id: str) -> bool:
         """Approve as a reviewer; True only when the service says it was approved."""
-        status, location, _ = self.post(f"/forms/review/{submission_id}/approve")
+        url = f"/forms/review/{submission_id}/approve"
+        status, location, text = self.post(url)
+        confirm = CONFIRM.search(text) if status == 200 else None
+        if confirm is not None:  # the confirmation page: its button
+            status, location, _ = self.post(url, {"confirm": html.unescape(confirm.group(1))})
         return status == 302 and urllib.parse.urlparse(location).path == "/forms/review/"
 
 
 EXPLAINED = "按实际情况填报。"
+CORRECTED = "更正此前填报的数据。"
 
 
 def logged_in(port: int, name: str) -> Client:

@@ -318,3 +318,52 @@ def test_report_values_become_the_text_a_person_types(setup) -> None:
         "night_patrol": "false",
         "rating": "合格",
     }
+
+
+# -- the correction reason (更正原因) ------------------------------------------------------
+
+
+def test_a_correction_asks_for_a_reason_that_reaches_the_reviewer_and_the_history(
+    setup, reporter
+) -> None:
+    first = submit(reporter, INSPECTION_OK)
+    # The report is filled anew; the check page asks why it corrects the earlier one.
+    post(reporter, FILL_URL, {**CORRECTED, "action": "continue"})
+    page = reporter.get(FILL_URL + "check").get_data(as_text=True)
+    assert "更正原因" in page and 'name="correction_reason"' in page
+
+    refused = post(reporter, FILL_URL + "check", {"correction_reason": "  "})
+
+    assert refused.status_code == 422
+    assert "更正原因：请说明为什么更正此前的填报" in refused.get_data(as_text=True)
+    assert [r.id for r in setup.submissions.list(unit="dongfeng-ps")] == [first]
+    too_long = post(reporter, FILL_URL + "check", {"correction_reason": "长" * 501})
+    assert too_long.status_code == 422 and "更正原因不能超过 500 个字" in too_long.get_data(True)
+
+    done = post(reporter, FILL_URL + "check", {"correction_reason": "隐患数量漏报了 2 处"})
+
+    assert done.status_code == 302
+    second = done.headers["Location"].rsplit("/", 1)[1]
+    assert setup.submissions.read_report(second).correction_reason == "隐患数量漏报了 2 处"
+    review = logged_in(setup, "checker").get(f"/forms/review/{second}").get_data(as_text=True)
+    assert "更正原因" in review and "隐患数量漏报了 2 处" in review
+    history = reporter.get(f"/forms/submissions/{second}").get_data(as_text=True)
+    assert "更正原因" in history and "隐患数量漏报了 2 处" in history
+
+
+def test_a_first_report_is_no_correction_and_asks_no_reason(setup, reporter) -> None:
+    post(reporter, FILL_URL, {**INSPECTION_OK, "action": "continue"})
+    assert 'name="correction_reason"' not in reporter.get(FILL_URL + "check").get_data(True)
+
+    # A reason posted anyway is not kept: there is nothing it corrects.
+    done = post(reporter, FILL_URL + "check", {"correction_reason": "无"})
+
+    sid = done.headers["Location"].rsplit("/", 1)[1]
+    assert setup.submissions.read_report(sid).correction_reason == ""
+
+
+def test_a_slot_approved_in_the_plan_is_corrected_with_a_reason(setup, reporter) -> None:
+    # 2025-T1 has an approved report in the plan's repository.
+    url = "/forms/units/dongfeng-ps/inspection/2025-T1/"
+    post(reporter, url, {**INSPECTION_OK, "action": "continue"})
+    assert post(reporter, url + "check", {"correction_reason": ""}).status_code == 422

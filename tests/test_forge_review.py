@@ -17,6 +17,7 @@ from tests.app_fixtures import (
     FILL_URL,
     INSPECTION_OK,
     Setup,
+    decide,
     logged_in,
     make_repository,
     make_setup,
@@ -62,10 +63,8 @@ def submit(setup: Setup) -> str:
 
 def approve(setup: Setup, submission_id: str) -> tuple[list[str], str]:
     """The error notices the reviewer is shown after approving, and the page."""
-    page = post(
-        logged_in(setup, "checker"),
-        f"/forms/review/{submission_id}/approve",
-        follow_redirects=True,
+    page = decide(
+        logged_in(setup, "checker"), submission_id, "approve", follow_redirects=True
     ).get_data(as_text=True)
     return ERROR_NOTICE.findall(page), page
 
@@ -85,8 +84,9 @@ def test_twenty_approvals_in_a_row_merge_while_gitea_rechecks_mergeability(
         ids.append(str(done.headers["Location"]).rsplit("/", 1)[1])
     gitea.app.submissions.sync()
     # After each merge Gitea re-checks every other open pull request and answers
-    # 405 "Please try again later" meanwhile.
-    gitea.fake.check_seconds = 1.0
+    # 405 "Please try again later" meanwhile (long enough to outlast the reviewer's next
+    # approval, two requests since the confirmation step).
+    gitea.fake.check_seconds = 3.0
 
     shown = [approve(gitea.app, sid)[0] for sid in ids]
 

@@ -164,7 +164,9 @@ def test_report_review_and_rebuild_in_a_real_browser(
         expect(page.get_by_role("link", name="检查记录.pdf")).to_be_visible()
         shot(page, "review")
         assert serious_accessibility_violations(page) == []
-        page.get_by_role("button", name="审核通过").click()
+        page.get_by_role("button", name="审核通过", exact=True).click()
+        expect(page.get_by_role("heading", name="确认审核通过")).to_be_visible()
+        page.get_by_role("button", name="确认审核通过").click()
         expect(page.get_by_role("status")).to_contain_text("已通过填报")
 
         assert rebuilder.wait(timeout=300), "the rebuild did not finish"

@@ -80,8 +80,12 @@ POLICY: dict[tuple[str, str], dict[str, Any]] = {
     ("fill.withdraw", "POST"): signed_in(own_only(302), 403, 302),
     ("review.queue", "GET"): signed_in(403, 200, 200),
     ("review.detail", "GET"): signed_in(403, 200, 200),
-    ("review.approve", "POST"): signed_in(403, 302, 302),
-    ("review.reject", "POST"): signed_in(403, 302, 302),
+    # Without a confirmation token an undecided submission gets its confirmation page (no
+    # decision is taken); an ended one is sent back to its page. The own unit's was
+    # withdrawn by its reporter; the admin withdraws the other one (fill.withdraw) first.
+    ("review.approve", "POST"): signed_in(403, {"own": 302, "other": 200}, 302),
+    ("review.reject", "POST"): signed_in(403, {"own": 302, "other": 200}, 302),
+    ("review.batch", "POST"): signed_in(403, 422, 422),  # nothing selected
     ("hooks.receive", "POST"): everyone(403),  # unsigned
     ("site.serve", "GET"): everyone(200),
 }

@@ -26,7 +26,15 @@ from hypothesis import strategies as st
 from builder.records import read_record
 from builder.validate import validate_repository
 from forms import repository
-from tests.app_fixtures import FILL_URL, INSPECTION_OK, PASSWORD, logged_in, make_setup, post
+from tests.app_fixtures import (
+    CONFIRM_INPUT,
+    FILL_URL,
+    INSPECTION_OK,
+    PASSWORD,
+    logged_in,
+    make_setup,
+    post,
+)
 
 # How many inputs each route was given (printed at the end of each test; see tests/README.md).
 INPUTS: Counter[str] = Counter()
@@ -429,10 +437,16 @@ def test_review_decisions_never_fail(setup: Any, tmp_path: Path) -> None:
         ),
         decision=st.sampled_from(["approve", "reject"]),
         reason=posted_value,
+        comment=posted_value,
+        confirm=st.booleans(),
     )
-    def run(submission, decision, reason) -> None:
-        response = post(reviewer, f"/forms/review/{submission}/{decision}", {"reason": reason})
+    def run(submission, decision, reason, comment, confirm) -> None:
+        url = f"/forms/review/{submission}/{decision}"
+        response = post(reviewer, url, {"reason": reason, "comment": comment})
         check_response(response, "review decision")
+        token = CONFIRM_INPUT.search(response.get_data(as_text=True))
+        if confirm and token:  # the confirmation page's button
+            check_response(post(reviewer, url, {"confirm": token.group(1)}), "review decision")
 
     run()
     report_inputs("review decision", assert_committed_reports_valid(setup, tmp_path))

@@ -33,6 +33,7 @@ from tests.app_fixtures import (
     INSPECTION_OK,
     PASSWORD,
     csrf_token,
+    decide,
     git,
     logged_in,
     make_setup,
@@ -417,7 +418,7 @@ def test_formulas_typed_into_forms_are_neutralised_in_every_export(tmp_path: Pat
         response = post(filler, url, {**INSPECTION_OK, "notes": formula, "action": "continue"})
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
         sid = post(filler, url + "check").headers["Location"].rsplit("/", 1)[1]
-        assert post(reviewer, f"/forms/review/{sid}/approve").status_code == 302
+        assert decide(reviewer, sid, "approve").status_code == 302
         assert setup.submissions.get(sid).state == "approved"
 
     merged = tmp_path / "merged"

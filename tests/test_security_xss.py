@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 from forms.app import create_app
 from forms.services import build_services
 from forms.settings import load_settings
-from tests.app_fixtures import INSPECTION_OK, PASSWORD, make_repository, post
+from tests.app_fixtures import INSPECTION_OK, PASSWORD, decide, make_repository, post
 from tests.browser import page_url, serve_directory
 from tests.test_forms_browser import log_in, plan_with_site
 
@@ -115,14 +115,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         )
         assert response.status_code == 302, response.get_data(as_text=True)[:1000]
         sid = post(reporter, url + "check").headers["Location"].rsplit("/", 1)[1]
-        assert post(reviewer, f"/forms/review/{sid}/approve").status_code == 302
+        assert decide(reviewer, sid, "approve").status_code == 302
         approved.append(sid)
     # A correction of the last slot, returned with the whole corpus as the reason.
     url = f"/forms/units/{UNIT}/inspection/2025-T2/"
     post(reporter, url, {**INSPECTION_OK, "notes": CORPUS[0], "action": "continue"})
     returned = post(reporter, url + "check").headers["Location"].rsplit("/", 1)[1]
     reason = " ".join(CORPUS)[:500]
-    assert post(reviewer, f"/forms/review/{returned}/reject", {"reason": reason}).status_code == 302
+    assert decide(reviewer, returned, "reject", {"reason": reason}).status_code == 302
 
     assert rebuilder.wait(timeout=300), "the rebuild did not finish"
     assert rebuilder.last_error is None, rebuilder.last_error
