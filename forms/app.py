@@ -123,12 +123,13 @@ def create_app(services: Services) -> Flask:
     # The body limits first: the CSRF check reads the form.
     install_limits(app, signed_in=lambda: current_account() is not None)
     csrf = install_security(app)
-    from forms import auth, fill, hooks, portal, review, site
+    from forms import auth, fill, hooks, portal, receipts, review, site
 
     app.register_blueprint(auth.bp, url_prefix="/forms")
     app.register_blueprint(portal.bp, url_prefix="/forms")
     app.register_blueprint(fill.bp, url_prefix="/forms")
     app.register_blueprint(review.bp, url_prefix="/forms")
+    app.register_blueprint(receipts.bp, url_prefix="/forms")
     app.register_blueprint(hooks.bp, url_prefix="/forms")
     app.register_blueprint(site.bp)
     csrf.exempt(hooks.bp)

@@ -77,6 +77,7 @@ POLICY: dict[tuple[str, str], dict[str, Any]] = {
     ("fill.check", "POST"): signed_in(own_only(302), 403, 302),
     ("fill.submission", "GET"): signed_in(own_only(200), 200, 200),
     ("fill.evidence", "GET"): signed_in(own_only(200), 200, 200),
+    ("receipts.receipt", "GET"): signed_in(own_only(200), 200, 200),
     ("fill.withdraw", "POST"): signed_in(own_only(302), 403, 302),
     ("review.queue", "GET"): signed_in(403, 200, 200),
     ("review.detail", "GET"): signed_in(403, 200, 200),

@@ -97,6 +97,7 @@ def positions(submission: str) -> list[tuple[str, str, str]]:
         ("period", "POST", "/forms/units/dongfeng-ps/inspection/{}/"),
         ("period", "POST", "/forms/units/dongfeng-ps/inspection/{}/check"),
         ("submission", "GET", "/forms/submissions/{}"),
+        ("submission", "GET", "/forms/submissions/{}/receipt"),
         ("submission", "GET", "/forms/submissions/{}/evidence/1-a.pdf"),
         ("submission", "GET", "/forms/review/{}"),
         ("submission", "POST", "/forms/review/{}/approve"),
