@@ -15,13 +15,12 @@ import hashlib
 import sqlite3
 import threading
 from collections.abc import Iterable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, render_template
 
+from builder.local_time import local_minute_text
 from builder.model import is_identifier
 from forms.auth import current_account, login_required
 from forms.database import NORMAL, Database
@@ -36,8 +35,6 @@ REFERENCE_LENGTH = 8
 # Candidates tried before giving up: with 30^8 (6.6e11) references, the tenth is never
 # reached by any plan's submissions; the limit only stops a broken table looping.
 MAX_ATTEMPTS = 64
-# Until the plan gets a time zone setting of its own, receipts show this zone's time.
-DEFAULT_ZONE = "Asia/Shanghai"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS receipts (
@@ -67,11 +64,6 @@ def grouped(reference: str) -> str:
 def normalised(typed: str) -> str:
     """A reference as someone types it (lower case, a dash or spaces) in stored form."""
     return "".join(typed.split()).replace("-", "").upper()
-
-
-def local_time(moment: datetime, zone: str = DEFAULT_ZONE) -> str:
-    """A time as the receipt prints it, in the plan's zone: 2022-10-20 14:05."""
-    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
 
 
 class ReceiptBook:
@@ -186,8 +178,7 @@ def receipt(submission_id: str) -> Any:
         unit_name=unit.name if unit else record.unit,
         form_title=form.title if form else record.form,
         period_title=period.title if period else record.period,
-        submitted=local_time(report.submitted_at),
-        zone=DEFAULT_ZONE,
+        submitted=local_minute_text(report.submitted_at, content.plan.timezone),
         rows=report_rows(form, report.values) if form else [],
         state=state_label(record),
     )
