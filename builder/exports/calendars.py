@@ -67,8 +67,7 @@ class DueDates:
         self.content = content
         self.progress = progress
         self.forms_url = forms_url if is_absolute(forms_url) else None
-        plan = content.plan.id
-        self._uid_plan = plan
+        self._plan_id = content.plan.id
         periods = {period.id: period for period in content.periods}
         # (form, period) -> (summary, description), the same in every unit's feed.
         self._reports: dict[tuple[str, str], tuple[str, str]] = {}
@@ -114,7 +113,7 @@ class DueDates:
         # Imported here: builder.pages imports the exports for its downloads page.
         from builder.pages.links import form_link
 
-        plan = self._uid_plan
+        plan = self._plan_id
         for state in self.progress.reporting(unit.id):
             summary, description = self._reports[(state.form, state.period)]
             link = (
@@ -142,7 +141,7 @@ class DueDates:
 
     def plan(self) -> Iterator[DueDate]:
         """Each form x period once (with how many units owe it), then each indicator once."""
-        plan = self._uid_plan
+        plan = self._plan_id
         owing: dict[tuple[str, str], int] = {}
         for states in self.progress.reporting_states.values():
             for state in states:
