@@ -294,6 +294,8 @@ def with_reports_after(
             continue
         state: ObligationState = "late" if settled.submitted_at.date() > item.due else "on_time"
         laid.append(
-            Obligation(item.unit, item.form, item.period, item.due, state, report, item.days_to_due)
+            Obligation(
+                item.unit, item.form, item.period, item.due, state, settled, item.days_to_due
+            )
         )
     return tuple(laid)
