@@ -1,4 +1,5 @@
-"""Export cost at scale: write_data_package and write_workbook for U units x 3 quarters.
+"""Export cost at scale: write_data_package, write_workbook and write_calendars (a feed per
+unit) for U units x 3 quarters.
 
 Each step runs in its own child process so that its peak memory (ru_maxrss) is its own.
 Baselines measured in the same run: a child that only loads the plan and reports and
@@ -21,12 +22,13 @@ from pathlib import Path
 from bench.measure import Results, header, python_command, run_child
 from bench.workload import make_workload
 
-STEPS = ("load", "plain-csv", "data-package", "workbook")
+STEPS = ("load", "plain-csv", "data-package", "workbook", "calendars")
 
 
 def child(step: str, root: Path, out: Path) -> None:
     """One step in this process; prints its timings as JSON on the last line."""
     from builder.exports import write_data_package, write_workbook
+    from builder.exports.calendars import write_calendars
     from builder.plan import load_content
     from builder.progress import evaluate
     from builder.reports import load_reports
@@ -52,6 +54,8 @@ def child(step: str, root: Path, out: Path) -> None:
         write_data_package(content, reports, progress, out / "package")
     elif step == "workbook":
         write_workbook(content, reports, progress, out / "workbook.xlsx")
+    elif step == "calendars":
+        write_calendars(content, progress, out / "calendars", "https://plan.example.org/forms/")
     timings["step"] = time.perf_counter() - start
     timings["step_cpu"] = time.process_time() - cpu
     timings["reports"] = len(reports)
@@ -76,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     units = 50 if args.small else args.units
 
-    header(f"exports: data package and workbook, {units} units x 3 quarters")
+    header(f"exports: data package, workbook and calendars, {units} units x 3 quarters")
     results = Results("exports", args.small)
     with tempfile.TemporaryDirectory(prefix="plansite-exports-", dir=args.workdir) as temp:
         workload = make_workload(Path(temp) / "repo", units, args.seed)
@@ -114,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         plain = runs["plain-csv"]["step"]
         results.figure("plain_csv_s", plain, f"plain csv.writer of the reports: {plain:.2f} s")
-        for step in ("data-package", "workbook"):
+        for step in ("data-package", "workbook", "calendars"):
             figures = runs[step]
             key = step.replace("-", "_")
             results.figures[f"{key}_cpu_s"] = figures["step_cpu"]

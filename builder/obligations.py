@@ -14,7 +14,7 @@ from datetime import date
 from typing import Literal
 
 from builder.model import Content, Escalation, Report, Status, Unit
-from builder.reporting import ReportingState
+from builder.reporting import ReportingState, submission_order
 
 ObligationState = Literal[
     "not_due",  # its due date is more than `due_soon_days` away
@@ -272,3 +272,30 @@ def plan_obligations(
         unit_id: unit_obligations(states, as_of, escalation)
         for unit_id, states in reporting_states.items()
     }
+
+
+def with_reports_after(
+    obligations: Iterable[Obligation], later: Iterable[Report]
+) -> tuple[Obligation, ...]:
+    """The obligations with approved reports submitted after their as-of date laid over.
+
+    For the reporter's to-do (the form service's portal): a report approved today settles
+    what the unit owes, even where figures are counted to an earlier date (a demo, an
+    archived plan), which leaves such reports out. The slot is approved, on time or late
+    by the first of them."""
+    first: dict[tuple[str, str, str], Report] = {}
+    for report in sorted(later, key=submission_order, reverse=True):
+        first[report.key] = report
+    laid: list[Obligation] = []
+    for item in obligations:
+        settled = first.get(item.key)
+        if settled is None or item.state in REPORTED:
+            laid.append(item)
+            continue
+        state: ObligationState = "late" if settled.submitted_at.date() > item.due else "on_time"
+        laid.append(
+            Obligation(
+                item.unit, item.form, item.period, item.due, state, settled, item.days_to_due
+            )
+        )
+    return tuple(laid)

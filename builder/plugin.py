@@ -21,6 +21,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
 
 from mkdocs.config import config_options as c
 from mkdocs.config.base import Config
@@ -96,12 +97,22 @@ def flag_labels(root: Path) -> dict[str, str]:
     }
 
 
+def published_forms_url(forms_url: str, site_url: str | None) -> str:
+    """Where the form service is as seen from outside the site: absolute when it is
+    configured so, or when the site's own address (MkDocs' site_url) is known. Exports
+    read away from the site (a calendar app) can link to the forms only by such a URL."""
+    if forms_url.startswith(("https://", "http://")) or not site_url:
+        return forms_url
+    return urljoin(site_url if site_url.endswith("/") else site_url + "/", forms_url)
+
+
 class SiteData:
     """Everything one build reads: loaded once, used by every event."""
 
     def __init__(self, root: Path, as_of: date | None, forms_url: str, directory_urls: bool):
         """`as_of`: the configured date progress counts to; None for today."""
         self.root = root
+        self.forms_url = forms_url
         try:
             self.content: Content = load_content(root)
             self.reports: list[Report] = load_reports(root, self.content)
@@ -153,7 +164,9 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
         if self.config.exports:
             # Started first, so that the exports run on the second core while this one
             # loads, renders and MkDocs builds the pages; joined in on_post_build.
-            self.exports = ExportJob(self.root, as_of)
+            self.exports = ExportJob(
+                self.root, as_of, published_forms_url(self.config.forms_url, config.site_url)
+            )
         try:
             self.plan = SiteData(self.root, as_of, self.config.forms_url, config.use_directory_urls)
         except PluginError as error:
@@ -305,7 +318,7 @@ class ExportJob:
     on_config; `finish` moves the files into site_dir, so a failed export never leaves half
     a download behind."""
 
-    def __init__(self, root: Path, as_of: date | None):
+    def __init__(self, root: Path, as_of: date | None, forms_url: str = "/forms/"):
         self.folder = Path(tempfile.mkdtemp(prefix="plansite-exports-"))
         # The child must import this very builder package, wherever it was imported from.
         package_parent = str(Path(__file__).resolve().parent.parent)
@@ -320,6 +333,7 @@ class ExportJob:
                 str(root),
                 as_of.isoformat() if as_of else "",
                 str(self.folder),
+                forms_url,
             ],
             stdin=subprocess.DEVNULL,
             stdout=self.log,
@@ -354,7 +368,7 @@ class ExportJob:
 
 
 def write_exports(plan: SiteData, out_dir: Path) -> None:
-    """The downloads of the data page: CSV + data package and the workbook."""
+    """The downloads of the data page: CSV + data package, the workbook, the calendars."""
     from builder.exports import write_exports
 
-    write_exports(plan.content, plan.reports, plan.progress, out_dir)
+    write_exports(plan.content, plan.reports, plan.progress, out_dir, plan.forms_url)

@@ -1,9 +1,16 @@
-"""The unit portal: the forms a unit must report, by period, with their status and due dates."""
+"""The unit portal: what the unit owes first (its to-do box), then the forms it must report,
+by period, with their status and due dates.
+
+The unit is seen as main holds it (its approved reports, read once per main commit by
+forms.preview) with the service's own knowledge laid over: submissions waiting for review
+and returned ones, with the reviewer's reason (builder.obligations.with_submissions).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -11,10 +18,28 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, url_for
 
 from builder.model import Content, Report, Status, Unit
-from builder.progress import Progress, evaluate
-from builder.reporting import progress_date
+from builder.obligations import (
+    Obligation,
+    ObligationCounts,
+    Pending,
+    count,
+    to_do,
+    unit_obligations,
+    with_reports_after,
+    with_submissions,
+)
+from builder.progress import IndicatorResult, Rollup, evaluate_unit, rollup
+from builder.reporting import (
+    ReportingState,
+    effective_reports,
+    first_submissions,
+    progress_date,
+    reporting_states,
+    reports_after,
+)
 from builder.rules import format_value
 from forms.auth import current_account, login_required
+from forms.outbox import APPROVED, OPEN, REJECTED, SubmissionRecord
 from forms.permissions import can_review, require_view_unit, resolve_unit
 from forms.services import Services, services
 
@@ -79,14 +104,22 @@ def latest_records(records: Iterable[Any]) -> dict[tuple[str, str], Any]:
     return latest
 
 
-def approved_reports(store: Services, unit: Unit) -> list[Report]:
-    """The unit's approved reports: those in the working tree plus those merged since."""
-    from builder.reports import load_reports
+def approved_reports(
+    store: Services, unit: Unit, records: Sequence[SubmissionRecord]
+) -> list[Report]:
+    """The unit's approved reports: main's (as forms.preview reads them, once per main
+    commit) plus those approved since that main does not hold yet (a merge on a remote
+    forge before the next fetch)."""
+    state = store.main_progress.state()
+    if state is not None:
+        reports = list(state.reports.get(unit.id, ()))
+    else:  # no copy of main yet: the plan's own working tree
+        from builder.reports import load_reports
 
-    reports = [r for r in load_reports(store.root, store.content) if r.unit == unit.id]
+        reports = [r for r in load_reports(store.root, store.content) if r.unit == unit.id]
     known = {r.id for r in reports}
-    for record in store.submissions.list(unit=unit.id, state="approved"):
-        if record.id not in known:
+    for record in records:
+        if record.state == APPROVED and record.id not in known:
             try:
                 reports.append(store.submissions.read_report(record.id))
             except (KeyError, ValueError, OSError):
@@ -94,16 +127,97 @@ def approved_reports(store: Services, unit: Unit) -> list[Report]:
     return reports
 
 
+@dataclass(frozen=True)
+class Standing:
+    """One unit evaluated from its approved reports as of a date: its indicators and its
+    reporting states. A unit's results depend on its own reports only, so this takes
+    milliseconds whatever the size of the plan."""
+
+    as_of: date
+    results: Mapping[str, IndicatorResult]
+    rollup: Rollup
+    reporting: tuple[ReportingState, ...]
+
+
+def unit_standing(content: Content, unit: Unit, reports: Sequence[Report], as_of: date) -> Standing:
+    results = evaluate_unit(content, unit, reports, as_of)
+    alone = dataclasses.replace(content, units=(unit,))
+    states = reporting_states(
+        alone, effective_reports(reports, as_of), first_submissions(reports, as_of), as_of
+    )
+    return Standing(as_of, results, rollup(results.values()), states[unit.id])
+
+
+def pending_submissions(
+    unit: Unit, records: Iterable[SubmissionRecord]
+) -> dict[tuple[str, str, str], tuple[Pending, str]]:
+    """What the service knows beyond main, per form x period, from the latest submission:
+    waiting for review (queued or in review), or returned with the reviewer's reason."""
+    pending: dict[tuple[str, str, str], tuple[Pending, str]] = {}
+    for (form, period), record in latest_records(records).items():
+        if record.state in OPEN:
+            pending[(unit.id, form, period)] = ("in_review", "")
+        elif record.state == REJECTED:
+            pending[(unit.id, form, period)] = ("returned", record.reason)
+    return pending
+
+
+@dataclass(frozen=True)
+class ToDo:
+    """One line of the to-do box: an obligation with the words and link the reporter needs."""
+
+    obligation: Obligation
+    form_title: str
+    period_title: str
+
+    @property
+    def when(self) -> str:
+        days = self.obligation.days_to_due
+        due = self.obligation.due.isoformat()
+        if days < 0:
+            return f"截止日期 {due}，已逾期 {-days} 天"
+        if days == 0:
+            return f"截止日期 {due}，今天截止"
+        return f"截止日期 {due}，还有 {days} 天"
+
+
+def unit_to_do(
+    content: Content,
+    unit: Unit,
+    standing: Standing,
+    reports: Sequence[Report],
+    records: Iterable[SubmissionRecord],
+) -> tuple[ObligationCounts, list[ToDo]]:
+    """The unit's obligations counted, and what it still has to do, most urgent first.
+    A report approved after the as-of date (a demo's or an archived plan's) settles its
+    slot too: the reporter has done it, whatever date the figures are counted to."""
+    approved = with_reports_after(
+        unit_obligations(standing.reporting, standing.as_of, content.escalation),
+        reports_after(reports, standing.as_of).get(unit.id, ()),
+    )
+    obligations = with_submissions(approved, pending_submissions(unit, records))
+    items = [
+        ToDo(item, content.form(item.form).title, content.period(item.period).title)
+        for item in to_do(obligations)
+    ]
+    return count(obligations), items
+
+
 def unit_entries(
-    store: Services, content: Content, progress: Progress, unit: Unit, reports: list[Report]
+    store: Services,
+    content: Content,
+    standing: Standing,
+    unit: Unit,
+    reports: list[Report],
+    records: Sequence[SubmissionRecord],
 ) -> list[Entry]:
     """The unit's forms by period, from the progress rules' reporting slots (the forms
     that apply to the unit x their periods), with the service's own state of each."""
-    latest = latest_records(store.submissions.list(unit=unit.id))
+    latest = latest_records(records)
     # Every approved report counts here, also one submitted after the as-of date.
     on_main = {(r.form, r.period) for r in reports}
     entries: list[Entry] = []
-    for slot in progress.reporting(unit.id):
+    for slot in standing.reporting:
         key = (slot.form, slot.period)
         record = latest.get(key)
         draft = store.drafts.exists(unit.id, slot.form, slot.period)
@@ -120,7 +234,7 @@ def unit_entries(
                 css,
                 reason,
                 record.id if record is not None else None,
-                overdue=not done and progress.as_of > slot.due,
+                overdue=not done and standing.as_of > slot.due,
                 has_draft=draft,
             )
         )
@@ -146,9 +260,12 @@ def unit(unit_id: str) -> Any:
     assert account is not None
     unit = resolve_unit(content, unit_id)
     require_view_unit(account, unit.id)
-    reports = approved_reports(store, unit)
-    progress = evaluate(content, reports, progress_date(store.as_of, reports, date.today()))
-    rollup = progress.unit_rollup(unit.id)
+    records = store.submissions.list(unit=unit.id)
+    reports = approved_reports(store, unit, records)
+    standing = unit_standing(
+        content, unit, reports, progress_date(store.as_of, reports, date.today())
+    )
+    counts, todo = unit_to_do(content, unit, standing, reports, records)
     indicators = {i.id: (t, i) for t in content.tasks for i in t.indicators}
     results = [
         (
@@ -157,16 +274,19 @@ def unit(unit_id: str) -> Any:
             r,
             format_value(indicators[r.indicator][1], r.value),
         )
-        for r in progress.for_unit(unit.id)
+        for r in standing.results.values()
         if r.status is not Status.NOT_APPLICABLE
     ]
     return render_template(
         "portal.html",
         unit=unit,
         unit_type=content.plan.unit_type_label(unit.type),
-        entries=unit_entries(store, content, progress, unit, reports),
-        rollup=rollup,
+        entries=unit_entries(store, content, standing, unit, reports, records),
+        rollup=standing.rollup,
         results=results,
         statuses=[s for s in Status if s is not Status.NOT_APPLICABLE],
-        as_of=progress.as_of,
+        as_of=standing.as_of,
+        counts=counts,
+        todo=todo,
+        due_soon_days=content.escalation.due_soon_days,
     )

@@ -305,12 +305,16 @@ def test_every_export_writes_each_file_it_offers_for_download(tmp_path):
     content, reports = make_content(), make_reports()
     write_exports(content, reports, evaluate(content, reports, AS_OF), tmp_path)
     offered = {d.file for d in downloads(content)}
-    assert offered == {p.name for p in tmp_path.iterdir()}
-    assert {"progress.xlsx", "datapackage.json", "progress.csv"} <= offered
+    files = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
+    assert offered <= files
+    # Every file or folder written is offered, or holds an offered file (the calendars'
+    # folder: the plan's feed is offered, each unit's is linked from its page).
+    assert {p.name for p in tmp_path.iterdir()} == {file.split("/")[0] for file in offered}
+    assert {"progress.xlsx", "datapackage.json", "progress.csv", "calendars/plan.ics"} <= offered
 
 
 def test_an_export_added_to_the_registry_is_written_and_listed(tmp_path, monkeypatch):
-    def write(content, reports, progress, out_dir):
+    def write(content, reports, progress, out_dir, forms_url):
         (out_dir / "units.txt").write_text("\n".join(u.id for u in content.units))
 
     def offered(content):

@@ -15,6 +15,7 @@ from builder.obligations import (
     obligation,
     plan_obligations,
     to_do,
+    with_reports_after,
     with_submissions,
 )
 from builder.plan import load_content
@@ -104,3 +105,21 @@ def test_the_demo_has_units_with_missing_reports_and_each_is_in_its_to_do() -> N
     assert owing_units, "the demo is meant to show units that owe reports"
     for unit in owing_units:
         assert any(item.state == "missing" for item in to_do(obligations[unit]))
+
+
+def test_a_report_approved_after_the_as_of_date_settles_the_slot_for_the_reporter() -> None:
+    as_of = date(2022, 10, 20)  # a demo's fixed date; the report came in long after
+    items = [
+        obligation(slot("missing", "Q1"), as_of, ESCALATION),
+        obligation(slot("open", "Q4", date(2023, 1, 10)), as_of, ESCALATION),
+        obligation(slot("reported", "Q2"), as_of, ESCALATION),
+    ]
+    later = [
+        make_report("u1", "Q1", {}, datetime(2026, 12, 7, tzinfo=UTC), form="qp"),
+        make_report("u1", "Q1", {}, datetime(2026, 12, 9, tzinfo=UTC), form="qp"),
+        make_report("u1", "Q4", {}, datetime(2022, 12, 1, tzinfo=UTC), form="qp"),
+    ]
+    laid = with_reports_after(items, later)
+    assert [item.state for item in laid] == ["late", "on_time", "on_time"]
+    assert laid[0].report is later[0]  # the first submission decides late or on time
+    assert to_do(laid) == ()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from builder.exports import datapackage, readable_csv, workbook
+from builder.exports import calendars, datapackage, readable_csv, workbook
 from builder.exports.datapackage import DATAPACKAGE, csv_text, write_data_package
 from builder.exports.downloads import Download, Export
 from builder.exports.tables import FORMULA_TRIGGERS, neutralise
@@ -20,7 +20,12 @@ from builder.exports.workbook import WORKBOOK, sheet_title, write_workbook
 from builder.model import Content, Report
 from builder.progress import Progress
 
-EXPORTS: tuple[Export, ...] = (workbook.EXPORT, readable_csv.EXPORT, datapackage.EXPORT)
+EXPORTS: tuple[Export, ...] = (
+    workbook.EXPORT,
+    readable_csv.EXPORT,
+    datapackage.EXPORT,
+    calendars.EXPORT,
+)
 
 __all__ = [
     "DATAPACKAGE",
@@ -41,12 +46,17 @@ __all__ = [
 
 
 def write_exports(
-    content: Content, reports: Sequence[Report], progress: Progress, out_dir: Path
+    content: Content,
+    reports: Sequence[Report],
+    progress: Progress,
+    out_dir: Path,
+    forms_url: str = "/forms/",
 ) -> None:
-    """Write every export's files into out_dir."""
+    """Write every export's files into out_dir; `forms_url`: where the form service is
+    (exports link to it when it is absolute)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for export in EXPORTS:
-        export.write(content, reports, progress, out_dir)
+        export.write(content, reports, progress, out_dir, forms_url)
 
 
 def downloads(content: Content) -> list[Download]:
@@ -54,7 +64,9 @@ def downloads(content: Content) -> list[Download]:
     return [download for export in EXPORTS for download in export.downloads(content)]
 
 
-def export_repository(root: Path, as_of: date | None, out_dir: Path) -> None:
+def export_repository(
+    root: Path, as_of: date | None, out_dir: Path, forms_url: str = "/forms/"
+) -> None:
     """Load the repository, evaluate progress at `as_of` (None: today, as
     builder.reporting.progress_date decides it) and write every export to out_dir.
 
@@ -69,4 +81,4 @@ def export_repository(root: Path, as_of: date | None, out_dir: Path) -> None:
     content = load_content(root)
     reports = load_reports(root, content)
     progress = evaluate(content, reports, progress_date(as_of, reports, date.today()))
-    write_exports(content, reports, progress, out_dir)
+    write_exports(content, reports, progress, out_dir, forms_url)

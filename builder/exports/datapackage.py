@@ -97,7 +97,9 @@ def write_data_package(
     return path
 
 
-def _write(content: Content, reports: Sequence[Report], progress: Progress, out_dir: Path) -> None:
+def _write(
+    content: Content, reports: Sequence[Report], progress: Progress, out_dir: Path, forms_url: str
+) -> None:
     write_data_package(content, reports, progress, out_dir)
 
 

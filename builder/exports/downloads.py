@@ -27,8 +27,11 @@ class Download:
 
 @dataclass(frozen=True)
 class Export:
-    """One kind of export: how it writes its files and what the downloads page says of them."""
+    """One kind of export: how it writes its files and what the downloads page says of them.
+
+    `write(content, reports, progress, out_dir, forms_url)`: forms_url is where the form
+    service is (absolute when the site's address is known), for exports that link to it."""
 
     name: str
-    write: Callable[[Content, Sequence[Report], Progress, Path], None]
+    write: Callable[[Content, Sequence[Report], Progress, Path, str], None]
     downloads: Callable[[Content], list[Download]]

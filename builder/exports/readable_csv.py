@@ -52,7 +52,9 @@ def write_readable_csv(table: ReadableTable, path: Path) -> None:
             writer.writerow([cell_text(value) for value in row])
 
 
-def _write(content: Content, reports: Sequence[Report], progress: Progress, out_dir: Path) -> None:
+def _write(
+    content: Content, reports: Sequence[Report], progress: Progress, out_dir: Path, forms_url: str
+) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     counted = effective(reports, progress)
     for form in content.forms:

@@ -206,7 +206,9 @@ def write_workbook(
         workbook.close()
 
 
-def _write(content: Content, reports: Sequence[Report], progress: Progress, out_dir: Path) -> None:
+def _write(
+    content: Content, reports: Sequence[Report], progress: Progress, out_dir: Path, forms_url: str
+) -> None:
     write_workbook(content, reports, progress, out_dir / WORKBOOK)
 
 
