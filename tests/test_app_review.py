@@ -225,7 +225,7 @@ def test_a_correction_shows_old_and_new_values_and_the_status_change_it_will_cau
     impact = section(page, '<h2 id="impact-title">')
     assert "灭火器检查覆盖率" in impact
     assert re.search(r"100%，已完成.*?15.6%，已逾期", impact, re.S)
-    assert "完成 8/31" in impact and "完成 7/31" in impact  # the plan roll-up
+    assert "完成 10/36" in impact and "完成 8/36" in impact  # the plan roll-up
     assert "全部任务" in impact
     assert "查看原始变更（diff）" in page
 
