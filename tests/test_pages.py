@@ -351,7 +351,9 @@ def test_home_shows_overall_share_charts_overdue_and_next_due() -> None:
     plan = progress.plan_rollup()
     html = _html(_render()["index.md"])
     assert f"{plan.share * 100:.0f}%" in html
-    assert html.count('role="img"') == 3 and "<title" in html
+    assert html.count('class="ps-chart"') == 3 and "<title" in html
+    # each chart drawn twice (beside or above its labels), one shown per screen width
+    assert html.count('role="img"') == 6
     overdue = progress.overdue()
     assert overdue, "the fixture has an overdue ratio (due 2022-06-30)"
     assert f'data-ps="overdue-count">{len(overdue)}<' in html
