@@ -43,6 +43,7 @@ from builder.pages import (
     relative_url,
     render_pages,
 )
+from builder.pages.matrix import print_bands
 from builder.plan import load_content
 from builder.progress import evaluate, rollup
 from builder.reports import load_reports
@@ -377,7 +378,9 @@ def test_home_shows_overall_share_charts_overdue_and_next_due() -> None:
     plan = progress.plan_rollup()
     html = _html(_render()["index.md"])
     assert f"{plan.share * 100:.0f}%" in html
-    assert html.count('role="img"') == 3 and "<title" in html
+    assert html.count('class="ps-chart"') == 3 and "<title" in html
+    # each chart drawn twice (beside or above its labels), one shown per screen width
+    assert html.count('role="img"') == 6
     overdue = progress.overdue()
     assert overdue, "the fixture has an overdue ratio (due 2022-06-30)"
     assert f'data-ps="overdue-count">{len(overdue)}<' in html
@@ -598,8 +601,12 @@ def test_zero_denominator_counts_as_not_applicable_not_as_failure() -> None:
 
 def test_matrix_has_a_cell_per_unit_and_task_with_text() -> None:
     html = _html(_render()["matrix.md"])
-    cells = re.findall(r'<td class="ps-cell ps-cell--(\w+)" data-task="([\w-]+)"', html)
+    screen, _, bands = html.partition('data-ps-table="matrix-band"')
+    cells = re.findall(r'<td class="ps-cell ps-cell--(\w+)" data-task="([\w-]+)"', screen)
     assert len(cells) == 3 * 3
+    # The print bands (shown only on paper) hold each cell once more.
+    printed = re.findall(r'<td class="ps-cell ps-cell--(\w+)" data-task="([\w-]+)"', bands)
+    assert sorted(printed) == sorted(cells)
     texts = re.findall(r'<abbr title="([^"]+)">([^<]+)</abbr></td>', html)
     assert all(text for _, text in texts)
     assert {title.split("（")[0] for title, _ in texts} <= {s.label for s in Status}
@@ -922,7 +929,9 @@ def test_each_reporting_row_links_the_form_service_page_of_its_unit_form_and_per
     for period in rows:
         link = form_link(forms_url, unit_id, "quarterly", period)
         expected = (
-            f'<a class="ps-form-link" href="{escape(link)}">填报</a>' if link else "<td>—</td></tr>"
+            f'<a class="ps-form-link" href="{escape(link)}">填报</a>'
+            if link
+            else '<td class="ps-action">—</td></tr>'
         )
         row = re.search(rf'data-period="{period}".*?</tr>', page)
         assert row is not None and expected in row.group(0)
@@ -967,3 +976,10 @@ def test_an_indicator_s_scope_is_its_task_s_narrowed_by_its_own() -> None:
     html = _html(_render()["tasks/t-check.md"])
     row = re.search(r'<tr data-indicator="facility-ratio">.*?</tr>', html, re.S).group(0)
     assert "<td>学校</td>" in row and "全部单位" not in row
+
+
+def test_the_matrix_prints_in_bands_as_even_as_can_be() -> None:
+    assert print_bands(0) == []
+    assert print_bands(15) == [range(0, 15)]
+    assert print_bands(22) == [range(0, 11), range(11, 22)]
+    assert print_bands(31) == [range(0, 11), range(11, 22), range(22, 31)]
