@@ -8,6 +8,7 @@ from functools import partial
 
 from markupsafe import Markup
 
+from builder import search
 from builder.local_time import local_minute_text
 from builder.model import ChecklistItem, Form, Period, Report, Status, Task, Unit
 from builder.pages.fragments import fill, hole
@@ -66,6 +67,7 @@ def unit_page(site: Site, unit: Unit) -> GeneratedPage:
         unit.name,
         in_nav=False,
         unit=unit,
+        search_meta=search.front_matter(search.unit_terms(unit)),
         unit_rollup=progress.unit_rollup(unit.id),
         indicator_rows=_indicator_rows(site, task_hrefs, unit, results),
         task_list=site.fragments("task_list", tuple(task_hrefs.items())),
