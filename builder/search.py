@@ -15,18 +15,20 @@ more. Two things make the right page that one:
   with no tag behind it) they still rank above the overview pages that repeat that text.
 
 jieba also keeps unit names and aliases whole in titles and text: it would cut
-"市发展和改革委员会" into "发展", "改革", "委员会".
+"市发展和改革委员会" into "发展", "改革", "委员会". And no word of the index is a single
+Chinese character: the browser would cut "发展党员" at the word "党" into "发展* 党*",
+and "党*" matches every page with a word starting with 党; each such character is joined
+to the word before it ("开展的"), which a query for that word still matches as a prefix.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import jieba
-from markupsafe import Markup
 
 from builder.model import Content, Task, Unit
 
@@ -35,6 +37,10 @@ jieba.setLogLevel(logging.WARNING)
 
 # How much more a task or unit page weighs than an overview page that repeats its text.
 ENTITY_PAGE_BOOST = 2
+
+# Material's search plugin separates the words jieba cut with zero-width spaces.
+WORD_BREAK = "\u200b"
+_ONE_CHINESE_CHARACTER = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 # A term the plan puts in Chinese quotation marks: short enough to be a name, not a quote.
 _QUOTED_TERM = re.compile(r"“([^“”\n]{2,12})”")
@@ -65,15 +71,50 @@ def task_terms(task: Task) -> list[str]:
     return _unique([task.title, *_QUOTED_TERM.findall(task.body)])
 
 
-def front_matter(terms: Sequence[str]) -> Markup:
-    """YAML front matter lines (to go between a page template's `---` lines) that give a
-    page its search tags and boost. Each term is written as a JSON string, which YAML
-    reads as it is whatever a plan editor typed (colons, quotes, `#`)."""
-    lines = [f"search:\n  boost: {ENTITY_PAGE_BOOST}"]
-    if terms:
-        lines.append("tags:")
-        lines += [f"  - {json.dumps(term, ensure_ascii=False)}" for term in terms]
-    return Markup("\n".join(lines))
+def page_meta(tags: Sequence[str]) -> dict[str, Any]:
+    """The page metadata Material's search plugin reads: the tags and the page boost."""
+    return {"tags": list(tags), "search": {"boost": ENTITY_PAGE_BOOST}}
+
+
+def search_tags(terms: Sequence[str]) -> list[str]:
+    """The terms, then each term without its last character. The browser cuts a query at
+    the longest word of the index that starts it and *ends before its last character*
+    (it never looks the whole query up): "三会一课" typed in full is looked up as "三会一*"
+    when that is a word, else at a shorter one ("三会*", or "三*" matching every word that
+    starts with 三). Indexing the term less its last character makes the full term find
+    its own page and few others."""
+    shortened = [term[:-1] for term in terms if len(term) > 2]
+    return _unique([*terms, *shortened])
+
+
+def join_one_character_words(text: str) -> str:
+    """The segmented text with each one-character Chinese word joined to the word before
+    it (to the word after it at the start)."""
+    if WORD_BREAK not in text:
+        return text
+    words: list[str] = []
+    leading = ""
+    for word in text.split(WORD_BREAK):
+        if len(word) == 1 and _ONE_CHINESE_CHARACTER.match(word):
+            if words:
+                words[-1] += word
+            else:
+                leading += word
+            continue
+        words.append(leading + word)
+        leading = ""
+    if leading:
+        words.append(leading)
+    return WORD_BREAK.join(words)
+
+
+def join_one_character_words_of(entries: Iterable[dict[str, Any]]) -> None:
+    """Apply join_one_character_words to the titles and texts of search index entries."""
+    for entry in entries:
+        for key in ("title", "text"):
+            value = entry.get(key)
+            if isinstance(value, str):
+                entry[key] = join_one_character_words(value)
 
 
 def _unique(terms: Iterable[str]) -> list[str]:

@@ -29,6 +29,10 @@ REQUIRED_HIT_RATE = 0.9
 SEARCH_BOX = "input.md-search__input"
 FIRST_RESULT = ".md-search-result__list > .md-search-result__item > a"
 RESULT_COUNT = ".md-search-result__meta"
+# Material's line above the results while the box is empty or the index still loading.
+SHOWS_NO_RESULTS_YET = (
+    "meta => ['键入', '初始化'].some(t => document.querySelector(meta).textContent.includes(t))"
+)
 
 
 @dataclass(frozen=True)
@@ -57,19 +61,15 @@ def first_result(page: Page, query: str) -> str | None:
     """Type the query as a reader does and return the first result's href."""
     box = page.locator(SEARCH_BOX)
     box.click()
-    box.fill("")
-    box.press_sequentially(query)
     # Material searches on keyup; typed CJK text arrives through an input method, which
     # sends no key events, so a last key (as a reader's IME commit would) starts it.
+    # First back to the empty box, so that the previous query's results are not read.
+    box.fill("")
     box.press("End")
-    page.wait_for_function(
-        """([meta, query]) => {
-          const box = document.querySelector('input.md-search__input');
-          const text = document.querySelector(meta).textContent;
-          return box.value === query && !text.includes('键入') && !text.includes('初始化');
-        }""",
-        arg=[RESULT_COUNT, query],
-    )
+    page.wait_for_function(SHOWS_NO_RESULTS_YET, arg=RESULT_COUNT)
+    box.press_sequentially(query)
+    box.press("End")
+    page.wait_for_function(f"meta => !({SHOWS_NO_RESULTS_YET})(meta)", arg=RESULT_COUNT)
     link = page.locator(FIRST_RESULT).first
     return link.get_attribute("href") if link.count() else None
 

@@ -52,7 +52,7 @@ def task_page(site: Site, task: Task) -> GeneratedPage:
         path,
         f"{site.label(task)} {task.title}",
         task=task,
-        search_meta=search.front_matter(search.task_terms(task)),
+        search_tags=search.search_tags(search.task_terms(task)),
         label=site.label(task),
         category=site.categories.get(task.category or ""),
         applies=applies_text(site.content, task.applies_to, flag_labels),

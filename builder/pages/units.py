@@ -67,7 +67,7 @@ def unit_page(site: Site, unit: Unit) -> GeneratedPage:
         unit.name,
         in_nav=False,
         unit=unit,
-        search_meta=search.front_matter(search.unit_terms(unit)),
+        search_tags=search.search_tags(search.unit_terms(unit)),
         unit_rollup=progress.unit_rollup(unit.id),
         indicator_rows=_indicator_rows(site, task_hrefs, unit, results),
         task_list=site.fragments("task_list", tuple(task_hrefs.items())),
