@@ -14,6 +14,7 @@ from builder.obligations import (
     count,
     obligation,
     plan_obligations,
+    standing,
     to_do,
     with_submissions,
 )
@@ -104,3 +105,13 @@ def test_the_demo_has_units_with_missing_reports_and_each_is_in_its_to_do() -> N
     assert owing_units, "the demo is meant to show units that owe reports"
     for unit in owing_units:
         assert any(item.state == "missing" for item in to_do(obligations[unit]))
+
+
+def test_a_unit_standing_is_overdue_while_a_report_is_missing_whatever_its_indicators() -> None:
+    missing = [obligation(slot("missing", "Q2", date(2022, 7, 15)), date(2022, 10, 20), ESCALATION)]
+    reported = [obligation(slot("reported"), date(2022, 10, 20), ESCALATION)]
+    assert standing(Status.ON_TRACK, missing) is Status.OVERDUE
+    assert standing(Status.MET, missing) is Status.OVERDUE
+    assert standing(Status.NOT_APPLICABLE, missing) is Status.OVERDUE
+    assert standing(Status.ON_TRACK, reported) is Status.ON_TRACK
+    assert standing(Status.BEHIND, []) is Status.BEHIND

@@ -24,7 +24,14 @@ def matrix_page(site: Site) -> GeneratedPage:
             cells.append(
                 site.fragments("matrix_cell", task.id, item.status, item.met, item.applicable)
             )
-        row = site.fragments("matrix_row", link(f"units/{unit.id}.md"), unit.id, unit.name, CELLS)
+        row = site.fragments(
+            "matrix_row",
+            link(f"units/{unit.id}.md"),
+            unit.id,
+            unit.name,
+            site.standing(unit.id).colour,
+            CELLS,
+        )
         rows.append(fill(row, cells=Markup("".join(cells))))
     return site.render(
         "matrix.md",
