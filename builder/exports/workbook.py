@@ -18,6 +18,7 @@ import xlsxwriter
 from markupsafe import Markup
 
 from builder.exports.downloads import Download, Export
+from builder.exports.reporting_status import reporting_tables
 from builder.exports.tables import (
     Table,
     effective,
@@ -179,6 +180,8 @@ def write_workbook(
                 sheet_title(form.title or form.id, taken),
                 formats,
             )
+        for table in reporting_tables(content, progress):  # 报送情况, 催报名单
+            _write_sheet(workbook, table, sheet_title(table.title, taken), formats)
     finally:
         workbook.close()
 
@@ -189,7 +192,11 @@ def _write(content: Content, reports: Sequence[Report], progress: Progress, out_
 
 def _downloads(content: Content) -> list[Download]:
     return [
-        Download(WORKBOOK, "Excel 工作簿", Markup("各单位进度、单位 × 指标明细、各表单报送数据。"))
+        Download(
+            WORKBOOK,
+            "Excel 工作簿",
+            Markup("各单位进度、单位 × 指标明细、各表单报送数据、报送情况与催报名单。"),
+        )
     ]
 
 
