@@ -98,22 +98,16 @@ def test_table_rows_filled_with_their_cells_are_the_macros_rows(
         SITE.fragments("matrix_row", "units/a/", unit_id, name, "red", hole("cells")), cells=cells
     )
     assert row == str(MACROS.matrix_row("units/a/", unit_id, name, "red", cells))
+    unit_cell = SITE.fragments("unit_link", "units/a/", unit_id, name)
+    holes = (hole("unit_id"), hole("unit_cell"), hole("cells"))
     row = fill(
-        SITE.fragments(
-            "status_row",
-            "units/a/",
-            unit_id,
-            name,
-            "school",
-            "学校",
-            "blue",
-            "due_soon",
-            hole("cells"),
-        ),
+        SITE.fragments("status_row", "school", "学校", "blue", "due_soon", *holes),
+        unit_id=unit_id,
+        unit_cell=unit_cell,
         cells=cells,
     )
     assert row == str(
-        MACROS.status_row("units/a/", unit_id, name, "school", "学校", "blue", "due_soon", cells)
+        MACROS.status_row("school", "学校", "blue", "due_soon", unit_id, unit_cell, cells)
     )
 
 

@@ -23,7 +23,7 @@ from builder.pages.site import Site
 
 PATH = "reporting.md"
 TITLE = "报送情况"
-CELLS = hole("cells")
+UNIT_ID, UNIT_CELL, CELLS = hole("unit_id"), hole("unit_cell"), hole("cells")
 
 
 @dataclass(frozen=True)
@@ -88,16 +88,16 @@ def _form_table(site: Site, form: Form) -> FormTable:
         states = " ".join(sorted({item.state for item in items.values()}))
         row = site.fragments(
             "status_row",
-            link(f"units/{unit.id}.md"),
-            unit.id,
-            unit.name,
             unit.type,
             site.type_label(unit),
             site.standing(unit.id).colour,
             states,
+            UNIT_ID,
+            UNIT_CELL,
             CELLS,
         )
-        rows.append(fill(row, cells=Markup("".join(cells))))
+        unit_cell = site.unit_link(link, unit)
+        rows.append(fill(row, unit_id=unit.id, unit_cell=unit_cell, cells=Markup("".join(cells))))
     return FormTable(form, periods, rows)
 
 
