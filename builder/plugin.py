@@ -22,6 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import jinja2
 from mkdocs.config import config_options as c
 from mkdocs.config.base import Config
 from mkdocs.config.defaults import MkDocsConfig
@@ -41,7 +42,9 @@ from builder.pagecache import (
     SearchEntries,
     environment_key,
     page_key,
+    static_stamp,
     take_over,
+    take_over_file,
 )
 from builder.pages import GeneratedPage, SiteOptions, insert_blocks, nav, render_pages
 from builder.plan import load_content
@@ -123,6 +126,27 @@ class SiteData:
         )
 
 
+class CompiledTemplates(jinja2.BytecodeCache):
+    """The theme's templates compiled, kept by the process: MkDocs makes a new Jinja
+    environment for every build, and a long-lived build process (`builder.build_worker`)
+    would compile the same templates again each time. Jinja checks each entry against its
+    template's source, so a changed template is compiled again."""
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        code = self.compiled.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
+
+
 class PlansitePlugin(BasePlugin[PlansiteConfig]):
     def __init__(self) -> None:
         self.plan: SiteData | None = None
@@ -197,6 +221,8 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
                 self.blocks[page.path] = page.blocks
             if self.cache is not None:
                 self.cache.pages[page.path] = CachedPage(key=key, dest=file.dest_uri)
+        if self.cache is not None:
+            self._take_over_static_files(files, config, environment, previous)
         show = self.config.progress_bar
         if show is None:
             show = sys.stderr.isatty()
@@ -211,6 +237,56 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
                 leave=False,
             )
         return files
+
+    def _take_over_static_files(
+        self, files: Files, config: MkDocsConfig, environment: str, previous: PageCache | None
+    ) -> None:
+        """Record the static files' sources; link those copied from the same source by the
+        previous build into this one, and tell MkDocs not to copy them again (a copy would
+        write through the link into the previous build's file)."""
+        assert self.cache is not None
+        site_dir = Path(config.site_dir)
+        for file in list(files):
+            source = file.abs_src_path
+            if (
+                file.is_documentation_page()
+                or file.is_static_page()
+                or file.generated_by is not None
+                or source is None
+                or not os.path.isfile(source)
+            ):
+                continue
+            stamp = static_stamp(environment, source)
+            self.cache.statics[file.dest_uri] = stamp
+            if previous is None or not previous.reusable_static(file.dest_uri, stamp):
+                continue
+            take_over_file(previous, file.dest_uri, site_dir)
+            files.remove(file)
+            files.append(
+                ReusedFile(
+                    file.src_uri,
+                    file.src_dir,
+                    file.dest_dir,
+                    file.use_directory_urls,
+                    dest_uri=file.dest_uri,
+                    inclusion=file.inclusion,
+                )
+            )
+
+    def on_env(
+        self, env: jinja2.Environment, *, config: MkDocsConfig, files: Files
+    ) -> jinja2.Environment:
+        # A page's "last modified" (sitemap.xml, and the time inside sitemap.xml.gz) is the
+        # date progress counts to, not the day of the build: the same commit gives the same
+        # bytes whenever and however incrementally it is built, and a page taken over from
+        # yesterday's build is not older than one rendered today.
+        if self.plan is not None:
+            updated = self.plan.as_of.isoformat()
+            for file in files.documentation_pages():
+                if file.page is not None:
+                    file.page.update_date = updated
+        env.bytecode_cache = COMPILED_TEMPLATES
+        return env
 
     def on_page_markdown(
         self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files
