@@ -353,3 +353,34 @@ def test_the_same_commit_built_on_another_day_gives_the_same_bytes(
     gzip_header = (tmp_path / "two" / "sitemap.xml.gz").read_bytes()[:8]
     as_of = datetime(2025, 9, 30, tzinfo=UTC)  # the plan's as_of
     assert int.from_bytes(gzip_header[4:8], "little") == int(as_of.timestamp())
+
+
+def test_one_process_reads_the_plan_again_only_when_a_file_of_it_changed(
+    tmp_path: Path, plan: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The long-lived build process keeps the loaded plan between builds: approvals change
+    data/ only. A changed plan file, even of the same size, is read again."""
+    from builder import plugin
+
+    reads: list[Path] = []
+    real_load = plugin.load_content
+
+    def counted(root: Path):  # type: ignore[no-untyped-def]
+        reads.append(root)
+        return real_load(root)
+
+    monkeypatch.setattr(plugin, "load_content", counted)
+    build_site(plan, tmp_path / "one")
+    approve_correction(plan, change_value=True)
+    build_site(plan, tmp_path / "two")
+    assert reads == [plan.resolve()]
+
+    units = plan / "content" / "units.csv"
+    text = units.read_text(encoding="utf-8")
+    name = text.splitlines()[1].split(",")[1]
+    units.write_text(text.replace(name, "新" + name[1:], 1), encoding="utf-8")
+    build_site(plan, tmp_path / "three")
+
+    assert reads == [plan.resolve()] * 2
+    pages = (tmp_path / "three" / "units").glob("*/index.html")
+    assert any("新" + name[1:] in p.read_text("utf-8") for p in pages)
