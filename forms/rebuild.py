@@ -111,6 +111,7 @@ class BuildProcess:
             answer = self._ask(request)
         if not answer.get("ok"):
             raise BuildFailed(f"the build failed: {str(answer.get('error'))[-4000:]}")
+        log.info("pages of %s built in %s s", site_dir.name, answer.get("seconds"))
 
     def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
         process = self._started()
