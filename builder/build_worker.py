@@ -13,7 +13,9 @@ whose key changed.
 The protocol is one JSON object per line. Request on stdin:
 `{"root": ..., "site_dir": ..., "cache": ..., "exports": false}`; answer on stdout:
 `{"ok": true, "seconds": 1.2}` or `{"ok": false, "error": "..."}`. Anything else the build
-prints goes to stderr. The process ends when stdin closes (its parent is gone).
+prints goes to stderr. The process ends when stdin closes (its parent is gone) or after
+`IDLE_EXIT` seconds without a request: each worker process of a server keeps one, and a
+build's peak memory (hundreds of MB at 2,000 units) should not stay held all night.
 
     python -m builder.build_worker
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select
 import sys
 import time
 import traceback
@@ -33,6 +36,8 @@ from mkdocs.exceptions import MkDocsException
 
 from builder.build import build_site
 from builder.pagecache import CacheFile
+
+IDLE_EXIT = 900.0  # seconds without a request, then the process ends
 
 
 class BuildWorker:
@@ -70,9 +75,16 @@ class BuildWorker:
                 logging.getLogger(__name__).exception("writing the page cache failed")
 
 
-def serve(requests: TextIO, answers: TextIO) -> None:
+def serve(requests: TextIO, answers: TextIO, idle_exit: float = IDLE_EXIT) -> None:
     worker = BuildWorker()
-    for line in requests:
+    while True:
+        # One request per line, written whole: readline after select does not block.
+        ready, _, _ = select.select([requests], [], [], idle_exit)
+        if not ready:
+            return
+        line = requests.readline()
+        if not line:
+            return
         if not line.strip():
             continue
         try:

@@ -9,13 +9,12 @@ build by hard links (`builder.pagecache`), so the new folder is still a complete
 
 Publishing is two steps, so that the downloads never hold the pages back: the pages are
 built and published first, with the previous build's downloads (`data/`) linked in; then
-the export process writes the downloads of the same commit, and a second folder, the
-pages folder's files linked plus the new downloads, is published: exactly what a full
-build of the commit writes. A new merge during the exports step stops it; the next pages
-build comes first. Only a build that succeeds is published, by atomically replacing the
-`current` symlink; a failed build leaves the last good site online. Triggers that arrive
-during a build collapse into one more build, and the last few builds are kept so
-requests in flight can finish.
+the export process writes the downloads of the same commit, and each is renamed over the
+one carried over: the folder is then exactly what a full build of the commit writes. A
+new merge during the exports step stops it; the next pages build comes first. Only a
+build that succeeds is published, by atomically replacing the `current` symlink; a failed
+build leaves the last good site online. Triggers that arrive during a build collapse into
+one more build, and the last few builds are kept so requests in flight can finish.
 """
 
 from __future__ import annotations
@@ -108,7 +107,11 @@ class BuildProcess:
             "exports": False,
         }
         with self._lock:
-            answer = self._ask(request)
+            try:
+                answer = self._ask(request)
+            except _Ended:
+                # It had ended before the request (idle, or killed): ask a new one once.
+                answer = self._ask(request)
         if not answer.get("ok"):
             raise BuildFailed(f"the build failed: {str(answer.get('error'))[-4000:]}")
         log.info("pages of %s built in %s s", site_dir.name, answer.get("seconds"))
@@ -119,19 +122,24 @@ class BuildProcess:
         try:
             process.stdin.write(json.dumps(request).encode("utf-8") + b"\n")
             process.stdin.flush()
+        except OSError as error:
+            self.close()
+            raise _Ended(f"the build process had ended: {error}") from error
+        try:
             line = _read_line(process.stdout, self.timeout)
         except (OSError, TimeoutError) as error:
             self.close()
             raise BuildFailed(f"the build process did not answer: {error}") from error
+        if not line:
+            self.close()
+            raise _Ended("the build process ended without an answer")
         try:
             answer = json.loads(line)
             if not isinstance(answer, dict):
                 raise ValueError(line[:200])
         except ValueError as error:
             self.close()
-            raise BuildFailed(
-                f"the build process ended or answered nonsense: {line[:200]!r}"
-            ) from error
+            raise BuildFailed(f"the build process answered nonsense: {line[:200]!r}") from error
         return answer
 
     def _started(self) -> subprocess.Popen[bytes]:
@@ -158,6 +166,10 @@ class BuildProcess:
             process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+class _Ended(BuildFailed):
+    """The build process was gone before it answered."""
 
 
 def _read_line(stream: IO[bytes], timeout: float) -> bytes:
@@ -210,13 +222,11 @@ def default_exports(root: Path, out_dir: Path, stopped: Callable[[], bool]) -> b
     return True
 
 
-def share_files(
-    source: Path, target: Path, *, only: str = "", skip: set[str] | None = None
-) -> set[str]:
+def share_files(source: Path, target: Path, *, only: str = "") -> set[str]:
     """Hard-link the files of folder `source` (under its subfolder `only`, if given) that
-    `target` lacks into `target`; paths in `skip` (relative, POSIX) are left out. Returns
-    the paths linked. A build folder is never written into once built, so sharing its
-    files with the next one is safe; a copy where links are not possible."""
+    `target` lacks into `target`. Returns the paths linked (relative, POSIX). No file of
+    a build folder is ever written into once built (a download is replaced by a rename),
+    so sharing its files with the next one is safe; a copy where links are not possible."""
     linked: set[str] = set()
     start = source / only if only else source
     if not start.is_dir():
@@ -226,7 +236,7 @@ def share_files(
             path = Path(folder) / name
             relative = path.relative_to(source).as_posix()
             destination = target / relative
-            if (skip and relative in skip) or destination.exists() or path.is_symlink():
+            if destination.exists() or path.is_symlink():
                 continue
             destination.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -235,6 +245,21 @@ def share_files(
                 shutil.copy2(path, destination)
             linked.add(relative)
     return linked
+
+
+def _replace_files(source: Path, target: Path) -> set[str]:
+    """Move every file of folder `source` to the same place under `target`, each in one
+    rename (readers see the old file or the new one). Returns their relative paths."""
+    moved: set[str] = set()
+    for folder, _, names in os.walk(source):
+        for name in names:
+            path = Path(folder) / name
+            relative = path.relative_to(source).as_posix()
+            destination = target / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, destination)
+            moved.add(relative)
+    return moved
 
 
 def default_build(root: Path, site_dir: Path) -> None:
@@ -473,30 +498,25 @@ class SiteRebuilder:
         stop: Callable[[], bool] = lambda: False,
         published: bool = True,
     ) -> Path:
-        """The second step: the downloads of the pages' commit, published in a new folder
-        that links every file of the pages folder but the downloads carried over. When
-        the downloads fail or are stopped, the pages folder is (or stays) the site."""
+        """The second step: the downloads of the pages' commit, each renamed over the one
+        carried over in the pages folder (a rename replaces the folder's entry, never the
+        linked file, which the previous build keeps), and the carried ones this commit no
+        longer has removed. When the downloads fail or are stopped, the carried ones stay."""
         assert self.exports is not None
         written = Path(tempfile.mkdtemp(prefix=".downloads-", dir=self.sites_dir))
-        target: Path | None = None
         try:
             if self.exports(source, written, stop):
-                target = self._new_folder(pages.name.rpartition("-")[0])
-                share_files(written, target / DOWNLOADS)
-                share_files(pages, target, skip=carried)
+                fresh = _replace_files(written, pages / DOWNLOADS)
+                for relative in carried - {f"{DOWNLOADS}/{name}" for name in fresh}:
+                    (pages / relative).unlink(missing_ok=True)
+                log.info("downloads of %s written", pages.name)
             else:
                 log.info("downloads of %s stopped by a newer merge", pages.name)
         except Exception as error:
             self.last_error = f"{type(error).__name__}: {error}"
             log.exception("downloads of %s failed; the pages are online", pages.name)
-            if target is not None:
-                shutil.rmtree(target, ignore_errors=True)
-                target = None
         finally:
             shutil.rmtree(written, ignore_errors=True)
-        if target is None:
-            if not published:
-                self._publish(pages)
-            return pages
-        self._publish(target)
-        return target
+        if not published:
+            self._publish(pages)
+        return pages
