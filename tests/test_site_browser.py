@@ -260,6 +260,9 @@ def test_data_page_links_every_export(visit, content):
         "progress-excel.csv",
         "progress.csv",
         "datapackage.json",
+        "reporting-status.csv",
+        "owing.csv",
+        "plan.ics",
         *(f"reports-{f.id}.csv" for f in content.forms),
         *(f"reports-{f.id}-excel.csv" for f in content.forms),
     }
