@@ -222,7 +222,12 @@ def service_cycle(client: Client, cycle: Cycle, n: int, timings: Timings) -> Non
     token = client.token(cycle.check)
     start = time.perf_counter()
     # The explanation is read only when a figure needs one (the plan's history checks).
-    body = {"csrf_token": token, "explanation": "按实际情况填报。"}
+    # A second submission for a slot is a correction, which names its reason.
+    body = {
+        "csrf_token": token,
+        "explanation": "按实际情况填报。",
+        "correction_reason": "更正数据。",
+    }
     status, location, _ = client.request("POST", cycle.check, body)
     submit = time.perf_counter() - start
     if status != 302 or not SUBMISSION.search(location):

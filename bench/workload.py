@@ -67,12 +67,11 @@ def _copy_plan(source: Path, out: Path) -> None:
 
 
 def _write_units(source: Path, out: Path, count: int, seed: int) -> None:
-    rows = generate_units(load_content(source), count, seed)
-    # Columns in the schema's order, so the registry reads like a hand-written one.
-    fields = json.loads((out / UNITS_SCHEMA).read_text(encoding="utf-8"))["fields"]
-    order = [f["name"] for f in fields if f["name"] in rows[0]]
-    ordered = [{name: row[name] for name in order} for row in rows]
-    (out / UNITS_CSV).write_text(units_csv(ordered), encoding="utf-8")
+    # With the registry's schema: its column order, and every column it declares (a
+    # plan's own columns, such as aliases, filled in), so the registry loads.
+    schema = json.loads((out / UNITS_SCHEMA).read_text(encoding="utf-8"))
+    rows = generate_units(load_content(source), count, seed, schema=schema)
+    (out / UNITS_CSV).write_text(units_csv(rows), encoding="utf-8")
 
 
 def git_commit_all(root: Path, message: str) -> str:

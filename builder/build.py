@@ -116,14 +116,14 @@ def not_in_nav(pages: list[GeneratedPage]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plain_config(root: Path, pages: list[GeneratedPage]) -> dict[str, Any]:
+def _plain_config(root: Path, pages: list[GeneratedPage], forms_url: str) -> dict[str, Any]:
     config = yaml.safe_load((root / CONFIG_FILE).read_text(encoding="utf-8")) or {}
     plugins = config.get("plugins") or []
     config["plugins"] = [
         p for p in plugins if p != PLUGIN_NAME and not (isinstance(p, dict) and PLUGIN_NAME in p)
     ]
     config["docs_dir"] = "docs"
-    config["nav"] = nav(pages)
+    config["nav"] = nav(pages, forms_url=forms_url)
     config["not_in_nav"] = not_in_nav(pages)
     return config
 
@@ -157,7 +157,7 @@ def write_pages(root: Path, out_dir: Path, as_of: date | None = None) -> list[Ge
     for page in data.pages:
         write_if_changed(docs / page.path, page.markdown)
     write_exports(data, docs / "data")
-    config = _plain_config(root, data.pages)
+    config = _plain_config(root, data.pages, options.get("forms_url", "/forms/"))
     write_if_changed(
         out_dir / CONFIG_FILE, yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
     )

@@ -206,6 +206,14 @@ def colour(obligations: Iterable[Obligation], indicator_statuses: Iterable[Statu
     return "none"
 
 
+def standing(indicator_status: Status, obligations: Iterable[Obligation]) -> Status:
+    """The one status a summary of a unit shows: its indicators' roll-up, but overdue while
+    a report is missing, so that no summary says "all fine" over a missing report."""
+    if any(item.state == "missing" for item in obligations):
+        return Status.OVERDUE
+    return indicator_status
+
+
 @dataclass(frozen=True)
 class RateRow:
     """Reporting and timeliness for one group of obligations (a period, a unit type)."""

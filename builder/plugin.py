@@ -175,7 +175,7 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
             self._cancel_exports()
             raise
         search.add_words(search.search_words(self.plan.content))
-        config.nav = nav(self.plan.pages)
+        config.nav = nav(self.plan.pages, forms_url=self.config.forms_url)
         return config
 
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:

@@ -172,3 +172,30 @@ def decide(
     if asked.status_code != 200 or not CONFIRM_INPUT.search(page):
         return post(client, url, data, **kwargs) if kwargs else asked
     return post(client, url, {**(data or {}), "confirm": confirm_token(page)}, **kwargs)
+
+
+def submitted(store: Services, unit: str, form: str, period: str, n: int) -> str:
+    """Submission n of the fixture plan with valid values, straight through the service
+    (no browser): for tests that need many submissions in review."""
+    sid = f"20251009100000-{n:08x}"
+    values = (
+        {"inspected_on": "2025-10-09", "extinguishers_checked": 0, "hazards_found": 0}
+        | {"hazards_fixed": 0, "responsibility_signed": True, "rating": "合格"}
+        if form == "inspection"
+        else {"drills_held": 1, "participants": 10, "duration_minutes": 3.0}
+    )
+    store.submissions.submit(
+        {
+            "id": sid,
+            "form": form,
+            "period": period,
+            "unit": unit,
+            "submitted_at": f"2025-10-09T10:{n // 60:02d}:{n % 60:02d}+08:00",
+            "submitted_by": {"account": unit, "name": "填报人"},
+            "values": values,
+        },
+        [],
+        "填报人",
+        "reporter@example.invalid",
+    )
+    return sid

@@ -337,6 +337,8 @@ def test_package_lists_a_report_table_per_form_and_the_progress_table(exported):
         "reports-safety.csv",
         "reports-summary.csv",
         "progress.csv",
+        "reporting-status.csv",
+        "owing.csv",
     ]
     for resource in package["resources"]:
         assert (exported["dir"] / resource["path"]).is_file()
@@ -346,7 +348,7 @@ def test_package_lists_a_report_table_per_form_and_the_progress_table(exported):
 def test_frictionless_accepts_the_written_package(exported):
     result = frictionless.validate(str(exported["package"]))
     assert result.valid, result.flatten(["rowNumber", "fieldName", "type", "note"])
-    assert [task.stats["rows"] for task in result.tasks] == [6, 1, 9]
+    assert [task.stats.get("rows", 0) for task in result.tasks] == [6, 1, 9, 12, 0]
 
 
 def test_frictionless_cli_accepts_the_written_package(exported):
@@ -635,7 +637,14 @@ def test_the_workbook_shows_words_local_times_filters_and_fitting_columns(tmp_pa
 
 def test_workbook_has_unit_progress_indicator_progress_and_a_sheet_per_form(exported):
     workbook = load_workbook(exported["workbook"])
-    assert workbook.sheetnames == ["各单位进度", "指标进度", "季度安全检查 报告", "年度总结"]
+    assert workbook.sheetnames == [
+        "各单位进度",
+        "指标进度",
+        "季度安全检查 报告",
+        "年度总结",
+        "报送情况",
+        "催报名单",
+    ]
 
 
 def test_every_sheet_has_a_frozen_chinese_header_row(exported):
@@ -761,7 +770,7 @@ def test_five_thousand_units_by_three_quarters_export_and_validate(tmp_path):
 
     result = frictionless.validate(str(package))
     assert result.valid, result.flatten(["rowNumber", "fieldName", "type"])[:5]
-    assert [t.stats.get("rows", 0) for t in result.tasks] == [15000, 0, 15000]
+    assert [t.stats.get("rows", 0) for t in result.tasks] == [15000, 0, 15000, 20000, 0]
     workbook = load_workbook(tmp_path / "data" / "progress.xlsx", read_only=True)
     assert sum(1 for _ in workbook["季度安全检查 报告"].iter_rows(values_only=True)) == 15001
     shutil.rmtree(tmp_path / "data")

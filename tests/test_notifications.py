@@ -34,7 +34,7 @@ from forms.notifications.dingtalk import DingTalkNotifier
 from forms.notifications.runs import Reminders
 from forms.notifications.wecom import WeComNotifier
 from forms.settings import load_settings
-from tests.app_fixtures import logged_in, make_setup, post
+from tests.app_fixtures import decide, logged_in, make_setup
 from tests.test_app_review import submit
 
 SECRET = "SECtest-signing-secret"
@@ -264,9 +264,7 @@ def test_a_decision_in_the_review_queue_is_told_at_once_once_and_earlier_ones_ne
     stop = reminders.start_background(-1, 600, lambda: date(2025, 8, 1))
     try:
         new = submit(setup)
-        response = post(
-            logged_in(setup, "checker"), f"/forms/review/{new}/reject", {"reason": "照片不清楚"}
-        )
+        response = decide(logged_in(setup, "checker"), new, "reject", {"reason": "照片不清楚"})
         assert response.status_code == 302
         deadline = time.monotonic() + 10
         while not robot.received and time.monotonic() < deadline:

@@ -14,6 +14,7 @@ from builder.obligations import (
     count,
     obligation,
     plan_obligations,
+    standing,
     to_do,
     with_reports_after,
     with_submissions,
@@ -123,3 +124,13 @@ def test_a_report_approved_after_the_as_of_date_settles_the_slot_for_the_reporte
     assert [item.state for item in laid] == ["late", "on_time", "on_time"]
     assert laid[0].report is later[0]  # the first submission decides late or on time
     assert to_do(laid) == ()
+
+
+def test_a_unit_standing_is_overdue_while_a_report_is_missing_whatever_its_indicators() -> None:
+    missing = [obligation(slot("missing", "Q2", date(2022, 7, 15)), date(2022, 10, 20), ESCALATION)]
+    reported = [obligation(slot("reported"), date(2022, 10, 20), ESCALATION)]
+    assert standing(Status.ON_TRACK, missing) is Status.OVERDUE
+    assert standing(Status.MET, missing) is Status.OVERDUE
+    assert standing(Status.NOT_APPLICABLE, missing) is Status.OVERDUE
+    assert standing(Status.ON_TRACK, reported) is Status.ON_TRACK
+    assert standing(Status.BEHIND, []) is Status.BEHIND

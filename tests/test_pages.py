@@ -247,6 +247,7 @@ def test_every_page_is_generated_once() -> None:
             "units/b.md",
             "units/c.md",
             "matrix.md",
+            "reporting.md",
             "data.md",
         ]
     )
@@ -268,7 +269,7 @@ def test_unit_pages_are_built_but_not_in_the_navigation() -> None:
 def test_navigation_groups_tasks_under_one_entry_in_plan_order() -> None:
     entries = nav(list(_render().values()))
     titles = [next(iter(e)) for e in entries]
-    assert titles == ["首页", "方案全文", "任务", "单位总览", "进度矩阵", "数据下载"]
+    assert titles == ["首页", "方案全文", "任务", "单位总览", "进度矩阵", "报送情况", "数据下载"]
     tasks = entries[2]["任务"]
     assert [next(iter(t.values())) for t in tasks] == [
         "tasks/index.md",
@@ -509,7 +510,16 @@ def test_unit_page_shows_indicators_history_and_report_contents() -> None:
         "2022-Q3": "missing",
         "2022-Q4": "open",
     }
-    assert "逾期报送" in html and "待报送" in html
+    obligations = dict(
+        re.findall(r'data-period="([^"]+)" data-reporting="\w+" data-obligation="(\w+)"', html)
+    )
+    assert obligations == {
+        "2022-Q1": "on_time",
+        "2022-Q2": "late",
+        "2022-Q3": "missing",
+        "2022-Q4": "not_due",
+    }
+    assert "逾期报送" in html and "逾期未报" in html and "未到期" in html
     assert "演练照片.pdf（2 KB）" in html and "2022-04-02 09:30" in html and "张三" in html
     assert "一切正常" in html  # the report's free text, under its field title
     assert "已落实" in html  # checklist item ticked by plan_filed = true

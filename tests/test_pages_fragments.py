@@ -58,7 +58,7 @@ def test_a_reporting_row_filled_with_any_texts_is_the_macros_row(
     )
     evidence_html = SITE.fragments("evidence_list", items) if items else "—"
     href = f"/forms/units/{unit_id}/quarterly/2022-Q1/"
-    args = ("quarterly", "2022-Q1", date(2022, 4, 7), "late", reported, has_link)
+    args = ("quarterly", "2022-Q1", date(2022, 4, 7), "late", "late", reported, has_link)
     holes = [hole(n) for n in ("unit_id", "submitted", "by", "evidence", "form_href")]
     filled = fill(
         SITE.fragments("reporting_row", *args, *holes),
@@ -94,8 +94,21 @@ def test_table_rows_filled_with_their_cells_are_the_macros_rows(
         cells=cells,
     )
     assert row == str(MACROS.task_unit_row("../../units/a/", unit_id, name, "学校", cells))
-    row = fill(SITE.fragments("matrix_row", "units/a/", unit_id, name, hole("cells")), cells=cells)
-    assert row == str(MACROS.matrix_row("units/a/", unit_id, name, cells))
+    row = fill(
+        SITE.fragments("matrix_row", "units/a/", unit_id, name, "red", hole("cells")), cells=cells
+    )
+    assert row == str(MACROS.matrix_row("units/a/", unit_id, name, "red", cells))
+    unit_cell = SITE.fragments("unit_link", "units/a/", unit_id, name)
+    holes = (hole("unit_id"), hole("unit_cell"), hole("cells"))
+    row = fill(
+        SITE.fragments("status_row", "school", "学校", "blue", "due_soon", *holes),
+        unit_id=unit_id,
+        unit_cell=unit_cell,
+        cells=cells,
+    )
+    assert row == str(
+        MACROS.status_row("school", "学校", "blue", "due_soon", unit_id, unit_cell, cells)
+    )
 
 
 def test_a_call_is_rendered_once_and_its_html_reused() -> None:

@@ -91,6 +91,7 @@ def test_repository_builds_strict_with_every_page(repository_site: Path) -> None
         "tasks/index.html",
         "units/index.html",
         "matrix/index.html",
+        "reporting/index.html",
         "data/index.html",
     }
     expected |= {f"tasks/{t.id}/index.html" for t in content.tasks}
@@ -130,6 +131,19 @@ def test_sortable_tables_are_wired(repository_site: Path) -> None:
     assert "assets/plansite.js" in html
     assert (repository_site / "assets" / "vendor" / "tablesort" / "LICENCE").is_file()
     assert "document$.subscribe" in (repository_site / "assets" / "plansite.js").read_text()
+
+
+def test_every_page_links_to_the_portal_and_the_status_page_loads_its_filters(
+    repository_site: Path,
+) -> None:
+    for page in repository_site.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert re.search(
+            r'<a href="/forms/" class="md-nav__link">\s*(<span[^>]*>\s*)?去填报', html
+        ), page
+    status = (repository_site / "reporting" / "index.html").read_text(encoding="utf-8")
+    assert "assets/reporting-status.js" in status and "assets/obligations.css" in status
+    assert (repository_site / "assets" / "reporting-status.js").is_file()
 
 
 def test_search_index_keeps_unit_names_whole(repository_site: Path) -> None:

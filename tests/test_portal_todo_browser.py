@@ -65,7 +65,8 @@ def test_the_to_do_box_leads_to_the_form_and_empties_after_approval(
 
         log_in(page, base, "checker")
         page.get_by_role("link", name=reference).click()
-        page.get_by_role("button", name="审核通过").click()
+        page.get_by_role("button", name="审核通过", exact=True).click()
+        page.get_by_role("button", name="确认审核通过").click()
         expect(page.get_by_role("status")).to_contain_text("已通过填报")
         assert rebuilder.wait(timeout=300), "the rebuild did not finish"
         assert rebuilder.last_error is None, rebuilder.last_error

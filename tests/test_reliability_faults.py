@@ -26,6 +26,7 @@ from builder.plan import load_content
 from forms.outbox import IN_REVIEW, QUEUED, SUPERSEDED, Outbox
 from tests.fake_forge import FakeForge
 from tests.reliability_support import (
+    CORRECTED,
     FULL,
     Client,
     add_accounts,
@@ -319,7 +320,8 @@ def fill_up(folder: Path) -> Path:
 
 
 def assert_refused_with_a_chinese_503(browser: Client, url: str, *, says_draft: bool) -> None:
-    status, location, page = browser.post(url)
+    # The slot has an approved report: the submit is a correction and names its reason.
+    status, location, page = browser.post(url, {"correction_reason": CORRECTED})
     assert status == 503, (status, location, page[:2000])
     assert "存储空间不足或不可写" in page and 'lang="zh-CN"' in page
     # The submit page itself explains that the draft is kept: the account store and the

@@ -226,6 +226,14 @@ def test_a_thousand_submissions_from_16_clients_are_each_stored_once_approved_an
         start = time.monotonic()
         wait_for(lambda: published(instance, tip), 600, interval=1, what="the rebuilt site")
         FIGURES["publish_wait_seconds"] = time.monotonic() - start
+        # The pages go first; the downloads of the same commit follow in a step of their own.
+        wait_for(
+            lambda: len(published_rows(server, content)) == len(tally.acknowledged),
+            600,
+            interval=1,
+            what="the rebuilt site's downloads",
+        )
+        FIGURES["downloads_wait_seconds"] = time.monotonic() - start
         rows = published_rows(server, content)
         assert not superseded & set(rows)
         for submission_id, (slot, posted) in tally.acknowledged.items():

@@ -9,7 +9,6 @@ import csv
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -18,7 +17,7 @@ from werkzeug.serving import make_server
 from forms.app import create_app
 from forms.services import Services, build_services
 from forms.settings import load_settings
-from tests.app_fixtures import PASSWORD, make_repository
+from tests.app_fixtures import PASSWORD, make_repository, submitted
 from tests.test_forms_browser import log_in, plan_with_site, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -99,31 +98,6 @@ def test_a_correction_is_reviewed_as_what_changed_and_approved_with_a_comment(
         expect(page.locator(".summary-list")).to_contain_text("已电话核实检查记录")
     finally:
         context.close()
-
-
-def submitted(store: Any, unit: str, form: str, period: str, n: int) -> str:
-    sid = f"20251009100000-{n:08x}"
-    values = (
-        {"inspected_on": "2025-10-09", "extinguishers_checked": 0, "hazards_found": 0}
-        | {"hazards_fixed": 0, "responsibility_signed": True, "rating": "合格"}
-        if form == "inspection"
-        else {"drills_held": 1, "participants": 10, "duration_minutes": 3.0}
-    )
-    store.submissions.submit(
-        {
-            "id": sid,
-            "form": form,
-            "period": period,
-            "unit": unit,
-            "submitted_at": f"2025-10-09T10:{n // 60:02d}:{n % 60:02d}+08:00",
-            "submitted_by": {"account": unit, "name": "填报人"},
-            "values": values,
-        },
-        [],
-        "填报人",
-        "reporter@example.invalid",
-    )
-    return sid
 
 
 def test_a_superseded_submission_cannot_be_approved(served, browser: Browser) -> None:

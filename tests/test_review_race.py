@@ -17,7 +17,7 @@ from forms.app import create_app
 from forms.rebuild import SiteRebuilder
 from forms.services import build_services
 from forms.settings import load_settings
-from tests.app_fixtures import PASSWORD, confirm_token, csrf_token, make_repository
+from tests.app_fixtures import PASSWORD, confirm_token, csrf_token, make_repository, submitted
 from tests.test_forms_browser import plan_with_site
 
 pytestmark = pytest.mark.slow
@@ -83,30 +83,7 @@ def test_approve_and_reject_from_two_processes_leave_state_main_and_site_consist
         for unit in content.units
         if form.applies_to.matches(unit)
     ][:SUBMISSIONS]
-    ids = []
-    for n, (unit, form, period) in enumerate(slots):
-        sid = f"20251009100000-{n:08x}"
-        values = (
-            {"inspected_on": "2025-10-09", "extinguishers_checked": 0, "hazards_found": 0}
-            | {"hazards_fixed": 0, "responsibility_signed": True, "rating": "合格"}
-            if form == "inspection"
-            else {"drills_held": 1, "participants": 10, "duration_minutes": 3.0}
-        )
-        store.submissions.submit(
-            {
-                "id": sid,
-                "form": form,
-                "period": period,
-                "unit": unit,
-                "submitted_at": "2025-10-09T10:00:00+08:00",
-                "submitted_by": {"account": unit, "name": "填报人"},
-                "values": values,
-            },
-            [],
-            "填报人",
-            "reporter@example.invalid",
-        )
-        ids.append(sid)
+    ids = [submitted(store, unit, form, period, n) for n, (unit, form, period) in enumerate(slots)]
 
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(2)

@@ -121,11 +121,12 @@ def representative_pages(content: Content) -> dict[str, str]:
         "units": "units/index.md",
         "unit": f"units/{content.units[0].id}.md",
         "matrix": "matrix.md",
+        "reporting": "reporting.md",
         "data": "data.md",
     }
 
 
-PAGE_KINDS = ["home", "plan", "tasks", "task", "units", "unit", "matrix", "data"]
+PAGE_KINDS = ["home", "plan", "tasks", "task", "units", "unit", "matrix", "reporting", "data"]
 
 
 # --- every page type: own origin only, no console errors, accessible -------------------
@@ -259,9 +260,61 @@ def test_data_page_links_every_export(visit, content):
         "progress-excel.csv",
         "progress.csv",
         "datapackage.json",
+        "reporting-status.csv",
+        "owing.csv",
+        "plan.ics",
         *(f"reports-{f.id}.csv" for f in content.forms),
         *(f"reports-{f.id}-excel.csv" for f in content.forms),
     }
+
+
+def test_the_status_page_filters_its_rows_by_unit_type_and_state(visit, content):
+    page = visit.open("reporting.md")
+    rows = page.locator('table[data-ps-table="reporting-status"] tbody tr')
+    total = rows.count()
+    visible = "rows => rows.filter(r => !r.hidden).map(r => [r.dataset.unitType, r.dataset.states])"
+    assert len(rows.evaluate_all(visible)) == total  # every row until a filter is chosen
+
+    page.select_option('[data-ps-filter="state"]', "missing")
+    shown = rows.evaluate_all(visible)
+    assert 0 < len(shown) < total
+    assert all("missing" in states.split() for _, states in shown)
+
+    unit_type = content.units[0].type
+    page.select_option('[data-ps-filter="unit-type"]', unit_type)
+    both = rows.evaluate_all(visible)
+    assert 0 < len(both) <= len(shown)
+    assert all(kind == unit_type and "missing" in states.split() for kind, states in both)
+    owing = page.locator('table[data-ps-table="owing"] tbody tr')
+    assert all(
+        kind == unit_type
+        for kind in owing.evaluate_all(
+            "rows => rows.filter(r => !r.hidden).map(r => r.dataset.unitType)"
+        )
+    )
+
+    page.select_option('[data-ps-filter="state"]', "")
+    page.select_option('[data-ps-filter="unit-type"]', "")
+    assert len(rows.evaluate_all(visible)) == total
+    assert visit.errors == []
+
+
+def test_a_unit_page_starts_with_its_to_do_and_it_leads_to_the_form(visit, content):
+    page = visit.open("reporting.md")
+    first = page.locator('table[data-ps-table="owing"] tbody tr').first
+    unit_id = first.get_attribute("data-unit")
+    first.locator("a[data-unit]").click()
+    page.wait_for_selector('[data-ps="to-do"]')
+    box = page.locator('[data-ps="to-do"]')
+    assert box.locator('li[data-obligation="missing"]').count() >= 1
+    above = page.evaluate(
+        "() => document.querySelector('[data-ps=\"to-do\"]').getBoundingClientRect().top"
+        " < document.querySelector('#ps-indicators').getBoundingClientRect().top"
+    )
+    assert above
+    href = box.locator("a.ps-form-link").first.get_attribute("href")
+    assert href and f"/units/{unit_id}/" in href
+    assert visit.errors == []
 
 
 def column_sort_keys(page: Page, table: str, column: int) -> list[float]:
@@ -324,6 +377,9 @@ def test_chinese_search_for_a_unit_name_finds_its_page(visit, content):
 # --- links and screenshots -----------------------------------------------------------
 
 
+FORMS_URL = "/forms/"  # mkdocs.yml `forms_url` of the repository's plan
+
+
 class _LinkCollector(HTMLParser):
     LINK_ATTRIBUTES: ClassVar[dict[str, str]] = {
         "a": "href",
@@ -344,10 +400,13 @@ class _LinkCollector(HTMLParser):
         for name in ("id", "name"):
             if values.get(name):
                 self.anchors.add(values[name] or "")
-        # The form service is a separate application; its links leave the static site.
+        # The form service is a separate application; its links leave the static site: its
+        # form links, and the portal (去填报) under the repository's `forms_url`.
         if "ps-form-link" in (values.get("class") or "").split():
             return
         attribute = self.LINK_ATTRIBUTES.get(tag)
+        if attribute and (values.get(attribute) or "").startswith(FORMS_URL):
+            return
         if attribute and values.get(attribute):
             self.links.append(values[attribute] or "")
 

@@ -16,6 +16,7 @@ from typing import Any
 from markupsafe import Markup
 
 from builder.exports.downloads import Download, Export
+from builder.exports.reporting_status import reporting_tables
 from builder.exports.tables import (
     Table,
     effective,
@@ -61,11 +62,13 @@ def _package_name(plan_id: str) -> str:
 def write_data_package(
     content: Content, reports: Iterable[Report], progress: Progress, out_dir: Path
 ) -> Path:
-    """Write reports-<form>.csv per form, progress.csv and datapackage.json; return the latter."""
+    """Write reports-<form>.csv per form, progress.csv, reporting-status.csv, owing.csv and
+    datapackage.json; return the latter."""
     out_dir.mkdir(parents=True, exist_ok=True)
     counted = effective(reports, progress)
     tables = [report_table(content, form, counted) for form in content.forms]
     tables.append(progress_table(content, progress))
+    tables.extend(reporting_tables(content, progress))  # reporting-status, owing
     resources = []
     for table in tables:
         filename = f"{table.name}.csv"
@@ -120,6 +123,12 @@ def _downloads(content: Content) -> list[Download]:
             )
             for form in content.forms
         ),
+        Download(
+            "reporting-status.csv",
+            "报送情况 CSV",
+            Markup("每个单位每张报表每个报送周期的报送状态。"),
+        ),
+        Download("owing.csv", "催报名单 CSV", Markup("截止日期已过、尚未报送的报表及逾期天数。")),
         Download(
             DATAPACKAGE,
             "数据包描述",

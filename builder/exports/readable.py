@@ -37,8 +37,17 @@ class ReadableTable:
     rows: Callable[[], Iterator[list[Any]]]  # a fresh generator each call
 
 
+def _machine_only(name: str, names: set[str]) -> bool:
+    """A column only programs need: listed, a code whose title stands beside it (a form's,
+    a period's; a unit keeps its code, people quote it), a state whose label does."""
+    if name in MACHINE_ONLY or f"{name}-label" in names:
+        return True
+    return name.endswith("-id") and name != "unit-id" and f"{name[:-3]}-title" in names
+
+
 def readable_table(table: Table, content: Content) -> ReadableTable:
-    kept = [i for i, column in enumerate(table.columns) if column.name not in MACHINE_ONLY]
+    names = {column.name for column in table.columns}
+    kept = [i for i, column in enumerate(table.columns) if not _machine_only(column.name, names)]
     converters = [_converter(table.columns[i].name, content) for i in kept]
 
     def rows() -> Iterator[list[Any]]:

@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from builder.exports.downloads import Download, Export
 from builder.exports.readable import ReadableTable, readable_table
+from builder.exports.reporting_status import reporting_tables
 from builder.exports.tables import (
     effective,
     is_formula_like,
@@ -202,6 +203,9 @@ def write_workbook(
                 sheet_title(form.title or form.id, taken),
                 formats,
             )
+        for table in reporting_tables(content, progress):  # 报送情况, 催报名单
+            readable = readable_table(table, content)
+            _write_sheet(workbook, readable, sheet_title(table.title, taken), formats)
     finally:
         workbook.close()
 
@@ -219,7 +223,7 @@ def _downloads(content: Content) -> list[Download]:
             "Excel 工作簿",
             Markup(
                 "一个文件包含全部内容：各单位进度汇总、每个单位每项指标的进度、"
-                "每张表单的填报内容各占一页，表头已固定并可筛选。"
+                "每张表单的填报内容、报送情况与催报名单各占一页，表头已固定并可筛选。"
             ),
         )
     ]

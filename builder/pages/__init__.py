@@ -1,4 +1,5 @@
-"""The generated site's pages as Markdown: home, plan text, tasks, units, matrix, data.
+"""The generated site's pages as Markdown: home, plan text, tasks, units, matrix, reporting
+status, data.
 
 `render_pages` is pure: content, reports and progress in, a list of `GeneratedPage` out.
 The MkDocs plugin adds them as virtual files; `plansite build --pages-only` writes them.
@@ -23,6 +24,7 @@ from builder.pages.links import form_link, page_url, relative_url
 from builder.pages.matrix import matrix_page
 from builder.pages.page import BLOCK_TOKEN, GeneratedPage, insert_blocks, nav
 from builder.pages.plan import plan_page
+from builder.pages.reporting_status import reporting_status_page
 from builder.pages.site import Site, SiteOptions
 from builder.pages.tasks import task_page, tasks_index_page
 from builder.pages.units import unit_page, units_index_page
@@ -51,6 +53,7 @@ def render_pages(
     site = Site(content, tuple(reports), progress, options or SiteOptions())
     pages = [home_page(site), plan_page(site), tasks_index_page(site)]
     pages += [task_page(site, task) for task in content.tasks]
-    pages += [units_index_page(site), matrix_page(site), data_page(site)]
+    pages += [units_index_page(site), matrix_page(site), reporting_status_page(site)]
+    pages += [data_page(site)]
     pages += [unit_page(site, unit) for unit in content.units]
     return pages

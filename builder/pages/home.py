@@ -36,6 +36,8 @@ def home_page(site: Site) -> GeneratedPage:
             "全部指标状态分布", plan_rollup.counts, chart_id="ps-chart-status"
         ),
         overdue_total=len(overdue),
+        reports=site.plan_obligation_counts,
+        forms_url=site.options.forms_url,
         overdue_rows=[_overdue_row(site, r) for r in shown[: site.options.overdue_limit]],
     )
 

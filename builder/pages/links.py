@@ -67,3 +67,11 @@ def form_link(forms_url: str, unit: str, form: str, period: str) -> str | None:
         return None
     base = forms_url if forms_url.endswith("/") else forms_url + "/"
     return f"{base}units/{unit}/{form}/{period}/"
+
+
+def portal_link(forms_url: str, unit: str) -> str | None:
+    """The form service's page of one unit: all its forms; None for a non-identifier."""
+    if not is_identifier(unit):
+        return None
+    base = forms_url if forms_url.endswith("/") else forms_url + "/"
+    return f"{base}units/{unit}/"

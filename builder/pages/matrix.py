@@ -41,7 +41,14 @@ def matrix_page(site: Site) -> GeneratedPage:
             cells.append(
                 site.fragments("matrix_cell", task.id, item.status, item.met, item.applicable)
             )
-        row = site.fragments("matrix_row", link(f"units/{unit.id}.md"), unit.id, unit.name, CELLS)
+        row = site.fragments(
+            "matrix_row",
+            link(f"units/{unit.id}.md"),
+            unit.id,
+            unit.name,
+            site.standing(unit.id).colour,
+            CELLS,
+        )
         rows.append(fill(row, cells=Markup("".join(cells))))
         for band, into in zip(bands, band_rows, strict=True):
             into.append(fill(row, cells=Markup("".join(cells[i] for i in band))))

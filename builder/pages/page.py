@@ -50,8 +50,9 @@ def insert_blocks(text: str, blocks: Sequence[str]) -> str:
     return _PLACEHOLDER.sub(block, text) if blocks else text
 
 
-def nav(pages: Sequence[GeneratedPage]) -> list[Any]:
-    """The MkDocs `nav` for the pages: tasks grouped, unit pages left out."""
+def nav(pages: Sequence[GeneratedPage], forms_url: str | None = None) -> list[Any]:
+    """The MkDocs `nav` for the pages: tasks grouped, unit pages left out, and last the
+    portal of the form service (去填报) when there is one, so every page links to it."""
     entries: list[Any] = []
     tasks: list[dict[str, str]] = []
     for page in pages:
@@ -63,6 +64,8 @@ def nav(pages: Sequence[GeneratedPage]) -> list[Any]:
             tasks.append({_nav_title(page.title): page.path})
         else:
             entries.append({_nav_title(page.title): page.path})
+    if forms_url:
+        entries.append({"去填报": forms_url})
     return entries
 
 

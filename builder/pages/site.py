@@ -12,11 +12,22 @@ from markupsafe import Markup
 
 from builder.charts import percent
 from builder.model import Content, FieldRef, Indicator, Report, Status, Task, Unit
+from builder.obligations import (
+    COLOUR_LABELS,
+    STATE_LABELS,
+    Colour,
+    Obligation,
+    ObligationCounts,
+    colour,
+    count,
+    plan_obligations,
+    standing,
+)
 from builder.pages.fragments import Fragments
 from builder.pages.links import PageLinks
 from builder.pages.page import BLOCK_TOKEN, GeneratedPage
 from builder.pages.text import (
-    REPORTING_LABELS,
+    ESCALATION_SHORT,
     SHORT_LABELS,
     STATUS_SORT,
     size_text,
@@ -44,6 +55,16 @@ class SiteOptions:
     overdue_limit: int = 100  # rows of the home page's overdue table; the rest is counted
 
 
+@dataclass(frozen=True)
+class UnitStanding:
+    """How one unit stands, as every summary of it states it: its reports, its 督办 colour
+    and the one status shown for it (never "all fine" while a report is missing)."""
+
+    counts: ObligationCounts
+    colour: Colour
+    status: Status
+
+
 class Site:
     """The shared context of one build's pages."""
 
@@ -61,6 +82,9 @@ class Site:
         self.periods = {p.id: p for p in content.periods}
         self.categories = {c.id: c for c in content.plan.categories}
         self.unit_type_labels = {t.id: t.label for t in content.plan.unit_types}
+        self.units_by_type: dict[str, list[Unit]] = {}
+        for unit in content.units:
+            self.units_by_type.setdefault(unit.type, []).append(unit)
         self.indicators: dict[str, tuple[Task, Indicator]] = {
             i.id: (t, i) for t in content.tasks for i in t.indicators
         }
@@ -70,6 +94,16 @@ class Site:
         # Approved reports received after the date progress counts to, by unit: listed on
         # their unit's page, not counted.
         self.reports_after = reports_after(reports, progress.as_of)
+        # Every unit x form x period as an obligation, worked out once per build: the unit
+        # pages, the indexes, the matrix and the status page all state the same ones.
+        self.escalation = content.escalation
+        self.obligations = plan_obligations(
+            progress.reporting_states, progress.as_of, content.escalation
+        )
+        self.plan_obligation_counts = count(
+            item for items in self.obligations.values() for item in items
+        )
+        self._standings: dict[str, UnitStanding] = {}
         self._timings: dict[str, Timing] = {}
         self._bases: dict[str, str] = {}
         self._whys: dict[tuple[object, ...], str] = {}
@@ -84,7 +118,9 @@ class Site:
                     "badge_class": _badge_class,
                     "status_sort": STATUS_SORT,
                     "short_labels": SHORT_LABELS,
-                    "reporting_labels": REPORTING_LABELS,
+                    "state_labels": STATE_LABELS,
+                    "colour_labels": COLOUR_LABELS,
+                    "escalation_short": ESCALATION_SHORT,
                     "check_marks": CHECK_MARKS,
                     "percent": percent,
                     "size_text": size_text,
@@ -93,6 +129,34 @@ class Site:
                 }
             )
         )
+
+        # The legend of the escalation colours, its thresholds from content/: the same on
+        # every page that colours units, so rendered once.
+        self.escalation_legend = Markup(
+            self.env.get_template("_escalation_legend.html").render(
+                colour_labels=COLOUR_LABELS,
+                escalation_short=ESCALATION_SHORT,
+                due_soon_days=content.escalation.due_soon_days,
+            )
+        )
+
+    def unit_obligations(self, unit_id: str) -> tuple[Obligation, ...]:
+        return self.obligations.get(unit_id, ())
+
+    def standing(self, unit_id: str) -> UnitStanding:
+        """The unit's report counts, colour and overall status (worked out once per build)."""
+        known = self._standings.get(unit_id)
+        if known is None:
+            items = self.unit_obligations(unit_id)
+            rollup = self.progress.unit_rollup(unit_id)
+            statuses = [status for status, n in rollup.counts.items() if n]
+            known = self._standings[unit_id] = UnitStanding(
+                count(items), colour(items, statuses), standing(rollup.status, items)
+            )
+        return known
+
+    def escalation_badge(self, unit_id: str) -> Markup:
+        return self.fragments("escalation_badge", self.standing(unit_id).colour)
 
     def label(self, task: Task) -> str:
         return task_label(task, self.plan.guarantees_title)
@@ -210,6 +274,7 @@ class Site:
             block=block,
             html_block=html_block,
             banner=self.banner,
+            escalation_legend=self.escalation_legend,
             plan=self.plan,
             as_of=self.as_of,
             title=title,

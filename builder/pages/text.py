@@ -9,12 +9,12 @@ from builder.fields import field_type
 from builder.model import AppliesTo, Content, Status, Task
 from builder.progress import SEVERITY
 
-# Labels of a unit's reporting state for one form x period.
-REPORTING_LABELS: dict[str, str] = {
-    "reported": "已报送",
-    "late": "逾期报送",
-    "missing": "未报送",
-    "open": "待报送",
+# The 督办 colour of a unit as its badge says it (the full meaning is its title and legend).
+ESCALATION_SHORT: dict[str, str] = {
+    "red": "红色督办",
+    "yellow": "黄色督办",
+    "blue": "蓝色提醒",
+    "none": "无需督办",
 }
 
 # Short cell text of the units x tasks matrix; the full label is in the cell's <abbr>.

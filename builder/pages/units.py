@@ -4,6 +4,7 @@ reported and when, and the contents of its reports."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 
 from markupsafe import Markup
@@ -11,8 +12,9 @@ from markupsafe import Markup
 from builder import search
 from builder.local_time import local_minute_text
 from builder.model import ChecklistItem, Form, Period, Report, Status, Task, Unit
+from builder.obligations import Obligation, to_do
 from builder.pages.fragments import fill, hole
-from builder.pages.links import form_link
+from builder.pages.links import form_link, portal_link
 from builder.pages.page import GeneratedPage
 from builder.pages.site import Site
 from builder.pages.text import cell_value
@@ -31,6 +33,8 @@ def units_index_page(site: Site) -> GeneratedPage:
     rows = []
     for unit in site.content.units:
         item = site.progress.unit_rollup(unit.id)
+        standing = site.standing(unit.id)
+        reports = standing.counts
         rows.append(
             site.fragments(
                 "units_index_row",
@@ -40,7 +44,9 @@ def units_index_page(site: Site) -> GeneratedPage:
                 site.type_label(unit),
                 item.share,
                 tuple(item.counts.get(status, 0) for status in statuses),
-                item.status,
+                standing.status,
+                (reports.expected, reports.reported, reports.missing),
+                standing.colour,
             )
         )
     return site.render(
@@ -61,6 +67,7 @@ def unit_page(site: Site, unit: Unit) -> GeneratedPage:
         if state.form in site.forms and state.period in site.periods
     ]
     results = [r for r in progress.for_unit(unit.id) if r.status is not Status.NOT_APPLICABLE]
+    obligations = {item.key: item for item in site.unit_obligations(unit.id)}
     return site.render(
         "unit.md",
         path,
@@ -69,10 +76,13 @@ def unit_page(site: Site, unit: Unit) -> GeneratedPage:
         unit=unit,
         search_tags=search.search_tags(search.unit_terms(unit)),
         unit_rollup=progress.unit_rollup(unit.id),
+        standing=site.standing(unit.id),
+        to_do=_to_do(site, unit),
+        portal_href=portal_link(site.options.forms_url, unit.id),
         indicator_rows=_indicator_rows(site, task_hrefs, unit, results),
         task_list=site.fragments("task_list", tuple(task_hrefs.items())),
         checklists=_checklists(site, tasks, states),
-        reporting_rows=_reporting_rows(site, unit, history),
+        reporting_rows=_reporting_rows(site, unit, history, obligations),
         reports_after=site.reports_after.get(unit.id, ()),
         report_details=_report_details(site, history),
         minute_text=partial(local_minute_text, zone=site.plan.timezone),
@@ -152,7 +162,36 @@ def _ticks(
     return tuple(ticks)
 
 
-def _reporting_rows(site: Site, unit: Unit, history: History) -> list[str]:
+@dataclass(frozen=True)
+class ToDo:
+    """One line of a unit's to-do box: what is owed and where to file it."""
+
+    obligation: Obligation
+    form: Form
+    period: Period
+    href: str | None
+
+
+def _to_do(site: Site, unit: Unit) -> list[ToDo]:
+    """What the unit owes, most urgent first (builder.obligations.to_do)."""
+    return [
+        ToDo(
+            item,
+            site.forms[item.form],
+            site.periods[item.period],
+            form_link(site.options.forms_url, unit.id, item.form, item.period),
+        )
+        for item in to_do(site.unit_obligations(unit.id))
+        if item.form in site.forms and item.period in site.periods
+    ]
+
+
+def _reporting_rows(
+    site: Site,
+    unit: Unit,
+    history: History,
+    obligations: Mapping[tuple[str, str, str], Obligation],
+) -> list[str]:
     rows = []
     zone = site.plan.timezone
     for state, form, period in history:
@@ -164,6 +203,7 @@ def _reporting_rows(site: Site, unit: Unit, history: History) -> list[str]:
             period.id,
             state.due,
             state.state,
+            obligations[(unit.id, form.id, period.id)].state,
             report is not None,
             href is not None,
             UNIT_ID,

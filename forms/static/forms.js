@@ -15,7 +15,9 @@
     if (!link) return;
     var field = document.getElementById(decodeURIComponent(link.hash.slice(1)));
     if (!field) return;
-    var wrapper = field.closest(".field, fieldset") || field;
+    // The question's own wrapper (it has the scroll margin), not a radio group's fieldset:
+    // a fieldset's legend straddles its top edge and would end a fraction above the screen.
+    var wrapper = field.closest(".field") || field.closest("fieldset") || field;
     event.preventDefault();
     wrapper.scrollIntoView({ block: "start" });
     field.focus({ preventScroll: true });
