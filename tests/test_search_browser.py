@@ -18,7 +18,7 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, Page
 
-from tests.browser import chromium, page_url, serve_directory
+from tests.browser import chromium, page_url, search_results, serve_directory
 from tests.conftest import ServedSite
 from tests.test_forms_browser import plan_with_site
 
@@ -26,13 +26,6 @@ pytestmark = pytest.mark.browser
 
 CHECKS_FILE = "content/search-checks.yml"
 REQUIRED_HIT_RATE = 0.9
-SEARCH_BOX = "input.md-search__input"
-FIRST_RESULT = ".md-search-result__list > .md-search-result__item > a"
-RESULT_COUNT = ".md-search-result__meta"
-# Material's line above the results while the box is empty or the index still loading.
-SHOWS_NO_RESULTS_YET = (
-    "meta => ['键入', '初始化'].some(t => document.querySelector(meta).textContent.includes(t))"
-)
 
 
 @dataclass(frozen=True)
@@ -58,20 +51,9 @@ def read_checks(root: Path) -> list[SearchCheck]:
 
 
 def first_result(page: Page, query: str) -> str | None:
-    """Type the query as a reader does and return the first result's href."""
-    box = page.locator(SEARCH_BOX)
-    box.click()
-    # Material searches on keyup; typed CJK text arrives through an input method, which
-    # sends no key events, so a last key (as a reader's IME commit would) starts it.
-    # First back to the empty box, so that the previous query's results are not read.
-    box.fill("")
-    box.press("End")
-    page.wait_for_function(SHOWS_NO_RESULTS_YET, arg=RESULT_COUNT)
-    box.press_sequentially(query)
-    box.press("End")
-    page.wait_for_function(f"meta => !({SHOWS_NO_RESULTS_YET})(meta)", arg=RESULT_COUNT)
-    link = page.locator(FIRST_RESULT).first
-    return link.get_attribute("href") if link.count() else None
+    """The first result's href for the query typed as a reader does."""
+    hrefs = search_results(page, query)
+    return hrefs[0] if hrefs else None
 
 
 def run_checks(browser: Browser, site_root: Path, checks: list[SearchCheck]) -> list[SearchOutcome]:
