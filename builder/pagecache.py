@@ -184,7 +184,9 @@ def environment_key(config: MkDocsConfig) -> str:
 
 
 def page_key(environment: str, page: GeneratedPage) -> str:
-    return _digest(environment, page.path, str(page.in_nav), page.source, *page.blocks)
+    return _digest(
+        environment, page.path, str(page.in_nav), page.source, *page.blocks, *page.search_tags
+    )
 
 
 def take_over(previous: PageCache, page: CachedPage, site_dir: Path) -> None:

@@ -140,6 +140,7 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
         self.root = Path(".")
         self.bar: tqdm[Any] | None = None
         self.blocks: dict[str, tuple[str, ...]] = {}  # docs path -> its pages' HTML blocks
+        self.search_tags: dict[str, tuple[str, ...]] = {}  # docs path -> its search tags
         self.exports: ExportJob | None = None
         # MkDocs logs a PluginError and raises a bare Abort; build_site re-raises this one
         # so that callers (the CLI, the rebuild worker) get the list of problems.
@@ -180,6 +181,7 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
         assert self.plan is not None
         self.blocks = {}
+        self.search_tags = {page.path: page.search_tags for page in self.plan.pages}
         self.files = files
         self.reused = {}
         self.indexed = {}
@@ -230,6 +232,10 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
     ) -> str:
         if self.bar is not None:
             self.bar.update()
+        tags = self.search_tags.get(page.file.src_uri)
+        if tags:
+            # Read by the search plugin when it indexes the page (on_page_context).
+            page.meta.update(search.page_meta(tags))
         return markdown
 
     # After every other plugin (the search plugin runs at the default priority 0): the
@@ -269,6 +275,14 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
             for cached in self.reused.values():
                 take_over(self.previous, cached, Path(config.site_dir))
 
+    # After the unchanged pages' entries are back in the index, before the search plugin
+    # (priority 0) writes it.
+    @event_priority(50)
+    def _join_one_character_words(self, *, config: MkDocsConfig) -> None:
+        entries = SearchEntries.of(config)
+        if isinstance(entries, SearchEntries):
+            search.join_one_character_words_of(entries.entries)
+
     @event_priority(0)
     def _finish_exports(self, *, config: MkDocsConfig) -> None:
         if self.bar is not None:
@@ -282,7 +296,9 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
                 self.error = error  # build_site re-raises it past MkDocs' bare Abort
                 raise
 
-    on_post_build = CombinedEvent(_take_over_unchanged_pages, _finish_exports)
+    on_post_build = CombinedEvent(
+        _take_over_unchanged_pages, _join_one_character_words, _finish_exports
+    )
 
     def on_build_error(self, *, error: Exception) -> None:
         if self.bar is not None:

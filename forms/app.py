@@ -66,6 +66,13 @@ def _app_max_files() -> int:
 
 
 def _csrf_error(error: CSRFError) -> Any:
+    # A form posted after its session ended fails here first (its token went with the
+    # session): what was typed is held for the next login, not lost.
+    from forms.fill import typing_posted_without_session  # the blueprints load lazily
+
+    held = typing_posted_without_session()
+    if held is not None:
+        return held
     message = "页面已过期或请求来源无法验证，请刷新页面后重试。"
     return render_template("error.html", title="请求无效", message=message), 400
 

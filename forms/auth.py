@@ -4,11 +4,17 @@ A session holds the account's name, its session epoch and the time of login. It 
 it idles PERMANENT_SESSION_LIFETIME (Flask's signed cookie), SESSION_ABSOLUTE_LIFETIME after
 login however active, and at once for every copy when the account's epoch moves on (logout,
 a new password, disabling: forms/accounts.py).
+
+A fill page posted after the session ended is not acted on (forms/fill.py): what was typed
+is held server-side under a one-time random key (forms/drafts.py) and the login page
+carries only that key; the login puts it in the new session, and the form shows the values
+again, unsaved, only if the account may fill that form's unit.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -27,6 +33,7 @@ from flask import (
 
 from forms.accounts import Account
 from forms.devices import DeviceCookie, KnownDevice
+from forms.drafts import HeldTyping
 from forms.services import Services, services
 from forms.throttle import LoginAttempt, LoginPolicies, LoginThrottle, ThrottlePolicy
 
@@ -103,6 +110,34 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+# The session key under which a login leaves the key of typing held for it.
+HELD_TYPING_SESSION_KEY = "held_typing"
+_HELD_KEY = re.compile(r"[A-Za-z0-9_-]{32}")
+EXPIRED_MESSAGE = (
+    "登录已过期，请重新登录。您刚才填写的内容已暂存在服务器上，登录后会重新显示在表单中"
+    "（尚未保存），请核对后再次保存或提交；已选择但未上传的文件需要重新选择。"
+)
+
+
+def held_key(value: str | None) -> str | None:
+    """A well-formed key of held typing (forms/drafts.py), else None."""
+    return value if value and _HELD_KEY.fullmatch(value) else None
+
+
+def ask_to_log_in_again(typing: HeldTyping | None, next_url: str) -> Any:
+    """The login page for a form posted without a session, holding what was typed."""
+    key = services().drafts.hold(typing) if typing is not None else None
+    page = render_template(
+        "login.html",
+        next_url=_safe_next(next_url),
+        name="",
+        error=None,
+        held=key,
+        expired=EXPIRED_MESSAGE if key else "登录已过期，请重新登录。",
+    )
+    return page, 401
+
+
 def device_cookie_name(store: Services) -> str:
     return f"{store.settings.session_cookie_name}_device"
 
@@ -116,6 +151,7 @@ def _retry_message(wait: int) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     next_url = _safe_next(request.values.get("next"))
+    held = held_key(request.form.get("held"))
     if request.method == "GET":
         return render_template("login.html", next_url=next_url, name="", error=None)
 
@@ -133,7 +169,7 @@ def login() -> Any:
     wait = throttle.wait_seconds(attempt)
     if wait:
         page = render_template(
-            "login.html", next_url=next_url, name=name, error=_retry_message(wait)
+            "login.html", next_url=next_url, name=name, error=_retry_message(wait), held=held
         )
         return page, 429, {"Retry-After": str(wait)}
 
@@ -141,7 +177,8 @@ def login() -> Any:
     if account is None:
         throttle.record_failure(attempt)
         message = "账号或密码不正确，或账号已停用。"
-        return render_template("login.html", next_url=next_url, name=name, error=message), 401
+        page = render_template("login.html", next_url=next_url, name=name, error=message, held=held)
+        return page, 401
 
     throttle.record_success(attempt)
     # A fresh session on login: nothing chosen before authentication survives it (fixation).
@@ -149,6 +186,9 @@ def login() -> Any:
     session["account"] = account.name
     session["epoch"] = account.session_epoch
     session["login_at"] = now
+    if held:
+        # Only the form of the held typing shows it, to an account that may fill it.
+        session[HELD_TYPING_SESSION_KEY] = held
     session.permanent = True
     response = redirect(next_url or url_for("portal.index"))
     response.set_cookie(

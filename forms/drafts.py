@@ -24,6 +24,20 @@ from forms.database import NORMAL, Database
 
 # How long a confirmed draft's receipt is offered again (a resent request, the back button).
 CONFIRMATION_KEPT = timedelta(days=1)
+# Typing posted after the session ended, held for the next login (forms/auth.py): how long,
+# and how much (characters of its JSON) at most; more is not held.
+HELD_TYPING_KEPT = timedelta(days=1)
+HELD_TYPING_MAX_CHARS = 256 * 1024
+
+
+@dataclass(frozen=True)
+class HeldTyping:
+    """What a form posted without a session held: its values, for that form only."""
+
+    unit: str
+    form: str
+    period: str
+    values: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,12 @@ class DraftStore:
                     revision TEXT NOT NULL, submission_id TEXT NOT NULL,
                     confirmed_at TEXT NOT NULL,
                     PRIMARY KEY (unit, form, period, revision))"""
+            )
+
+            db.execute(
+                """CREATE TABLE IF NOT EXISTS held_typing (
+                    key TEXT PRIMARY KEY, unit TEXT NOT NULL, form TEXT NOT NULL,
+                    period TEXT NOT NULL, values_json TEXT NOT NULL, held_at TEXT NOT NULL)"""
             )
 
     def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
@@ -231,3 +251,35 @@ class DraftStore:
                 params,
             ).fetchone()
         return str(row[0]) if row else None
+
+    def hold(self, typing: HeldTyping) -> str | None:
+        """Keep typing posted without a session under a new random key (returned); None
+        when it is too large to hold. Nothing but the key leads to it."""
+        values_json = json.dumps(typing.values, ensure_ascii=False)
+        if len(values_json) > HELD_TYPING_MAX_CHARS:
+            return None
+        key = secrets.token_urlsafe(24)
+        now = datetime.now(UTC)
+        with self._connect() as db:
+            db.execute(
+                "DELETE FROM held_typing WHERE held_at < ?",
+                ((now - HELD_TYPING_KEPT).isoformat(),),
+            )
+            db.execute(
+                "INSERT INTO held_typing (key, unit, form, period, values_json, held_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (key, typing.unit, typing.form, typing.period, values_json, now.isoformat()),
+            )
+        return key
+
+    def take_held(self, key: str, unit: str, form: str, period: str) -> dict[str, str] | None:
+        """The values held under `key` for this form, removed: they are shown once. Typing
+        held for another form stays where it is, and expired typing is not given."""
+        oldest = (datetime.now(UTC) - HELD_TYPING_KEPT).isoformat()
+        with self._connect() as db:
+            row = db.execute(
+                "DELETE FROM held_typing WHERE key = ? AND unit = ? AND form = ? "
+                "AND period = ? AND held_at >= ? RETURNING values_json",
+                (key, unit, form, period, oldest),
+            ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))

@@ -13,6 +13,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import wraps
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,8 +25,10 @@ from flask import (
     render_template,
     request,
     send_file,
+    session,
     url_for,
 )
+from werkzeug.exceptions import HTTPException
 
 from builder.form_checks import (
     EXPLANATION_MAX_LENGTH,
@@ -44,7 +47,13 @@ from builder.model import (
 from builder.records import json_values, read_record
 from builder.reports import CORRECTION_REASON_MAX, report_document
 from forms.accounts import Account
-from forms.auth import current_account, login_required
+from forms.auth import (
+    HELD_TYPING_SESSION_KEY,
+    ask_to_log_in_again,
+    current_account,
+    held_key,
+    login_required,
+)
 from forms.corrections import (
     CORRECTION_CONTROLS,
     CORRECTION_REASON_PROMPT,
@@ -58,7 +67,7 @@ from forms.corrections import (
     is_correction,
     typed_as_text,
 )
-from forms.drafts import Draft
+from forms.drafts import Draft, HeldTyping
 from forms.evidence import (
     EvidenceError,
     check_upload,
@@ -206,13 +215,58 @@ def _accept_files(target: Target) -> list[str]:
     return messages
 
 
+def typing_posted_without_session() -> Any | None:
+    """The login page for a fill page posted after its session ended (expired, logged out
+    elsewhere, its CSRF token gone with it), holding what was typed; None for any other
+    request. Nothing is saved: the post is not trusted, only kept for its author."""
+    if request.method != "POST" or request.endpoint != "fill.edit":
+        return None
+    if current_account() is not None:
+        return None
+    args = request.view_args or {}
+    next_url = url_for("fill.edit", **args)
+    try:
+        unit = resolve_unit(services().content, str(args.get("unit_id", "")))
+        form, period = resolve_form(
+            services().content, unit, str(args.get("form_id", "")), str(args.get("period_id", ""))
+        )
+    except HTTPException:
+        return ask_to_log_in_again(None, next_url)  # no such form: nothing to hold
+    values = {
+        name: value
+        for name, value in posted_values(form, request.form).items()
+        if name not in CORRECTION_CONTROLS and form.field_named(name)
+    }
+    return ask_to_log_in_again(HeldTyping(unit.id, form.id, period.id, values), next_url)
+
+
+def _keeps_typing_without_session(view: Any) -> Any:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        answer = typing_posted_without_session()
+        return answer if answer is not None else view(*args, **kwargs)
+
+    return wrapped
+
+
+def _held_typing(target: Target) -> dict[str, str] | None:
+    """Typing held at the login that opened this session, if it was for this form."""
+    key = held_key(session.pop(HELD_TYPING_SESSION_KEY, None))
+    return services().drafts.take_held(key, *target.key) if key else None
+
+
 @bp.route("/units/<unit_id>/<form_id>/<period_id>/", methods=["GET", "POST"])
+@_keeps_typing_without_session
 @login_required
 @accepts_uploads
 def edit(unit_id: str, form_id: str, period_id: str) -> Any:
     target = _target(unit_id, form_id, period_id)
     store = services()
     if request.method == "GET":
+        held = _held_typing(target)
+        if held is not None:
+            flash("以下是登录过期前您填写的内容，尚未保存，请核对后点击保存或继续。", "info")
+            return _render_fill(target, held)
         draft = store.drafts.load(*target.key)
         if draft is not None:
             # The draft wins over the earlier report: it is the user's newer typing.

@@ -21,7 +21,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from werkzeug.serving import make_server
 
 if TYPE_CHECKING:
@@ -103,6 +103,34 @@ def page_url(site_root: Path, base_url: str, markdown_path: str) -> str:
     if (site_root / stem / "index.html").is_file():
         return f"{base_url}{stem}/"
     return f"{base_url}{stem}.html"
+
+
+SEARCH_BOX = "input.md-search__input"
+SEARCH_RESULTS = ".md-search-result__list > .md-search-result__item > a"
+SEARCH_META = ".md-search-result__meta"
+# Material's line above the results while the box is empty or the index still loading.
+_SHOWS_NO_RESULTS_YET = (
+    "meta => ['键入', '初始化'].some(t => document.querySelector(meta).textContent.includes(t))"
+)
+
+
+def search_results(page: Page, query: str) -> list[str]:
+    """Type a query into the theme's search box as a reader does; the hrefs of the
+    results, best first (each carries the matched terms as ?h=, which need not be the
+    query: the theme highlights the index words it matched)."""
+    page.locator("label.md-search__icon, .md-search__input").first.click()
+    box = page.locator(SEARCH_BOX)
+    # Material searches on keyup; typed CJK text arrives through an input method, which
+    # sends no key events, so a last key (as a reader's IME commit would) starts it.
+    # First back to the empty box, so that the previous query's results are not read.
+    box.fill("")
+    box.press("End")
+    page.wait_for_function(_SHOWS_NO_RESULTS_YET, arg=SEARCH_META)
+    box.press_sequentially(query)
+    box.press("End")
+    page.wait_for_function(f"meta => !({_SHOWS_NO_RESULTS_YET})(meta)", arg=SEARCH_META)
+    hrefs: list[str] = page.locator(SEARCH_RESULTS).evaluate_all("links => links.map(a => a.href)")
+    return hrefs
 
 
 def take_screenshots(

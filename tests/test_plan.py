@@ -281,8 +281,9 @@ def test_every_problem_is_collected_not_only_the_first(tmp_path):
 def test_units_csv_header_and_rows_are_checked_against_the_units_schema(tmp_path):
     root = copy_plan(tmp_path)
     edit(root, "content/units.csv", "students,extinguishers", "pupils,extinguishers")
-    edit(root, "content/units.csv", "dier-ms,第二中学,secondary,城西街道,false,true,1210,0\n",
-         "dier-ms,第二中学,secondary,城西街道,false,true,1210,0\ndier-ms,第二中学\n")  # fmt: skip
+    edit(root, "content/units.csv", "dier-ms,第二中学,secondary,城西街道,false,true,1210,0,二中\n",
+         "dier-ms,第二中学,secondary,城西街道,false,true,1210,0,二中\n"
+         "dier-ms,第二中学\n")  # fmt: skip
     problems = problems_of(root)
     assert Problem("content/units.csv", "row 1", "缺少列“students”") in problems
     assert (
@@ -293,17 +294,17 @@ def test_units_csv_header_and_rows_are_checked_against_the_units_schema(tmp_path
 
 def test_units_rows_are_checked_cell_by_cell(tmp_path):
     root = copy_plan(tmp_path)
-    edit(root, "content/units.csv", "dier-ms,第二中学,secondary,城西街道,false,true,1210,0\n",
-         "dier-ms,第二中学,secondary,城西街道,false,true,1210,0\n"
-         "dongfeng-ps,东风路小学分校,primary,,false,false,10,1\n"
-         "bad..id,坏单位,primary,,false,false,10,1\n"
+    edit(root, "content/units.csv", "dier-ms,第二中学,secondary,城西街道,false,true,1210,0,二中\n",
+         "dier-ms,第二中学,secondary,城西街道,false,true,1210,0,二中\n"
+         "dongfeng-ps,东风路小学分校,primary,,false,false,10,1,\n"
+         "bad..id,坏单位,primary,,false,false,10,1,\n"
          "short-row,短行\n")  # fmt: skip
     assert problems_of(root) == [
         Problem("content/units.csv", "row 7: id", "“dongfeng-ps”与第 2 行重复"),
         Problem("content/units.csv", "row 8: id",
                 "“bad..id”不是有效的标识符（只能使用字母、数字、- 和 _，以字母或数字开头和结尾，"
                 "最长 64 个字符）"),
-        Problem("content/units.csv", "row 9", "有 2 列，表头有 8 列"),
+        Problem("content/units.csv", "row 9", "有 2 列，表头有 9 列"),
     ]  # fmt: skip
 
 

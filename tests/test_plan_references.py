@@ -53,7 +53,7 @@ def test_every_unit_of_a_left_out_profile_counts_not_one_per_profile(tmp_path):
     root = drill_only_with_a_dormitory(tmp_path)
     # 20 more primary schools with a lab and no dormitory, listed before the others.
     more = "".join(
-        f"more-{n:02d}-ps,第{n}小学,primary,城东街道,false,true,500,40\n" for n in range(20)
+        f"more-{n:02d}-ps,第{n}小学,primary,城东街道,false,true,500,40,\n" for n in range(20)
     )
     edit(root, UNITS, "dongfeng-ps,", more + "dongfeng-ps,")
     problems = coverage_problems(root)

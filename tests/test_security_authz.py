@@ -72,7 +72,12 @@ POLICY: dict[tuple[str, str], dict[str, Any]] = {
     ("portal.index", "GET"): signed_in(302, 302, 302),
     ("portal.unit", "GET"): signed_in(own_only(200), 200, 200),
     ("fill.edit", "GET"): signed_in(own_only(200), 403, 200),
-    ("fill.edit", "POST"): signed_in(own_only(302), 403, 302),
+    # Posted without a session: the login page itself (401), holding what was typed.
+    ("fill.edit", "POST"): {
+        **signed_in(own_only(302), 403, 302),
+        "anonymous": 401,
+        "disabled": 401,
+    },
     ("fill.check", "GET"): signed_in(own_only(302), 403, 302),  # no valid draft: back to edit
     ("fill.check", "POST"): signed_in(own_only(302), 403, 302),
     ("fill.submission", "GET"): signed_in(own_only(200), 200, 200),

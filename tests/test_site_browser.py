@@ -27,7 +27,7 @@ from builder.model import Content, Status
 from builder.plan import load_content
 from builder.progress import applies
 from tests.app_fixtures import make_setup
-from tests.browser import serve_directory, take_screenshots
+from tests.browser import search_results, serve_directory, take_screenshots
 from tests.conftest import ServedSite
 
 pytestmark = pytest.mark.browser
@@ -343,32 +343,11 @@ def test_tables_sort_when_a_header_is_clicked(visit):
     assert visit.errors == []
 
 
-def search(page: Page, query: str) -> list[str]:
-    """Type a query into the theme's search box; the hrefs of the results."""
-    page.locator("label.md-search__icon, .md-search__input").first.click()
-    box = page.locator("input.md-search__input")
-    box.fill(query)
-    # The theme reads the query on keydown; Chinese text is inserted without key events.
-    box.press("End")
-    results = page.locator(
-        ".md-search-result__item a.md-search-result__link, .md-search-result__item a"
-    )
-    # Results of an earlier query stay on screen until the worker answers: wait for links
-    # that carry this query (the theme appends it as ?h=...).
-    page.wait_for_function(
-        """q => [...document.querySelectorAll('.md-search-result__item a')]
-                 .some(a => new URL(a.href).searchParams.get('h') === q)""",
-        arg=query,
-        timeout=15_000,
-    )
-    return results.evaluate_all("links => links.map(a => a.href)")
-
-
 def test_chinese_search_for_a_unit_name_finds_its_page(visit, content):
     page = visit.open("index.md")
     units = [content.units[0], content.units[len(content.units) // 2], content.units[-1]]
     for unit in units:
-        hrefs = search(page, unit.name)
+        hrefs = search_results(page, unit.name)
         assert any(f"units/{unit.id}" in href for href in hrefs[:3]), (unit.name, hrefs[:5])
     assert visit.foreign_requests == []
     assert visit.errors == []
@@ -594,7 +573,7 @@ def test_the_site_works_under_a_policy_without_inline_script(
 
         # Search, in its worker.
         unit = content.units[0]
-        assert any(f"units/{unit.id}" in href for href in search(page, unit.name)[:3])
+        assert any(f"units/{unit.id}" in href for href in search_results(page, unit.name)[:3])
 
         # Navigation, from page to page (instant loading needs a site_url: it is off).
         page.keyboard.press("Escape")

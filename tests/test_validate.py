@@ -232,7 +232,7 @@ def test_problems_are_sorted_by_file_then_field_and_deduplicated(tmp_path):
 
 def test_field_paths_sort_numbers_naturally(tmp_path):
     root = copy_plan(tmp_path)
-    rows = "".join(f"extra-{n},学校{n},primary,,false,false,-1,1\n" for n in range(1, 11))
+    rows = "".join(f"extra-{n},学校{n},primary,,false,false,-1,1,\n" for n in range(1, 11))
     with (root / "content/units.csv").open("a", encoding="utf-8") as handle:
         handle.write(rows)
     fields = [p.field for p in validate_repository(root)]

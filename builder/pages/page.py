@@ -23,6 +23,10 @@ class GeneratedPage:
     source: str  # Markdown with a BLOCK_TOKEN in place of each block
     in_nav: bool = True
     blocks: tuple[str, ...] = ()
+    # The names the page is searched by (builder.search): set as the page's search tags
+    # by the plugin, never written into the Markdown, where a unit name typed by a plan
+    # editor would have to survive YAML.
+    search_tags: tuple[str, ...] = ()
 
     @property
     def markdown(self) -> str:

@@ -224,7 +224,13 @@ class Site:
         return self.fragments("task_link", link(f"tasks/{task.id}.md"), task.id, text)
 
     def render(
-        self, template: str, path: str, title: str, in_nav: bool = True, **context: Any
+        self,
+        template: str,
+        path: str,
+        title: str,
+        in_nav: bool = True,
+        search_tags: Sequence[str] = (),
+        **context: Any,
     ) -> GeneratedPage:
         """The page of a template of `templates/`. A template puts each big table into
         `{% call block() %}...{% endcall %}`, or HTML built whole into `{{ html_block(html) }}`:
@@ -282,7 +288,12 @@ class Site:
             **context,
         )
         return GeneratedPage(
-            path=path, title=title, source=source, in_nav=in_nav, blocks=tuple(blocks)
+            path=path,
+            title=title,
+            source=source,
+            in_nav=in_nav,
+            blocks=tuple(blocks),
+            search_tags=tuple(search_tags),
         )
 
 

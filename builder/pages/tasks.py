@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 from markupsafe import Markup
 
+from builder import search
 from builder.model import Task, Unit
 from builder.pages.fragments import fill, hole
 from builder.pages.page import GeneratedPage
@@ -51,6 +52,7 @@ def task_page(site: Site, task: Task) -> GeneratedPage:
         path,
         f"{site.label(task)} {task.title}",
         task=task,
+        search_tags=search.search_tags(search.task_terms(task)),
         label=site.label(task),
         category=site.categories.get(task.category or ""),
         applies=applies_text(site.content, task.applies_to, flag_labels),

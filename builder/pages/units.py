@@ -9,6 +9,7 @@ from functools import partial
 
 from markupsafe import Markup
 
+from builder import search
 from builder.local_time import local_minute_text
 from builder.model import ChecklistItem, Form, Period, Report, Status, Task, Unit
 from builder.obligations import Obligation, to_do
@@ -73,6 +74,7 @@ def unit_page(site: Site, unit: Unit) -> GeneratedPage:
         unit.name,
         in_nav=False,
         unit=unit,
+        search_tags=search.search_tags(search.unit_terms(unit)),
         unit_rollup=progress.unit_rollup(unit.id),
         standing=site.standing(unit.id),
         to_do=_to_do(site, unit),

@@ -25,6 +25,9 @@ from builder.records import cell_error_message, cell_reader
 
 # The unit columns every plan has.
 UNIT_CORE_COLUMNS = ("id", "name", "type")
+# The optional column of a unit's short names, separated by ALIAS_SEPARATOR.
+ALIASES_COLUMN = "aliases"
+ALIAS_SEPARATOR = "|"
 
 
 @dataclass
@@ -67,9 +70,18 @@ def read_units(root: Path, problems: list[Problem]) -> UnitsFile:
             attributes={
                 name: values[name] for name in attribute_columns if values.get(name) is not None
             },
+            aliases=aliases_of(values.get(ALIASES_COLUMN)),
         )
         read.rows.append((number, unit))
     return read
+
+
+def aliases_of(cell: object) -> tuple[str, ...]:
+    """The aliases of an `aliases` cell: "教育局|教育" -> ("教育局", "教育")."""
+    if not isinstance(cell, str):
+        return ()
+    names = (" ".join(name.split()) for name in cell.split(ALIAS_SEPARATOR))
+    return tuple(dict.fromkeys(name for name in names if name))
 
 
 def _read_schema(root: Path, problems: list[Problem]) -> frictionless.Schema | None:
