@@ -48,6 +48,11 @@ CURRENT = "current"
 PAGE_CACHE = ".page-cache.json"
 SOURCE = ".source"  # main's files for the builds (forms.checkout)
 DOWNLOADS = "data"  # the folder of a site the exports write (builder.exports)
+# The build whose downloads step has not finished, and the downloads carried into it from
+# the build before: written before the step, removed when it succeeds. A step stopped or
+# failed leaves it, so the next trigger writes the downloads even when no newer commit
+# came (the merge that stopped them may be the very commit whose pages were built).
+DOWNLOADS_PENDING = ".downloads-pending.json"
 BUILD_NAME = re.compile(r"^(?P<commit>[0-9a-f]{7,40})-(?P<n>[0-9]+)$")
 SHORT = 12
 
@@ -454,12 +459,17 @@ class SiteRebuilder:
             return None
         short = str(commit.id)[:SHORT]
         live = self.current
-        if not force and live is not None and live.name.startswith(f"{short}-"):
-            log.info("site rebuild skipped: %s is already published", short)
-            return None
-        target = self._new_folder(short)
         # Main's files, kept between builds and updated by the diff between the commits.
         source = self.sites_dir / SOURCE
+        if not force and live is not None and live.name.startswith(f"{short}-"):
+            carried = self._pending_downloads(live)
+            if self.exports is None or carried is None:
+                log.info("site rebuild skipped: %s is already published", short)
+                return None
+            # Its pages are online but its downloads were stopped or failed: write them.
+            checkout.update(repo, str(commit.id), source)
+            return self._bring_downloads_up_to_date(source, live, carried, stop=stop_exports)
+        target = self._new_folder(short)
         try:
             checkout.update(repo, str(commit.id), source)
             self.build(source, target)
@@ -489,6 +499,23 @@ class SiteRebuilder:
         removed = prune(self.sites_dir, self.keep)
         log.info("site %s published (%d old builds removed)", build.name, len(removed))
 
+    def _pending_downloads(self, build: Path) -> set[str] | None:
+        """The downloads carried into `build` if its downloads step has not finished."""
+        try:
+            pending = json.loads((self.sites_dir / DOWNLOADS_PENDING).read_text("utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+        if not isinstance(pending, dict) or pending.get("build") != build.name:
+            return None
+        return {str(relative) for relative in pending.get("carried", [])}
+
+    def _set_pending_downloads(self, build: Path, carried: set[str]) -> None:
+        marker = self.sites_dir / DOWNLOADS_PENDING
+        temporary = marker.with_name(f"{marker.name}.tmp")
+        state = {"build": build.name, "carried": sorted(carried)}
+        temporary.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(temporary, marker)
+
     def _bring_downloads_up_to_date(
         self,
         source: Path,
@@ -503,12 +530,14 @@ class SiteRebuilder:
         linked file, which the previous build keeps), and the carried ones this commit no
         longer has removed. When the downloads fail or are stopped, the carried ones stay."""
         assert self.exports is not None
+        self._set_pending_downloads(pages, carried)
         written = Path(tempfile.mkdtemp(prefix=".downloads-", dir=self.sites_dir))
         try:
             if self.exports(source, written, stop):
                 fresh = _replace_files(written, pages / DOWNLOADS)
                 for relative in carried - {f"{DOWNLOADS}/{name}" for name in fresh}:
                     (pages / relative).unlink(missing_ok=True)
+                (self.sites_dir / DOWNLOADS_PENDING).unlink(missing_ok=True)
                 log.info("downloads of %s written", pages.name)
             else:
                 log.info("downloads of %s stopped by a newer merge", pages.name)

@@ -174,6 +174,33 @@ def test_a_merge_during_the_downloads_stops_them_and_the_pages_stay_served(
     assert differences(final, full_build_of(plan, head(plan), tmp_path / "full")) == []
 
 
+def test_downloads_stopped_by_the_merge_already_built_are_written_by_the_next_trigger(
+    tmp_path: Path, plan: Path
+) -> None:
+    # The merge that stops the downloads may be the very commit the pages were built
+    # from (it moved the branch before the build read it): the next build has no newer
+    # commit to build, and must still bring the downloads up to date.
+    rebuilder = SiteRebuilder(plan, tmp_path / "sites")
+    try:
+        first = rebuilder.rebuild()
+        assert first is not None
+        approve_random(plan, random.Random(5), 0)
+        pages = rebuilder.rebuild(stop_exports=lambda: True)
+        assert pages is not None
+        stale = downloads(pages)
+        assert stale == downloads(first)
+
+        again = rebuilder.rebuild()
+    finally:
+        rebuilder.close()
+
+    assert again == pages == rebuilder.current
+    assert downloads(pages) != stale
+    assert differences(pages, full_build_of(plan, head(plan), tmp_path / "full")) == []
+    # Once they are written, a further trigger has nothing to do.
+    assert rebuilder.rebuild() is None
+
+
 def test_a_failed_build_is_reported_and_the_build_process_keeps_serving(
     tmp_path: Path, plan: Path
 ) -> None:
