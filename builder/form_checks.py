@@ -22,6 +22,15 @@ EXPLANATION_PROMPT = "数据异常请说明"
 EXPLANATION_MAX_LENGTH = 500
 
 
+def explanation_error(explanation: str) -> str | None:
+    """What is wrong with an explanation as typed (stripped), None when it will do."""
+    if not explanation:
+        return f"{EXPLANATION_PROMPT}：请用一句话说明这些数据为何如此"
+    if len(explanation) > EXPLANATION_MAX_LENGTH:
+        return f"说明不能超过 {EXPLANATION_MAX_LENGTH} 个字"
+    return None
+
+
 @dataclass(frozen=True)
 class Finding:
     """One check a submission fails: the field it concerns and a Chinese message with the

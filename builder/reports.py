@@ -137,25 +137,8 @@ def parse_report(
     if entry is None:
         return None
     before = len(problems)
-    ids: dict[str, str] = {}
-    for key in ("id", "form", "period", "unit"):
-        value = entry.get(key)
-        if type(value) is str and IDENTIFIER.fullmatch(value):
-            ids[key] = value
-        elif (checked := doc.identifier(entry, key)) is not None:
-            ids[key] = checked
-    submitted_at = None
-    raw_time = entry.get("submitted_at")
-    if not isinstance(raw_time, str):
-        doc.problem("submitted_at", "缺少 submitted_at（提交时间）")
-    else:
-        try:
-            submitted_at = datetime.fromisoformat(raw_time)
-        except ValueError:
-            doc.problem("submitted_at", f"提交时间“{raw_time}”无效，应为 ISO 8601 格式")
-        else:
-            if submitted_at.tzinfo is None:
-                doc.problem("submitted_at", "提交时间应包含时区（例如 +08:00）")
+    ids = _report_ids(doc, entry)
+    submitted_at = _submitted_at(doc, entry)
     submitted_by = entry.get("submitted_by")
     if not _text_mapping(submitted_by):
         doc.problem("submitted_by", "应为映射（account、name 等文字）")
@@ -170,11 +153,7 @@ def parse_report(
     if "correction_reason" in entry:
         _check_correction_reason(doc, correction_reason)
     if len(ids) == 4:
-        # rel is <REPORTS_DIR>/<form>/<period>/<unit>/<file> (see _report_files).
-        parts = rel.rsplit("/", 4)
-        if parts[1:] != [ids["form"], ids["period"], ids["unit"], f"{ids['id']}.json"]:
-            expected = report_path(ids["form"], ids["period"], ids["unit"], ids["id"])
-            doc.problem("", f"文件位置与内容不符，应为 {expected}")
+        _check_report_location(doc, rel, ids)
         if index is not None:
             _check_report_references(doc, index, ids)
     if len(problems) > before:
@@ -192,6 +171,44 @@ def parse_report(
         explanation=cast(str, explanation),
         correction_reason=cast(str, correction_reason),
     )
+
+
+def _report_ids(doc: Document, entry: dict[str, Any]) -> dict[str, str]:
+    """The report's id, form, period and unit: those that are valid identifiers."""
+    ids: dict[str, str] = {}
+    for key in ("id", "form", "period", "unit"):
+        value = entry.get(key)
+        # The common case without a call: every report of a build passes here.
+        if type(value) is str and IDENTIFIER.fullmatch(value):
+            ids[key] = value
+        elif (checked := doc.identifier(entry, key)) is not None:
+            ids[key] = checked
+    return ids
+
+
+def _submitted_at(doc: Document, entry: dict[str, Any]) -> datetime | None:
+    """When the report was submitted: an ISO 8601 time with its zone."""
+    raw_time = entry.get("submitted_at")
+    if not isinstance(raw_time, str):
+        doc.problem("submitted_at", "缺少 submitted_at（提交时间）")
+        return None
+    try:
+        submitted_at = datetime.fromisoformat(raw_time)
+    except ValueError:
+        doc.problem("submitted_at", f"提交时间“{raw_time}”无效，应为 ISO 8601 格式")
+        return None
+    if submitted_at.tzinfo is None:
+        doc.problem("submitted_at", "提交时间应包含时区（例如 +08:00）")
+    return submitted_at
+
+
+def _check_report_location(doc: Document, rel: str, ids: Mapping[str, str]) -> None:
+    """The report lies where its ids say: <REPORTS_DIR>/<form>/<period>/<unit>/<id>.json."""
+    # rel is <REPORTS_DIR>/<form>/<period>/<unit>/<file> (see _report_files).
+    parts = rel.rsplit("/", 4)
+    if parts[1:] != [ids["form"], ids["period"], ids["unit"], f"{ids['id']}.json"]:
+        expected = report_path(ids["form"], ids["period"], ids["unit"], ids["id"])
+        doc.problem("", f"文件位置与内容不符，应为 {expected}")
 
 
 def _check_correction_reason(doc: Document, value: Any) -> None:

@@ -11,6 +11,7 @@ import logging
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import wraps
@@ -33,9 +34,11 @@ from werkzeug.exceptions import HTTPException
 from builder.form_checks import (
     EXPLANATION_MAX_LENGTH,
     EXPLANATION_PROMPT,
+    Finding,
     check_errors,
     check_values,
     check_warnings,
+    explanation_error,
 )
 from builder.model import (
     Form,
@@ -359,19 +362,7 @@ def check(unit_id: str, form_id: str, period_id: str) -> Any:
             return _receipt_of_confirmed(earlier)
     draft = store.drafts.load(*target.key)
     if draft is None:
-        earlier = store.drafts.confirmed(*target.key)
-        if earlier is not None:
-            return _receipt_of_confirmed(earlier)
-        submitted = _latest_submission(target)
-        if submitted is not None:
-            # Back to the check page after submitting: say so, not "nothing to submit".
-            flash(
-                "本期已提交过这份表单，以下是提交回执。如需修改，请在本单位填报页点击“更正”。",
-                "info",
-            )
-            return redirect(url_for("fill.submission", submission_id=submitted.id))
-        flash("请先填写表单，填好后再核对提交。", "info")
-        return redirect(edit_url)
+        return _check_without_draft(target, edit_url)
     if posted_revision and posted_revision != draft.revision:
         flash("草稿在核对后又被修改过，请再次核对以下内容后提交。", "info")
         return redirect(request.path)
@@ -384,49 +375,86 @@ def check(unit_id: str, form_id: str, period_id: str) -> Any:
     if errors or check_errors(findings):
         flash("表单中还有需要修改的内容，请检查后再继续。", "error")
         return redirect(edit_url)
+    warnings = check_warnings(findings)
+    explanation = _asked_text("explanation", bool(warnings), explanation_error)
+    # A correction says why it replaces the slot's report; a first report is asked nothing.
+    reason = _asked_text("correction_reason", is_correction(*target.key), correction_reason_error)
+    if request.method == "GET" or explanation.error or reason.error:
+        return _check_page(target, draft, values, edit_url, warnings, explanation, reason)
+    return _submit(target, draft, values, explanation.text, reason.text)
+
+
+def _check_without_draft(target: Target, edit_url: str) -> Any:
+    """The check page of a slot without a draft: the receipt when the draft has just been
+    submitted, else back to the fill page."""
+    earlier = services().drafts.confirmed(*target.key)
+    if earlier is not None:
+        return _receipt_of_confirmed(earlier)
+    submitted = _latest_submission(target)
+    if submitted is not None:
+        # Back to the check page after submitting: say so, not "nothing to submit".
+        flash(
+            "本期已提交过这份表单，以下是提交回执。如需修改，请在本单位填报页点击“更正”。",
+            "info",
+        )
+        return redirect(url_for("fill.submission", submission_id=submitted.id))
+    flash("请先填写表单，填好后再核对提交。", "info")
+    return redirect(edit_url)
+
+
+@dataclass(frozen=True)
+class AskedText:
+    """A text the check page asks for before the submit (the explanation of warnings, the
+    reason of a correction): what was posted and, once posted, what is wrong with it."""
+
+    asked: bool
+    text: str
+    error: str | None
+
+
+def _asked_text(name: str, asked: bool, error_of: Callable[[str], str | None]) -> AskedText:
+    """The posted text `name` when the page asks for it, checked only when posted."""
+    text = request.form.get(name, "").strip() if asked else ""
+    error = error_of(text) if request.method == "POST" and asked else None
+    return AskedText(asked, text, error)
+
+
+def _check_page(
+    target: Target,
+    draft: Draft,
+    values: dict[str, Any],
+    edit_url: str,
+    warnings: list[Finding],
+    explanation: AskedText,
+    reason: AskedText,
+) -> Any:
+    """The check-your-answers page: the answers, the files and what is asked before the
+    submit; 422 when a posted explanation or reason will not do."""
     rows = [
         (field, display_value(field, values.get(field.name)), field_anchor(field))
         for field in target.form.fields
     ]
-    warnings = check_warnings(findings)
-    explanation = request.form.get("explanation", "").strip() if warnings else ""
-    explanation_error = None
-    if request.method == "POST" and warnings:
-        if not explanation:
-            explanation_error = f"{EXPLANATION_PROMPT}：请用一句话说明这些数据为何如此"
-        elif len(explanation) > EXPLANATION_MAX_LENGTH:
-            explanation_error = f"说明不能超过 {EXPLANATION_MAX_LENGTH} 个字"
-    # A correction says why it replaces the slot's report; a first report is asked nothing.
-    correcting = is_correction(*target.key)
-    correction_reason = request.form.get("correction_reason", "").strip() if correcting else ""
-    reason_error = (
-        correction_reason_error(correction_reason)
-        if request.method == "POST" and correcting
-        else None
+    page = render_template(
+        "check.html",
+        unit=target.unit,
+        form=target.form,
+        period=target.period,
+        rows=rows,
+        files=draft.files,
+        edit_url=edit_url,
+        revision=draft.revision,
+        warnings=warnings,
+        explanation=explanation.text,
+        explanation_error=explanation.error,
+        explanation_prompt=EXPLANATION_PROMPT,
+        explanation_max_length=EXPLANATION_MAX_LENGTH,
+        correcting=reason.asked,
+        correction_reason=reason.text,
+        reason_error=reason.error,
+        reason_prompt=CORRECTION_REASON_PROMPT,
+        reason_max_length=CORRECTION_REASON_MAX,
     )
-    if request.method == "GET" or explanation_error or reason_error:
-        page = render_template(
-            "check.html",
-            unit=target.unit,
-            form=target.form,
-            period=target.period,
-            rows=rows,
-            files=draft.files,
-            edit_url=edit_url,
-            revision=draft.revision,
-            warnings=warnings,
-            explanation=explanation,
-            explanation_error=explanation_error,
-            explanation_prompt=EXPLANATION_PROMPT,
-            explanation_max_length=EXPLANATION_MAX_LENGTH,
-            correcting=correcting,
-            correction_reason=correction_reason,
-            reason_error=reason_error,
-            reason_prompt=CORRECTION_REASON_PROMPT,
-            reason_max_length=CORRECTION_REASON_MAX,
-        )
-        return (page, 422) if explanation_error or reason_error else page
-    return _submit(target, draft, values, explanation, correction_reason)
+    return (page, 422) if explanation.error or reason.error else page
 
 
 def _submit(
@@ -442,13 +470,7 @@ def _submit(
     refusal = _quota_refusal(target, draft)
     if refusal is not None:
         return render_template("error.html", title="暂时不能提交", message=refusal), 429
-    evidence_files: list[EvidenceFile] = []
-    for position, held in enumerate(draft.files, start=1):
-        data = store.drafts.file_data(*target.key, held.number)
-        if data is None:
-            continue
-        file = stored_name(position, held.name)
-        evidence_files.append(EvidenceFile(file, held.name, held.media_type, data))
+    evidence_files = _evidence_files(target, draft)
     report = replace(
         build_report(target, values, _local_now()),
         explanation=explanation,
@@ -462,7 +484,7 @@ def _submit(
         if not is_storage_failure(error):
             raise
         log.exception("confirming the draft of %s failed", report.id)
-        return render_template("error.html", title="暂时无法提交", message=STORAGE_ERROR), 503
+        return _storage_unavailable()
     if first is not None:
         return _receipt_of_confirmed(first)
     domain = store.settings.email_domain
@@ -476,7 +498,7 @@ def _submit(
     except (OSError, RepositoryError):
         store.drafts.unconfirm(*target.key, draft.revision)
         log.exception("submission %s could not be stored", report.id)
-        return render_template("error.html", title="暂时无法提交", message=STORAGE_ERROR), 503
+        return _storage_unavailable()
     except ValueError:
         # Something the fill page accepted that the stored report may not hold: a bug to
         # fix, but the user gets a way on and keeps the draft, never a 500 and a stuck draft.
@@ -491,6 +513,24 @@ def _submit(
     store.drafts.delete(*target.key)
     flash("填报已提交，请记下您的填报编号。", "success")
     return redirect(url_for("fill.submission", submission_id=record.id))
+
+
+def _evidence_files(target: Target, draft: Draft) -> list[EvidenceFile]:
+    """The draft's files as the submission stores them, numbered in the draft's order."""
+    store = services()
+    evidence_files: list[EvidenceFile] = []
+    for position, held in enumerate(draft.files, start=1):
+        data = store.drafts.file_data(*target.key, held.number)
+        if data is None:
+            continue
+        file = stored_name(position, held.name)
+        evidence_files.append(EvidenceFile(file, held.name, held.media_type, data))
+    return evidence_files
+
+
+def _storage_unavailable() -> Any:
+    """The answer when nothing could be stored (a full or read-only disk, a git failure)."""
+    return render_template("error.html", title="暂时无法提交", message=STORAGE_ERROR), 503
 
 
 def _latest_submission(target: Target) -> Any:

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from builder.form_checks import EXPLANATION_PROMPT, check_values
+from builder.form_checks import EXPLANATION_PROMPT, Finding, check_values
 from builder.impact import Impact
-from builder.model import Content, Status, is_identifier
+from builder.model import Content, Form, Report, Status, is_identifier
 from builder.progress import Rollup
 from builder.records import read_record
 from builder.rules import format_value
 from forms.auth import current_account, login_required
-from forms.changes import compare_report, latest_before, previous_period
+from forms.changes import ReportChanges, compare_report, latest_before, previous_period
 from forms.corrections import earlier_approved
 from forms.fill import report_rows, state_label
 from forms.forges.base import ForgeError
@@ -262,33 +262,15 @@ def _detail(
         if form
         else [(name, str(value)) for name, value in report.values.items()]
     )
-    unit = next((u for u in store.content.units if u.id == record.unit), None)
-    values = read_record(form, report.values)[0] if form is not None else {}
-    # Recomputed from the figures, as the reporter saw them when submitting.
-    findings = []
-    if form is not None and unit is not None:
-        earlier = earlier_approved(store.root, store.content, form, unit.id, record.period)
-        findings = check_values(form, values, unit, earlier)
+    findings = _findings(record, report, form)
     units, forms, periods = _titles()
     newest = (
         store.submissions.outbox.newest_in_slot(record.unit, record.form, record.period)
         if record.state == SUPERSEDED
         else None
     )
-    changes, impact = None, None
-    state = store.main_progress.state([report])
-    if form is not None and state is not None:
-        previous = previous_period(store.content, form, record.period)
-        changes = compare_report(
-            form,
-            report,
-            latest_before(state.slot(record.unit, record.form, record.period), report),
-            latest_before(state.slot(record.unit, record.form, previous), report)
-            if previous
-            else None,
-        )
-    if record.state in OPEN_STATES:
-        impact = store.main_progress.impact(report)
+    changes = _changes(record, report, form)
+    impact = store.main_progress.impact(report) if record.state in OPEN_STATES else None
     return (
         render_template(
             "review_detail.html",
@@ -315,6 +297,35 @@ def _detail(
             max_comment=MAX_COMMENT,
         ),
         status,
+    )
+
+
+def _findings(record: SubmissionRecord, report: Report, form: Form | None) -> list[Finding]:
+    """The form's checks on the report, recomputed from the figures, as the reporter saw
+    them when submitting; none for a form or unit the plan no longer has."""
+    store = services()
+    unit = next((u for u in store.content.units if u.id == record.unit), None)
+    if form is None or unit is None:
+        return []
+    values = read_record(form, report.values)[0]
+    earlier = earlier_approved(store.root, store.content, form, unit.id, record.period)
+    return check_values(form, values, unit, earlier)
+
+
+def _changes(record: SubmissionRecord, report: Report, form: Form | None) -> ReportChanges | None:
+    """How the report differs from the slot's report it follows and from the previous
+    period's; None for a form the plan no longer has or before the service has a copy
+    of main."""
+    store = services()
+    state = store.main_progress.state([report])
+    if form is None or state is None:
+        return None
+    previous = previous_period(store.content, form, record.period)
+    return compare_report(
+        form,
+        report,
+        latest_before(state.slot(record.unit, record.form, record.period), report),
+        latest_before(state.slot(record.unit, record.form, previous), report) if previous else None,
     )
 
 

@@ -7,10 +7,12 @@ from datetime import date
 from pathlib import Path
 
 from builder.form_checks import (
+    EXPLANATION_MAX_LENGTH,
     EarlierReport,
     check_errors,
     check_values,
     check_warnings,
+    explanation_error,
     periods_before,
 )
 from builder.model import CheckOperand, Form, FormCheck, FormField, HistoryCheck, Period, Unit
@@ -138,3 +140,11 @@ def test_the_earlier_report_is_of_the_nearest_earlier_period_of_the_form() -> No
     form = content.form("inspection")
     assert [p.id for p in periods_before(content, form, "2025-T2")] == ["2025-SUMMER", "2025-T1"]
     assert periods_before(content, form, "2025-T1") == []
+
+
+def test_an_explanation_is_required_and_limited_in_length() -> None:
+    assert explanation_error("") == "数据异常请说明：请用一句话说明这些数据为何如此"
+    assert explanation_error("含上期遗留的 2 处隐患") is None
+    assert explanation_error("长" * EXPLANATION_MAX_LENGTH) is None
+    too_long = "长" * (EXPLANATION_MAX_LENGTH + 1)
+    assert explanation_error(too_long) == f"说明不能超过 {EXPLANATION_MAX_LENGTH} 个字"

@@ -112,31 +112,35 @@ class Site:
         # rather than included by each of thousands of renders.
         self.banner = Markup(self.env.get_template("_banner.md").render(plan=self.plan))
         self.fragments = Fragments(
-            self.env.get_template("_macros.html").make_module(
-                {
-                    "site": self,
-                    "badge_class": _badge_class,
-                    "status_sort": STATUS_SORT,
-                    "short_labels": SHORT_LABELS,
-                    "state_labels": STATE_LABELS,
-                    "colour_labels": COLOUR_LABELS,
-                    "escalation_short": ESCALATION_SHORT,
-                    "check_marks": CHECK_MARKS,
-                    "percent": percent,
-                    "size_text": size_text,
-                    "target_text": target_text,
-                    "task_sort_key": task_sort_key,
-                }
-            )
+            self.env.get_template("_macros.html").make_module(self._macro_globals())
         )
-
         # The legend of the escalation colours, its thresholds from content/: the same on
         # every page that colours units, so rendered once.
-        self.escalation_legend = Markup(
+        self.escalation_legend = self._render_escalation_legend()
+
+    def _macro_globals(self) -> dict[str, Any]:
+        """What the macros of `_macros.html` (the cells and rows of the big tables) use."""
+        return {
+            "site": self,
+            "badge_class": _badge_class,
+            "status_sort": STATUS_SORT,
+            "short_labels": SHORT_LABELS,
+            "state_labels": STATE_LABELS,
+            "colour_labels": COLOUR_LABELS,
+            "escalation_short": ESCALATION_SHORT,
+            "check_marks": CHECK_MARKS,
+            "percent": percent,
+            "size_text": size_text,
+            "target_text": target_text,
+            "task_sort_key": task_sort_key,
+        }
+
+    def _render_escalation_legend(self) -> Markup:
+        return Markup(
             self.env.get_template("_escalation_legend.html").render(
                 colour_labels=COLOUR_LABELS,
                 escalation_short=ESCALATION_SHORT,
-                due_soon_days=content.escalation.due_soon_days,
+                due_soon_days=self.content.escalation.due_soon_days,
             )
         )
 
@@ -238,41 +242,11 @@ class Site:
         Markdown a placeholder. `banner` is the demo notice (`{{ banner -}}`: it brings its
         own blank line when there is one)."""
         link = self.links(path)
-        fragments = self.fragments
-        blocks: list[str] = []
-
-        def block(rows: Sequence[str] | None = None, *, caller: Callable[..., str]) -> Markup:
-            # `{% call(rows) block(pieces) %}<table>...{{ rows }}...</table>{% endcall %}`:
-            # a table whose rows are built in Python, as pieces joined once with the table
-            # around them (megabytes on a task page, the matrix and thousands of unit pages).
-            if rows is None:
-                html = str(caller()).strip("\n")
-            else:
-                head, _, tail = str(caller(_ROWS)).partition(_ROWS)
-                html = "".join([head.lstrip("\n"), *rows, tail.rstrip("\n")])
-            blocks.append(html)
-            return Markup(BLOCK_TOKEN.format(len(blocks) - 1) + "\n")
-
-        def html_block(html: str) -> Markup:
-            # `{{ html_block(html) }}`: HTML the macros have built whole (a unit's task list,
-            # checklists, report contents) as one of the page's blocks; a `{% call %}` that
-            # only prints it would cost a Jinja macro call on each of thousands of pages.
-            blocks.append(str(html).strip("\n"))
-            return Markup(BLOCK_TOKEN.format(len(blocks) - 1))
-
-        def share_cell(item: Rollup) -> Markup:
-            return fragments("share_cell", item.share)
-
-        def status_cell(status: Status) -> Markup:
-            return fragments("status_cell", status)
-
-        def badge(status: Status) -> Markup:
-            return fragments("badge", status)
-
+        blocks = _PageBlocks()
         source = self.env.get_template(template).render(
             site=self,
-            block=block,
-            html_block=html_block,
+            block=blocks.block,
+            html_block=blocks.html_block,
             banner=self.banner,
             escalation_legend=self.escalation_legend,
             plan=self.plan,
@@ -281,9 +255,9 @@ class Site:
             link=link,
             unit_link=lambda unit: self.unit_link(link, unit),
             task_link=lambda task, text: self.task_link(link, task, text),
-            badge=badge,
-            status_cell=status_cell,
-            share_cell=share_cell,
+            badge=self.badge,
+            status_cell=self.status_cell,
+            share_cell=self.share_cell,
             percent=percent,
             **context,
         )
@@ -292,9 +266,45 @@ class Site:
             title=title,
             source=source,
             in_nav=in_nav,
-            blocks=tuple(blocks),
+            blocks=tuple(blocks.html),
             search_tags=tuple(search_tags),
         )
+
+    def badge(self, status: Status) -> Markup:
+        return self.fragments("badge", status)
+
+    def status_cell(self, status: Status) -> Markup:
+        return self.fragments("status_cell", status)
+
+    def share_cell(self, item: Rollup) -> Markup:
+        return self.fragments("share_cell", item.share)
+
+
+class _PageBlocks:
+    """The blocks of one page being rendered (see GeneratedPage): each big table's HTML,
+    kept out of the Markdown, where a placeholder stands for it."""
+
+    def __init__(self) -> None:
+        self.html: list[str] = []
+
+    def block(self, rows: Sequence[str] | None = None, *, caller: Callable[..., str]) -> Markup:
+        # `{% call(rows) block(pieces) %}<table>...{{ rows }}...</table>{% endcall %}`:
+        # a table whose rows are built in Python, as pieces joined once with the table
+        # around them (megabytes on a task page, the matrix and thousands of unit pages).
+        if rows is None:
+            html = str(caller()).strip("\n")
+        else:
+            head, _, tail = str(caller(_ROWS)).partition(_ROWS)
+            html = "".join([head.lstrip("\n"), *rows, tail.rstrip("\n")])
+        self.html.append(html)
+        return Markup(BLOCK_TOKEN.format(len(self.html) - 1) + "\n")
+
+    def html_block(self, html: str) -> Markup:
+        # `{{ html_block(html) }}`: HTML the macros have built whole (a unit's task list,
+        # checklists, report contents) as one of the page's blocks; a `{% call %}` that
+        # only prints it would cost a Jinja macro call on each of thousands of pages.
+        self.html.append(str(html).strip("\n"))
+        return Markup(BLOCK_TOKEN.format(len(self.html) - 1))
 
 
 # A checklist item's class, tick and state, by whether the unit's latest report ticks it

@@ -125,43 +125,55 @@ def _read_checks(
             if history_check is not None:
                 history_checks.append(history_check)
             continue
-        doc.keys(entry, CHECK_KEYS, where)
-        if ("field" in entry) == ("sum" in entry):
-            doc.problem(where, "应当且只能设置 field（一个字段）或 sum（字段列表）之一")
-            continue
-        names = [entry["field"]] if "field" in entry else entry["sum"]
-        if not isinstance(names, list) or not names:
-            doc.problem(f"{where}.sum", "应为字段名列表")
-            continue
-        checked = [
-            field_name(name, f"{where}.{'field' if 'field' in entry else 'sum'}") for name in names
-        ]
-        relations = [key for key in RELATIONS if key in entry]
-        if len(relations) != 1:
-            doc.problem(where, "应当且只能设置 not_above（不大于）或 equals（等于）之一")
-            continue
-        relation = relations[0]
-        other = _check_operand(doc, entry[relation], f"{where}.{relation}", field_name, references)
-        level = entry.get("level", "error")
-        if level not in ("error", "warning"):
-            doc.problem(
-                f"{where}.level",
-                f"level 应为 error（拒绝提交）或 warning（需说明），而不是“{level}”",
-            )
-            continue
-        message = doc.text(entry, "message", where, required=False) or ""
-        if other is None or None in checked:
-            continue
-        checks.append(
-            FormCheck(
-                fields=tuple(name for name in checked if name is not None),
-                relation=relation,  # type: ignore[arg-type]
-                other=other,
-                level=level,
-                message=message,
-            )
-        )
+        check = _form_check(doc, entry, where, field_name, references)
+        if check is not None:
+            checks.append(check)
     return None if len(doc.problems) > before else (checks, history_checks)
+
+
+def _form_check(
+    doc: Document,
+    entry: dict[str, Any],
+    where: str,
+    field_name: Callable[[Any, str], str | None],
+    references: list[Reference],
+) -> FormCheck | None:
+    """`{field or sum, not_above or equals, level, message}`: a field, or the sum of
+    several, against another field, a number or a unit registry column."""
+    doc.keys(entry, CHECK_KEYS, where)
+    if ("field" in entry) == ("sum" in entry):
+        doc.problem(where, "应当且只能设置 field（一个字段）或 sum（字段列表）之一")
+        return None
+    names = [entry["field"]] if "field" in entry else entry["sum"]
+    if not isinstance(names, list) or not names:
+        doc.problem(f"{where}.sum", "应为字段名列表")
+        return None
+    checked = [
+        field_name(name, f"{where}.{'field' if 'field' in entry else 'sum'}") for name in names
+    ]
+    relations = [key for key in RELATIONS if key in entry]
+    if len(relations) != 1:
+        doc.problem(where, "应当且只能设置 not_above（不大于）或 equals（等于）之一")
+        return None
+    relation = relations[0]
+    other = _check_operand(doc, entry[relation], f"{where}.{relation}", field_name, references)
+    level = entry.get("level", "error")
+    if level not in ("error", "warning"):
+        doc.problem(
+            f"{where}.level",
+            f"level 应为 error（拒绝提交）或 warning（需说明），而不是“{level}”",
+        )
+        return None
+    message = doc.text(entry, "message", where, required=False) or ""
+    if other is None or None in checked:
+        return None
+    return FormCheck(
+        fields=tuple(name for name in checked if name is not None),
+        relation=relation,  # type: ignore[arg-type]
+        other=other,
+        level=level,
+        message=message,
+    )
 
 
 def _history_check(

@@ -59,14 +59,7 @@ def read_plan(root: Path, problems: list[Problem]) -> PlanFile:
     if read is None:
         return PlanFile(None, None, None)
     doc, data = read
-    for key in FORMER_KEYS:
-        if key in data:
-            doc.problem(
-                key,
-                f"{key} 已不再使用：请把这段文字连同它的标题写进 sections"
-                "（每节 title、text，见 content/README.md）",
-            )
-    doc.keys({k: v for k, v in data.items() if k not in FORMER_KEYS}, PLAN_KEYS, "")
+    _check_keys(doc, data)
     plan_id = doc.identifier(data, "id")
     title = doc.text(data, "title")
     short_title = doc.text(data, "short_title", required=False) or title
@@ -77,27 +70,11 @@ def read_plan(root: Path, problems: list[Problem]) -> PlanFile:
     sections = _sections(doc, data, "", 1)
     _check_task_lists(doc, sections)
 
-    types_before = len(problems)
-    unit_types = [
-        UnitType(**values) for values in UNIT_TYPE.read_list(doc, data, "unit_types", required=True)
-    ]
-    for repeated in sorted(duplicates([t.id for t in unit_types])):
-        doc.problem("unit_types", f"单位类型标识“{repeated}”重复")
-    types_ok = len(problems) == types_before
-
-    categories_before = len(problems)
-    categories = [
-        Category(**values) for values in CATEGORY.read_list(doc, data, "categories", required=True)
-    ]
-    for repeated in sorted(duplicates([c.id for c in categories])):
-        doc.problem("categories", f"类别标识“{repeated}”重复")
-    categories_ok = len(problems) == categories_before
-
+    unit_types, unit_type_ids = _unit_types(doc, data)
+    categories, category_ids = _categories(doc, data)
     tasks_title = doc.text(data, "tasks_title", required=False)
     guarantees_title = doc.text(data, "guarantees_title", required=False)
     demo = doc.boolean(data, "demo")
-    category_ids = {c.id for c in categories} if categories_ok else None
-    unit_type_ids = {t.id for t in unit_types} if types_ok else None
     if len(problems) > before:
         return PlanFile(None, category_ids, unit_type_ids)
     assert plan_id and title and short_title and year is not None and period
@@ -119,6 +96,40 @@ def read_plan(root: Path, problems: list[Problem]) -> PlanFile:
         timezone=timezone,
     )
     return PlanFile(plan, category_ids, unit_type_ids)
+
+
+def _check_keys(doc: Document, data: dict[str, Any]) -> None:
+    """Only known keys; the former ones are named with where their text goes now."""
+    for key in FORMER_KEYS:
+        if key in data:
+            doc.problem(
+                key,
+                f"{key} 已不再使用：请把这段文字连同它的标题写进 sections"
+                "（每节 title、text，见 content/README.md）",
+            )
+    doc.keys({k: v for k, v in data.items() if k not in FORMER_KEYS}, PLAN_KEYS, "")
+
+
+def _unit_types(doc: Document, data: dict[str, Any]) -> tuple[list[UnitType], set[str] | None]:
+    """The unit types, and their ids (None when the list has a problem)."""
+    before = len(doc.problems)
+    unit_types = [
+        UnitType(**values) for values in UNIT_TYPE.read_list(doc, data, "unit_types", required=True)
+    ]
+    for repeated in sorted(duplicates([t.id for t in unit_types])):
+        doc.problem("unit_types", f"单位类型标识“{repeated}”重复")
+    return unit_types, {t.id for t in unit_types} if len(doc.problems) == before else None
+
+
+def _categories(doc: Document, data: dict[str, Any]) -> tuple[list[Category], set[str] | None]:
+    """The categories, and their ids (None when the list has a problem)."""
+    before = len(doc.problems)
+    categories = [
+        Category(**values) for values in CATEGORY.read_list(doc, data, "categories", required=True)
+    ]
+    for repeated in sorted(duplicates([c.id for c in categories])):
+        doc.problem("categories", f"类别标识“{repeated}”重复")
+    return categories, {c.id for c in categories} if len(doc.problems) == before else None
 
 
 def _timezone(doc: Document, data: dict[str, Any]) -> str:
