@@ -1,6 +1,8 @@
 """Portal latency while the site rebuilds: a build in a thread of the serving process (as
 before issue 16) against one in a process of its own at a lower priority
-(`forms.rebuild.default_build`), in turns, in the same run.
+(`forms.rebuild.default_build`) and against the rebuild worker's own set-up (the pages by
+its kept `BuildProcess`, then the downloads by the export process), in turns, in the
+same run.
 
 The server is the form service (build_services + create_app) on a synthetic workload, served
 by waitress from threads of this process, as `plansite serve` does. The client is a child
@@ -27,7 +29,7 @@ from waitress import create_server
 from bench.measure import header, machine, median, percentile, python_command
 from bench.workload import make_workload
 from forms.app import create_app
-from forms.rebuild import PAGE_CACHE, default_build
+from forms.rebuild import PAGE_CACHE, BuildProcess, default_build, default_exports
 from forms.services import build_services
 from forms.settings import load_settings
 
@@ -60,10 +62,21 @@ def in_thread_build(root: Path, site_dir: Path) -> None:
     build_site(root, site_dir, cache=site_dir.parent / PAGE_CACHE)
 
 
-MODES: dict[str, Callable[[Path, Path], None]] = {
-    "thread": in_thread_build,
-    "process": default_build,
-}
+def worker_build(kept: BuildProcess, root: Path, site_dir: Path) -> None:
+    """The build as the rebuild worker runs it now: the pages by its kept process, then
+    the downloads of the same commit by the export process."""
+    kept(root, site_dir)
+    downloads = site_dir.parent / "downloads"
+    downloads.mkdir()
+    default_exports(root, downloads, lambda: False)
+
+
+def modes(kept: BuildProcess) -> dict[str, Callable[[Path, Path], None]]:
+    return {
+        "thread": in_thread_build,
+        "process": default_build,
+        "worker": partial(worker_build, kept),
+    }
 
 
 def sample(port: int, work: Path, during: Callable[[], None] | None, count: int) -> list[float]:
@@ -117,10 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         server = create_server(app, host=HOST, port=0, threads=4)
         port = int(server.effective_port)  # type: ignore[union-attr]
         threading.Thread(target=server.run, daemon=True).start()
-        ratios: dict[str, list[float]] = {mode: [] for mode in MODES}
+        kept = BuildProcess()
+        builds = modes(kept)
+        ratios: dict[str, list[float]] = {mode: [] for mode in builds}
         try:
             for turn in range(args.turns):
-                for mode, build in MODES.items():
+                for mode, build in builds.items():
                     idle = sample(port, work, None, args.idle_requests)
                     target = work / f"sites-{mode}-{turn}" / "site"
                     target.parent.mkdir()
@@ -134,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  during build  {figures(busy)}  p99 ratio {ratio:.2f}x")
         finally:
             server.close()
+            kept.close()
     print()
     for mode, values in ratios.items():
         shown = ", ".join(f"{v:.2f}x" for v in values)

@@ -23,7 +23,7 @@ from mkdocs.commands.build import build
 from mkdocs.config import load_config
 from mkdocs.exceptions import Abort, MkDocsException
 
-from builder.pagecache import PageCache
+from builder.pagecache import CacheFile
 from builder.pages import GeneratedPage, nav
 from builder.plugin import PLUGIN_NAME, SiteData, parse_as_of, write_exports
 
@@ -36,7 +36,8 @@ def build_site(
     *,
     as_of: date | None = None,
     strict: bool = False,
-    cache: Path | None = None,
+    cache: Path | CacheFile | None = None,
+    exports: bool = True,
 ) -> None:
     """Build the site of the repository at `root` into `site_dir` (created or replaced).
 
@@ -45,7 +46,11 @@ def build_site(
     only the pages whose inputs changed and the others are taken over from that folder
     (`builder.pagecache`); the result is the same site a full build writes. After a
     successful build the cache describes this one. The form service's rebuild worker
-    builds every commit into a new folder this way.
+    builds every commit into a new folder this way. A `CacheFile` (a long-lived process's)
+    keeps the cache in memory between builds and writes the file when flushed.
+
+    `exports=False` builds the pages only, not the downloads (`data/`): the rebuild
+    worker publishes the pages first and brings the downloads up to date after them.
 
     Raises mkdocs' exceptions (PluginError with every content problem, Abort on warnings
     in strict mode); the caller decides whether the old site stays.
@@ -59,10 +64,14 @@ def build_site(
     plugin.config.root = str(root)
     if as_of is not None:
         plugin.config.as_of = as_of
-    previous = PageCache.load(cache) if cache is not None else None
+    plugin.config.exports = plugin.config.exports and exports
+    # A path is read and written by this build; a CacheFile's owner flushes it.
+    owned = not isinstance(cache, CacheFile)
+    cache_file = cache if isinstance(cache, CacheFile) else CacheFile(cache) if cache else None
+    previous = cache_file.load() if cache_file is not None else None
     if previous is not None and (previous.site_dir == site_dir or _has_files(site_dir)):
         previous = None  # a dirty build must start from an empty folder
-    plugin.record = cache is not None
+    plugin.record = cache_file is not None
     plugin.previous = previous
     config.plugins.on_startup(command="build", dirty=False)
     try:
@@ -77,8 +86,8 @@ def build_site(
     finally:
         plugin.record, plugin.previous = False, None
         config.plugins.on_shutdown()
-    if cache is not None and plugin.cache is not None:
-        plugin.cache.save(cache)
+    if cache_file is not None and plugin.cache is not None:
+        cache_file.save(plugin.cache, later=not owned)
 
 
 def _has_files(folder: Path) -> bool:

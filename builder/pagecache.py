@@ -34,7 +34,7 @@ from mkdocs.structure.files import File
 
 from builder.pages import GeneratedPage
 
-VERSION = 1
+VERSION = 2
 # Distributions whose code turns a page's Markdown into its HTML.
 RENDERERS = ("mkdocs", "mkdocs-material", "markdown", "pymdown-extensions", "jinja2")
 SEARCH_PLUGINS = ("search", "material/search")
@@ -55,6 +55,9 @@ class PageCache:
 
     site_dir: Path
     pages: dict[str, CachedPage] = field(default_factory=dict)
+    # Static files (theme assets, images of docs_dir) by their output path: a stamp of
+    # their source file as this build copied it (`static_stamp`).
+    statics: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> PageCache | None:
@@ -72,11 +75,12 @@ class PageCache:
                 )
                 for src, page in data["pages"].items()
             }
+            statics = {str(dest): str(stamp) for dest, stamp in data["statics"].items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
         if not site_dir.is_dir():
             return None
-        return cls(site_dir=site_dir, pages=pages)
+        return cls(site_dir=site_dir, pages=pages, statics=statics)
 
     def save(self, path: Path) -> None:
         """Write the cache atomically: a crash leaves the old cache or the new one."""
@@ -89,6 +93,7 @@ class PageCache:
                 src: {"key": page.key, "dest": page.dest, "entries": page.entries}
                 for src, page in self.pages.items()
             },
+            "statics": self.statics,
         }
         handle, temporary = tempfile.mkstemp(prefix=".pagecache-", dir=path.parent)
         try:
@@ -99,12 +104,59 @@ class PageCache:
             Path(temporary).unlink(missing_ok=True)
             raise
 
+    def reusable_static(self, dest: str, stamp: str) -> bool:
+        """Whether the previous build copied the same source file to `dest`, still there."""
+        return self.statics.get(dest) == stamp and (self.site_dir / dest).is_file()
+
     def reusable(self, src: str, key: str) -> CachedPage | None:
         """The previous build's page if its key is `key` and its HTML file is still there."""
         page = self.pages.get(src)
         if page is None or page.key != key or not (self.site_dir / page.dest).is_file():
             return None
         return page
+
+
+class CacheFile:
+    """The page cache file of a series of builds, held in memory between the builds of one
+    long-lived process (`builder.build_worker`): reading it back costs as much as a small
+    build's pages (every page's search entries), and the process wrote it itself.
+
+    What is held is trusted only while the file is the one this object wrote (same size,
+    time and inode); anything else reads the file again. `save(later=True)` keeps the
+    cache in memory and writes the file on `flush`, so that the process can answer first
+    and write the file while nobody waits for it."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._held: PageCache | None = None
+        self._stamp: tuple[int, int, int] | None = None
+        self._unsaved = False
+
+    def _file_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None
+        return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+    def load(self) -> PageCache | None:
+        held = self._held
+        if held is not None and (self._unsaved or self._file_stamp() == self._stamp):
+            return held if held.site_dir.is_dir() else None
+        self._held, self._unsaved = None, False
+        return PageCache.load(self.path)
+
+    def save(self, cache: PageCache, *, later: bool = False) -> None:
+        self._held, self._unsaved = cache, True
+        if not later:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the cache held in memory if it has not been written yet."""
+        if self._held is None or not self._unsaved:
+            return
+        self._held.save(self.path)
+        self._stamp, self._unsaved = self._file_stamp(), False
 
 
 class ReusedFile(File):
@@ -189,12 +241,24 @@ def page_key(environment: str, page: GeneratedPage) -> str:
     )
 
 
+def static_stamp(environment: str, source: str) -> str:
+    """What a static file's copy is made from: its source file's path, size and time (a
+    file changed in place gets a new time), and the environment (the theme's version)."""
+    stat = os.stat(source)
+    return _digest(environment, source, str(stat.st_size), str(stat.st_mtime_ns))
+
+
 def take_over(previous: PageCache, page: CachedPage, site_dir: Path) -> None:
-    """Put the previous build's HTML of `page` into site_dir. A hard link where the file
+    """Put the previous build's HTML of `page` into site_dir."""
+    take_over_file(previous, page.dest, site_dir)
+
+
+def take_over_file(previous: PageCache, dest: str, site_dir: Path) -> None:
+    """Put the previous build's file `dest` into site_dir. A hard link where the file
     system allows it: no build ever writes into an existing file of another build's
     folder (each build gets a new one), so sharing the file is safe."""
-    source = previous.site_dir / page.dest
-    target = Path(site_dir) / page.dest
+    source = previous.site_dir / dest
+    target = Path(site_dir) / dest
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(source, target)
