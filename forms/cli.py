@@ -193,8 +193,11 @@ def run_serve(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         print("方案内容有错误，无法启动填报服务", file=sys.stderr)
         return 1
-    if services.rebuilder is not None and current_site(settings.sites_dir) is None:
-        log.info("no built site yet: building it in the background")
+    if services.rebuilder is not None:
+        # Builds the site if there is none, catches up with merges made while the service
+        # was down and finishes downloads a stop left pending; else it finds nothing to do.
+        if current_site(settings.sites_dir) is None:
+            log.info("no built site yet: building it in the background")
         services.rebuilder.trigger()
     show_demo_accounts(services)
     services.submissions.start_background_sync(settings.sync_interval)

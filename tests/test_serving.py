@@ -21,6 +21,7 @@ import pytest
 
 from forms.serving import waitress_options
 from forms.settings import load_settings
+from tests.app_fixtures import git
 from tests.reliability_support import HOST, free_port, plan_repository
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,9 +38,9 @@ def get(port: int, path: str, timeout: float) -> int:
 
 
 @contextlib.contextmanager
-def plansite_serve(tmp_path: Path) -> Iterator[int]:
+def plansite_serve(tmp_path: Path, repo: Path | None = None) -> Iterator[int]:
     """`plansite serve` in a process group of its own, stopped (by its id) at the end."""
-    repo = plan_repository(tmp_path)
+    repo = repo or plan_repository(tmp_path)
     port = free_port()
     log = tmp_path / "serve.log"
     command = [
@@ -97,6 +98,36 @@ def test_half_sent_requests_do_not_stop_other_clients(tmp_path: Path) -> None:
         print(f"{HALF_SENT} half-sent requests open: a normal GET answered in {elapsed:.2f} s")
         assert status == 200
         assert elapsed < 3
+
+
+def published_commit(instance: Path) -> str | None:
+    """The commit of the site being served (its folder is named `<commit>-<n>`)."""
+    current = instance / "sites" / "current"
+    return current.resolve().name.split("-")[0] if current.is_symlink() else None
+
+
+def wait_until_published(instance: Path, remote: Path, seconds: float) -> None:
+    tip = git(remote, "rev-parse", "main").strip()
+    deadline = time.monotonic() + seconds
+    while published_commit(instance) is None or not tip.startswith(str(published_commit(instance))):
+        assert time.monotonic() < deadline, (published_commit(instance), tip)
+        time.sleep(0.5)
+
+
+@pytest.mark.slow  # two real `plansite serve` runs, each building the site
+def test_a_restarted_serve_publishes_what_main_gained_while_it_was_down(tmp_path: Path) -> None:
+    repo = plan_repository(tmp_path)
+    instance = tmp_path / "instance"
+    remote = instance / "remote.git"  # the embedded default's remote
+    with plansite_serve(tmp_path, repo):
+        wait_until_published(instance, remote, 300)
+    # A merge made while the service was down (by a forge, or a push from outside).
+    tree = git(remote, "rev-parse", "main^{tree}").strip()
+    commit = git(remote, "commit-tree", tree, "-p", "main", "-m", "Merged while down").strip()
+    git(remote, "update-ref", "refs/heads/main", commit)
+
+    with plansite_serve(tmp_path, repo):
+        wait_until_published(instance, remote, 300)
 
 
 def test_the_documented_waitress_serve_command_has_the_limits_plansite_serve_uses() -> None:
