@@ -409,7 +409,7 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
     # held until the end, the whole site's would be.
     @event_priority(-100)
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str:
-        if page.file.src_uri in self.search_tags:
+        if page.file.src_uri in self.search_tags:  # one of this plugin's pages
             page.content = None
         return output
 
