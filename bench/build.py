@@ -19,7 +19,10 @@ form service's rebuild worker itself (forms.rebuild) on the repository committed
 from a merged report until the served unit page shows it, warm (its kept copy of main and
 page cache) against cold (both removed).
 
-    python -m bench.build [--units 50 500 2000 5000] [--rebuild 50 2000] [--small]
+    python -m bench.build [--units 50 500 2000 5000] [--rebuild 50 2000] [--full-only] [--small]
+
+`--full-only` measures the full build alone (no baseline, no rebuild): at scales where the
+baseline's two builds would take longer than the figure is worth.
 """
 
 from __future__ import annotations
@@ -192,14 +195,11 @@ def rebuild_worker_after_merge(root: Path, work: Path) -> dict[str, float]:
 
 
 def measure_scale(
-    units: int, seed: int, work: Path, rebuild: bool, results: Results
+    units: int, seed: int, work: Path, rebuild: bool, results: Results, full_only: bool = False
 ) -> dict[str, float]:
     workload = make_workload(work / "repo", units, seed)
     full = mkdocs_build(workload.root / "mkdocs.yml", work / "site")
     pages = count_pages(work / "site")
-    only = pages_only(workload.root, work / "plain")
-    plain = mkdocs_build(work / "plain" / "mkdocs.yml", work / "plain-site")
-    plain_pages = count_pages(work / "plain-site")
     figures = {
         "units": units,
         "reports": workload.reports,
@@ -207,17 +207,10 @@ def measure_scale(
         "full_s": full.seconds,
         "full_cpu_s": full.cpu_seconds,
         "full_peak_mb": full.peak_mb,
-        "pages_only_s": only.seconds,
-        "pages_only_cpu_s": only.cpu_seconds,
-        "plain_s": plain.seconds,
-        "plain_cpu_s": plain.cpu_seconds,
-        "plain_peak_mb": plain.peak_mb,
-        "plain_pages": plain_pages,
         "pages_per_s": pages / full.seconds,
         "pages_per_cpu_s": pages / full.cpu_seconds,
         "ms_per_page": full.seconds / pages * 1000,
         "cpu_ms_per_page": full.cpu_seconds / pages * 1000,
-        "vs_plain_share": (full.cpu_seconds - plain.cpu_seconds) / full.cpu_seconds,
     }
     print(f"-- {units} units, {workload.reports} reports, {pages} pages")
     results.figure(
@@ -227,6 +220,21 @@ def measure_scale(
         f" peak {full.peak_mb:.0f} MB, {figures['pages_per_s']:.0f} pages/s "
         f"({figures['pages_per_cpu_s']:.0f} per CPU s)",
     )
+    results.figures[f"u{units}"] = figures
+    if full_only:
+        return figures
+    only = pages_only(workload.root, work / "plain")
+    plain = mkdocs_build(work / "plain" / "mkdocs.yml", work / "plain-site")
+    plain_pages = count_pages(work / "plain-site")
+    figures |= {
+        "pages_only_s": only.seconds,
+        "pages_only_cpu_s": only.cpu_seconds,
+        "plain_s": plain.seconds,
+        "plain_cpu_s": plain.cpu_seconds,
+        "plain_peak_mb": plain.peak_mb,
+        "plain_pages": plain_pages,
+        "vs_plain_share": (full.cpu_seconds - plain.cpu_seconds) / full.cpu_seconds,
+    }
     results.figure(
         f"u{units}.baseline",
         figures["plain_s"],
@@ -280,7 +288,6 @@ def measure_scale(
             worker["cold_s"],
             "rebuild worker after one merge, warm / cold (wall)",
         )
-    results.figures[f"u{units}"] = figures
     return figures
 
 
@@ -293,6 +300,11 @@ def main(argv: list[str] | None = None) -> int:
         nargs="*",
         default=list(REBUILD_SCALES),
         help="scales at which to measure the rebuild after one report",
+    )
+    parser.add_argument(
+        "--full-only",
+        action="store_true",
+        help="the full build alone: no baseline, no rebuild",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None)
@@ -313,7 +325,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="plansite-build-", dir=args.workdir) as temp:
         for units in args.units:
             work = Path(temp) / str(units)
-            scales[units] = measure_scale(units, args.seed, work, units in args.rebuild, results)
+            rebuild = units in args.rebuild and not args.full_only
+            scales[units] = measure_scale(
+                units, args.seed, work, rebuild, results, full_only=args.full_only
+            )
             shutil.rmtree(work)  # 5000 units of HTML are large; keep the disk free
     # Growth is judged on CPU time, steady on this shared machine. Pages per
     # second is a throughput "on this 2-core machine": the build uses both cores (the

@@ -163,14 +163,15 @@ def write_pages(root: Path, out_dir: Path, as_of: date | None = None) -> list[Ge
         shutil.copytree(root / "docs", docs, dirs_exist_ok=True)
     if (root / "overrides").is_dir():
         shutil.copytree(root / "overrides", out_dir / "overrides", dirs_exist_ok=True)
-    for page in data.pages:
+    pages = list(data.pages())
+    for page in pages:
         write_if_changed(docs / page.path, page.markdown)
     write_exports(data, docs / "data")
-    config = _plain_config(root, data.pages, options.get("forms_url", "/forms/"))
+    config = _plain_config(root, pages, options.get("forms_url", "/forms/"))
     write_if_changed(
         out_dir / CONFIG_FILE, yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
     )
-    return data.pages
+    return pages
 
 
 def write_if_changed(path: Path, text: str) -> bool:

@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -235,10 +236,16 @@ def environment_key(config: MkDocsConfig) -> str:
     )
 
 
-def page_key(environment: str, page: GeneratedPage) -> str:
-    return _digest(
-        environment, page.path, str(page.in_nav), page.source, *page.blocks, *page.search_tags
-    )
+def page_digest(page: GeneratedPage, blocks: Sequence[bytes] | None = None) -> str:
+    """What a generated page is made of. `blocks`: its blocks already encoded as UTF-8,
+    when the caller has them so (the plugin spools them), else its own blocks."""
+    encoded = blocks if blocks is not None else [block.encode("utf-8") for block in page.blocks]
+    return _digest(page.path, str(page.in_nav), page.source, *encoded, *page.search_tags)
+
+
+def page_key(environment: str, digest: str) -> str:
+    """The key of a page whose `page_digest` is `digest`, in this environment."""
+    return _digest(environment, digest)
 
 
 def static_stamp(environment: str, source: str) -> str:

@@ -18,6 +18,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,16 +44,18 @@ from builder.pagecache import (
     ReusedFile,
     SearchEntries,
     environment_key,
+    page_digest,
     page_key,
     static_stamp,
     take_over,
     take_over_file,
 )
-from builder.pages import GeneratedPage, SiteOptions, insert_blocks, nav, render_pages
+from builder.pages import GeneratedPage, SiteOptions, insert_blocks, iter_pages, nav
 from builder.plan import load_content
 from builder.progress import Progress, evaluate
 from builder.reporting import progress_date
 from builder.reports import load_reports
+from builder.spool import BlockSpool, Spooled, encode_blocks
 
 if TYPE_CHECKING:  # imported where used: a plain `mkdocs build` needs neither
     from mkdocs.livereload import LiveReloadServer
@@ -166,15 +170,25 @@ class SiteData:
             ) from error
         self.as_of = as_of = progress_date(as_of, self.reports, date.today())
         self.progress: Progress = evaluate(self.content, self.reports, as_of)
-        options = SiteOptions(
+        self.options = SiteOptions(
             as_of=as_of,
             forms_url=forms_url,
             directory_urls=directory_urls,
             flag_labels=flag_labels(root),
         )
-        self.pages: list[GeneratedPage] = render_pages(
-            self.content, self.reports, self.progress, options
-        )
+
+    def pages(self) -> Iterator[GeneratedPage]:
+        """The site's pages in navigation order, each rendered when it is asked for."""
+        return iter_pages(self.content, self.reports, self.progress, self.options)
+
+
+@dataclass(frozen=True)
+class PendingPage:
+    """A generated page between rendering and MkDocs: its blocks are in the build's spool."""
+
+    page: GeneratedPage  # without its blocks
+    blocks: Spooled
+    digest: str  # page_digest, for the page cache's key; "" when no cache is kept
 
 
 class CompiledTemplates(jinja2.BytecodeCache):
@@ -200,10 +214,14 @@ COMPILED_TEMPLATES = CompiledTemplates()
 
 class PlansitePlugin(BasePlugin[PlansiteConfig]):
     def __init__(self) -> None:
-        self.plan: SiteData | None = None
+        self.as_of: date | None = None  # the date progress counts to, once loaded
+        # This build's generated pages from on_config to on_files; then MkDocs' files hold
+        # their Markdown and `blocks` where their HTML blocks are in `spool`.
+        self.pages: list[PendingPage] = []
+        self.spool: BlockSpool | None = None
         self.root = Path(".")
         self.bar: tqdm[Any] | None = None
-        self.blocks: dict[str, tuple[str, ...]] = {}  # docs path -> its pages' HTML blocks
+        self.blocks: dict[str, Spooled] = {}  # docs path -> its page's HTML blocks
         self.search_tags: dict[str, tuple[str, ...]] = {}  # docs path -> its search tags
         self.exports: ExportJob | None = None
         # MkDocs logs a PluginError and raises a bare Abort; build_site re-raises this one
@@ -233,19 +251,35 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
                 self.root, as_of, published_forms_url(self.config.forms_url, config.site_url)
             )
         try:
-            self.plan = SiteData(self.root, as_of, self.config.forms_url, config.use_directory_urls)
+            plan = SiteData(self.root, as_of, self.config.forms_url, config.use_directory_urls)
         except PluginError as error:
             self.error = error
             self._cancel_exports()
             raise
-        search.add_words(search.search_words(self.plan.content))
-        config.nav = nav(self.plan.pages, forms_url=self.config.forms_url)
+        search.add_words(search.search_words(plan.content))
+        self.as_of = plan.as_of
+        self._close_spool()
+        self.spool = BlockSpool()
+        # Page keys cost a hash of every page: only for builds that keep a page cache.
+        keyed = self.record or self.previous is not None
+        # One page at a time: its blocks go to the spool before the next page is rendered,
+        # so that the site's tables are never all in memory. Nor is `plan` (the reports and
+        # their evaluation) kept past this event: the exports are another process's.
+        self.pages = [self._pending(page, keyed) for page in plan.pages()]
+        config.nav = nav([p.page for p in self.pages], forms_url=self.config.forms_url)
         return config
 
+    def _pending(self, page: GeneratedPage, keyed: bool) -> PendingPage:
+        assert self.spool is not None
+        encoded = encode_blocks(page.blocks)
+        digest = page_digest(page, encoded) if keyed else ""
+        spooled = self.spool.put(encoded)
+        return PendingPage(replace(page, blocks=()), spooled, digest)
+
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
-        assert self.plan is not None
+        pending, self.pages = self.pages, []  # from here on, MkDocs' files hold the pages
         self.blocks = {}
-        self.search_tags = {page.path: page.search_tags for page in self.plan.pages}
+        self.search_tags = {p.page.path: p.page.search_tags for p in pending}
         self.files = files
         self.reused = {}
         self.indexed = {}
@@ -260,20 +294,21 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
         previous = self.previous if search_entries is not False else None
         environment = environment_key(config) if self.cache is not None else ""
         present = files.src_uris
-        for page in self.plan.pages:
+        for entry in pending:
+            page = entry.page
             existing = present.get(page.path)
             if existing is not None:  # a generated page replaces a hand-written one
                 files.remove(existing)
             inclusion = InclusionLevel.UNDEFINED if page.in_nav else InclusionLevel.NOT_IN_NAV
-            key = page_key(environment, page) if self.cache is not None else ""
+            key = page_key(environment, entry.digest) if self.cache is not None else ""
             cached = previous.reusable(page.path, key) if previous is not None else None
             kind = File if cached is None else ReusedFile
             file = kind.generated(config, page.path, content=page.source, inclusion=inclusion)
             files.append(file)
             if cached is not None:
                 self.reused[page.path] = cached
-            elif page.blocks:
-                self.blocks[page.path] = page.blocks
+            elif entry.blocks.sizes:
+                self.blocks[page.path] = entry.blocks
             if self.cache is not None:
                 self.cache.pages[page.path] = CachedPage(key=key, dest=file.dest_uri)
         if self.cache is not None:
@@ -285,7 +320,7 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
             from tqdm import tqdm
 
             self.bar = tqdm(
-                total=len(self.plan.pages) - len(self.reused),
+                total=len(pending) - len(self.reused),
                 desc="生成页面",
                 unit="页",
                 file=sys.stderr,
@@ -335,8 +370,8 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
         # date progress counts to, not the day of the build: the same commit gives the same
         # bytes whenever and however incrementally it is built, and a page taken over from
         # yesterday's build is not older than one rendered today.
-        if self.plan is not None:
-            updated = self.plan.as_of.isoformat()
+        if self.as_of is not None:
+            updated = self.as_of.isoformat()
             for file in files.documentation_pages():
                 if file.page is not None:
                     file.page.update_date = updated
@@ -364,10 +399,19 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
         if self.search is not None:
             # The search plugin (priority 0) has just indexed this page.
             self.indexed[page.file.src_uri] = self.search.new_entries()
-        blocks = self.blocks.pop(page.file.src_uri, None)
-        if blocks and page.content is not None:
-            page.content = insert_blocks(page.content, blocks)
+        spooled = self.blocks.pop(page.file.src_uri, None)
+        if spooled is not None and self.spool is not None and page.content is not None:
+            page.content = insert_blocks(page.content, self.spool.take(spooled))
         return context
+
+    # After every other plugin: the page's HTML is in `output`, which MkDocs writes next.
+    # A generated page's content (its tables included) is not needed again by this build;
+    # held until the end, the whole site's would be.
+    @event_priority(-100)
+    def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str:
+        if page.file.src_uri in self.search_tags:  # one of this plugin's pages
+            page.content = None
+        return output
 
     # Before the search plugin writes its index (priority 0).
     @event_priority(100)
@@ -401,6 +445,7 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
 
     @event_priority(0)
     def _finish_exports(self, *, config: MkDocsConfig) -> None:
+        self._close_spool()
         if self.bar is not None:
             self.bar.close()
             self.bar = None
@@ -420,10 +465,18 @@ class PlansitePlugin(BasePlugin[PlansiteConfig]):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+        self._close_spool()
         self._cancel_exports()
 
     def on_shutdown(self) -> None:
+        self._close_spool()
         self._cancel_exports()
+
+    def _close_spool(self) -> None:
+        self.pages, self.blocks = [], {}
+        if self.spool is not None:
+            spool, self.spool = self.spool, None
+            spool.close()
 
     def _cancel_exports(self) -> None:
         if self.exports is not None:

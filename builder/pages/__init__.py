@@ -1,8 +1,9 @@
 """The generated site's pages as Markdown: home, plan text, tasks, units, matrix, reporting
 status, data.
 
-`render_pages` is pure: content, reports and progress in, a list of `GeneratedPage` out.
-The MkDocs plugin adds them as virtual files; `plansite build --pages-only` writes them.
+`render_pages` is pure: content, reports and progress in, a list of `GeneratedPage` out;
+`iter_pages` gives the same pages one at a time. The MkDocs plugin adds them as virtual
+files; `plansite build --pages-only` writes them.
 
 One module per page kind renders its Jinja template of `builder/templates/` (`home.md`,
 `task.md`, `unit.md`, ...); the cells and rows of the big tables are the macros of
@@ -15,7 +16,7 @@ pull requests like code.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from builder.model import Content, Report
 from builder.pages.data import data_page
@@ -36,11 +37,35 @@ __all__ = [
     "SiteOptions",
     "form_link",
     "insert_blocks",
+    "iter_pages",
     "nav",
     "page_url",
     "relative_url",
     "render_pages",
 ]
+
+
+def iter_pages(
+    content: Content,
+    reports: Iterable[Report],
+    progress: Progress,
+    options: SiteOptions | None = None,
+) -> Iterator[GeneratedPage]:
+    """Every page of the site, in navigation order, unit pages last and not in nav; each
+    rendered when it is asked for, so that a caller that puts a page away before taking
+    the next holds one page's tables at a time, not the whole site's."""
+    site = Site(content, tuple(reports), progress, options or SiteOptions())
+    yield home_page(site)
+    yield plan_page(site)
+    yield tasks_index_page(site)
+    for task in content.tasks:
+        yield task_page(site, task)
+    yield units_index_page(site)
+    yield matrix_page(site)
+    yield reporting_status_page(site)
+    yield data_page(site)
+    for unit in content.units:
+        yield unit_page(site, unit)
 
 
 def render_pages(
@@ -50,10 +75,4 @@ def render_pages(
     options: SiteOptions | None = None,
 ) -> list[GeneratedPage]:
     """Every page of the site, in navigation order; unit pages last and not in nav."""
-    site = Site(content, tuple(reports), progress, options or SiteOptions())
-    pages = [home_page(site), plan_page(site), tasks_index_page(site)]
-    pages += [task_page(site, task) for task in content.tasks]
-    pages += [units_index_page(site), matrix_page(site), reporting_status_page(site)]
-    pages += [data_page(site)]
-    pages += [unit_page(site, unit) for unit in content.units]
-    return pages
+    return list(iter_pages(content, reports, progress, options))
