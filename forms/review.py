@@ -16,6 +16,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from builder.form_checks import EXPLANATION_PROMPT, Finding, check_values
 from builder.impact import Impact
 from builder.model import Content, Form, Report, Status, is_identifier
+from builder.pages import reporting_status
 from builder.progress import Rollup
 from builder.records import read_record
 from builder.rules import format_value
@@ -28,6 +29,7 @@ from forms.outbox import APPROVED, REJECTED, STATE_LABELS, STATES, SUPERSEDED
 from forms.permissions import require_identifier, require_review
 from forms.repository import RepositoryError
 from forms.services import services
+from forms.site import published_page_url
 from forms.submissions import InvalidState, review_comment
 
 if TYPE_CHECKING:
@@ -233,7 +235,14 @@ def _queue(batch_error: str | None = None, status: int = 200) -> Any:
         state_label=state_label,
         batch_error=batch_error,
         max_comment=MAX_COMMENT,
+        owing_url=_owing_url(),
     ), status
+
+
+def _owing_url() -> str | None:
+    """The published 催报名单 (units that owe reports), for a reviewer chasing them."""
+    url = published_page_url(services().settings.sites_dir, reporting_status.PATH)
+    return None if url is None else f"{url}#{reporting_status.OWING_ANCHOR}"
 
 
 def _submission(submission_id: str) -> SubmissionRecord:

@@ -13,6 +13,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from werkzeug.exceptions import HTTPException
 from werkzeug.security import safe_join
 
+from builder.pages import page_url
 from forms.security import SITE_CSP
 from forms.services import services
 
@@ -26,6 +27,21 @@ def current_site(sites_dir: Path) -> Path | None:
     except (FileNotFoundError, RuntimeError):
         return None
     return target if (target / "index.html").is_file() else None
+
+
+def published_page_url(sites_dir: Path, markdown_path: str) -> str | None:
+    """The URL this service serves a generated page at ("/reporting/"), whichever of
+    MkDocs' URL styles the plan's site uses; None while no built site has that page (none
+    is built yet, or the site is published elsewhere)."""
+    site = current_site(sites_dir)
+    if site is None:
+        return None
+    for directory_urls in (True, False):
+        url = page_url(markdown_path, directory_urls)
+        file = site / (url + "index.html" if url.endswith("/") or not url else url)
+        if file.is_file():
+            return "/" + url
+    return None
 
 
 def _send(path: Path, status: int = 200) -> Any:

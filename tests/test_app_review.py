@@ -52,6 +52,34 @@ def test_the_queue_lists_waiting_submissions_with_names(setup) -> None:
     assert "2025年秋季学期" in page
 
 
+def publish_site(sites: Path, build: str, files: dict[str, bytes]) -> None:
+    """A built site folder with these files, swapped in as `current`."""
+    for name, data in files.items():
+        (sites / build / name).parent.mkdir(parents=True, exist_ok=True)
+        (sites / build / name).write_bytes(data)
+    (sites / "next").symlink_to(build)
+    (sites / "next").replace(sites / "current")
+
+
+def test_the_queue_links_the_published_owing_list_in_the_sites_url_style(setup) -> None:
+    reviewer = logged_in(setup, "checker")
+    link = re.compile(r'<a href="([^"]*)">催报名单')
+    # Before any site is built (or when it is published elsewhere) there is nothing to link.
+    assert not link.search(reviewer.get("/forms/review/").get_data(as_text=True))
+
+    sites = setup.services.settings.sites_dir
+    home = b"<p>home</p>"
+    publish_site(sites, "abc1234-1", {"index.html": home, "reporting/index.html": b"<p>r</p>"})
+    found = link.search(reviewer.get("/forms/review/").get_data(as_text=True))
+    assert found and found.group(1) == "/reporting/#ps-owing"
+    assert reviewer.get("/reporting/").status_code == 200
+
+    # A plan whose mkdocs.yml turns directory URLs off publishes reporting.html.
+    publish_site(sites, "def5678-2", {"index.html": home, "reporting.html": b"<p>r</p>"})
+    found = link.search(reviewer.get("/forms/review/").get_data(as_text=True))
+    assert found and found.group(1) == "/reporting.html#ps-owing"
+
+
 def test_a_submission_reads_as_a_table_with_the_raw_diff(setup) -> None:
     sid = submit(setup, {**INSPECTION_OK, "notes": "<b>粗体</b> | 管道"})
     page = logged_in(setup, "checker").get(f"/forms/review/{sid}").get_data(as_text=True)

@@ -99,6 +99,21 @@ def test_repository_builds_strict_with_every_page(repository_site: Path) -> None
     assert expected <= pages
 
 
+def test_the_owing_list_the_review_queue_links_to_is_on_the_published_page(
+    repository_site: Path, tmp_path: Path
+) -> None:
+    from builder.pages import reporting_status
+    from forms.site import published_page_url
+
+    (tmp_path / "current").symlink_to(repository_site)
+    url = published_page_url(tmp_path, reporting_status.PATH)
+    assert url == "/reporting/"
+    page = (repository_site / url.strip("/") / "index.html").read_text(encoding="utf-8")
+    assert f'id="{reporting_status.OWING_ANCHOR}"' in page
+    heading = page.split(f'id="{reporting_status.OWING_ANCHOR}"', 1)[1].split("</h2>", 1)[0]
+    assert "催报名单" in heading
+
+
 def test_repository_site_has_the_downloads(repository_site: Path) -> None:
     data = repository_site / "data"
     package = json.loads((data / "datapackage.json").read_text(encoding="utf-8"))

@@ -23,6 +23,8 @@ from builder.pages.site import Site
 
 PATH = "reporting.md"
 TITLE = "报送情况"
+# The 催报名单 section's id (templates/reporting_status.md): the review queue links to it.
+OWING_ANCHOR = "ps-owing"
 UNIT_ID, UNIT_CELL, CELLS = hole("unit_id"), hole("unit_cell"), hole("cells")
 
 
