@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from builder.documents import (
@@ -110,26 +110,34 @@ def _check_keys(doc: Document, data: dict[str, Any]) -> None:
     doc.keys({k: v for k, v in data.items() if k not in FORMER_KEYS}, PLAN_KEYS, "")
 
 
+_Identified = TypeVar("_Identified", UnitType, Category)
+
+
 def _unit_types(doc: Document, data: dict[str, Any]) -> tuple[list[UnitType], set[str] | None]:
     """The unit types, and their ids (None when the list has a problem)."""
-    before = len(doc.problems)
-    unit_types = [
-        UnitType(**values) for values in UNIT_TYPE.read_list(doc, data, "unit_types", required=True)
-    ]
-    for repeated in sorted(duplicates([t.id for t in unit_types])):
-        doc.problem("unit_types", f"单位类型标识“{repeated}”重复")
-    return unit_types, {t.id for t in unit_types} if len(doc.problems) == before else None
+    return _identified(doc, data, "unit_types", UNIT_TYPE, UnitType, "单位类型标识")
 
 
 def _categories(doc: Document, data: dict[str, Any]) -> tuple[list[Category], set[str] | None]:
     """The categories, and their ids (None when the list has a problem)."""
+    return _identified(doc, data, "categories", CATEGORY, Category, "类别标识")
+
+
+def _identified(
+    doc: Document,
+    data: dict[str, Any],
+    key: str,
+    shape: Record,
+    kind: type[_Identified],
+    noun: str,
+) -> tuple[list[_Identified], set[str] | None]:
+    """The entries of list `key`, each with a unique id, and their ids (None when the list
+    has a problem)."""
     before = len(doc.problems)
-    categories = [
-        Category(**values) for values in CATEGORY.read_list(doc, data, "categories", required=True)
-    ]
-    for repeated in sorted(duplicates([c.id for c in categories])):
-        doc.problem("categories", f"类别标识“{repeated}”重复")
-    return categories, {c.id for c in categories} if len(doc.problems) == before else None
+    entries = [kind(**values) for values in shape.read_list(doc, data, key, required=True)]
+    for repeated in sorted(duplicates([entry.id for entry in entries])):
+        doc.problem(key, f"{noun}“{repeated}”重复")
+    return entries, {entry.id for entry in entries} if len(doc.problems) == before else None
 
 
 def _timezone(doc: Document, data: dict[str, Any]) -> str:
