@@ -186,9 +186,12 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited {self.process.returncode}: {self.tail()}")
+            # Another test's server may have taken the port between free_port() and our
+            # bind, and would answer for it: only a port our own master listens on counts.
+            listening = f"Listening at: http://{HOST}:{self.port} ({self.process.pid})"
             try:
                 status, _, _ = Client(self.port).request("GET", "/forms/login")
-                if status == 200:
+                if status == 200 and listening in self.tail(size=1 << 20):
                     return
             except OSError:
                 pass
