@@ -215,7 +215,7 @@ class Unit:
     type: str
     flags: dict[str, bool] = field(default_factory=dict)
     attributes: dict[str, int] = field(default_factory=dict)
-    aliases: tuple[str, ...] = ()  # short names readers use ("教育局"), for search
+    aliases: tuple[str, ...] = ()  # short names readers use ("卫生局"), for search
 
     def __hash__(self) -> int:
         return hash(self.id)

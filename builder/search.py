@@ -3,21 +3,21 @@
 Material's search plugin segments Chinese text with jieba's default tokenizer at build
 time; the browser cuts a query into the index's own words, keeping only its prefixes that
 are words of the index (a query is never looked up whole), and matches each piece as the
-start of a word. So a query like "教育局" becomes "教育*", which matches every page that
-mentions education unless some page has a word that *starts* with the query and weighs
+start of a word. So a query like "卫生局" becomes "卫生*", which matches every page that
+mentions health unless some page has a word that *starts* with the query and weighs
 more. Two things make the right page that one:
 
 - each unit's and task's names go into its page's `tags`, which Material indexes whole
   (tags are not segmented) with a weight of 10^6 against 10^3 for titles: a unit's name
   and its aliases (units.csv `aliases`), a task's title and the terms its own text puts in
-  quotation marks (“三会一课”), which is how a plan names its key terms;
+  quotation marks (“安全月”), which is how a plan names its key terms;
 - task and unit pages get a page boost, so that when only their text matches (a query
   with no tag behind it) they still rank above the overview pages that repeat that text.
 
 jieba also keeps unit names and aliases whole in titles and text: it would cut
-"市发展和改革委员会" into "发展", "改革", "委员会". And no word of the index is a single
-Chinese character: the browser would cut "发展党员" at the word "党" into "发展* 党*",
-and "党*" matches every page with a word starting with 党; each such character is joined
+"市交通运输委员会" into "交通", "运输", "委员会". And no word of the index is a single
+Chinese character: the browser would cut "培训会员" at the word "会" into "培训* 会*",
+and "会*" matches every page with a word starting with 会; each such character is joined
 to the word before it ("开展的"), which a query for that word still matches as a prefix.
 """
 
@@ -79,9 +79,9 @@ def page_meta(tags: Sequence[str]) -> dict[str, Any]:
 def search_tags(terms: Sequence[str]) -> list[str]:
     """The terms, then each term without its last character. The browser cuts a query at
     the longest word of the index that starts it and *ends before its last character*
-    (it never looks the whole query up): "三会一课" typed in full is looked up as "三会一*"
-    when that is a word, else at a shorter one ("三会*", or "三*" matching every word that
-    starts with 三). Indexing the term less its last character makes the full term find
+    (it never looks the whole query up): "安全月报" typed in full is looked up as "安全月*"
+    when that is a word, else at a shorter one ("安全*", or "安*" matching every word that
+    starts with 安). Indexing the term less its last character makes the full term find
     its own page and few others."""
     shortened = [term[:-1] for term in terms if len(term) > 2]
     return _unique([*terms, *shortened])

@@ -77,7 +77,7 @@ def read_units(root: Path, problems: list[Problem]) -> UnitsFile:
 
 
 def aliases_of(cell: object) -> tuple[str, ...]:
-    """The aliases of an `aliases` cell: "教育局|教育" -> ("教育局", "教育")."""
+    """The aliases of an `aliases` cell: "卫生局|卫生" -> ("卫生局", "卫生")."""
     if not isinstance(cell, str):
         return ()
     names = (" ".join(name.split()) for name in cell.split(ALIAS_SEPARATOR))
